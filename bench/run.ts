@@ -1,0 +1,266 @@
+// `npm run bench -- [options]`: starts each broker in turn as its own process, runs the throughput
+// and latency benchmarks against it with the same client library, prints one JSON line per
+// measurement (also appended to .bench/results-<timestamp>.jsonl) and a Warren/RabbitMQ table.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { clientNames, type ClientName } from './clients.js';
+import { mebibytes, round, type BrokerHandle, type BrokerName } from './common.js';
+import { runLatency, type LatencyResult } from './latency.js';
+import { isRabbitmqInstalled, rabbitmqServerInstalledPath, startRabbitmq } from './rabbitmq.js';
+import { runThroughput, type AckMode, type ThroughputResult } from './throughput.js';
+import { WarrenNotRunnableError, startWarren } from './warren.js';
+
+const usage = `Usage: npm run bench -- [options]
+
+  --broker warren|rabbitmq|both   brokers to measure (default: both when ${rabbitmqServerInstalledPath}
+                                  exists, otherwise warren)
+  --bench throughput|latency|all  which benchmarks to run (default: all)
+  --seconds N                     measurement window per benchmark, seconds (default: 10)
+  --warmup N                      unmeasured run-in before each window, seconds (default: 2)
+  --rate R                        latency benchmark publish rate, messages/s (default: 1000)
+  --client amqplib|amqp-client    client library for every connection (default: amqp-client)
+  --ack multiple|none             throughput consumer: manual basic.ack(multiple) every --ack-every
+                                  deliveries, or no-ack (default: multiple); latency consumer acks
+                                  each delivery, or no-ack with "none"
+  --prefetch N                    consumer prefetch count (default: 1000)
+  --ack-every N                   throughput consumer acks once per N deliveries (default: 100)
+  --size BYTES                    message body size (default: 16)
+  --skip-build                    do not rebuild Warren's dist/ before starting it
+  --help                          this text
+`;
+
+interface RunOptions {
+  readonly brokers: readonly BrokerName[];
+  readonly benches: readonly ('throughput' | 'latency')[];
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  readonly ratePerSecond: number;
+  readonly client: ClientName;
+  readonly ack: AckMode;
+  readonly prefetch: number;
+  readonly ackEvery: number;
+  readonly messageSizeBytes: number;
+  readonly skipBuild: boolean;
+}
+
+function positiveNumber(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive number, got "${value}"`);
+  return parsed;
+}
+
+function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new Error(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+  }
+  return value as T;
+}
+
+function parseOptions(argv: string[]): RunOptions | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      broker: { type: 'string' },
+      bench: { type: 'string' },
+      seconds: { type: 'string' },
+      warmup: { type: 'string' },
+      rate: { type: 'string' },
+      client: { type: 'string' },
+      ack: { type: 'string' },
+      prefetch: { type: 'string' },
+      'ack-every': { type: 'string' },
+      size: { type: 'string' },
+      'skip-build': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help === true) {
+    process.stdout.write(usage);
+    return undefined;
+  }
+  const defaultBroker = isRabbitmqInstalled() ? 'both' : 'warren';
+  if (defaultBroker === 'warren' && values.broker === undefined) {
+    note(`note: RabbitMQ is not installed (${rabbitmqServerInstalledPath}), so only Warren is measured.`);
+  }
+  const broker = oneOf('broker', values.broker, ['warren', 'rabbitmq', 'both'] as const, defaultBroker);
+  const bench = oneOf('bench', values.bench, ['throughput', 'latency', 'all'] as const, 'all');
+  return {
+    brokers: broker === 'both' ? ['warren', 'rabbitmq'] : [broker],
+    benches: bench === 'all' ? ['throughput', 'latency'] : [bench],
+    seconds: positiveNumber('seconds', values.seconds, 10),
+    warmupSeconds: values.warmup === '0' ? 0 : positiveNumber('warmup', values.warmup, 2),
+    ratePerSecond: positiveNumber('rate', values.rate, 1000),
+    client: oneOf('client', values.client, clientNames, 'amqp-client'),
+    ack: oneOf('ack', values.ack, ['multiple', 'none'] as const, 'multiple'),
+    prefetch: Math.min(65535, Math.round(positiveNumber('prefetch', values.prefetch, 1000))),
+    ackEvery: Math.round(positiveNumber('ack-every', values['ack-every'], 100)),
+    messageSizeBytes: Math.round(positiveNumber('size', values.size, 16)),
+    skipBuild: values['skip-build'] === true,
+  };
+}
+
+function note(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Idle memory of a freshly started broker, measured before any benchmark touches it. */
+interface MemoryResult {
+  readonly bench: 'memory';
+  readonly broker: string;
+  readonly brokerVersion: string;
+  readonly idleRssBytes: number;
+  readonly idleRssMiB: number;
+}
+
+type Result = ThroughputResult | LatencyResult | MemoryResult;
+
+class ResultWriter {
+  readonly path: string;
+  readonly results: Result[] = [];
+
+  constructor(private readonly meta: Record<string, unknown>) {
+    const directory = join(fileURLToPath(new URL('..', import.meta.url)), '.bench');
+    mkdirSync(directory, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    this.path = join(directory, `results-${stamp}.jsonl`);
+    this.writeLine({ bench: 'meta', ...meta });
+  }
+
+  write(result: Result): void {
+    this.results.push(result);
+    this.writeLine({ ...result, date: this.meta['date'] });
+  }
+
+  private writeLine(record: Record<string, unknown>): void {
+    const line = JSON.stringify(record);
+    process.stdout.write(`${line}\n`);
+    appendFileSync(this.path, `${line}\n`);
+  }
+}
+
+async function startBroker(name: BrokerName, options: RunOptions): Promise<BrokerHandle> {
+  note(`starting ${name} ...`);
+  return name === 'rabbitmq' ? startRabbitmq() : startWarren({ skipBuild: options.skipBuild, log: note });
+}
+
+async function measureBroker(name: BrokerName, options: RunOptions, writer: ResultWriter): Promise<void> {
+  const broker = await startBroker(name, options);
+  try {
+    // Let start-up work settle before calling the memory "idle".
+    await sleep(2000);
+    const idleRssBytes = broker.memoryRssBytes();
+    writer.write({
+      bench: 'memory',
+      broker: name,
+      brokerVersion: broker.version,
+      idleRssBytes,
+      idleRssMiB: mebibytes(idleRssBytes),
+    });
+    if (options.benches.includes('throughput')) {
+      note(`${name}: throughput, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
+      writer.write(await runThroughput(broker, options));
+      // Give the broker a moment to free the previous queue before the next measurement.
+      await sleep(1000);
+    }
+    if (options.benches.includes('latency')) {
+      note(`${name}: latency at ${options.ratePerSecond} msg/s, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
+      writer.write(await runLatency(broker, { ...options, ratePerSecond: options.ratePerSecond }));
+    }
+  } finally {
+    note(`stopping ${name} ...`);
+    await broker.stop();
+  }
+}
+
+function find<T extends Result['bench']>(results: Result[], bench: T, broker: BrokerName): Extract<Result, { bench: T }> | undefined {
+  return results.find((result) => result.bench === bench && result.broker === broker) as
+    | Extract<Result, { bench: T }>
+    | undefined;
+}
+
+/** Prints the Warren vs RabbitMQ table; a ratio column appears when both were measured. */
+function printComparison(results: Result[], brokers: readonly BrokerName[]): void {
+  const rows: { metric: string; better: 'higher' | 'lower'; value: (broker: BrokerName) => number | undefined }[] = [
+    { metric: 'throughput published msg/s', better: 'higher', value: (b) => find(results, 'throughput', b)?.publishedPerSecond },
+    { metric: 'throughput consumed msg/s', better: 'higher', value: (b) => find(results, 'throughput', b)?.consumedPerSecond },
+    { metric: 'throughput broker CPU %', better: 'lower', value: (b) => find(results, 'throughput', b)?.brokerCpuPercent },
+    { metric: 'throughput broker RSS peak MiB', better: 'lower', value: (b) => find(results, 'throughput', b)?.brokerRssMiBPeak },
+    { metric: 'latency p50 ms', better: 'lower', value: (b) => find(results, 'latency', b)?.p50Ms },
+    { metric: 'latency p90 ms', better: 'lower', value: (b) => find(results, 'latency', b)?.p90Ms },
+    { metric: 'latency p99 ms', better: 'lower', value: (b) => find(results, 'latency', b)?.p99Ms },
+    { metric: 'latency p99.9 ms', better: 'lower', value: (b) => find(results, 'latency', b)?.p999Ms },
+    { metric: 'latency max ms', better: 'lower', value: (b) => find(results, 'latency', b)?.maxMs },
+    { metric: 'latency broker CPU %', better: 'lower', value: (b) => find(results, 'latency', b)?.brokerCpuPercent },
+    { metric: 'idle broker RSS MiB', better: 'lower', value: (b) => find(results, 'memory', b)?.idleRssMiB },
+  ];
+  const both = brokers.includes('warren') && brokers.includes('rabbitmq');
+  const header = ['metric', ...brokers, ...(both ? ['warren/rabbitmq'] : [])];
+  const table: string[][] = [header];
+  for (const row of rows) {
+    const values = brokers.map((broker) => row.value(broker));
+    if (values.every((value) => value === undefined)) continue;
+    const cells = [row.metric, ...values.map((value) => (value === undefined ? '-' : String(value)))];
+    if (both) {
+      const warren = row.value('warren');
+      const rabbitmq = row.value('rabbitmq');
+      cells.push(
+        warren === undefined || rabbitmq === undefined || rabbitmq === 0
+          ? '-'
+          : `${round(warren / rabbitmq, 2)}x (${row.better} is better)`,
+      );
+    }
+    table.push(cells);
+  }
+  const widths = header.map((_, column) => Math.max(...table.map((cells) => (cells[column] ?? '').length)));
+  const lines = table.map((cells) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  '));
+  process.stdout.write(`\n${lines[0] ?? ''}\n${widths.map((width) => '-'.repeat(width)).join('  ')}\n`);
+  process.stdout.write(`${lines.slice(1).join('\n')}\n`);
+}
+
+async function main(): Promise<number> {
+  let options: RunOptions | undefined;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    note(`${(error as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if (options === undefined) return 0;
+
+  const writer = new ResultWriter({
+    date: new Date().toISOString(),
+    node: process.version,
+    cpuCount: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    totalMemoryBytes: totalmem(),
+    options,
+  });
+  let failed = false;
+  for (const broker of options.brokers) {
+    try {
+      await measureBroker(broker, options, writer);
+    } catch (error) {
+      failed = true;
+      if (error instanceof WarrenNotRunnableError) note(`\n${error.message}\n`);
+      else note(`\n${broker} benchmark failed: ${(error as Error).stack ?? String(error)}\n`);
+    }
+  }
+  if (writer.results.length > 0) printComparison(writer.results, options.brokers);
+  note(`\nresults: ${writer.path}`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    note(String((error as Error).stack ?? error));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,227 @@
+// Throughput benchmark: one producer process and one consumer process on one transient queue,
+// small transient messages, for a fixed measurement window after a warmup. Reports the publish and
+// consume rates plus where the CPU went (broker, producer, consumer, whole machine) and broker RSS.
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { cpus } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { openConnection, type ClientName } from './clients.js';
+import { RssSampler, processCpuTimeMs, round, mebibytes, systemCpuSample, type BrokerHandle, type SystemCpuSample } from './common.js';
+import type { FromWorker, ThroughputWorkerConfig, ToWorker } from './throughput-worker.js';
+
+/** Consumer acknowledgement mode: manual acks with multiple=true every N, or no-ack. */
+export type AckMode = 'multiple' | 'none';
+
+/** Settings for one throughput run. */
+export interface ThroughputOptions {
+  /** Client library for both producer and consumer. */
+  readonly client: ClientName;
+  /** Measurement window, in seconds. */
+  readonly seconds: number;
+  /** Unmeasured run-in before the window, in seconds. */
+  readonly warmupSeconds: number;
+  /** Message body size, in bytes. */
+  readonly messageSizeBytes: number;
+  /** Consumer acknowledgement mode. */
+  readonly ack: AckMode;
+  /** Consumer prefetch count (basic.qos). */
+  readonly prefetch: number;
+  /** With manual acks: one basic.ack(multiple) every this many deliveries. */
+  readonly ackEvery: number;
+}
+
+/** One throughput measurement, as written to the JSON lines output. */
+export interface ThroughputResult {
+  readonly bench: 'throughput';
+  readonly broker: string;
+  readonly brokerVersion: string;
+  readonly client: ClientName;
+  readonly ack: AckMode;
+  readonly prefetch: number;
+  readonly ackEvery: number;
+  readonly messageSizeBytes: number;
+  readonly seconds: number;
+  readonly publishedPerSecond: number;
+  readonly consumedPerSecond: number;
+  readonly published: number;
+  readonly consumed: number;
+  /** Ready messages in the queue at the end of the window: growing means the consumer fell behind. */
+  readonly backlogAtEnd: number;
+  /** CPU use during the window, percent of one core (200 = both cores of a 2-core machine). */
+  readonly brokerCpuPercent: number;
+  readonly producerCpuPercent: number;
+  readonly consumerCpuPercent: number;
+  /** CPU use of every process on the machine during the window, percent of one core. */
+  readonly machineCpuPercent: number;
+  readonly cpuCount: number;
+  readonly brokerRssBytesPeak: number;
+  readonly brokerRssMiBPeak: number;
+  /** A one-line reading of the CPU figures: what limited this run. */
+  readonly bottleneck: string;
+}
+
+interface Mark {
+  readonly count: number;
+  readonly atNs: bigint;
+}
+
+/** A forked throughput worker with a request/response `mark` over IPC. */
+class WorkerProcess {
+  private readonly child: ChildProcess;
+  private pendingMark: ((mark: Mark) => void) | undefined;
+  private failure: Error | undefined;
+  private readonly ready: Promise<void>;
+
+  constructor(config: ThroughputWorkerConfig) {
+    const script = fileURLToPath(new URL('./throughput-worker.ts', import.meta.url));
+    this.child = fork(script, [JSON.stringify(config)], {
+      execArgv: ['--import', import.meta.resolve('tsx')],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.ready = new Promise((resolve, reject) => {
+      this.child.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'mark') this.pendingMark?.({ count: message.count, atNs: BigInt(message.atNs) });
+        else {
+          this.failure = new Error(`${config.role}: ${message.message}`);
+          reject(this.failure);
+        }
+      });
+      this.child.once('exit', (code) => {
+        this.failure ??= new Error(`${config.role} process exited with code ${String(code)}`);
+        reject(this.failure);
+      });
+    });
+  }
+
+  /** Process id, for /proc sampling. */
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  /** Resolves when the worker is connected and (for a consumer) consuming. */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  /** Asks the worker for its message count now. */
+  mark(): Promise<Mark> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('worker did not answer a mark within 10 s')), 10_000);
+      this.pendingMark = (mark) => {
+        clearTimeout(timer);
+        this.pendingMark = undefined;
+        resolve(mark);
+      };
+      this.child.send({ type: 'mark' } satisfies ToWorker);
+    });
+  }
+
+  /** Tells the worker to close its connection and exit; kills it if it takes too long. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    if (this.child.connected) this.child.send({ type: 'stop' } satisfies ToWorker);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function rate(from: Mark, to: Mark): number {
+  const seconds = Number(to.atNs - from.atNs) / 1e9;
+  return seconds > 0 ? (to.count - from.count) / seconds : 0;
+}
+
+function describeBottleneck(shares: { broker: number; producer: number; consumer: number; machine: number }): string {
+  const capacity = cpus().length * 100;
+  const ours = shares.broker + shares.producer + shares.consumer;
+  const largest = (['broker', 'producer', 'consumer'] as const).reduce((a, b) => (shares[a] >= shares[b] ? a : b));
+  const saturated = shares.machine >= capacity * 0.9;
+  const others = Math.max(0, shares.machine - ours);
+  const parts = [
+    saturated ? `CPU-bound: machine at ${round(shares.machine, 0)}% of ${capacity}%` : `machine at ${round(shares.machine, 0)}% of ${capacity}%`,
+    `${largest} uses the most (${round(shares[largest], 0)}%)`,
+  ];
+  if (shares[largest] >= 90 && largest !== 'broker') parts.push(`${largest} is near one full core (single-threaded client)`);
+  if (others >= 20) parts.push(`other processes took ${round(others, 0)}%`);
+  return parts.join('; ');
+}
+
+/** Runs one throughput measurement against `broker`. */
+export async function runThroughput(broker: BrokerHandle, options: ThroughputOptions): Promise<ThroughputResult> {
+  const queue = `warren-bench-throughput-${process.pid}-${Date.now()}`;
+  const admin = await openConnection(options.client, broker.url);
+  await admin.declareQueue(queue);
+  const common = {
+    client: options.client,
+    url: broker.url,
+    queue,
+    messageSizeBytes: options.messageSizeBytes,
+    consume: { noAck: options.ack === 'none', prefetch: options.prefetch, ackEvery: options.ackEvery },
+  };
+  const consumer = new WorkerProcess({ ...common, role: 'consumer' });
+  let producer: WorkerProcess | undefined;
+  const rss = new RssSampler(broker);
+  try {
+    await consumer.whenReady();
+    producer = new WorkerProcess({ ...common, role: 'producer' });
+    await producer.whenReady();
+    await sleep(options.warmupSeconds * 1000);
+
+    const sampleCpu = (): { broker: number; producer: number; consumer: number; machine: SystemCpuSample } => ({
+      broker: broker.cpuTimeMs(),
+      producer: processCpuTimeMs(producer?.pid ?? 0),
+      consumer: processCpuTimeMs(consumer.pid),
+      machine: systemCpuSample(),
+    });
+    const cpuBefore = sampleCpu();
+    const startedNs = process.hrtime.bigint();
+    const [producedFrom, consumedFrom] = await Promise.all([producer.mark(), consumer.mark()]);
+    await sleep(options.seconds * 1000);
+    const [producedTo, consumedTo] = await Promise.all([producer.mark(), consumer.mark()]);
+    const cpuAfter = sampleCpu();
+    const wallMs = Number(process.hrtime.bigint() - startedNs) / 1e6;
+    const backlogAtEnd = await admin.queueMessageCount(queue);
+    await producer.stop();
+    const percent = (before: number, after: number): number => ((after - before) / wallMs) * 100;
+    const shares = {
+      broker: percent(cpuBefore.broker, cpuAfter.broker),
+      producer: percent(cpuBefore.producer, cpuAfter.producer),
+      consumer: percent(cpuBefore.consumer, cpuAfter.consumer),
+      machine: ((cpuAfter.machine.busyMs - cpuBefore.machine.busyMs) / wallMs) * 100,
+    };
+    const brokerRssBytesPeak = rss.stop();
+    return {
+      bench: 'throughput',
+      broker: broker.name,
+      brokerVersion: broker.version,
+      client: options.client,
+      ack: options.ack,
+      prefetch: options.prefetch,
+      ackEvery: options.ack === 'none' ? 0 : options.ackEvery,
+      messageSizeBytes: options.messageSizeBytes,
+      seconds: options.seconds,
+      publishedPerSecond: Math.round(rate(producedFrom, producedTo)),
+      consumedPerSecond: Math.round(rate(consumedFrom, consumedTo)),
+      published: producedTo.count - producedFrom.count,
+      consumed: consumedTo.count - consumedFrom.count,
+      backlogAtEnd,
+      brokerCpuPercent: round(shares.broker, 1),
+      producerCpuPercent: round(shares.producer, 1),
+      consumerCpuPercent: round(shares.consumer, 1),
+      machineCpuPercent: round(shares.machine, 1),
+      cpuCount: cpus().length,
+      brokerRssBytesPeak,
+      brokerRssMiBPeak: mebibytes(brokerRssBytesPeak),
+      bottleneck: describeBottleneck(shares),
+    };
+  } finally {
+    rss.stop();
+    await Promise.all([producer?.stop(), consumer.stop()]);
+    await admin.deleteQueue(queue).catch(() => undefined);
+    await admin.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Helpers for x-arguments and header values: equality across the integer encodings clients pick
+ * ('b', 'I', 'l', ...), and a stable key for a table so bindings that differ only in arguments differ.
+ */
+import { Decimal, type FieldTable, type FieldValue } from '../codec/index.js';
+
+/** True when two field values are equal, treating every numeric encoding of one number alike. */
+export function fieldValuesEqual(left: FieldValue | undefined, right: FieldValue | undefined): boolean {
+  if (left === right) return true;
+  if (left === undefined || right === undefined || left === null || right === null) return false;
+  if (isNumeric(left) && isNumeric(right)) return Number(left) === Number(right);
+  if (Buffer.isBuffer(left) || Buffer.isBuffer(right)) {
+    const a = Buffer.isBuffer(left) ? left : typeof left === 'string' ? Buffer.from(left) : null;
+    const b = Buffer.isBuffer(right) ? right : typeof right === 'string' ? Buffer.from(right) : null;
+    return a !== null && b !== null && a.equals(b);
+  }
+  if (left instanceof Date && right instanceof Date) return left.getTime() === right.getTime();
+  if (left instanceof Decimal && right instanceof Decimal) return left.scale === right.scale && left.value === right.value;
+  if (Array.isArray(left) && Array.isArray(right)) {
+    return left.length === right.length && left.every((value, index) => fieldValuesEqual(value, right[index]));
+  }
+  if (isTable(left) && isTable(right)) return tablesEqual(left, right);
+  return false;
+}
+
+/** True when both tables have the same keys with equal values. */
+export function tablesEqual(left: FieldTable, right: FieldTable): boolean {
+  const leftKeys = Object.keys(left);
+  if (leftKeys.length !== Object.keys(right).length) return false;
+  return leftKeys.every((key) => key in right && fieldValuesEqual(left[key], right[key]));
+}
+
+/** A string that is equal for equal tables (keys sorted, numbers normalised). */
+export function tableKey(table: FieldTable): string {
+  const keys = Object.keys(table).sort();
+  if (keys.length === 0) return '';
+  return JSON.stringify(keys.map((key) => [key, valueKey(table[key] ?? null)]));
+}
+
+function valueKey(value: FieldValue): unknown {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint') return `n:${value.toString()}`;
+  if (Buffer.isBuffer(value)) return value.toString('latin1');
+  if (value instanceof Date) return `t:${value.getTime()}`;
+  if (value instanceof Decimal) return `d:${value.scale}:${value.value}`;
+  if (Array.isArray(value)) return value.map(valueKey);
+  return tableKey(value);
+}
+
+/** Reads an x-argument as a number, or undefined when absent or not numeric. */
+export function numericArgument(table: FieldTable, key: string): number | undefined {
+  const value = table[key];
+  return isNumeric(value) ? Number(value) : undefined;
+}
+
+function isNumeric(value: FieldValue | undefined): value is number | bigint {
+  return typeof value === 'number' || typeof value === 'bigint';
+}
+
+function isTable(value: FieldValue): value is FieldTable {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) &&
+    !(value instanceof Date) && !(value instanceof Decimal);
+}
+
+/** Renders a field value for an error message. */
+export function describeValue(value: FieldValue | undefined): string {
+  if (value === undefined) return 'none';
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(valueKey(value));
+}

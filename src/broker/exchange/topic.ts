@@ -1,0 +1,31 @@
+/**
+ * Topic exchange: binding keys are dot-separated patterns with `*` (one word) and `#` (zero or more).
+ */
+import type { Message } from '../message.js';
+import { TopicMatcher } from '../topic-matcher.js';
+import { Exchange, type Binding, type Destination } from './exchange.js';
+
+/** Routes by pattern match on the routing key. */
+export class TopicExchange extends Exchange {
+  private readonly matcher = new TopicMatcher<Binding>();
+  private readonly matched = new Set<Binding>();
+
+  get type(): string {
+    return 'topic';
+  }
+
+  route(message: Message, out: Set<Destination>): void {
+    this.matched.clear();
+    this.matcher.match(message.routingKey, this.matched);
+    for (const binding of this.matched) out.add(binding.destination);
+    this.matched.clear();
+  }
+
+  protected addRoute(binding: Binding): void {
+    this.matcher.add(binding.routingKey, binding);
+  }
+
+  protected removeRoute(binding: Binding): void {
+    this.matcher.remove(binding.routingKey, binding);
+  }
+}

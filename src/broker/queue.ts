@@ -1,0 +1,162 @@
+/**
+ * A queue: ready messages in arrival order, the consumers subscribed to it, and the round-robin
+ * dispatch that hands messages to whichever consumer can take one.
+ */
+import type { FieldTable } from '../codec/index.js';
+import { Deque } from '../util/deque.js';
+import type { Consumer, DeliverySource, Message, QueueEntry } from './message.js';
+
+/** The declared shape of a queue, compared on redeclaration. */
+export interface QueueOptions {
+  durable: boolean;
+  /** Id of the owning connection for an exclusive queue, or null. */
+  exclusiveOwner: number | null;
+  autoDelete: boolean;
+  arguments: FieldTable;
+}
+
+/** What a queue tells its vhost about its lifecycle. */
+export interface QueueOwner {
+  /** The queue wants to be deleted (auto-delete after its last consumer went). */
+  autoDeleteQueue(queue: Queue): void;
+}
+
+/** A message queue. */
+export class Queue implements DeliverySource {
+  private readonly ready = new Deque<QueueEntry>(1024);
+  /** Entries returned to the queue, ordered by sequence; they all precede every entry in `ready`. */
+  private readonly requeued: QueueEntry[] = [];
+  private readonly consumerList: Consumer[] = [];
+  private nextConsumerIndex = 0;
+  private nextSequence = 0;
+  private dispatching = false;
+  private hadConsumer = false;
+  /** Set once the queue is deleted; a deleted queue accepts nothing. */
+  deleted = false;
+
+  constructor(
+    readonly vhost: string,
+    readonly name: string,
+    readonly options: QueueOptions,
+    private readonly owner: QueueOwner,
+  ) {}
+
+  /** Ready messages (not counting delivered, unacknowledged ones). */
+  get messageCount(): number {
+    return this.ready.length + this.requeued.length;
+  }
+
+  /** Number of consumers subscribed. */
+  get consumerCount(): number {
+    return this.consumerList.length;
+  }
+
+  /** The consumers subscribed, in round-robin order. */
+  get consumers(): readonly Consumer[] {
+    return this.consumerList;
+  }
+
+  /** Appends a message and hands it to a consumer if one can take it. */
+  enqueue(message: Message): void {
+    const entry: QueueEntry = { message, sequence: this.nextSequence++, redelivered: false };
+    this.ready.push(entry);
+    if (this.consumerList.length > 0) this.dispatch();
+  }
+
+  /** Removes and returns the next ready entry (basic.get), or undefined. */
+  shift(): QueueEntry | undefined {
+    if (this.requeued.length > 0) return this.requeued.shift();
+    return this.ready.shift();
+  }
+
+  /** Drops every ready message and returns how many there were. */
+  purge(): number {
+    const count = this.messageCount;
+    this.requeued.length = 0;
+    this.ready.clear();
+    return count;
+  }
+
+  requeue(entries: readonly QueueEntry[]): void {
+    if (this.deleted) return;
+    for (const entry of entries) {
+      entry.redelivered = true;
+      insertBySequence(this.requeued, entry);
+    }
+    this.dispatch();
+  }
+
+  settle(_entry: QueueEntry): void {
+    // Nothing to release for transient messages; durable storage hooks in here.
+  }
+
+  /** Subscribes a consumer and starts delivering to it. */
+  addConsumer(consumer: Consumer): void {
+    this.consumerList.push(consumer);
+    this.hadConsumer = true;
+    this.dispatch();
+  }
+
+  /** Unsubscribes a consumer; an auto-delete queue goes once its last consumer has gone. */
+  removeConsumer(consumer: Consumer): void {
+    const index = this.consumerList.indexOf(consumer);
+    if (index < 0) return;
+    this.consumerList.splice(index, 1);
+    if (this.nextConsumerIndex > index) this.nextConsumerIndex--;
+    if (this.options.autoDelete && this.hadConsumer && this.consumerList.length === 0 && !this.deleted) {
+      this.owner.autoDeleteQueue(this);
+    }
+  }
+
+  /** Whether a consumer with the exclusive flag holds the queue. */
+  hasExclusiveConsumer(): boolean {
+    return this.consumerList.some((consumer) => consumer.exclusive);
+  }
+
+  /** Marks the queue deleted and cancels its consumers; returns the number of ready messages dropped. */
+  markDeleted(): number {
+    this.deleted = true;
+    const count = this.purge();
+    const consumers = this.consumerList.splice(0);
+    for (const consumer of consumers) consumer.cancelledByBroker();
+    return count;
+  }
+
+  /** Delivers ready messages round-robin to consumers that can accept them, until none can. */
+  dispatch(): void {
+    if (this.dispatching || this.deleted) return;
+    this.dispatching = true;
+    try {
+      while (this.messageCount > 0) {
+        const consumer = this.nextAcceptingConsumer();
+        if (consumer === undefined) break;
+        const entry = this.shift();
+        if (entry === undefined) break;
+        consumer.deliver(this, entry);
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private nextAcceptingConsumer(): Consumer | undefined {
+    const count = this.consumerList.length;
+    for (let tried = 0; tried < count; tried++) {
+      if (this.nextConsumerIndex >= count) this.nextConsumerIndex = 0;
+      const consumer = this.consumerList[this.nextConsumerIndex++];
+      if (consumer !== undefined && consumer.canAccept()) return consumer;
+    }
+    return undefined;
+  }
+}
+
+function insertBySequence(list: QueueEntry[], entry: QueueEntry): void {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((list[middle] as QueueEntry).sequence < entry.sequence) low = middle + 1;
+    else high = middle;
+  }
+  list.splice(low, 0, entry);
+}

@@ -1,0 +1,74 @@
+/**
+ * A trie over dot-separated binding patterns, where `*` matches exactly one word and `#` matches
+ * zero or more. Matching walks only the branches a routing key can reach, so the cost grows with
+ * the key's length and the wildcards on its path, not with the number of bindings.
+ */
+
+class TopicNode<T> {
+  readonly children = new Map<string, TopicNode<T>>();
+  readonly values = new Set<T>();
+
+  get isEmpty(): boolean {
+    return this.values.size === 0 && this.children.size === 0;
+  }
+}
+
+/** Maps topic patterns to values and finds the values whose pattern matches a routing key. */
+export class TopicMatcher<T> {
+  private readonly root = new TopicNode<T>();
+
+  /** Adds a value under a pattern. */
+  add(pattern: string, value: T): void {
+    let node = this.root;
+    for (const word of pattern.split('.')) {
+      let child = node.children.get(word);
+      if (child === undefined) {
+        child = new TopicNode<T>();
+        node.children.set(word, child);
+      }
+      node = child;
+    }
+    node.values.add(value);
+  }
+
+  /** Removes a value from a pattern, pruning branches left empty. */
+  remove(pattern: string, value: T): void {
+    const words = pattern.split('.');
+    const path: TopicNode<T>[] = [this.root];
+    let node = this.root;
+    for (const word of words) {
+      const child = node.children.get(word);
+      if (child === undefined) return;
+      path.push(child);
+      node = child;
+    }
+    node.values.delete(value);
+    for (let depth = words.length; depth > 0; depth--) {
+      const current = path[depth] as TopicNode<T>;
+      if (!current.isEmpty) break;
+      (path[depth - 1] as TopicNode<T>).children.delete(words[depth - 1] as string);
+    }
+  }
+
+  /** Calls visit for each value whose pattern matches the routing key (a value may be visited twice). */
+  match(routingKey: string, out: Set<T>): void {
+    this.walk(this.root, routingKey.split('.'), 0, out);
+  }
+
+  private walk(node: TopicNode<T>, words: string[], index: number, out: Set<T>): void {
+    const hash = node.children.get('#');
+    if (hash !== undefined) {
+      // `#` may swallow zero or more of the remaining words.
+      for (let next = index; next <= words.length; next++) this.walk(hash, words, next, out);
+    }
+    if (index === words.length) {
+      for (const value of node.values) out.add(value);
+      return;
+    }
+    const word = words[index] as string;
+    const exact = node.children.get(word);
+    if (exact !== undefined) this.walk(exact, words, index + 1, out);
+    const star = node.children.get('*');
+    if (star !== undefined) this.walk(star, words, index + 1, out);
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * A virtual host: its exchanges, queues and the bindings between them, with RabbitMQ's rules for
+ * declaring, deleting, binding and routing.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FieldTable } from '../codec/index.js';
+import { describeValue, fieldValuesEqual } from './arguments.js';
+import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import { DirectExchange } from './exchange/direct.js';
+import { Exchange, bindingKey, type Destination, type ExchangeOptions } from './exchange/exchange.js';
+import { FanoutExchange } from './exchange/fanout.js';
+import { HeadersExchange } from './exchange/headers.js';
+import { TopicExchange } from './exchange/topic.js';
+import type { Message } from './message.js';
+import { Queue, type QueueOptions, type QueueOwner } from './queue.js';
+
+const EXCHANGE_TYPES: Record<string, new (vhost: string, name: string, options: ExchangeOptions) => Exchange> = {
+  direct: DirectExchange,
+  fanout: FanoutExchange,
+  topic: TopicExchange,
+  headers: HeadersExchange,
+};
+
+/** Queue arguments compared when a queue is redeclared (others are accepted as RabbitMQ does). */
+const QUEUE_EQUIVALENCE_ARGUMENTS = [
+  'x-expires', 'x-message-ttl', 'x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-max-length',
+  'x-max-length-bytes', 'x-max-priority', 'x-overflow', 'x-queue-mode', 'x-queue-type', 'x-single-active-consumer',
+  'x-delivery-limit', 'x-queue-master-locator', 'x-queue-leader-locator',
+];
+/** Exchange arguments compared when an exchange is redeclared. */
+const EXCHANGE_EQUIVALENCE_ARGUMENTS = ['alternate-exchange'];
+
+/** Result of queue.declare. */
+export interface QueueDeclareResult {
+  queue: Queue;
+  messageCount: number;
+  consumerCount: number;
+}
+
+/** Flags for queue.delete. */
+export interface QueueDeleteOptions {
+  ifUnused: boolean;
+  ifEmpty: boolean;
+}
+
+/** One virtual host. */
+export class Vhost implements QueueOwner {
+  readonly exchanges = new Map<string, Exchange>();
+  readonly queues = new Map<string, Queue>();
+  private readonly routed = new Set<Destination>();
+  private readonly visitedExchanges = new Set<Exchange>();
+
+  constructor(readonly name: string) {
+    const durable = { durable: true, autoDelete: false, internal: false, arguments: {} };
+    this.addExchange('', 'direct', durable);
+    this.addExchange('amq.direct', 'direct', durable);
+    this.addExchange('amq.fanout', 'fanout', durable);
+    this.addExchange('amq.topic', 'topic', durable);
+    this.addExchange('amq.headers', 'headers', durable);
+    this.addExchange('amq.match', 'headers', durable);
+  }
+
+  /** True when the name is a known exchange type. */
+  static isExchangeType(type: string): boolean {
+    return Object.hasOwn(EXCHANGE_TYPES, type);
+  }
+
+  /** exchange.declare (passive or not). */
+  declareExchange(name: string, type: string, options: ExchangeOptions, passive: boolean): Exchange {
+    if (passive) return this.exchange(name);
+    if (name === '') throw accessRefused('operation not permitted on the default exchange');
+    if (!Vhost.isExchangeType(type)) throw commandInvalid(`unknown exchange type '${type}'`);
+    if (name.startsWith('amq.')) {
+      throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
+    }
+    const existing = this.exchanges.get(name);
+    if (existing === undefined) return this.addExchange(name, type, options);
+    this.assertExchangeEquivalent(existing, type, options);
+    return existing;
+  }
+
+  /** exchange.delete; deleting a missing exchange succeeds, as in RabbitMQ. */
+  deleteExchange(name: string, ifUnused: boolean): void {
+    if (name === '' || name.startsWith('amq.')) {
+      throw accessRefused(`operation not permitted on the ${name === '' ? 'default' : 'predeclared'} exchange`);
+    }
+    const exchange = this.exchanges.get(name);
+    if (exchange === undefined) return;
+    if (ifUnused && exchange.bindings.size > 0) throw preconditionFailed(`${this.describeExchange(name)} in use`);
+    this.removeExchange(exchange);
+  }
+
+  /** queue.declare (passive or not); an empty name gets a server-generated one. */
+  declareQueue(name: string, options: QueueOptions, passive: boolean, connectionId: number): QueueDeclareResult {
+    if (passive) {
+      const queue = this.queueFor(name, connectionId);
+      return { queue, messageCount: queue.messageCount, consumerCount: queue.consumerCount };
+    }
+    const queueName = name === '' ? generateQueueName() : name;
+    if (name.startsWith('amq.')) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
+    let queue = this.queues.get(queueName);
+    if (queue === undefined) {
+      queue = new Queue(this.name, queueName, options, this);
+      this.queues.set(queueName, queue);
+      // Every queue is bound to the default exchange under its own name; routing does that implicitly.
+    } else {
+      this.assertExclusiveAccess(queue, connectionId);
+      this.assertQueueEquivalent(queue, options);
+    }
+    return { queue, messageCount: queue.messageCount, consumerCount: queue.consumerCount };
+  }
+
+  /** queue.delete; returns the number of messages dropped. A missing queue is not an error. */
+  deleteQueue(name: string, flags: QueueDeleteOptions, connectionId: number): number {
+    const queue = this.queues.get(name);
+    if (queue === undefined) return 0;
+    this.assertExclusiveAccess(queue, connectionId);
+    if (flags.ifUnused && queue.consumerCount > 0) throw preconditionFailed(`${this.describeQueue(name)} in use`);
+    if (flags.ifEmpty && queue.messageCount > 0) throw preconditionFailed(`${this.describeQueue(name)} is not empty`);
+    return this.removeQueue(queue);
+  }
+
+  /** queue.purge; returns the number of messages dropped. */
+  purgeQueue(name: string, connectionId: number): number {
+    return this.queueFor(name, connectionId).purge();
+  }
+
+  /** queue.bind. */
+  bindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, connectionId: number): void {
+    const queue = this.queueFor(queueName, connectionId);
+    const source = this.bindableExchange(exchangeName);
+    source.bind({ source, destination: queue, routingKey, arguments: args, key: bindingKey(queue, routingKey, args) });
+  }
+
+  /** queue.unbind; unbinding a binding that does not exist succeeds. */
+  unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, connectionId: number): void {
+    const queue = this.queueFor(queueName, connectionId);
+    const source = this.bindableExchange(exchangeName);
+    this.removeBinding(source, bindingKey(queue, routingKey, args));
+  }
+
+  /** exchange.bind (exchange-to-exchange). */
+  bindExchange(destinationName: string, sourceName: string, routingKey: string, args: FieldTable): void {
+    const destination = this.bindableExchange(destinationName);
+    const source = this.bindableExchange(sourceName);
+    source.bind({ source, destination, routingKey, arguments: args, key: bindingKey(destination, routingKey, args) });
+  }
+
+  /** exchange.unbind; unbinding a binding that does not exist succeeds. */
+  unbindExchange(destinationName: string, sourceName: string, routingKey: string, args: FieldTable): void {
+    const destination = this.bindableExchange(destinationName);
+    const source = this.bindableExchange(sourceName);
+    this.removeBinding(source, bindingKey(destination, routingKey, args));
+  }
+
+  /** The exchange a basic.publish names, checked for existence and for not being internal. */
+  exchangeForPublish(name: string): Exchange {
+    const exchange = this.exchange(name);
+    if (exchange.options.internal) {
+      throw accessRefused(`cannot publish to internal ${this.describeExchange(name)}`);
+    }
+    return exchange;
+  }
+
+  /**
+   * Routes a message through an exchange (following exchange-to-exchange bindings) and enqueues it
+   * on every queue it reaches, each once. Returns the queues reached; the array is reused by the next call.
+   */
+  publish(exchange: Exchange, message: Message, into: Queue[]): Queue[] {
+    into.length = 0;
+    if (exchange.name === '') {
+      const queue = this.queues.get(message.routingKey);
+      if (queue !== undefined) into.push(queue);
+    } else {
+      this.collectDestinations(exchange, message, into);
+    }
+    for (const queue of into) queue.enqueue(message);
+    return into;
+  }
+
+  /** A queue by name, checked for existence and exclusive ownership. */
+  queueFor(name: string, connectionId: number): Queue {
+    const queue = this.queues.get(name);
+    if (queue === undefined) throw notFound(`no ${this.describeQueue(name)}`);
+    this.assertExclusiveAccess(queue, connectionId);
+    return queue;
+  }
+
+  /** An exchange by name. */
+  exchange(name: string): Exchange {
+    const exchange = this.exchanges.get(name);
+    if (exchange === undefined) throw notFound(`no ${this.describeExchange(name)}`);
+    return exchange;
+  }
+
+  /** Deletes the exclusive queues a closing connection owned. */
+  deleteExclusiveQueues(connectionId: number): void {
+    for (const queue of [...this.queues.values()]) {
+      if (queue.options.exclusiveOwner === connectionId) this.removeQueue(queue);
+    }
+  }
+
+  autoDeleteQueue(queue: Queue): void {
+    if (this.queues.get(queue.name) === queue) this.removeQueue(queue);
+  }
+
+  private collectDestinations(exchange: Exchange, message: Message, into: Queue[]): void {
+    const routed = this.routed;
+    const visited = this.visitedExchanges;
+    routed.clear();
+    visited.clear();
+    visited.add(exchange);
+    exchange.route(message, routed);
+    // Destinations added while iterating a Set are visited too, which follows exchange chains.
+    for (const destination of routed) {
+      if (destination instanceof Queue) into.push(destination);
+      else if (!visited.has(destination)) {
+        visited.add(destination);
+        destination.route(message, routed);
+      }
+    }
+    routed.clear();
+    visited.clear();
+  }
+
+  private bindableExchange(name: string): Exchange {
+    if (name === '') throw accessRefused('operation not permitted on the default exchange');
+    return this.exchange(name);
+  }
+
+  private removeBinding(source: Exchange, key: string): void {
+    if (source.unbind(key) !== undefined) this.maybeAutoDeleteExchange(source);
+  }
+
+  private maybeAutoDeleteExchange(exchange: Exchange): void {
+    if (exchange.options.autoDelete && exchange.bindings.size === 0 && !exchange.deleted) this.removeExchange(exchange);
+  }
+
+  private removeQueue(queue: Queue): number {
+    this.queues.delete(queue.name);
+    this.removeBindingsTo(queue);
+    return queue.markDeleted();
+  }
+
+  private removeExchange(exchange: Exchange): void {
+    exchange.deleted = true;
+    this.exchanges.delete(exchange.name);
+    for (const key of [...exchange.bindings.keys()]) exchange.unbind(key);
+    this.removeBindingsTo(exchange);
+  }
+
+  private removeBindingsTo(destination: Destination): void {
+    for (const source of [...this.exchanges.values()]) {
+      let removed = false;
+      for (const binding of [...source.bindings.values()]) {
+        if (binding.destination === destination) removed = source.unbind(binding.key) !== undefined || removed;
+      }
+      if (removed) this.maybeAutoDeleteExchange(source);
+    }
+  }
+
+  private addExchange(name: string, type: string, options: ExchangeOptions): Exchange {
+    const ExchangeType = EXCHANGE_TYPES[type];
+    if (ExchangeType === undefined) throw commandInvalid(`unknown exchange type '${type}'`);
+    const exchange = new ExchangeType(this.name, name, options);
+    this.exchanges.set(name, exchange);
+    return exchange;
+  }
+
+  private assertExchangeEquivalent(existing: Exchange, type: string, options: ExchangeOptions): void {
+    const subject = this.describeExchange(existing.name);
+    assertSame('type', existing.type, type, subject);
+    assertSame('durable', existing.options.durable, options.durable, subject);
+    assertSame('auto_delete', existing.options.autoDelete, options.autoDelete, subject);
+    assertSame('internal', existing.options.internal, options.internal, subject);
+    assertArgumentsEquivalent(existing.options.arguments, options.arguments, EXCHANGE_EQUIVALENCE_ARGUMENTS, subject);
+  }
+
+  private assertQueueEquivalent(queue: Queue, options: QueueOptions): void {
+    const subject = this.describeQueue(queue.name);
+    assertSame('durable', queue.options.durable, options.durable, subject);
+    assertSame('auto_delete', queue.options.autoDelete, options.autoDelete, subject);
+    assertArgumentsEquivalent(queue.options.arguments, options.arguments, QUEUE_EQUIVALENCE_ARGUMENTS, subject);
+  }
+
+  private assertExclusiveAccess(queue: Queue, connectionId: number): void {
+    const owner = queue.options.exclusiveOwner;
+    if (owner !== null && owner !== connectionId) {
+      throw resourceLocked(
+        `cannot obtain exclusive access to locked ${this.describeQueue(queue.name)}. It could be originally ` +
+          'declared on another connection or the exclusive property value does not match that of the original declaration.',
+      );
+    }
+  }
+
+  private describeQueue(name: string): string {
+    return `queue '${name}' in vhost '${this.name}'`;
+  }
+
+  private describeExchange(name: string): string {
+    return `exchange '${name}' in vhost '${this.name}'`;
+  }
+}
+
+function assertSame(field: string, current: string | boolean, received: string | boolean, subject: string): void {
+  if (current !== received) {
+    throw preconditionFailed(`inequivalent arg '${field}' for ${subject}: received '${received}' but current is '${current}'`);
+  }
+}
+
+function assertArgumentsEquivalent(current: FieldTable, received: FieldTable, keys: string[], subject: string): void {
+  for (const key of keys) {
+    if (!fieldValuesEqual(current[key], received[key])) {
+      throw preconditionFailed(
+        `inequivalent arg '${key}' for ${subject}: received ${describeValue(received[key])} but current is ${describeValue(current[key])}`,
+      );
+    }
+  }
+}
+
+/** A server-generated queue name in RabbitMQ's format: amq.gen- and 22 url-safe characters. */
+export function generateQueueName(): string {
+  return `amq.gen-${randomBytes(16).toString('base64url').slice(0, 22)}`;
+}

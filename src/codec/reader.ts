@@ -1,0 +1,117 @@
+import type { Buffer } from 'node:buffer';
+import { copyBytes } from './bytes.js';
+import { AmqpCodecError } from './errors.js';
+import { decodeFieldTable, type FieldTable } from './field-table.js';
+import { ReplyCode } from './generated/constants.js';
+
+/**
+ * A bounds-checked cursor over buffer[offset, end). Every read checks against end first, so truncated or
+ * lying input becomes AmqpCodecError(502) rather than a RangeError or a silent undefined.
+ */
+export class Reader {
+  constructor(
+    readonly buffer: Buffer,
+    public offset: number,
+    readonly end: number,
+    readonly classId = 0,
+    readonly methodId = 0,
+  ) {}
+
+  /** A syntax error naming the method being decoded. */
+  error(message: string): AmqpCodecError {
+    return new AmqpCodecError(ReplyCode.SyntaxError, message, this.classId, this.methodId);
+  }
+
+  /** Claims n bytes and returns where they start. */
+  private take(n: number): number {
+    const at = this.offset;
+    if (at + n > this.end) throw this.error(`truncated: need ${n} bytes at offset ${at}, have ${this.end - at}`);
+    this.offset = at + n;
+    return at;
+  }
+
+  /** Returns a reader over the next n bytes and advances past them. */
+  sub(n: number): Reader {
+    const at = this.take(n);
+    return new Reader(this.buffer, at, at + n, this.classId, this.methodId);
+  }
+
+  /** Reads an unsigned octet. */
+  readUint8(): number {
+    return this.buffer[this.take(1)] as number;
+  }
+
+  /** Reads a big-endian unsigned 16-bit integer. */
+  readUint16(): number {
+    return this.buffer.readUInt16BE(this.take(2));
+  }
+
+  /** Reads a big-endian unsigned 32-bit integer. */
+  readUint32(): number {
+    return this.buffer.readUInt32BE(this.take(4));
+  }
+
+  /** Reads a big-endian unsigned 64-bit integer as a number (exact up to 2^53). */
+  readUint64(): number {
+    const at = this.take(8);
+    return this.buffer.readUInt32BE(at) * 0x100000000 + this.buffer.readUInt32BE(at + 4);
+  }
+
+  /** Reads a signed octet. */
+  readInt8(): number {
+    return this.buffer.readInt8(this.take(1));
+  }
+
+  /** Reads a big-endian signed 16-bit integer. */
+  readInt16(): number {
+    return this.buffer.readInt16BE(this.take(2));
+  }
+
+  /** Reads a big-endian signed 32-bit integer. */
+  readInt32(): number {
+    return this.buffer.readInt32BE(this.take(4));
+  }
+
+  /** Reads a big-endian signed 64-bit integer: a number when safe, otherwise a bigint. */
+  readInt64(): number | bigint {
+    const v = this.buffer.readBigInt64BE(this.take(8));
+    const n = Number(v);
+    return Number.isSafeInteger(n) ? n : v;
+  }
+
+  /** Reads a big-endian IEEE 754 single. */
+  readFloat32(): number {
+    return this.buffer.readFloatBE(this.take(4));
+  }
+
+  /** Reads a big-endian IEEE 754 double. */
+  readFloat64(): number {
+    return this.buffer.readDoubleBE(this.take(8));
+  }
+
+  /** Reads a shortstr (octet length + UTF-8). */
+  readShortString(): string {
+    const len = this.readUint8();
+    const at = this.take(len);
+    return this.buffer.toString('utf8', at, at + len);
+  }
+
+  /** Reads a longstr as a copy of its bytes (the frame payload is transient). */
+  readLongString(): Buffer {
+    const len = this.readUint32();
+    const at = this.take(len);
+    return copyBytes(this.buffer, at, at + len);
+  }
+
+  /** Reads a longstr as UTF-8 text. */
+  readLongStringUtf8(): string {
+    const len = this.readUint32();
+    const at = this.take(len);
+    return this.buffer.toString('utf8', at, at + len);
+  }
+
+  /** Reads a length-prefixed field table. */
+  readTable(): FieldTable {
+    return decodeFieldTable(this, 0);
+  }
+}

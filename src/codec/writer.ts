@@ -1,0 +1,170 @@
+import { Buffer } from 'node:buffer';
+import { AmqpCodecError } from './errors.js';
+import { encodeFieldTable, type FieldTable } from './field-table.js';
+import { FRAME_END, FRAME_HEADER_SIZE, ReplyCode } from './generated/constants.js';
+
+const DEFAULT_CAPACITY_BYTES = 64 * 1024;
+// A burst of large messages may grow the buffer a lot; past this size it is dropped on take()/reset() so one
+// spike does not pin memory for the life of the connection.
+const SHRINK_ABOVE_BYTES = 1024 * 1024;
+const UINT64_LIMIT = 18446744073709551616; // 2^64
+
+/** A growable output buffer the server encodes frames into, then flushes with one socket write. */
+export class FrameWriter {
+  /** Backing storage; bytes [0, offset) are the output. Replaced when the writer grows. */
+  buffer: Buffer;
+  /** Number of bytes written (the next write position). */
+  offset = 0;
+  private readonly initialCapacityBytes: number;
+
+  constructor(initialCapacityBytes = DEFAULT_CAPACITY_BYTES) {
+    this.initialCapacityBytes = Math.max(16, initialCapacityBytes);
+    this.buffer = Buffer.allocUnsafe(this.initialCapacityBytes);
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.offset;
+  }
+
+  /** Makes room for `bytes` more bytes, growing by doubling and keeping the contents. */
+  ensure(bytes: number): void {
+    if (this.offset + bytes <= this.buffer.length) return;
+    let capacity = this.buffer.length * 2;
+    while (capacity < this.offset + bytes) capacity *= 2;
+    const next = Buffer.allocUnsafe(capacity);
+    this.buffer.copy(next, 0, 0, this.offset);
+    this.buffer = next;
+  }
+
+  /** Writes an unsigned octet. */
+  writeUint8(v: number): void {
+    this.ensure(1);
+    this.offset = this.buffer.writeUInt8(v, this.offset);
+  }
+
+  /** Writes a big-endian unsigned 16-bit integer. */
+  writeUint16(v: number): void {
+    this.ensure(2);
+    this.offset = this.buffer.writeUInt16BE(v, this.offset);
+  }
+
+  /** Writes a big-endian unsigned 32-bit integer. */
+  writeUint32(v: number): void {
+    this.ensure(4);
+    this.offset = this.buffer.writeUInt32BE(v, this.offset);
+  }
+
+  /** Writes a big-endian unsigned 64-bit integer from a non-negative integer number (exact up to 2^53). */
+  writeUint64(v: number): void {
+    // Two 32-bit halves avoid a BigInt allocation on the hot path (delivery tags).
+    if (!(Number.isInteger(v) && v >= 0 && v < UINT64_LIMIT)) throw new RangeError(`not a uint64: ${v}`);
+    const hi = Math.floor(v / 0x100000000);
+    this.ensure(8);
+    this.buffer.writeUInt32BE(hi, this.offset);
+    this.buffer.writeUInt32BE(v - hi * 0x100000000, this.offset + 4);
+    this.offset += 8;
+  }
+
+  /** Writes a signed octet. */
+  writeInt8(v: number): void {
+    this.ensure(1);
+    this.offset = this.buffer.writeInt8(v, this.offset);
+  }
+
+  /** Writes a big-endian signed 16-bit integer. */
+  writeInt16(v: number): void {
+    this.ensure(2);
+    this.offset = this.buffer.writeInt16BE(v, this.offset);
+  }
+
+  /** Writes a big-endian signed 32-bit integer. */
+  writeInt32(v: number): void {
+    this.ensure(4);
+    this.offset = this.buffer.writeInt32BE(v, this.offset);
+  }
+
+  /** Writes a big-endian signed 64-bit integer. */
+  writeInt64(v: bigint): void {
+    this.ensure(8);
+    this.offset = this.buffer.writeBigInt64BE(v, this.offset);
+  }
+
+  /** Writes a big-endian IEEE 754 double. */
+  writeFloat64(v: number): void {
+    this.ensure(8);
+    this.offset = this.buffer.writeDoubleBE(v, this.offset);
+  }
+
+  /** Writes a shortstr; throws AmqpCodecError(502) if it is longer than 255 bytes of UTF-8. */
+  writeShortString(s: string): void {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes, so short strings are written without measuring them first.
+    if (s.length <= 85) {
+      this.ensure(1 + s.length * 3);
+      const n = this.buffer.write(s, this.offset + 1, 'utf8');
+      this.buffer[this.offset] = n;
+      this.offset += 1 + n;
+      return;
+    }
+    const len = Buffer.byteLength(s, 'utf8');
+    if (len > 255) throw new AmqpCodecError(ReplyCode.SyntaxError, `shortstr too long (${len} bytes)`);
+    this.ensure(1 + len);
+    this.buffer[this.offset] = len;
+    this.buffer.write(s, this.offset + 1, len, 'utf8');
+    this.offset += 1 + len;
+  }
+
+  /** Writes a longstr (32-bit length + bytes); strings are written as UTF-8. */
+  writeLongString(b: Buffer | string): void {
+    if (typeof b === 'string') {
+      const len = Buffer.byteLength(b, 'utf8');
+      this.writeUint32(len);
+      this.ensure(len);
+      this.offset += this.buffer.write(b, this.offset, len, 'utf8');
+      return;
+    }
+    this.writeUint32(b.length);
+    this.writeBytes(b);
+  }
+
+  /** Writes a length-prefixed field table. */
+  writeTable(t: FieldTable): void {
+    encodeFieldTable(this, t, 0);
+  }
+
+  /** Writes raw bytes. */
+  writeBytes(b: Buffer): void {
+    this.ensure(b.length);
+    this.offset += b.copy(this.buffer, this.offset);
+  }
+
+  /** Starts a frame: writes type, channel and a size placeholder; returns the frame's start for endFrame. */
+  beginFrame(type: number, channel: number): number {
+    const start = this.offset;
+    this.ensure(FRAME_HEADER_SIZE);
+    this.buffer[start] = type;
+    this.buffer.writeUInt16BE(channel, start + 1);
+    this.offset = start + FRAME_HEADER_SIZE;
+    return start;
+  }
+
+  /** Finishes the frame begun at start: patches the payload size and writes the frame-end octet. */
+  endFrame(start: number): void {
+    this.buffer.writeUInt32BE(this.offset - start - FRAME_HEADER_SIZE, start + 3);
+    this.writeUint8(FRAME_END);
+  }
+
+  /** Returns a copy of the bytes written so far and resets to empty, keeping the capacity for reuse. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.offset);
+    this.buffer.copy(out, 0, 0, this.offset);
+    this.reset();
+    return out;
+  }
+
+  /** Discards the contents; drops the buffer if it grew past ~1 MiB. */
+  reset(): void {
+    this.offset = 0;
+    if (this.buffer.length > SHRINK_ABOVE_BYTES) this.buffer = Buffer.allocUnsafe(this.initialCapacityBytes);
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Every setting and limit Warren has, parsed and defaulted in one place and passed down explicitly.
+ * Defaults follow RabbitMQ's where RabbitMQ has one.
+ */
+
+/** Log levels accepted by `--log-level` / WARREN_LOG_LEVEL. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** One of LOG_LEVELS. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Configure/write/read regular expressions for one user on one vhost, as in RabbitMQ. */
+export interface Permission {
+  configure: string;
+  write: string;
+  read: string;
+}
+
+/** A user that may authenticate over AMQP. */
+export interface UserConfig {
+  username: string;
+  password: string;
+  /** Management tags such as "administrator" (used by later HTTP issues). */
+  tags: string[];
+  /** Permissions by vhost name; a vhost absent here is not open to the user (530 NOT_ALLOWED). */
+  permissions: Record<string, Permission>;
+  /** When true the user may log in only from a loopback address (RabbitMQ's loopback_users). */
+  loopbackOnly: boolean;
+}
+
+/** Limits that protect the broker from peers; exceeding one is a protocol error with a reply code. */
+export interface Limits {
+  /** Largest frame the server accepts and offers in connection.tune (bytes, >= 4096). */
+  frameSizeMax: number;
+  /** Highest channel number offered in connection.tune. */
+  channelMax: number;
+  /** Heartbeat interval offered in connection.tune (seconds, 0 disables). */
+  heartbeatSeconds: number;
+  /** Largest message body accepted (bytes); larger publishes close the channel with 406. */
+  messageSizeMaxBytes: number;
+  /** Time a new socket has to finish the handshake (protocol header through connection.open). */
+  handshakeTimeoutMs: number;
+  /** Most simultaneous client connections; further sockets are refused. */
+  connectionsMax: number;
+  /** Most consumers on one channel. */
+  consumersPerChannelMax: number;
+  /** Bytes queued for a socket beyond which the broker stops delivering to it until it drains. */
+  socketBufferHighWaterBytes: number;
+}
+
+/** The whole configuration of one Warren node. */
+export interface WarrenConfig {
+  amqpPort: number;
+  httpPort: number;
+  bind: string;
+  dataDir: string;
+  logLevel: LogLevel;
+  vhosts: string[];
+  users: UserConfig[];
+  limits: Limits;
+}
+
+/** RabbitMQ-compatible defaults. */
+export const DEFAULT_LIMITS: Limits = {
+  frameSizeMax: 131072,
+  channelMax: 2047,
+  heartbeatSeconds: 60,
+  messageSizeMaxBytes: 128 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
+  connectionsMax: 65_536,
+  consumersPerChannelMax: 65_536,
+  socketBufferHighWaterBytes: 4 * 1024 * 1024,
+};
+
+/** The guest user RabbitMQ ships: full rights on "/", loopback connections only. */
+export const GUEST_USER: UserConfig = {
+  username: 'guest',
+  password: 'guest',
+  tags: ['administrator'],
+  permissions: { '/': { configure: '.*', write: '.*', read: '.*' } },
+  loopbackOnly: true,
+};
+
+/** Settings a caller may override; limits may be overridden one by one. */
+export type WarrenConfigInput = Partial<Omit<WarrenConfig, 'limits'>> & { limits?: Partial<Limits> };
+
+/** Fills every unset setting with its default and checks the result; throws on an invalid value. */
+export function resolveConfig(input: WarrenConfigInput = {}): WarrenConfig {
+  const config: WarrenConfig = {
+    amqpPort: input.amqpPort ?? 5672,
+    httpPort: input.httpPort ?? 15672,
+    bind: input.bind ?? '0.0.0.0',
+    dataDir: input.dataDir ?? './data',
+    logLevel: input.logLevel ?? 'info',
+    vhosts: input.vhosts ?? ['/'],
+    users: input.users ?? [GUEST_USER],
+    limits: { ...DEFAULT_LIMITS, ...input.limits },
+  };
+  validateConfig(config);
+  return config;
+}
+
+function validateConfig(config: WarrenConfig): void {
+  checkPort('amqpPort', config.amqpPort);
+  checkPort('httpPort', config.httpPort);
+  if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {
+    throw new Error(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${String(config.logLevel)}`);
+  }
+  const { limits } = config;
+  if (!Number.isInteger(limits.frameSizeMax) || limits.frameSizeMax < 4096) {
+    throw new Error(`frameSizeMax must be an integer >= 4096, got ${limits.frameSizeMax}`);
+  }
+  if (!Number.isInteger(limits.channelMax) || limits.channelMax < 1 || limits.channelMax > 65535) {
+    throw new Error(`channelMax must be an integer in 1..65535, got ${limits.channelMax}`);
+  }
+  if (!Number.isInteger(limits.heartbeatSeconds) || limits.heartbeatSeconds < 0 || limits.heartbeatSeconds > 65535) {
+    throw new Error(`heartbeatSeconds must be an integer in 0..65535, got ${limits.heartbeatSeconds}`);
+  }
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isFinite(value) || value < 0) throw new Error(`limit ${name} must be a non-negative number`);
+  }
+}
+
+function checkPort(name: string, port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${name} must be an integer port in 0..65535, got ${port}`);
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * One AMQP channel: decodes its methods, turns them into broker calls, assembles published content,
+ * and keeps the channel-scoped state RabbitMQ defines (delivery tags, unacked messages, prefetch,
+ * publisher confirms, transactions, flow).
+ */
+import { randomBytes } from 'node:crypto';
+import { FrameType, METHOD_IDS, ReplyCode, decodeMethod, type Method } from '../codec/index.js';
+import {
+  AmqpError, ChannelError, accessRefused, channelError, commandInvalid, notAllowed, notFound, notImplemented,
+  preconditionFailed, unexpectedFrame,
+} from '../broker/errors.js';
+import type { Exchange } from '../broker/exchange/exchange.js';
+import { Message, type QueueEntry } from '../broker/message.js';
+import type { Queue } from '../broker/queue.js';
+import type { Vhost } from '../broker/vhost.js';
+import type { Limits } from '../config/config.js';
+import type { Connection } from './connection.js';
+import { ContentAssembler, type AssembledPublish } from './content-assembler.js';
+import { ChannelConsumer, type ConsumerHost } from './consumer.js';
+import { Unacked, type UnackedDelivery } from './unacked.js';
+
+/** A publish held back until tx.commit. */
+interface PendingPublish {
+  exchange: Exchange;
+  message: Message;
+  mandatory: boolean;
+}
+
+/** An open channel. */
+export class Channel implements ConsumerHost {
+  private readonly consumers = new Map<string, ChannelConsumer>();
+  private readonly unacked = new Unacked();
+  private readonly content: ContentAssembler;
+  private readonly routed: Queue[] = [];
+  private closed = false;
+  private flowActive = true;
+  private nextDeliveryTag = 1;
+  /** basic.qos global=false: the limit given to consumers created afterwards. */
+  private consumerPrefetchCount = 0;
+  /** basic.qos global=true: the limit over all of the channel's consumers. */
+  private channelPrefetchCount = 0;
+  private confirmMode = false;
+  private publishSequence = 0;
+  private confirmedUpTo = 0;
+  private confirmSentUpTo = 0;
+  private txMode = false;
+  private txPublishes: PendingPublish[] = [];
+  private txSettlements: { deliveries: UnackedDelivery[]; requeue: boolean | 'ack' }[] = [];
+  private lastDeclaredQueue: string | undefined;
+
+  constructor(
+    readonly number: number,
+    private readonly connection: Connection,
+    private readonly vhost: Vhost,
+    limits: Limits,
+  ) {
+    this.content = new ContentAssembler(limits.messageSizeMaxBytes);
+  }
+
+  /** Handles a frame addressed to this channel. */
+  onFrame(type: number, payload: Buffer): void {
+    if (this.content.active) {
+      if (type === FrameType.Method) {
+        throw unexpectedFrame('expected content header for class 60, got non content header frame instead');
+      }
+      try {
+        const publish = this.content.onFrame(type, payload);
+        if (publish !== undefined) this.publish(publish);
+      } catch (error) {
+        if (error instanceof AmqpError) error.causedBy(METHOD_IDS.basicPublish.classId, METHOD_IDS.basicPublish.methodId);
+        throw error;
+      }
+      return;
+    }
+    if (type !== FrameType.Method) {
+      throw unexpectedFrame(`expected method frame, got non method frame instead`);
+    }
+    const method = decodeMethod(payload);
+    try {
+      this.onMethod(method);
+    } catch (error) {
+      if (error instanceof AmqpError) error.causedBy(METHOD_IDS[method.name].classId, METHOD_IDS[method.name].methodId);
+      throw error;
+    }
+  }
+
+  private onMethod(method: Method): void {
+    switch (method.name) {
+      case 'channelOpen': throw channelError(`second 'channel.open' seen`);
+      case 'channelClose': return this.onClose();
+      case 'channelCloseOk': return;
+      case 'channelFlow': return this.onFlow(method.active);
+      case 'channelFlowOk': return;
+      case 'accessRequest': return this.send({ name: 'accessRequestOk', ticket: 1 });
+      case 'exchangeDeclare': {
+        const { exchange, type, passive, durable, autoDelete, internal, nowait, arguments: args } = method;
+        this.vhost.declareExchange(exchange, type, { durable, autoDelete, internal, arguments: args }, passive);
+        return this.reply(nowait, { name: 'exchangeDeclareOk' });
+      }
+      case 'exchangeDelete':
+        this.vhost.deleteExchange(method.exchange, method.ifUnused);
+        return this.reply(method.nowait, { name: 'exchangeDeleteOk' });
+      case 'exchangeBind':
+        this.vhost.bindExchange(method.destination, method.source, method.routingKey, method.arguments);
+        return this.reply(method.nowait, { name: 'exchangeBindOk' });
+      case 'exchangeUnbind':
+        this.vhost.unbindExchange(method.destination, method.source, method.routingKey, method.arguments);
+        return this.reply(method.nowait, { name: 'exchangeUnbindOk' });
+      case 'queueDeclare': return this.onQueueDeclare(method);
+      case 'queueBind':
+        this.vhost.bindQueue(this.queueName(method.queue), method.exchange, method.routingKey, method.arguments, this.connection.id);
+        return this.reply(method.nowait, { name: 'queueBindOk' });
+      case 'queueUnbind':
+        this.vhost.unbindQueue(this.queueName(method.queue), method.exchange, method.routingKey, method.arguments, this.connection.id);
+        return this.send({ name: 'queueUnbindOk' });
+      case 'queuePurge': {
+        const messageCount = this.vhost.purgeQueue(this.queueName(method.queue), this.connection.id);
+        return this.reply(method.nowait, { name: 'queuePurgeOk', messageCount });
+      }
+      case 'queueDelete': {
+        const flags = { ifUnused: method.ifUnused, ifEmpty: method.ifEmpty };
+        const messageCount = this.vhost.deleteQueue(this.queueName(method.queue), flags, this.connection.id);
+        return this.reply(method.nowait, { name: 'queueDeleteOk', messageCount });
+      }
+      case 'basicQos': return this.onQos(method.prefetchSize, method.prefetchCount, method.global);
+      case 'basicConsume': return this.onConsume(method);
+      case 'basicCancel': return this.onCancel(method.consumerTag, method.nowait);
+      case 'basicPublish': return this.onPublish(method);
+      case 'basicGet': return this.onGet(this.queueName(method.queue), method.noAck);
+      case 'basicAck': return this.settle(this.unacked.take(method.deliveryTag, method.multiple), 'ack');
+      case 'basicNack': return this.settle(this.unacked.take(method.deliveryTag, method.multiple), method.requeue);
+      case 'basicReject': return this.settle(this.unacked.take(method.deliveryTag, false), method.requeue);
+      case 'basicRecoverAsync': return this.recover();
+      case 'basicRecover':
+        this.recover();
+        return this.send({ name: 'basicRecoverOk' });
+      case 'confirmSelect': return this.onConfirmSelect(method.nowait);
+      case 'txSelect': return this.onTxSelect();
+      case 'txCommit': return this.onTxCommit();
+      case 'txRollback': return this.onTxRollback();
+      default:
+        throw commandInvalid(`unimplemented method ${method.name}`);
+    }
+  }
+
+  private send(method: Method): void {
+    this.connection.sendMethod(this.number, method);
+  }
+
+  private reply(nowait: boolean, method: Method): void {
+    if (!nowait) this.send(method);
+  }
+
+  private onClose(): void {
+    this.teardown();
+    this.send({ name: 'channelCloseOk' });
+    this.connection.channelClosedByClient(this.number);
+  }
+
+  private onFlow(active: boolean): void {
+    this.flowActive = active;
+    this.send({ name: 'channelFlowOk', active });
+    if (active) this.resumeDeliveries();
+  }
+
+  private onQueueDeclare(method: Extract<Method, { name: 'queueDeclare' }>): void {
+    const options = {
+      durable: method.durable,
+      exclusiveOwner: method.exclusive ? this.connection.id : null,
+      autoDelete: method.autoDelete,
+      arguments: method.arguments,
+    };
+    const result = this.vhost.declareQueue(method.queue, options, method.passive, this.connection.id);
+    this.lastDeclaredQueue = result.queue.name;
+    this.reply(method.nowait, {
+      name: 'queueDeclareOk', queue: result.queue.name, messageCount: result.messageCount, consumerCount: result.consumerCount,
+    });
+  }
+
+  /** An empty queue name means the queue this channel declared last, as in RabbitMQ. */
+  private queueName(name: string): string {
+    if (name !== '') return name;
+    if (this.lastDeclaredQueue === undefined) throw notFound('no previously declared queue');
+    return this.lastDeclaredQueue;
+  }
+
+  private onQos(prefetchSize: number, prefetchCount: number, global: boolean): void {
+    if (prefetchSize !== 0) throw notImplemented(`prefetch_size!=0 (${prefetchSize})`);
+    if (global) this.channelPrefetchCount = prefetchCount;
+    else this.consumerPrefetchCount = prefetchCount;
+    this.send({ name: 'basicQosOk' });
+    this.resumeDeliveries();
+  }
+
+  private onConsume(method: Extract<Method, { name: 'basicConsume' }>): void {
+    const queue = this.vhost.queueFor(this.queueName(method.queue), this.connection.id);
+    const consumerTag = method.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url').slice(0, 22)}` : method.consumerTag;
+    if (this.consumers.has(consumerTag)) throw notAllowed(`attempt to reuse consumer tag '${consumerTag}'`);
+    if (queue.hasExclusiveConsumer() || (method.exclusive && queue.consumerCount > 0)) {
+      throw accessRefused(`queue '${queue.name}' in vhost '${this.vhost.name}' in exclusive use`);
+    }
+    const consumer = new ChannelConsumer(consumerTag, queue, method.noAck, method.exclusive, this.consumerPrefetchCount, this);
+    this.consumers.set(consumerTag, consumer);
+    this.reply(method.nowait, { name: 'basicConsumeOk', consumerTag });
+    queue.addConsumer(consumer);
+  }
+
+  private onCancel(consumerTag: string, nowait: boolean): void {
+    const consumer = this.consumers.get(consumerTag);
+    if (consumer !== undefined) {
+      this.consumers.delete(consumerTag);
+      consumer.queue.removeConsumer(consumer);
+    }
+    this.reply(nowait, { name: 'basicCancelOk', consumerTag });
+  }
+
+  private onPublish(method: Extract<Method, { name: 'basicPublish' }>): void {
+    if (method.immediate) throw notImplemented('immediate=true');
+    // Check the exchange now so the error names basic.publish before any content arrives.
+    this.vhost.exchangeForPublish(method.exchange);
+    this.content.begin(method);
+  }
+
+  private publish(publish: AssembledPublish): void {
+    const { exchange: exchangeName, routingKey, mandatory } = publish.method;
+    const exchange = this.vhost.exchangeForPublish(exchangeName);
+    const message = new Message(exchangeName, routingKey, publish.rawProperties, publish.body);
+    if (this.txMode) {
+      this.txPublishes.push({ exchange, message, mandatory });
+      return;
+    }
+    this.route(exchange, message, mandatory);
+  }
+
+  private route(exchange: Exchange, message: Message, mandatory: boolean): void {
+    const queues = this.vhost.publish(exchange, message, this.routed);
+    if (queues.length === 0 && mandatory) {
+      this.connection.sendContent(this.number, {
+        name: 'basicReturn', replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE',
+        exchange: message.exchange, routingKey: message.routingKey,
+      }, message);
+    }
+    if (this.confirmMode) {
+      // Confirms are coalesced: the flush sends one basic.ack with multiple=true for the whole batch.
+      this.confirmedUpTo = ++this.publishSequence;
+      this.connection.scheduleFlush();
+    }
+  }
+
+  /** Writes the pending publisher confirm, if any; called by the connection right before each flush. */
+  flushConfirms(): void {
+    if (this.confirmedUpTo === this.confirmSentUpTo) return;
+    const multiple = this.confirmedUpTo - this.confirmSentUpTo > 1;
+    this.confirmSentUpTo = this.confirmedUpTo;
+    this.send({ name: 'basicAck', deliveryTag: this.confirmedUpTo, multiple });
+  }
+
+  private onGet(queueName: string, noAck: boolean): void {
+    const queue = this.vhost.queueFor(queueName, this.connection.id);
+    const entry = queue.shift();
+    if (entry === undefined) {
+      this.send({ name: 'basicGetEmpty', clusterId: '' });
+      return;
+    }
+    const deliveryTag = this.nextDeliveryTag++;
+    if (noAck) queue.settle(entry);
+    else this.unacked.add(deliveryTag, { queue, entry, consumer: undefined });
+    const { message } = entry;
+    this.connection.sendContent(this.number, {
+      name: 'basicGetOk', deliveryTag, redelivered: entry.redelivered, exchange: message.exchange,
+      routingKey: message.routingKey, messageCount: queue.messageCount,
+    }, message);
+  }
+
+  canDeliver(consumer: ChannelConsumer): boolean {
+    if (this.closed || !this.flowActive || !this.connection.writable) return false;
+    if (consumer.noAck) return true;
+    if (consumer.prefetchCount > 0 && consumer.unackedCount >= consumer.prefetchCount) return false;
+    return this.channelPrefetchCount === 0 || this.unacked.size < this.channelPrefetchCount;
+  }
+
+  deliver(consumer: ChannelConsumer, entry: QueueEntry): void {
+    const deliveryTag = this.nextDeliveryTag++;
+    if (consumer.noAck) consumer.queue.settle(entry);
+    else {
+      this.unacked.add(deliveryTag, { queue: consumer.queue, entry, consumer });
+      consumer.unackedCount++;
+    }
+    const { message } = entry;
+    this.connection.sendContent(this.number, {
+      name: 'basicDeliver', consumerTag: consumer.consumerTag, deliveryTag, redelivered: entry.redelivered,
+      exchange: message.exchange, routingKey: message.routingKey,
+    }, message);
+  }
+
+  consumerCancelledByBroker(consumer: ChannelConsumer): void {
+    if (this.consumers.get(consumer.consumerTag) !== consumer) return;
+    this.consumers.delete(consumer.consumerTag);
+    if (!this.closed && this.connection.clientHas('consumer_cancel_notify')) {
+      this.send({ name: 'basicCancel', consumerTag: consumer.consumerTag, nowait: true });
+    }
+  }
+
+  /** Asks every queue this channel consumes from to deliver again (after acks, qos, flow or drain). */
+  resumeDeliveries(): void {
+    for (const consumer of this.consumers.values()) consumer.queue.dispatch();
+  }
+
+  /** Acknowledges (requeue 'ack'), or rejects with or without requeue, deliveries taken from the unacked set. */
+  private settle(deliveries: UnackedDelivery[], requeue: boolean | 'ack'): void {
+    if (this.txMode) {
+      this.txSettlements.push({ deliveries, requeue });
+      return;
+    }
+    this.apply(deliveries, requeue);
+  }
+
+  private apply(deliveries: UnackedDelivery[], requeue: boolean | 'ack'): void {
+    for (const delivery of deliveries) {
+      if (delivery.consumer !== undefined) delivery.consumer.unackedCount--;
+    }
+    if (requeue === true) requeueDeliveries(deliveries);
+    else for (const delivery of deliveries) delivery.queue.settle(delivery.entry);
+    this.resumeDeliveries();
+  }
+
+  private recover(): void {
+    // RabbitMQ requeues in both cases: redelivery to the original consumer (requeue=false) is not offered.
+    this.apply(this.unacked.take(0, true), true);
+  }
+
+  private onConfirmSelect(nowait: boolean): void {
+    if (this.txMode) throw preconditionFailed('cannot switch from tx to confirm mode');
+    this.confirmMode = true;
+    this.reply(nowait, { name: 'confirmSelectOk' });
+  }
+
+  private onTxSelect(): void {
+    if (this.confirmMode) throw preconditionFailed('cannot switch from confirm to tx mode');
+    this.txMode = true;
+    this.send({ name: 'txSelectOk' });
+  }
+
+  private onTxCommit(): void {
+    if (!this.txMode) throw preconditionFailed('channel is not transactional');
+    const publishes = this.txPublishes;
+    const settlements = this.txSettlements;
+    this.txPublishes = [];
+    this.txSettlements = [];
+    for (const { exchange, message, mandatory } of publishes) {
+      if (!exchange.deleted) this.route(exchange, message, mandatory);
+    }
+    for (const { deliveries, requeue } of settlements) this.apply(deliveries, requeue);
+    this.send({ name: 'txCommitOk' });
+  }
+
+  private onTxRollback(): void {
+    if (!this.txMode) throw preconditionFailed('channel is not transactional');
+    this.txPublishes = [];
+    // Rolled-back acknowledgements leave their deliveries unacknowledged, as before the acks.
+    for (const { deliveries } of this.txSettlements) this.unacked.restore(deliveries);
+    this.txSettlements = [];
+    this.send({ name: 'txRollbackOk' });
+  }
+
+  /** Releases everything the channel holds: consumers are removed and unacked messages requeued. */
+  teardown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.content.reset();
+    const pending = this.unacked.take(0, true);
+    for (const { deliveries } of this.txSettlements) pending.push(...deliveries);
+    this.txSettlements = [];
+    this.txPublishes = [];
+    pending.sort((a, b) => a.entry.sequence - b.entry.sequence);
+    requeueDeliveries(pending);
+    for (const consumer of this.consumers.values()) consumer.queue.removeConsumer(consumer);
+    this.consumers.clear();
+  }
+}
+
+/** Returns deliveries to their queues, one requeue call per queue. */
+function requeueDeliveries(deliveries: readonly UnackedDelivery[]): void {
+  if (deliveries.length === 0) return;
+  const byQueue = new Map<Queue, QueueEntry[]>();
+  for (const { queue, entry } of deliveries) {
+    const list = byQueue.get(queue);
+    if (list === undefined) byQueue.set(queue, [entry]);
+    else list.push(entry);
+  }
+  for (const [queue, entries] of byQueue) queue.requeue(entries);
+}
+

@@ -1,0 +1,450 @@
+/**
+ * One AMQP connection: the protocol header, the connection-class handshake (start, tune, open),
+ * heartbeats, frame routing to channels, batched socket writes and both directions of close.
+ */
+import type { Socket } from 'node:net';
+import {
+  AmqpCodecError, CLASS_ID, FRAME_MIN_SIZE, FrameParser, FrameType, FrameWriter, METHOD_IDS, PROTOCOL_HEADER,
+  ReplyCode, decodeMethod, encodeBodyFrames, encodeContentHeaderFrame, encodeMethodFrame,
+  type FieldTable, type FrameHandler, type Method,
+} from '../codec/index.js';
+import type { Broker } from '../broker/broker.js';
+import { AmqpError, ChannelError, ConnectionError, channelError, notAllowed, unexpectedFrame } from '../broker/errors.js';
+import type { Message } from '../broker/message.js';
+import type { Vhost } from '../broker/vhost.js';
+import type { Limits, UserConfig } from '../config/config.js';
+import type { Logger } from '../util/logger.js';
+import { MECHANISMS, parseCredentials } from './auth.js';
+import { Channel } from './channel.js';
+import { serverProperties } from './server-properties.js';
+
+/** Where the connection is in its life. */
+type ConnectionState = 'awaitingHeader' | 'awaitingStartOk' | 'awaitingTuneOk' | 'awaitingOpen' | 'open' | 'closing' | 'closed';
+
+/** How long the server waits for connection.close-ok after sending connection.close. */
+const CLOSE_OK_TIMEOUT_MS = 3000;
+const HEARTBEAT_FRAME = Buffer.from([FrameType.Heartbeat, 0, 0, 0, 0, 0, 0, 0xce]);
+
+/** What a connection needs from the listener that accepted it. */
+export interface ConnectionContext {
+  broker: Broker;
+  limits: Limits;
+  logger: Logger;
+  onClosed(connection: Connection): void;
+}
+
+/** A client connection. */
+export class Connection implements FrameHandler {
+  readonly id: number;
+  private state: ConnectionState = 'awaitingHeader';
+  private headerBytes = Buffer.alloc(0);
+  private readonly parser: FrameParser;
+  private readonly writer = new FrameWriter();
+  private readonly channels = new Map<number, Channel>();
+  /** Channels the server closed, waiting for the client's channel.close-ok; frames on them are dropped. */
+  private readonly closingChannels = new Set<number>();
+  private flushScheduled = false;
+  private writeBlocked = false;
+  /** Negotiated frame_max. */
+  frameMax: number;
+  private channelMax: number;
+  private heartbeatSeconds = 0;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private receivedSinceTick = true;
+  private missedHeartbeatTicks = 0;
+  private sentSinceTick = false;
+  private user: UserConfig | undefined;
+  /** The vhost opened by connection.open. */
+  vhost: Vhost | undefined;
+  /** The client's capabilities table from connection.start-ok. */
+  clientCapabilities: FieldTable = {};
+  private readonly flushBound = (): void => this.flush();
+  private readonly drainBound = (): void => this.resumeConsumers();
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly context: ConnectionContext,
+  ) {
+    this.id = context.broker.allocateConnectionId();
+    this.frameMax = context.limits.frameSizeMax;
+    this.channelMax = context.limits.channelMax;
+    this.parser = new FrameParser(this, Math.max(FRAME_MIN_SIZE, context.limits.frameSizeMax));
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', this.drainBound);
+    socket.on('error', (error) => context.logger.debug({ connection: this.id, error: error.message }, 'socket error'));
+    socket.on('close', () => this.onSocketClosed());
+    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), context.limits.handshakeTimeoutMs);
+  }
+
+  /** The peer's address, for logs and loopback checks. */
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
+  /** True while the socket can take more output without exceeding the configured high-water mark. */
+  get writable(): boolean {
+    if (this.state === 'closed') return false;
+    const buffered = this.socket.writableLength + this.writer.length;
+    if (buffered < this.context.limits.socketBufferHighWaterBytes) return true;
+    this.writeBlocked = true;
+    return false;
+  }
+
+  /** Encodes a method frame into the output batch. */
+  sendMethod(channel: number, method: Method): void {
+    encodeMethodFrame(this.writer, channel, method);
+    this.scheduleFlush();
+  }
+
+  /** Encodes a method with content (deliver, get-ok, return) into the output batch. */
+  sendContent(channel: number, method: Method, message: Message): void {
+    encodeMethodFrame(this.writer, channel, method);
+    encodeContentHeaderFrame(this.writer, channel, message.body.length, message.rawProperties);
+    encodeBodyFrames(this.writer, channel, message.body, this.frameMax);
+    this.scheduleFlush();
+  }
+
+  /** Called by a channel that wants to write before the current batch ends (confirms). */
+  scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushBound);
+  }
+
+  /** Whether the client announced a capability in connection.start-ok. */
+  clientHas(capability: string): boolean {
+    return this.clientCapabilities[capability] === true;
+  }
+
+  /** Closes the connection with a reply code (server-initiated connection.close). */
+  close(error: AmqpError): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    const canSendClose = this.state !== 'awaitingHeader';
+    this.context.logger.info(
+      { connection: this.id, replyCode: error.replyCode, replyText: error.replyText }, 'closing connection',
+    );
+    this.teardownChannels();
+    this.state = 'closing';
+    this.parser.stop();
+    if (!canSendClose) {
+      this.destroy();
+      return;
+    }
+    this.writer.reset();
+    this.sendMethod(0, {
+      name: 'connectionClose', replyCode: error.replyCode, replyText: error.replyText,
+      classId: error.classId, methodId: error.methodId,
+    });
+    this.flush();
+    this.closeTimer = setTimeout(() => this.destroy(), CLOSE_OK_TIMEOUT_MS);
+  }
+
+  /** Closes with 320 CONNECTION_FORCED, as on broker shutdown. */
+  forceClose(reason: string): void {
+    this.close(new ConnectionError(ReplyCode.ConnectionForced, `broker forced connection closure with reason '${reason}'`));
+  }
+
+  /** Resolves once the socket has closed. */
+  closed(): Promise<void> {
+    if (this.state === 'closed' || this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.socket.once('close', () => resolve()));
+  }
+
+  /** Immediately destroys the socket. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  onFrame(type: number, channel: number, payload: Buffer): void {
+    this.receivedSinceTick = true;
+    try {
+      if (type === FrameType.Heartbeat) {
+        if (channel !== 0) throw unexpectedFrame(`heartbeat frame on channel ${channel}`);
+        return;
+      }
+      if (channel === 0) this.onConnectionFrame(type, payload);
+      else this.onChannelFrame(type, channel, payload);
+    } catch (error) {
+      this.onError(error, channel);
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    try {
+      if (this.state === 'awaitingHeader') {
+        const rest = this.readProtocolHeader(chunk);
+        if (rest === undefined || rest.length === 0) return;
+        chunk = rest;
+      }
+      this.parser.push(chunk);
+    } catch (error) {
+      this.onError(error, 0);
+    }
+  }
+
+  /** Consumes the 8-byte protocol header; returns the bytes after it, or undefined while incomplete or refused. */
+  private readProtocolHeader(chunk: Buffer): Buffer | undefined {
+    const needed = PROTOCOL_HEADER.length - this.headerBytes.length;
+    this.headerBytes = Buffer.concat([this.headerBytes, chunk.subarray(0, needed)]);
+    if (this.headerBytes.length < PROTOCOL_HEADER.length) return undefined;
+    if (!this.headerBytes.equals(PROTOCOL_HEADER)) {
+      // The spec asks us to answer with the protocol header we do support and close.
+      this.state = 'closed';
+      this.socket.end(PROTOCOL_HEADER);
+      return undefined;
+    }
+    this.state = 'awaitingStartOk';
+    this.sendMethod(0, {
+      name: 'connectionStart', versionMajor: 0, versionMinor: 9, serverProperties: serverProperties(),
+      mechanisms: Buffer.from(MECHANISMS.join(' ')), locales: Buffer.from('en_US'),
+    });
+    return chunk.subarray(needed);
+  }
+
+  private onConnectionFrame(type: number, payload: Buffer): void {
+    if (type !== FrameType.Method) throw unexpectedFrame(`content frame on channel 0`);
+    const method = decodeMethod(payload);
+    try {
+      this.onConnectionMethod(method);
+    } catch (error) {
+      if (error instanceof AmqpError) {
+        const ids = METHOD_IDS[method.name];
+        error.causedBy(ids.classId, ids.methodId);
+      }
+      throw error;
+    }
+  }
+
+  private onConnectionMethod(method: Method): void {
+    if (this.state === 'closing') {
+      if (method.name === 'connectionCloseOk') this.destroy();
+      else if (method.name === 'connectionClose') {
+        this.sendMethod(0, { name: 'connectionCloseOk' });
+        this.flush();
+        this.destroy();
+      }
+      return;
+    }
+    switch (method.name) {
+      case 'connectionStartOk':
+        return this.expectState('awaitingStartOk', method.name, () => this.onStartOk(method.mechanism, method.response, method.clientProperties));
+      case 'connectionSecureOk':
+        throw new ConnectionError(ReplyCode.CommandInvalid, 'unexpected connection.secure-ok');
+      case 'connectionTuneOk':
+        return this.expectState('awaitingTuneOk', method.name, () => this.onTuneOk(method.channelMax, method.frameMax, method.heartbeat));
+      case 'connectionOpen':
+        return this.expectState('awaitingOpen', method.name, () => this.onOpen(method.virtualHost));
+      case 'connectionClose':
+        this.teardownChannels();
+        this.state = 'closing';
+        this.parser.stop();
+        this.sendMethod(0, { name: 'connectionCloseOk' });
+        this.flush();
+        this.socket.end();
+        return;
+      case 'connectionCloseOk':
+        return;
+      case 'connectionBlocked':
+      case 'connectionUnblocked':
+      case 'connectionUpdateSecret':
+      default:
+        throw new ConnectionError(ReplyCode.CommandInvalid, `unexpected method ${method.name} on channel 0`);
+    }
+  }
+
+  private expectState(state: ConnectionState, name: string, handle: () => void): void {
+    if (this.state !== state) throw new ConnectionError(ReplyCode.CommandInvalid, `unexpected ${name} in state ${this.state}`);
+    handle();
+  }
+
+  private onStartOk(mechanism: string, response: Buffer, clientProperties: FieldTable): void {
+    const capabilities = clientProperties['capabilities'];
+    if (capabilities !== null && typeof capabilities === 'object' && !Array.isArray(capabilities) && !Buffer.isBuffer(capabilities) && !(capabilities instanceof Date)) {
+      this.clientCapabilities = capabilities as FieldTable;
+    }
+    if (!(MECHANISMS as readonly string[]).includes(mechanism)) {
+      throw new ConnectionError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`);
+    }
+    const credentials = parseCredentials(mechanism, response);
+    const result = credentials === undefined
+      ? { ok: false as const, reason: 'malformed response' }
+      : this.context.broker.users.authenticate(credentials.username, credentials.password, this.remoteAddress);
+    if (!result.ok) {
+      this.context.logger.warn({ connection: this.id, reason: result.reason }, 'authentication failed');
+      const error = new ConnectionError(ReplyCode.AccessRefused,
+        `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`);
+      if (this.clientHas('authentication_failure_close')) throw error;
+      this.state = 'closed';
+      this.destroy();
+      return;
+    }
+    this.user = result.user;
+    this.state = 'awaitingTuneOk';
+    this.sendMethod(0, {
+      name: 'connectionTune', channelMax: this.context.limits.channelMax, frameMax: this.context.limits.frameSizeMax,
+      heartbeat: this.context.limits.heartbeatSeconds,
+    });
+  }
+
+  private onTuneOk(channelMax: number, frameMax: number, heartbeat: number): void {
+    const limits = this.context.limits;
+    if (frameMax !== 0 && frameMax < FRAME_MIN_SIZE) {
+      throw notAllowed(`frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`);
+    }
+    if (frameMax > limits.frameSizeMax) throw notAllowed(`frame_max=${frameMax} > ${limits.frameSizeMax} max size`);
+    if (channelMax > limits.channelMax) throw notAllowed(`channel_max=${channelMax} > ${limits.channelMax} max`);
+    this.frameMax = frameMax === 0 ? limits.frameSizeMax : frameMax;
+    this.channelMax = channelMax === 0 ? limits.channelMax : channelMax;
+    this.parser.frameSizeMax = this.frameMax;
+    this.heartbeatSeconds = heartbeat;
+    this.state = 'awaitingOpen';
+    this.startHeartbeats();
+  }
+
+  private onOpen(vhostName: string): void {
+    const vhost = this.context.broker.vhosts.get(vhostName);
+    if (vhost === undefined) throw notAllowed(`vhost ${vhostName} not found`);
+    const user = this.user;
+    if (user === undefined || this.context.broker.users.permission(user, vhostName) === undefined) {
+      throw notAllowed(`access to vhost '${vhostName}' refused for user '${user?.username ?? ''}'`);
+    }
+    this.vhost = vhost;
+    this.state = 'open';
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    this.sendMethod(0, { name: 'connectionOpenOk', knownHosts: '' });
+  }
+
+  private onChannelFrame(type: number, channelNumber: number, payload: Buffer): void {
+    if (this.state !== 'open') throw channelError(`frame on channel ${channelNumber} before connection.open`);
+    if (this.closingChannels.has(channelNumber)) {
+      this.onClosingChannelFrame(type, channelNumber, payload);
+      return;
+    }
+    const channel = this.channels.get(channelNumber);
+    if (channel !== undefined) {
+      channel.onFrame(type, payload);
+      return;
+    }
+    if (type !== FrameType.Method) throw channelError(`expected 'channel.open' on channel ${channelNumber}`);
+    const method = decodeMethod(payload);
+    if (method.name !== 'channelOpen') {
+      throw channelError(`expected 'channel.open' on channel ${channelNumber}`).causedBy(METHOD_IDS[method.name].classId, METHOD_IDS[method.name].methodId);
+    }
+    if (channelNumber > this.channelMax) {
+      throw notAllowed(`channel number ${channelNumber} exceeds negotiated channel_max ${this.channelMax}`)
+        .causedBy(CLASS_ID.channel, METHOD_IDS.channelOpen.methodId);
+    }
+    const vhost = this.vhost as Vhost;
+    this.channels.set(channelNumber, new Channel(channelNumber, this, vhost, this.context.limits));
+    this.sendMethod(channelNumber, { name: 'channelOpenOk', channelId: Buffer.alloc(0) });
+  }
+
+  /** After the server closed a channel only channel.close-ok (or a crossing channel.close) matters. */
+  private onClosingChannelFrame(type: number, channelNumber: number, payload: Buffer): void {
+    if (type !== FrameType.Method) return;
+    const method = decodeMethod(payload);
+    if (method.name === 'channelCloseOk') this.closingChannels.delete(channelNumber);
+    else if (method.name === 'channelClose') {
+      this.closingChannels.delete(channelNumber);
+      this.sendMethod(channelNumber, { name: 'channelCloseOk' });
+    }
+  }
+
+  /** Forgets a channel the client closed (channel.close answered with close-ok). */
+  channelClosedByClient(channelNumber: number): void {
+    this.channels.delete(channelNumber);
+  }
+
+  private onError(error: unknown, channelNumber: number): void {
+    if (error instanceof ChannelError && channelNumber !== 0) {
+      this.closeChannel(channelNumber, error);
+      return;
+    }
+    if (error instanceof AmqpError) {
+      this.close(error);
+      return;
+    }
+    if (error instanceof AmqpCodecError) {
+      this.close(new ConnectionError(error.replyCode, error.message));
+      return;
+    }
+    this.context.logger.error({ connection: this.id, error: String((error as Error)?.stack ?? error) }, 'internal error');
+    this.close(new ConnectionError(ReplyCode.InternalError, 'internal error'));
+  }
+
+  private closeChannel(channelNumber: number, error: ChannelError): void {
+    const channel = this.channels.get(channelNumber);
+    if (channel === undefined) return;
+    channel.teardown();
+    this.channels.delete(channelNumber);
+    this.closingChannels.add(channelNumber);
+    this.sendMethod(channelNumber, {
+      name: 'channelClose', replyCode: error.replyCode, replyText: error.replyText,
+      classId: error.classId, methodId: error.methodId,
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const channel of this.channels.values()) channel.flushConfirms();
+    if (this.writer.length === 0 || this.socket.destroyed) return;
+    this.socket.write(this.writer.take());
+    this.sentSinceTick = true;
+    if (this.writeBlocked && this.writable) this.resumeConsumers();
+  }
+
+  private resumeConsumers(): void {
+    if (!this.writeBlocked || this.state === 'closed') return;
+    this.writeBlocked = false;
+    for (const channel of this.channels.values()) channel.resumeDeliveries();
+  }
+
+  private startHeartbeats(): void {
+    if (this.heartbeatSeconds === 0) return;
+    // Ticking at half the interval lets us send on time and detect two missed intervals from the peer.
+    const tickMs = (this.heartbeatSeconds * 1000) / 2;
+    this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), tickMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private onHeartbeatTick(): void {
+    if (!this.sentSinceTick && !this.socket.destroyed) this.socket.write(HEARTBEAT_FRAME);
+    this.sentSinceTick = false;
+    if (this.receivedSinceTick) {
+      this.receivedSinceTick = false;
+      this.missedHeartbeatTicks = 0;
+      return;
+    }
+    this.missedHeartbeatTicks++;
+    if (this.missedHeartbeatTicks >= 4) {
+      this.context.logger.warn({ connection: this.id, timeoutSeconds: this.heartbeatSeconds * 2 }, 'missed heartbeats from client');
+      this.destroy();
+    }
+  }
+
+  private onHandshakeTimeout(): void {
+    this.context.logger.warn({ connection: this.id }, 'handshake timeout');
+    this.destroy();
+  }
+
+  private teardownChannels(): void {
+    for (const channel of this.channels.values()) channel.teardown();
+    this.channels.clear();
+  }
+
+  private onSocketClosed(): void {
+    this.teardownChannels();
+    this.vhost?.deleteExclusiveQueues(this.id);
+    this.state = 'closed';
+    this.parser.stop();
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.closeTimer);
+    clearInterval(this.heartbeatTimer);
+    this.context.onClosed(this);
+  }
+}

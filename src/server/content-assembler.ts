@@ -1,0 +1,85 @@
+/**
+ * Collects the content header and body frames that follow a basic.publish into one message body.
+ */
+import { FrameType, ReplyCode, decodeContentHeader, type BasicPublish } from '../codec/index.js';
+import { ChannelError, unexpectedFrame } from '../broker/errors.js';
+
+/** A publish whose content is complete. */
+export interface AssembledPublish {
+  method: BasicPublish;
+  rawProperties: Buffer;
+  body: Buffer;
+}
+
+/** Content assembly state for one channel. */
+export class ContentAssembler {
+  private method: BasicPublish | undefined;
+  private rawProperties: Buffer | undefined;
+  private body: Buffer | undefined;
+  private received = 0;
+
+  constructor(private readonly messageSizeMaxBytes: number) {}
+
+  /** True while a publish waits for its header or body frames. */
+  get active(): boolean {
+    return this.method !== undefined;
+  }
+
+  /** Starts collecting content for a basic.publish. */
+  begin(method: BasicPublish): void {
+    this.method = method;
+    this.rawProperties = undefined;
+    this.body = undefined;
+    this.received = 0;
+  }
+
+  /** Drops any partial content (channel closing). */
+  reset(): void {
+    this.method = undefined;
+    this.rawProperties = undefined;
+    this.body = undefined;
+  }
+
+  /** Feeds a header or body frame; returns the publish once its body is complete. */
+  onFrame(type: number, payload: Buffer): AssembledPublish | undefined {
+    if (type === FrameType.Header) return this.onHeader(payload);
+    if (type === FrameType.Body) return this.onBody(payload);
+    throw unexpectedFrame('expected content header for class 60, got non content header frame instead');
+  }
+
+  private onHeader(payload: Buffer): AssembledPublish | undefined {
+    if (this.rawProperties !== undefined) {
+      throw unexpectedFrame('expected content body, got content header instead');
+    }
+    const header = decodeContentHeader(payload);
+    if (header.classId !== 60) throw unexpectedFrame(`content header for class ${header.classId}, expected 60`);
+    if (header.bodySize > this.messageSizeMaxBytes) {
+      throw new ChannelError(ReplyCode.PreconditionFailed,
+        `message size ${header.bodySize} is larger than configured max size ${this.messageSizeMaxBytes}`);
+    }
+    this.rawProperties = header.rawProperties;
+    this.body = Buffer.allocUnsafe(header.bodySize);
+    return header.bodySize === 0 ? this.complete() : undefined;
+  }
+
+  private onBody(payload: Buffer): AssembledPublish | undefined {
+    const body = this.body;
+    if (body === undefined) throw unexpectedFrame('expected content header for class 60, got content body instead');
+    if (this.received + payload.length > body.length) {
+      throw unexpectedFrame(`content body exceeds the declared size of ${body.length} bytes`);
+    }
+    payload.copy(body, this.received);
+    this.received += payload.length;
+    return this.received === body.length ? this.complete() : undefined;
+  }
+
+  private complete(): AssembledPublish {
+    const result = {
+      method: this.method as BasicPublish,
+      rawProperties: this.rawProperties as Buffer,
+      body: this.body as Buffer,
+    };
+    this.reset();
+    return result;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The deliveries a channel has sent and not yet had acknowledged, by delivery tag. A Map keeps
+ * insertion order, and tags only grow, so "every tag up to N" is a walk from the front.
+ */
+import { preconditionFailed } from '../broker/errors.js';
+import type { QueueEntry } from '../broker/message.js';
+import type { Queue } from '../broker/queue.js';
+import type { ChannelConsumer } from './consumer.js';
+
+/** One unacknowledged delivery. */
+export interface UnackedDelivery {
+  queue: Queue;
+  entry: QueueEntry;
+  /** The consumer it went to; undefined for basic.get. */
+  consumer: ChannelConsumer | undefined;
+  deliveryTag?: number;
+}
+
+/** The unacked set of one channel. */
+export class Unacked {
+  private deliveries = new Map<number, UnackedDelivery>();
+
+  /** Number of unacknowledged deliveries. */
+  get size(): number {
+    return this.deliveries.size;
+  }
+
+  /** Records a delivery. */
+  add(deliveryTag: number, delivery: UnackedDelivery): void {
+    delivery.deliveryTag = deliveryTag;
+    this.deliveries.set(deliveryTag, delivery);
+  }
+
+  /**
+   * Removes and returns the deliveries an ack/nack/reject names: one tag, or with multiple every tag
+   * up to it (tag 0 with multiple means all). An unknown tag is a 406 channel error.
+   */
+  take(deliveryTag: number, multiple: boolean): UnackedDelivery[] {
+    if (!multiple) {
+      const delivery = this.deliveries.get(deliveryTag);
+      if (delivery === undefined) throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
+      this.deliveries.delete(deliveryTag);
+      return [delivery];
+    }
+    const taken: UnackedDelivery[] = [];
+    for (const [tag, delivery] of this.deliveries) {
+      if (deliveryTag !== 0 && tag > deliveryTag) break;
+      taken.push(delivery);
+      this.deliveries.delete(tag);
+    }
+    if (taken.length === 0 && deliveryTag !== 0) throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
+    return taken;
+  }
+
+  /** Puts deliveries back (tx.rollback), keeping tag order. */
+  restore(deliveries: readonly UnackedDelivery[]): void {
+    const all = [...this.deliveries.values(), ...deliveries];
+    all.sort((a, b) => (a.deliveryTag ?? 0) - (b.deliveryTag ?? 0));
+    this.deliveries = new Map(all.map((delivery) => [delivery.deliveryTag ?? 0, delivery]));
+  }
+}
