@@ -4,6 +4,11 @@
  * the key's length and the wildcards on its path, not with the number of bindings.
  */
 
+/** Splits a key into words; like RabbitMQ, the empty key has no words at all (not one empty word). */
+function splitWords(key: string): string[] {
+  return key === '' ? [] : key.split('.');
+}
+
 class TopicNode<T> {
   readonly children = new Map<string, TopicNode<T>>();
   readonly values = new Set<T>();
@@ -20,7 +25,7 @@ export class TopicMatcher<T> {
   /** Adds a value under a pattern. */
   add(pattern: string, value: T): void {
     let node = this.root;
-    for (const word of pattern.split('.')) {
+    for (const word of splitWords(pattern)) {
       let child = node.children.get(word);
       if (child === undefined) {
         child = new TopicNode<T>();
@@ -33,7 +38,7 @@ export class TopicMatcher<T> {
 
   /** Removes a value from a pattern, pruning branches left empty. */
   remove(pattern: string, value: T): void {
-    const words = pattern.split('.');
+    const words = splitWords(pattern);
     const path: TopicNode<T>[] = [this.root];
     let node = this.root;
     for (const word of words) {
@@ -50,9 +55,9 @@ export class TopicMatcher<T> {
     }
   }
 
-  /** Calls visit for each value whose pattern matches the routing key (a value may be visited twice). */
+  /** Adds to out every value whose pattern matches the routing key. */
   match(routingKey: string, out: Set<T>): void {
-    this.walk(this.root, routingKey.split('.'), 0, out);
+    this.walk(this.root, splitWords(routingKey), 0, out);
   }
 
   private walk(node: TopicNode<T>, words: string[], index: number, out: Set<T>): void {
