@@ -177,6 +177,8 @@ export function treeCpuTimeMs(rootPid: number): number {
 export interface SystemCpuSample {
   /** Milliseconds of CPU time spent not idle, summed over cores. */
   readonly busyMs: number;
+  /** The part of busyMs spent in hard and soft interrupts (loopback TCP is mostly softirq). */
+  readonly interruptMs: number;
 }
 
 /** Reads the machine-wide busy CPU time, so a run can tell whether other processes competed. */
@@ -186,7 +188,8 @@ export function systemCpuSample(): SystemCpuSample {
   const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
   const total = ticks.reduce((sum, value) => sum + value, 0);
   const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-  return { busyMs: ((total - idle) * 1000) / clockTicks() };
+  const interrupts = (ticks[5] ?? 0) + (ticks[6] ?? 0);
+  return { busyMs: ((total - idle) * 1000) / clockTicks(), interruptMs: (interrupts * 1000) / clockTicks() };
 }
 
 /** True while a process with this pid exists and is not a zombie. */

@@ -29,6 +29,8 @@ const usage = `Usage: npm run bench -- [options]
   --prefetch N                    consumer prefetch count (default: 1000)
   --ack-every N                   throughput consumer acks once per N deliveries (default: 100)
   --size BYTES                    message body size (default: 16)
+  --repeat N                      run each benchmark N times per broker; the table shows medians
+                                  (default: 1; use 3 or more on a machine shared with other work)
   --skip-build                    do not rebuild Warren's dist/ before starting it
   --help                          this text
 `;
@@ -44,6 +46,7 @@ interface RunOptions {
   readonly prefetch: number;
   readonly ackEvery: number;
   readonly messageSizeBytes: number;
+  readonly repeat: number;
   readonly skipBuild: boolean;
 }
 
@@ -76,6 +79,7 @@ function parseOptions(argv: string[]): RunOptions | undefined {
       prefetch: { type: 'string' },
       'ack-every': { type: 'string' },
       size: { type: 'string' },
+      repeat: { type: 'string' },
       'skip-build': { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -102,6 +106,7 @@ function parseOptions(argv: string[]): RunOptions | undefined {
     prefetch: Math.min(65535, Math.round(positiveNumber('prefetch', values.prefetch, 1000))),
     ackEvery: Math.round(positiveNumber('ack-every', values['ack-every'], 100)),
     messageSizeBytes: Math.round(positiveNumber('size', values.size, 16)),
+    repeat: Math.round(positiveNumber('repeat', values.repeat, 1)),
     skipBuild: values['skip-build'] === true,
   };
 }
@@ -119,7 +124,7 @@ interface MemoryResult {
   readonly idleRssMiB: number;
 }
 
-type Result = ThroughputResult | LatencyResult | MemoryResult;
+type Result = (ThroughputResult & { run?: number }) | (LatencyResult & { run?: number }) | MemoryResult;
 
 class ResultWriter {
   readonly path: string;
@@ -163,15 +168,15 @@ async function measureBroker(name: BrokerName, options: RunOptions, writer: Resu
       idleRssBytes,
       idleRssMiB: mebibytes(idleRssBytes),
     });
-    if (options.benches.includes('throughput')) {
-      note(`${name}: throughput, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
-      writer.write(await runThroughput(broker, options));
+    for (let run = 1; run <= options.repeat && options.benches.includes('throughput'); run++) {
+      note(`${name}: throughput run ${run}/${options.repeat}, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
+      writer.write({ ...(await runThroughput(broker, options)), run });
       // Give the broker a moment to free the previous queue before the next measurement.
       await sleep(1000);
     }
-    if (options.benches.includes('latency')) {
-      note(`${name}: latency at ${options.ratePerSecond} msg/s, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
-      writer.write(await runLatency(broker, { ...options, ratePerSecond: options.ratePerSecond }));
+    for (let run = 1; run <= options.repeat && options.benches.includes('latency'); run++) {
+      note(`${name}: latency run ${run}/${options.repeat} at ${options.ratePerSecond} msg/s, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
+      writer.write({ ...(await runLatency(broker, options)), run });
     }
   } finally {
     note(`stopping ${name} ...`);
@@ -179,26 +184,36 @@ async function measureBroker(name: BrokerName, options: RunOptions, writer: Resu
   }
 }
 
-function find<T extends Result['bench']>(results: Result[], bench: T, broker: BrokerName): Extract<Result, { bench: T }> | undefined {
-  return results.find((result) => result.bench === bench && result.broker === broker) as
-    | Extract<Result, { bench: T }>
-    | undefined;
+/** Median of one figure over every result of `bench` for `broker` (several with --repeat). */
+function median<T extends Result['bench']>(
+  results: Result[],
+  bench: T,
+  broker: BrokerName,
+  figure: (result: Extract<Result, { bench: T }>) => number,
+): number | undefined {
+  const values = results
+    .filter((result): result is Extract<Result, { bench: T }> => result.bench === bench && result.broker === broker)
+    .map(figure)
+    .sort((a, b) => a - b);
+  if (values.length === 0) return undefined;
+  const middle = Math.floor(values.length / 2);
+  return values.length % 2 === 1 ? values[middle] : round(((values[middle - 1] ?? 0) + (values[middle] ?? 0)) / 2, 3);
 }
 
-/** Prints the Warren vs RabbitMQ table; a ratio column appears when both were measured. */
+/** Prints the Warren vs RabbitMQ table (medians); a ratio column appears when both were measured. */
 function printComparison(results: Result[], brokers: readonly BrokerName[]): void {
   const rows: { metric: string; better: 'higher' | 'lower'; value: (broker: BrokerName) => number | undefined }[] = [
-    { metric: 'throughput published msg/s', better: 'higher', value: (b) => find(results, 'throughput', b)?.publishedPerSecond },
-    { metric: 'throughput consumed msg/s', better: 'higher', value: (b) => find(results, 'throughput', b)?.consumedPerSecond },
-    { metric: 'throughput broker CPU %', better: 'lower', value: (b) => find(results, 'throughput', b)?.brokerCpuPercent },
-    { metric: 'throughput broker RSS peak MiB', better: 'lower', value: (b) => find(results, 'throughput', b)?.brokerRssMiBPeak },
-    { metric: 'latency p50 ms', better: 'lower', value: (b) => find(results, 'latency', b)?.p50Ms },
-    { metric: 'latency p90 ms', better: 'lower', value: (b) => find(results, 'latency', b)?.p90Ms },
-    { metric: 'latency p99 ms', better: 'lower', value: (b) => find(results, 'latency', b)?.p99Ms },
-    { metric: 'latency p99.9 ms', better: 'lower', value: (b) => find(results, 'latency', b)?.p999Ms },
-    { metric: 'latency max ms', better: 'lower', value: (b) => find(results, 'latency', b)?.maxMs },
-    { metric: 'latency broker CPU %', better: 'lower', value: (b) => find(results, 'latency', b)?.brokerCpuPercent },
-    { metric: 'idle broker RSS MiB', better: 'lower', value: (b) => find(results, 'memory', b)?.idleRssMiB },
+    { metric: 'throughput published msg/s', better: 'higher', value: (b) => median(results, 'throughput', b, (r) => r.publishedPerSecond) },
+    { metric: 'throughput consumed msg/s', better: 'higher', value: (b) => median(results, 'throughput', b, (r) => r.consumedPerSecond) },
+    { metric: 'throughput broker CPU %', better: 'lower', value: (b) => median(results, 'throughput', b, (r) => r.brokerCpuPercent) },
+    { metric: 'throughput broker RSS peak MiB', better: 'lower', value: (b) => median(results, 'throughput', b, (r) => r.brokerRssMiBPeak) },
+    { metric: 'latency p50 ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.p50Ms) },
+    { metric: 'latency p90 ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.p90Ms) },
+    { metric: 'latency p99 ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.p99Ms) },
+    { metric: 'latency p99.9 ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.p999Ms) },
+    { metric: 'latency max ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.maxMs) },
+    { metric: 'latency broker CPU %', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.brokerCpuPercent) },
+    { metric: 'idle broker RSS MiB', better: 'lower', value: (b) => median(results, 'memory', b, (r) => r.idleRssMiB) },
   ];
   const both = brokers.includes('warren') && brokers.includes('rabbitmq');
   const header = ['metric', ...brokers, ...(both ? ['warren/rabbitmq'] : [])];

@@ -7,7 +7,7 @@ import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { openConnection, type ClientName } from './clients.js';
-import { RssSampler, processCpuTimeMs, round, mebibytes, systemCpuSample, type BrokerHandle, type SystemCpuSample } from './common.js';
+import { RssSampler, processCpuTimeMs, round, mebibytes, systemCpuSample, type BrokerHandle } from './common.js';
 import type { FromWorker, ThroughputWorkerConfig, ToWorker } from './throughput-worker.js';
 
 /** Consumer acknowledgement mode: manual acks with multiple=true every N, or no-ack. */
@@ -52,6 +52,12 @@ export interface ThroughputResult {
   readonly brokerCpuPercent: number;
   readonly producerCpuPercent: number;
   readonly consumerCpuPercent: number;
+  /** The benchmark's coordinating process (holds an idle admin connection, samples /proc). */
+  readonly runnerCpuPercent: number;
+  /** Kernel hard and soft interrupt time (loopback TCP), not charged to any process. */
+  readonly interruptCpuPercent: number;
+  /** CPU used by processes that are not part of this benchmark: noise from other work on the machine. */
+  readonly otherProcessesCpuPercent: number;
   /** CPU use of every process on the machine during the window, percent of one core. */
   readonly machineCpuPercent: number;
   readonly cpuCount: number;
@@ -135,18 +141,31 @@ function rate(from: Mark, to: Mark): number {
   return seconds > 0 ? (to.count - from.count) / seconds : 0;
 }
 
-function describeBottleneck(shares: { broker: number; producer: number; consumer: number; machine: number }): string {
+/** CPU use during a window, in percent of one core, split by who used it. */
+interface CpuShares {
+  readonly broker: number;
+  readonly producer: number;
+  readonly consumer: number;
+  /** This benchmark's own coordinating process (mostly idle). */
+  readonly runner: number;
+  /** Hard and soft interrupts: loopback TCP processing the kernel does not charge to a process. */
+  readonly interrupts: number;
+  /** Everything else on the machine: processes that are not part of this benchmark. */
+  readonly others: number;
+  readonly machine: number;
+}
+
+function describeBottleneck(shares: CpuShares): string {
   const capacity = cpus().length * 100;
-  const ours = shares.broker + shares.producer + shares.consumer;
   const largest = (['broker', 'producer', 'consumer'] as const).reduce((a, b) => (shares[a] >= shares[b] ? a : b));
   const saturated = shares.machine >= capacity * 0.9;
-  const others = Math.max(0, shares.machine - ours);
   const parts = [
-    saturated ? `CPU-bound: machine at ${round(shares.machine, 0)}% of ${capacity}%` : `machine at ${round(shares.machine, 0)}% of ${capacity}%`,
+    `${saturated ? 'CPU-bound' : 'not CPU-bound'}: machine at ${round(shares.machine, 0)}% of ${capacity}%`,
     `${largest} uses the most (${round(shares[largest], 0)}%)`,
   ];
   if (shares[largest] >= 90 && largest !== 'broker') parts.push(`${largest} is near one full core (single-threaded client)`);
-  if (others >= 20) parts.push(`other processes took ${round(others, 0)}%`);
+  if (shares.interrupts >= 10) parts.push(`kernel interrupts ${round(shares.interrupts, 0)}%`);
+  if (shares.others >= 10) parts.push(`processes outside the benchmark took ${round(shares.others, 0)}%`);
   return parts.join('; ');
 }
 
@@ -171,12 +190,18 @@ export async function runThroughput(broker: BrokerHandle, options: ThroughputOpt
     await producer.whenReady();
     await sleep(options.warmupSeconds * 1000);
 
-    const sampleCpu = (): { broker: number; producer: number; consumer: number; machine: SystemCpuSample } => ({
-      broker: broker.cpuTimeMs(),
-      producer: processCpuTimeMs(producer?.pid ?? 0),
-      consumer: processCpuTimeMs(consumer.pid),
-      machine: systemCpuSample(),
-    });
+    const sampleCpu = (): Record<'broker' | 'producer' | 'consumer' | 'runner' | 'interrupts' | 'machine', number> => {
+      const runner = process.cpuUsage();
+      const machine = systemCpuSample();
+      return {
+        broker: broker.cpuTimeMs(),
+        producer: processCpuTimeMs(producer?.pid ?? 0),
+        consumer: processCpuTimeMs(consumer.pid),
+        runner: (runner.user + runner.system) / 1000,
+        interrupts: machine.interruptMs,
+        machine: machine.busyMs,
+      };
+    };
     const cpuBefore = sampleCpu();
     const startedNs = process.hrtime.bigint();
     const [producedFrom, consumedFrom] = await Promise.all([producer.mark(), consumer.mark()]);
@@ -186,12 +211,17 @@ export async function runThroughput(broker: BrokerHandle, options: ThroughputOpt
     const wallMs = Number(process.hrtime.bigint() - startedNs) / 1e6;
     const backlogAtEnd = await admin.queueMessageCount(queue);
     await producer.stop();
-    const percent = (before: number, after: number): number => ((after - before) / wallMs) * 100;
-    const shares = {
-      broker: percent(cpuBefore.broker, cpuAfter.broker),
-      producer: percent(cpuBefore.producer, cpuAfter.producer),
-      consumer: percent(cpuBefore.consumer, cpuAfter.consumer),
-      machine: ((cpuAfter.machine.busyMs - cpuBefore.machine.busyMs) / wallMs) * 100,
+
+    const percent = (key: keyof typeof cpuBefore): number => ((cpuAfter[key] - cpuBefore[key]) / wallMs) * 100;
+    const ours = ['broker', 'producer', 'consumer', 'runner', 'interrupts'] as const;
+    const shares: CpuShares = {
+      broker: percent('broker'),
+      producer: percent('producer'),
+      consumer: percent('consumer'),
+      runner: percent('runner'),
+      interrupts: percent('interrupts'),
+      machine: percent('machine'),
+      others: Math.max(0, percent('machine') - ours.reduce((sum, key) => sum + percent(key), 0)),
     };
     const brokerRssBytesPeak = rss.stop();
     return {
@@ -212,6 +242,9 @@ export async function runThroughput(broker: BrokerHandle, options: ThroughputOpt
       brokerCpuPercent: round(shares.broker, 1),
       producerCpuPercent: round(shares.producer, 1),
       consumerCpuPercent: round(shares.consumer, 1),
+      runnerCpuPercent: round(shares.runner, 1),
+      interruptCpuPercent: round(shares.interrupts, 1),
+      otherProcessesCpuPercent: round(shares.others, 1),
       machineCpuPercent: round(shares.machine, 1),
       cpuCount: cpus().length,
       brokerRssBytesPeak,

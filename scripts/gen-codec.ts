@@ -251,7 +251,11 @@ function genMethods(spec: Spec, methods: MethodInfo[]): string {
   methods.forEach((m, i) => lines.push(`  | ${m.typeName}${i === methods.length - 1 ? ';' : ''}`));
   lines.push('', '/** The discriminant of Method. */', "export type MethodName = Method['name'];", '');
   lines.push('/** Class and method id of every method. */');
-  lines.push('export const METHOD_IDS: { readonly [K in MethodName]: { readonly classId: number; readonly methodId: number } } = {');
+  lines.push(
+    'export const METHOD_IDS: {',
+    '  readonly [K in MethodName]: { readonly classId: number; readonly methodId: number };',
+    '} = {',
+  );
   for (const m of methods) lines.push(`  ${m.name}: { classId: ${m.classId}, methodId: ${m.methodId} },`);
   lines.push('};', '');
   lines.push('/** Class ids by class name. */', 'export const CLASS_ID = {');
@@ -274,10 +278,11 @@ function genMethods(spec: Spec, methods: MethodInfo[]): string {
 }
 
 function genArgumentMetadata(methods: MethodInfo[]): string[] {
-  const types = [...new Set(Object.keys(TS_TYPE))].map((t) => `'${t}'`).join(' | ');
+  const types = Object.keys(TS_TYPE).map((t) => `  | '${t}'`);
   const lines = [
     '/** AMQP wire type of a method argument. */',
-    `export type ArgumentType = ${types};`,
+    'export type ArgumentType =',
+    ...types.map((t, i) => (i === types.length - 1 ? `${t};` : t)),
     '',
     '/** One exposed method argument: its field name and AMQP type. */',
     'export interface ArgumentInfo { readonly name: string; readonly type: ArgumentType }',
@@ -335,7 +340,9 @@ function genDecode(methods: MethodInfo[]): string {
   lines.push(
     '/** Decodes a method frame payload (class id, method id, arguments). Throws AmqpCodecError. */',
     'export function decodeMethod(payload: Buffer): Method {',
-    '  if (payload.length < 4) throw new AmqpCodecError(ReplyCode.SyntaxError, `method frame payload too short (${payload.length} bytes)`);',
+    '  if (payload.length < 4) {',
+    '    throw new AmqpCodecError(ReplyCode.SyntaxError, `method frame payload too short (${payload.length} bytes)`);',
+    '  }',
     '  const classId = payload.readUInt16BE(0);',
     '  const methodId = payload.readUInt16BE(2);',
     '  const r = new Reader(payload, 4, payload.length, classId, methodId);',
@@ -370,7 +377,10 @@ function encoderBody(m: MethodInfo): string[] {
         const i = p.fields.indexOf(f);
         return `(m.${f.name} ? ${1 << i} : 0)`;
       });
-      lines.push(`  w.writeUint8(${terms.length === 0 ? '0' : terms.join(' | ')});`);
+      if (terms.length === 0) lines.push('  w.writeUint8(0);');
+      else if (terms.length === 1) lines.push(`  w.writeUint8(${(terms[0] ?? '').slice(1, -1)});`);
+      else if (terms.join(' | ').length <= 90) lines.push(`  w.writeUint8(${terms.join(' | ')});`);
+      else lines.push('  w.writeUint8(', ...terms.map((t, i) => `    ${t}${i < terms.length - 1 ? ' |' : ''}`), '  );');
     } else if (p.field.omitted) {
       lines.push(`  w.${WRITE[p.field.type] ?? ''}(${ZERO[p.field.type] ?? ''});`);
     } else {

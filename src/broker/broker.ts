@@ -11,8 +11,12 @@ export class Broker {
   readonly users: Users;
   private nextConnectionId = 1;
 
-  constructor(config: Pick<WarrenConfig, 'vhosts' | 'users'>) {
-    for (const name of config.vhosts) this.vhosts.set(name, new Vhost(name));
+  constructor(config: Pick<WarrenConfig, 'vhosts' | 'users' | 'limits'>) {
+    const flowLimits = {
+      backlogHighWaterMessages: config.limits.queueBacklogHighWaterMessages,
+      backlogLowWaterMessages: Math.floor(config.limits.queueBacklogHighWaterMessages / 2),
+    };
+    for (const name of config.vhosts) this.vhosts.set(name, new Vhost(name, flowLimits));
     this.users = new Users(config.users);
   }
 

@@ -15,6 +15,22 @@ export interface QueueOptions {
   arguments: FieldTable;
 }
 
+/** A publisher whose reading the queue can pause while its backlog is too deep (flow control). */
+export interface Publisher {
+  /** Stops taking input from this publisher until resumePublishing is called as many times. */
+  pausePublishing(): void;
+  /** Undoes one pausePublishing. */
+  resumePublishing(): void;
+}
+
+/** Backlog bounds that drive publisher flow control. */
+export interface QueueFlowLimits {
+  /** Ready messages at which publishers to a queue that has consumers are paused. */
+  backlogHighWaterMessages: number;
+  /** Ready messages at or below which paused publishers resume. */
+  backlogLowWaterMessages: number;
+}
+
 /** What a queue tells its vhost about its lifecycle. */
 export interface QueueOwner {
   /** The queue wants to be deleted (auto-delete after its last consumer went). */
@@ -31,6 +47,8 @@ export class Queue implements DeliverySource {
   private nextSequence = 0;
   private dispatching = false;
   private hadConsumer = false;
+  /** Publishers paused because this queue's backlog passed the high-water mark. */
+  private readonly pausedPublishers = new Set<Publisher>();
   /** Set once the queue is deleted; a deleted queue accepts nothing. */
   deleted = false;
 
@@ -39,6 +57,7 @@ export class Queue implements DeliverySource {
     readonly name: string,
     readonly options: QueueOptions,
     private readonly owner: QueueOwner,
+    private readonly flowLimits: QueueFlowLimits,
   ) {}
 
   /** Ready messages (not counting delivered, unacknowledged ones). */
@@ -63,6 +82,18 @@ export class Queue implements DeliverySource {
     if (this.consumerList.length > 0) this.dispatch();
   }
 
+  /**
+   * Pauses a publisher when this queue has consumers and more ready messages than the high-water
+   * mark: the consumers are behind, and reading more input would only grow memory and take CPU from
+   * delivering. A queue without consumers is a buffer and accepts publishes at full speed.
+   */
+  applyFlowControl(publisher: Publisher): void {
+    if (this.consumerList.length === 0 || this.messageCount < this.flowLimits.backlogHighWaterMessages) return;
+    if (this.pausedPublishers.has(publisher)) return;
+    this.pausedPublishers.add(publisher);
+    publisher.pausePublishing();
+  }
+
   /** Removes and returns the next ready entry (basic.get), or undefined. */
   shift(): QueueEntry | undefined {
     if (this.requeued.length > 0) return this.requeued.shift();
@@ -74,6 +105,7 @@ export class Queue implements DeliverySource {
     const count = this.messageCount;
     this.requeued.length = 0;
     this.ready.clear();
+    this.releasePublishers(true);
     return count;
   }
 
@@ -103,6 +135,7 @@ export class Queue implements DeliverySource {
     if (index < 0) return;
     this.consumerList.splice(index, 1);
     if (this.nextConsumerIndex > index) this.nextConsumerIndex--;
+    if (this.consumerList.length === 0) this.releasePublishers(true);
     if (this.options.autoDelete && this.hadConsumer && this.consumerList.length === 0 && !this.deleted) {
       this.owner.autoDeleteQueue(this);
     }
@@ -117,6 +150,7 @@ export class Queue implements DeliverySource {
   markDeleted(): number {
     this.deleted = true;
     const count = this.purge();
+    this.releasePublishers(true);
     const consumers = this.consumerList.splice(0);
     for (const consumer of consumers) consumer.cancelledByBroker();
     return count;
@@ -137,6 +171,15 @@ export class Queue implements DeliverySource {
     } finally {
       this.dispatching = false;
     }
+    if (this.pausedPublishers.size > 0) this.releasePublishers(false);
+  }
+
+  private releasePublishers(always: boolean): void {
+    if (this.pausedPublishers.size === 0) return;
+    if (!always && this.messageCount > this.flowLimits.backlogLowWaterMessages) return;
+    const publishers = [...this.pausedPublishers];
+    this.pausedPublishers.clear();
+    for (const publisher of publishers) publisher.resumePublishing();
   }
 
   private nextAcceptingConsumer(): Consumer | undefined {

@@ -12,7 +12,7 @@ import { FanoutExchange } from './exchange/fanout.js';
 import { HeadersExchange } from './exchange/headers.js';
 import { TopicExchange } from './exchange/topic.js';
 import type { Message } from './message.js';
-import { Queue, type QueueOptions, type QueueOwner } from './queue.js';
+import { Queue, type QueueFlowLimits, type QueueOptions, type QueueOwner } from './queue.js';
 
 const EXCHANGE_TYPES: Record<string, new (vhost: string, name: string, options: ExchangeOptions) => Exchange> = {
   direct: DirectExchange,
@@ -50,7 +50,10 @@ export class Vhost implements QueueOwner {
   private readonly routed = new Set<Destination>();
   private readonly visitedExchanges = new Set<Exchange>();
 
-  constructor(readonly name: string) {
+  constructor(
+    readonly name: string,
+    private readonly flowLimits: QueueFlowLimits,
+  ) {
     const durable = { durable: true, autoDelete: false, internal: false, arguments: {} };
     this.addExchange('', 'direct', durable);
     this.addExchange('amq.direct', 'direct', durable);
@@ -100,7 +103,7 @@ export class Vhost implements QueueOwner {
     if (name.startsWith('amq.')) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
     let queue = this.queues.get(queueName);
     if (queue === undefined) {
-      queue = new Queue(this.name, queueName, options, this);
+      queue = new Queue(this.name, queueName, options, this, this.flowLimits);
       this.queues.set(queueName, queue);
       // Every queue is bound to the default exchange under its own name; routing does that implicitly.
     } else {

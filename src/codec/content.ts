@@ -23,7 +23,12 @@ export interface ContentHeader {
 }
 
 /** Writes a content header frame for class basic (60), weight 0, with property bytes already encoded (flags + list). */
-export function encodeContentHeaderFrame(w: FrameWriter, channel: number, bodySize: number, rawProperties: Buffer): void {
+export function encodeContentHeaderFrame(
+  w: FrameWriter,
+  channel: number,
+  bodySize: number,
+  rawProperties: Buffer,
+): void {
   const start = w.beginFrame(FrameType.Header, channel);
   w.writeUint16(CLASS_ID.basic);
   w.writeUint16(0);

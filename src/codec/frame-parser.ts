@@ -35,7 +35,7 @@ export class FrameParser {
     this.frameSizeMax = frameSizeMax;
   }
 
-  /** Feeds bytes (any split of the stream); calls handler.onFrame per complete frame, in order. Throws AmqpCodecError(501). */
+  /** Feeds bytes (any split of the stream); calls handler.onFrame per frame, in order. Throws AmqpCodecError(501). */
   push(chunk: Buffer): void {
     let at = 0;
     const len = chunk.length;
@@ -110,9 +110,9 @@ export class FrameParser {
   }
 
   private checkHeader(type: number, size: number): void {
-    if (type !== FrameType.Method && type !== FrameType.Header && type !== FrameType.Body && type !== FrameType.Heartbeat) {
-      throw this.fail(`unknown frame type ${type}`);
-    }
+    const known =
+      type === FrameType.Method || type === FrameType.Header || type === FrameType.Body || type === FrameType.Heartbeat;
+    if (!known) throw this.fail(`unknown frame type ${type}`);
     if (this.frameSizeMax > 0 && size + FRAME_HEADER_SIZE + 1 > this.frameSizeMax) {
       throw this.fail(`frame too large: ${size + FRAME_HEADER_SIZE + 1} bytes, frame-max is ${this.frameSizeMax}`);
     }

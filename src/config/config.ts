@@ -45,6 +45,11 @@ export interface Limits {
   consumersPerChannelMax: number;
   /** Bytes queued for a socket beyond which the broker stops delivering to it until it drains. */
   socketBufferHighWaterBytes: number;
+  /**
+   * Ready messages in a queue that has consumers beyond which the broker stops reading from the
+   * connections publishing to it, until the backlog halves (flow control, like RabbitMQ's credit flow).
+   */
+  queueBacklogHighWaterMessages: number;
 }
 
 /** The whole configuration of one Warren node. */
@@ -69,6 +74,7 @@ export const DEFAULT_LIMITS: Limits = {
   connectionsMax: 65_536,
   consumersPerChannelMax: 65_536,
   socketBufferHighWaterBytes: 4 * 1024 * 1024,
+  queueBacklogHighWaterMessages: 8192,
 };
 
 /** The guest user RabbitMQ ships: full rights on "/", loopback connections only. */

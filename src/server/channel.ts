@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { FrameType, METHOD_IDS, ReplyCode, decodeMethod, type Method } from '../codec/index.js';
 import {
-  AmqpError, ChannelError, accessRefused, channelError, commandInvalid, notAllowed, notFound, notImplemented,
+  AmqpError, accessRefused, channelError, commandInvalid, notAllowed, notFound, notImplemented,
   preconditionFailed, unexpectedFrame,
 } from '../broker/errors.js';
 import type { Exchange } from '../broker/exchange/exchange.js';
@@ -55,6 +55,11 @@ export class Channel implements ConsumerHost {
     limits: Limits,
   ) {
     this.content = new ContentAssembler(limits.messageSizeMaxBytes);
+  }
+
+  /** Number of consumers on this channel. */
+  get consumerCount(): number {
+    return this.consumers.size;
   }
 
   /** Handles a frame addressed to this channel. */
@@ -234,6 +239,9 @@ export class Channel implements ConsumerHost {
 
   private route(exchange: Exchange, message: Message, mandatory: boolean): void {
     const queues = this.vhost.publish(exchange, message, this.routed);
+    for (const queue of queues) {
+      if (queue.consumerCount > 0 && this.connection.pausable) queue.applyFlowControl(this.connection);
+    }
     if (queues.length === 0 && mandatory) {
       this.connection.sendContent(this.number, {
         name: 'basicReturn', replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE',

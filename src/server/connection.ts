@@ -11,6 +11,7 @@ import {
 import type { Broker } from '../broker/broker.js';
 import { AmqpError, ChannelError, ConnectionError, channelError, notAllowed, unexpectedFrame } from '../broker/errors.js';
 import type { Message } from '../broker/message.js';
+import type { Publisher } from '../broker/queue.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { Limits, UserConfig } from '../config/config.js';
 import type { Logger } from '../util/logger.js';
@@ -34,7 +35,7 @@ export interface ConnectionContext {
 }
 
 /** A client connection. */
-export class Connection implements FrameHandler {
+export class Connection implements FrameHandler, Publisher {
   readonly id: number;
   private state: ConnectionState = 'awaitingHeader';
   private headerBytes = Buffer.alloc(0);
@@ -44,6 +45,8 @@ export class Connection implements FrameHandler {
   /** Channels the server closed, waiting for the client's channel.close-ok; frames on them are dropped. */
   private readonly closingChannels = new Set<number>();
   private flushScheduled = false;
+  /** How many queues currently hold this connection's input paused (publisher flow control). */
+  private publishingPausedBy = 0;
   private writeBlocked = false;
   /** Negotiated frame_max. */
   frameMax: number;
@@ -91,6 +94,23 @@ export class Connection implements FrameHandler {
     if (buffered < this.context.limits.socketBufferHighWaterBytes) return true;
     this.writeBlocked = true;
     return false;
+  }
+
+  pausePublishing(): void {
+    if (this.publishingPausedBy++ === 0) this.socket.pause();
+  }
+
+  resumePublishing(): void {
+    if (this.publishingPausedBy > 0 && --this.publishingPausedBy === 0) this.socket.resume();
+  }
+
+  /**
+   * Whether flow control may pause this connection's input. A connection that also consumes is never
+   * paused: its acknowledgements are what drain the queues, and pausing them would deadlock.
+   */
+  get pausable(): boolean {
+    for (const channel of this.channels.values()) if (channel.consumerCount > 0) return false;
+    return true;
   }
 
   /** Encodes a method frame into the output batch. */

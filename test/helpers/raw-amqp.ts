@@ -374,6 +374,27 @@ export function decodeClose(method: RawMethod): CloseReason {
   return { replyCode: args.short(), replyText: args.shortstr(), classId: args.short(), methodId: args.short() };
 }
 
+/** A short human-readable description of a method (consumes its argument reader). */
+export function describeMethod(method: RawMethod): string {
+  let detail = '';
+  if ((method.classId === 10 && method.methodId === 50) || (method.classId === 20 && method.methodId === 40)) {
+    try {
+      detail = ` ${JSON.stringify(decodeClose(method))}`;
+    } catch {
+      detail = ' (undecodable close arguments)';
+    }
+  }
+  return `method ${method.classId}.${method.methodId} on channel ${method.channel}${detail}`;
+}
+
+/** A short human-readable description of a frame, for assertion messages. */
+export function describeFrame(f: RawFrame): string {
+  if (f.type !== FRAME_METHOD || f.payload.length < 4) {
+    return `frame type ${f.type} on channel ${f.channel} (${f.payload.length} bytes)`;
+  }
+  return describeMethod(decodeMethod(f));
+}
+
 /** A raw AMQP client over one TCP socket. */
 export class RawAmqpClient {
   private buffer = Buffer.alloc(0);
@@ -528,15 +549,48 @@ export class RawAmqpClient {
   async expectMethod(classId: number, methodId: number, timeoutMs = 5000): Promise<RawMethod> {
     const method = await this.readMethod(timeoutMs);
     if (method.classId !== classId || method.methodId !== methodId) {
-      let detail = '';
-      if ((method.classId === 10 || method.classId === 20) && method.methodId === 40 + (method.classId === 10 ? 10 : 0)) {
-        detail = ` ${JSON.stringify(decodeClose(method))}`;
-      }
-      throw new Error(
-        `expected method ${classId}.${methodId}, got ${method.classId}.${method.methodId} on channel ${method.channel}${detail}`,
-      );
+      throw new Error(`expected method ${classId}.${methodId}, got ${describeMethod(method)}`);
     }
     return method;
+  }
+
+  /**
+   * Asserts that no frame other than heartbeats arrives for `ms` milliseconds and that the socket
+   * stays open meanwhile.
+   */
+  async expectNothing(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return;
+      let f: RawFrame;
+      try {
+        f = await this.readFrame(remaining);
+      } catch (error) {
+        if (error instanceof SocketClosedError) throw error;
+        return;
+      }
+      if (f.type !== FRAME_HEARTBEAT) throw new Error(`expected nothing, got ${describeFrame(f)}`);
+    }
+  }
+
+  /**
+   * Waits for the server to close the socket and asserts it sent nothing but heartbeats first.
+   * Returns the milliseconds waited.
+   */
+  async expectClosedWithoutFrames(timeoutMs = 5000): Promise<number> {
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    for (;;) {
+      let f: RawFrame;
+      try {
+        f = await this.readFrame(Math.max(1, deadline - Date.now()));
+      } catch (error) {
+        if (error instanceof SocketClosedError) return Date.now() - started;
+        throw error;
+      }
+      if (f.type !== FRAME_HEARTBEAT) throw new Error(`expected the socket to close silently, got ${describeFrame(f)}`);
+    }
   }
 
   /** Sends the protocol header, or other bytes in its place. */

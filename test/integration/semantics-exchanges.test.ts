@@ -712,7 +712,10 @@ describe('exchange-to-exchange bindings', () => {
 
   test('exchange.unbind stops the flow; unbinding a missing binding (or missing exchanges) is OK', async (t) => {
     const { ch, pub } = await setup(t);
-    const source = await tempExchange(ch, 'direct');
+    // Not auto-delete: removing its only binding would delete an auto-delete source.
+    const source = uniqueName('source');
+    deleteAfter(t, broker.url, { exchanges: [source] });
+    await ch.assertExchange(source, 'direct', { durable: false });
     const destination = await tempExchange(ch, 'fanout');
     await ch.bindExchange(destination, source, 'k');
     const queue = await exclusiveQueue(ch);

@@ -456,7 +456,9 @@ function decodeConfirmSelect(r: Reader): ConfirmSelect {
 
 /** Decodes a method frame payload (class id, method id, arguments). Throws AmqpCodecError. */
 export function decodeMethod(payload: Buffer): Method {
-  if (payload.length < 4) throw new AmqpCodecError(ReplyCode.SyntaxError, `method frame payload too short (${payload.length} bytes)`);
+  if (payload.length < 4) {
+    throw new AmqpCodecError(ReplyCode.SyntaxError, `method frame payload too short (${payload.length} bytes)`);
+  }
   const classId = payload.readUInt16BE(0);
   const methodId = payload.readUInt16BE(2);
   const r = new Reader(payload, 4, payload.length, classId, methodId);

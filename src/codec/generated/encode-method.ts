@@ -91,7 +91,7 @@ function encodeConnectionTuneOk(w: FrameWriter, m: ConnectionTuneOk): void {
 function encodeConnectionOpen(w: FrameWriter, m: ConnectionOpen): void {
   w.writeShortString(m.virtualHost);
   w.writeShortString(m.capabilities);
-  w.writeUint8((m.insist ? 1 : 0));
+  w.writeUint8(m.insist ? 1 : 0);
 }
 
 function encodeConnectionOpenOk(w: FrameWriter, m: ConnectionOpenOk): void {
@@ -123,11 +123,11 @@ function encodeChannelOpenOk(w: FrameWriter, m: ChannelOpenOk): void {
 }
 
 function encodeChannelFlow(w: FrameWriter, m: ChannelFlow): void {
-  w.writeUint8((m.active ? 1 : 0));
+  w.writeUint8(m.active ? 1 : 0);
 }
 
 function encodeChannelFlowOk(w: FrameWriter, m: ChannelFlowOk): void {
-  w.writeUint8((m.active ? 1 : 0));
+  w.writeUint8(m.active ? 1 : 0);
 }
 
 function encodeChannelClose(w: FrameWriter, m: ChannelClose): void {
@@ -139,7 +139,13 @@ function encodeChannelClose(w: FrameWriter, m: ChannelClose): void {
 
 function encodeAccessRequest(w: FrameWriter, m: AccessRequest): void {
   w.writeShortString(m.realm);
-  w.writeUint8((m.exclusive ? 1 : 0) | (m.passive ? 2 : 0) | (m.active ? 4 : 0) | (m.write ? 8 : 0) | (m.read ? 16 : 0));
+  w.writeUint8(
+    (m.exclusive ? 1 : 0) |
+    (m.passive ? 2 : 0) |
+    (m.active ? 4 : 0) |
+    (m.write ? 8 : 0) |
+    (m.read ? 16 : 0)
+  );
 }
 
 function encodeAccessRequestOk(w: FrameWriter, m: AccessRequestOk): void {
@@ -150,7 +156,13 @@ function encodeExchangeDeclare(w: FrameWriter, m: ExchangeDeclare): void {
   w.writeUint16(0);
   w.writeShortString(m.exchange);
   w.writeShortString(m.type);
-  w.writeUint8((m.passive ? 1 : 0) | (m.durable ? 2 : 0) | (m.autoDelete ? 4 : 0) | (m.internal ? 8 : 0) | (m.nowait ? 16 : 0));
+  w.writeUint8(
+    (m.passive ? 1 : 0) |
+    (m.durable ? 2 : 0) |
+    (m.autoDelete ? 4 : 0) |
+    (m.internal ? 8 : 0) |
+    (m.nowait ? 16 : 0)
+  );
   w.writeTable(m.arguments);
 }
 
@@ -165,7 +177,7 @@ function encodeExchangeBind(w: FrameWriter, m: ExchangeBind): void {
   w.writeShortString(m.destination);
   w.writeShortString(m.source);
   w.writeShortString(m.routingKey);
-  w.writeUint8((m.nowait ? 1 : 0));
+  w.writeUint8(m.nowait ? 1 : 0);
   w.writeTable(m.arguments);
 }
 
@@ -174,14 +186,20 @@ function encodeExchangeUnbind(w: FrameWriter, m: ExchangeUnbind): void {
   w.writeShortString(m.destination);
   w.writeShortString(m.source);
   w.writeShortString(m.routingKey);
-  w.writeUint8((m.nowait ? 1 : 0));
+  w.writeUint8(m.nowait ? 1 : 0);
   w.writeTable(m.arguments);
 }
 
 function encodeQueueDeclare(w: FrameWriter, m: QueueDeclare): void {
   w.writeUint16(0);
   w.writeShortString(m.queue);
-  w.writeUint8((m.passive ? 1 : 0) | (m.durable ? 2 : 0) | (m.exclusive ? 4 : 0) | (m.autoDelete ? 8 : 0) | (m.nowait ? 16 : 0));
+  w.writeUint8(
+    (m.passive ? 1 : 0) |
+    (m.durable ? 2 : 0) |
+    (m.exclusive ? 4 : 0) |
+    (m.autoDelete ? 8 : 0) |
+    (m.nowait ? 16 : 0)
+  );
   w.writeTable(m.arguments);
 }
 
@@ -196,14 +214,14 @@ function encodeQueueBind(w: FrameWriter, m: QueueBind): void {
   w.writeShortString(m.queue);
   w.writeShortString(m.exchange);
   w.writeShortString(m.routingKey);
-  w.writeUint8((m.nowait ? 1 : 0));
+  w.writeUint8(m.nowait ? 1 : 0);
   w.writeTable(m.arguments);
 }
 
 function encodeQueuePurge(w: FrameWriter, m: QueuePurge): void {
   w.writeUint16(0);
   w.writeShortString(m.queue);
-  w.writeUint8((m.nowait ? 1 : 0));
+  w.writeUint8(m.nowait ? 1 : 0);
 }
 
 function encodeQueuePurgeOk(w: FrameWriter, m: QueuePurgeOk): void {
@@ -231,7 +249,7 @@ function encodeQueueUnbind(w: FrameWriter, m: QueueUnbind): void {
 function encodeBasicQos(w: FrameWriter, m: BasicQos): void {
   w.writeUint32(m.prefetchSize);
   w.writeUint16(m.prefetchCount);
-  w.writeUint8((m.global ? 1 : 0));
+  w.writeUint8(m.global ? 1 : 0);
 }
 
 function encodeBasicConsume(w: FrameWriter, m: BasicConsume): void {
@@ -248,7 +266,7 @@ function encodeBasicConsumeOk(w: FrameWriter, m: BasicConsumeOk): void {
 
 function encodeBasicCancel(w: FrameWriter, m: BasicCancel): void {
   w.writeShortString(m.consumerTag);
-  w.writeUint8((m.nowait ? 1 : 0));
+  w.writeUint8(m.nowait ? 1 : 0);
 }
 
 function encodeBasicCancelOk(w: FrameWriter, m: BasicCancelOk): void {
@@ -272,7 +290,7 @@ function encodeBasicReturn(w: FrameWriter, m: BasicReturn): void {
 function encodeBasicDeliver(w: FrameWriter, m: BasicDeliver): void {
   w.writeShortString(m.consumerTag);
   w.writeUint64(m.deliveryTag);
-  w.writeUint8((m.redelivered ? 1 : 0));
+  w.writeUint8(m.redelivered ? 1 : 0);
   w.writeShortString(m.exchange);
   w.writeShortString(m.routingKey);
 }
@@ -280,12 +298,12 @@ function encodeBasicDeliver(w: FrameWriter, m: BasicDeliver): void {
 function encodeBasicGet(w: FrameWriter, m: BasicGet): void {
   w.writeUint16(0);
   w.writeShortString(m.queue);
-  w.writeUint8((m.noAck ? 1 : 0));
+  w.writeUint8(m.noAck ? 1 : 0);
 }
 
 function encodeBasicGetOk(w: FrameWriter, m: BasicGetOk): void {
   w.writeUint64(m.deliveryTag);
-  w.writeUint8((m.redelivered ? 1 : 0));
+  w.writeUint8(m.redelivered ? 1 : 0);
   w.writeShortString(m.exchange);
   w.writeShortString(m.routingKey);
   w.writeUint32(m.messageCount);
@@ -297,20 +315,20 @@ function encodeBasicGetEmpty(w: FrameWriter, m: BasicGetEmpty): void {
 
 function encodeBasicAck(w: FrameWriter, m: BasicAck): void {
   w.writeUint64(m.deliveryTag);
-  w.writeUint8((m.multiple ? 1 : 0));
+  w.writeUint8(m.multiple ? 1 : 0);
 }
 
 function encodeBasicReject(w: FrameWriter, m: BasicReject): void {
   w.writeUint64(m.deliveryTag);
-  w.writeUint8((m.requeue ? 1 : 0));
+  w.writeUint8(m.requeue ? 1 : 0);
 }
 
 function encodeBasicRecoverAsync(w: FrameWriter, m: BasicRecoverAsync): void {
-  w.writeUint8((m.requeue ? 1 : 0));
+  w.writeUint8(m.requeue ? 1 : 0);
 }
 
 function encodeBasicRecover(w: FrameWriter, m: BasicRecover): void {
-  w.writeUint8((m.requeue ? 1 : 0));
+  w.writeUint8(m.requeue ? 1 : 0);
 }
 
 function encodeBasicNack(w: FrameWriter, m: BasicNack): void {
@@ -319,7 +337,7 @@ function encodeBasicNack(w: FrameWriter, m: BasicNack): void {
 }
 
 function encodeConfirmSelect(w: FrameWriter, m: ConfirmSelect): void {
-  w.writeUint8((m.nowait ? 1 : 0));
+  w.writeUint8(m.nowait ? 1 : 0);
 }
 
 /** Writes one complete method frame (type 1, channel, size, payload, frame-end) to w. */

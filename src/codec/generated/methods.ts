@@ -504,7 +504,9 @@ export type Method =
 export type MethodName = Method['name'];
 
 /** Class and method id of every method. */
-export const METHOD_IDS: { readonly [K in MethodName]: { readonly classId: number; readonly methodId: number } } = {
+export const METHOD_IDS: {
+  readonly [K in MethodName]: { readonly classId: number; readonly methodId: number };
+} = {
   connectionStart: { classId: 10, methodId: 10 },
   connectionStartOk: { classId: 10, methodId: 11 },
   connectionSecure: { classId: 10, methodId: 20 },
@@ -599,7 +601,16 @@ export function methodHasContent(name: MethodName): boolean {
 }
 
 /** AMQP wire type of a method argument. */
-export type ArgumentType = 'octet' | 'short' | 'long' | 'longlong' | 'timestamp' | 'bit' | 'shortstr' | 'longstr' | 'table';
+export type ArgumentType =
+  | 'octet'
+  | 'short'
+  | 'long'
+  | 'longlong'
+  | 'timestamp'
+  | 'bit'
+  | 'shortstr'
+  | 'longstr'
+  | 'table';
 
 /** One exposed method argument: its field name and AMQP type. */
 export interface ArgumentInfo { readonly name: string; readonly type: ArgumentType }
