@@ -10,9 +10,9 @@ import {
   findFreePort,
   isProcessAlive,
   killTree,
-  processCpuTimeMs,
-  processRssBytes,
   registerEmergencyCleanup,
+  treeCpuTimeMs,
+  treeRssBytes,
   waitForAmqp,
   waitUntil,
   type BrokerHandle,
@@ -138,7 +138,8 @@ export async function startWarren(options: StartWarrenOptions = {}): Promise<Bro
     pid,
     version: warrenVersion(),
     stop,
-    memoryRssBytes: () => processRssBytes(pid),
-    cpuTimeMs: () => processCpuTimeMs(pid),
+    // The whole tree, like RabbitMQ's, in case Warren ever runs helper processes.
+    memoryRssBytes: () => treeRssBytes(pid),
+    cpuTimeMs: () => treeCpuTimeMs(pid),
   };
 }

@@ -50,8 +50,10 @@ export class FrameParser {
         return;
       }
       const type = chunk[at] as number;
-      const channel = chunk.readUInt16BE(at + 1);
-      const size = chunk.readUInt32BE(at + 3);
+      const channel = ((chunk[at + 1] as number) << 8) | (chunk[at + 2] as number);
+      const size =
+        (chunk[at + 3] as number) * 0x1000000 +
+        (((chunk[at + 4] as number) << 16) | ((chunk[at + 5] as number) << 8) | (chunk[at + 6] as number));
       this.checkHeader(type, size);
       const endAt = at + FRAME_HEADER_SIZE + size;
       if (endAt >= len) {
