@@ -4,7 +4,7 @@
 // the measurement window only (after a warmup).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openConnection, type ClientName } from './clients.js';
-import { RssSampler, percentile, round, mebibytes, type BrokerHandle } from './common.js';
+import { RssSampler, percentile, round, mebibytes, systemCpuSample, type BrokerHandle, type SystemCpuSample } from './common.js';
 
 /** Settings for one latency run. */
 export interface LatencyOptions {
@@ -45,6 +45,8 @@ export interface LatencyResult {
   readonly maxMs: number;
   readonly meanMs: number;
   readonly brokerCpuPercent: number;
+  /** CPU used by processes outside the benchmark during the window: noise from other work. */
+  readonly otherProcessesCpuPercent: number;
   readonly brokerRssBytesPeak: number;
   readonly brokerRssMiBPeak: number;
 }
@@ -91,12 +93,16 @@ export async function runLatency(broker: BrokerHandle, options: LatencyOptions):
     let sentInWindow = 0;
     let cpuAtWindowStartMs: number | undefined;
     let cpuWindowStartNs = 0n;
+    let machineAtWindowStart: SystemCpuSample = { busyMs: 0, interruptMs: 0 };
+    let runnerAtWindowStart = process.cpuUsage();
     for (;;) {
       const nowNs = process.hrtime.bigint();
       if (nowNs >= windowEndNs) break;
       if (cpuAtWindowStartMs === undefined && nowNs >= windowStartNs) {
         cpuAtWindowStartMs = broker.cpuTimeMs();
         cpuWindowStartNs = nowNs;
+        machineAtWindowStart = systemCpuSample();
+        runnerAtWindowStart = process.cpuUsage();
       }
       const due = Math.floor((Number(nowNs - startNs) / 1e9) * options.ratePerSecond);
       while (sent < due) {
@@ -111,7 +117,16 @@ export async function runLatency(broker: BrokerHandle, options: LatencyOptions):
       await sleep(1);
     }
     const brokerCpuMs = broker.cpuTimeMs() - (cpuAtWindowStartMs ?? 0);
+    const machine = systemCpuSample();
+    const runner = process.cpuUsage(runnerAtWindowStart);
     const cpuWindowMs = Number(process.hrtime.bigint() - cpuWindowStartNs) / 1e6;
+    // Whatever the machine did beyond the broker, this process and interrupts was other people's work.
+    const otherCpuMs =
+      machine.busyMs -
+      machineAtWindowStart.busyMs -
+      brokerCpuMs -
+      (runner.user + runner.system) / 1000 -
+      (machine.interruptMs - machineAtWindowStart.interruptMs);
 
     // Let the tail of the window arrive, up to 5 s.
     const drainDeadline = Date.now() + 5000;
@@ -139,6 +154,7 @@ export async function runLatency(broker: BrokerHandle, options: LatencyOptions):
       maxMs: round(percentile(sorted, 100), 3),
       meanMs: round(mean, 3),
       brokerCpuPercent: round((brokerCpuMs / cpuWindowMs) * 100, 1),
+      otherProcessesCpuPercent: round(Math.max(0, (otherCpuMs / cpuWindowMs) * 100), 1),
       brokerRssBytesPeak,
       brokerRssMiBPeak: mebibytes(brokerRssBytesPeak),
     };

@@ -22,7 +22,7 @@ const usage = `Usage: npm run bench -- [options]
   --seconds N                     measurement window per benchmark, seconds (default: 10)
   --warmup N                      unmeasured run-in before each window, seconds (default: 2)
   --rate R                        latency benchmark publish rate, messages/s (default: 1000)
-  --client amqplib|amqp-client    client library for every connection (default: amqp-client)
+  --client amqplib|amqp-client    client library for every connection (default: amqplib)
   --ack multiple|none             throughput consumer: manual basic.ack(multiple) every --ack-every
                                   deliveries, or no-ack (default: multiple); latency consumer acks
                                   each delivery, or no-ack with "none"
@@ -101,7 +101,7 @@ function parseOptions(argv: string[]): RunOptions | undefined {
     seconds: positiveNumber('seconds', values.seconds, 10),
     warmupSeconds: values.warmup === '0' ? 0 : positiveNumber('warmup', values.warmup, 2),
     ratePerSecond: positiveNumber('rate', values.rate, 1000),
-    client: oneOf('client', values.client, clientNames, 'amqp-client'),
+    client: oneOf('client', values.client, clientNames, 'amqplib'),
     ack: oneOf('ack', values.ack, ['multiple', 'none'] as const, 'multiple'),
     prefetch: Math.min(65535, Math.round(positiveNumber('prefetch', values.prefetch, 1000))),
     ackEvery: Math.round(positiveNumber('ack-every', values['ack-every'], 100)),
@@ -113,6 +113,12 @@ function parseOptions(argv: string[]): RunOptions | undefined {
 
 function note(line: string): void {
   process.stderr.write(`${line}\n`);
+}
+
+function warnIfNoisy(otherProcessesCpuPercent: number): void {
+  if (otherProcessesCpuPercent >= 20) {
+    note(`  warning: processes outside the benchmark used ${otherProcessesCpuPercent}% CPU during this run; figures are noisy`);
+  }
 }
 
 /** Idle memory of a freshly started broker, measured before any benchmark touches it. */
@@ -170,13 +176,17 @@ async function measureBroker(name: BrokerName, options: RunOptions, writer: Resu
     });
     for (let run = 1; run <= options.repeat && options.benches.includes('throughput'); run++) {
       note(`${name}: throughput run ${run}/${options.repeat}, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
-      writer.write({ ...(await runThroughput(broker, options)), run });
+      const result = await runThroughput(broker, options);
+      writer.write({ ...result, run });
+      warnIfNoisy(result.otherProcessesCpuPercent);
       // Give the broker a moment to free the previous queue before the next measurement.
       await sleep(1000);
     }
     for (let run = 1; run <= options.repeat && options.benches.includes('latency'); run++) {
       note(`${name}: latency run ${run}/${options.repeat} at ${options.ratePerSecond} msg/s, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
-      writer.write({ ...(await runLatency(broker, options)), run });
+      const result = await runLatency(broker, options);
+      writer.write({ ...result, run });
+      warnIfNoisy(result.otherProcessesCpuPercent);
     }
   } finally {
     note(`stopping ${name} ...`);
@@ -202,9 +212,9 @@ function median<T extends Result['bench']>(
 
 /** Prints the Warren vs RabbitMQ table (medians); a ratio column appears when both were measured. */
 function printComparison(results: Result[], brokers: readonly BrokerName[]): void {
-  const rows: { metric: string; better: 'higher' | 'lower'; value: (broker: BrokerName) => number | undefined }[] = [
+  const rows: { metric: string; better: 'higher' | 'lower' | 'none'; value: (broker: BrokerName) => number | undefined }[] = [
+    { metric: 'throughput end-to-end (consumed) msg/s', better: 'higher', value: (b) => median(results, 'throughput', b, (r) => r.consumedPerSecond) },
     { metric: 'throughput published msg/s', better: 'higher', value: (b) => median(results, 'throughput', b, (r) => r.publishedPerSecond) },
-    { metric: 'throughput consumed msg/s', better: 'higher', value: (b) => median(results, 'throughput', b, (r) => r.consumedPerSecond) },
     { metric: 'throughput broker CPU %', better: 'lower', value: (b) => median(results, 'throughput', b, (r) => r.brokerCpuPercent) },
     { metric: 'throughput broker RSS peak MiB', better: 'lower', value: (b) => median(results, 'throughput', b, (r) => r.brokerRssMiBPeak) },
     { metric: 'latency p50 ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.p50Ms) },
@@ -213,6 +223,8 @@ function printComparison(results: Result[], brokers: readonly BrokerName[]): voi
     { metric: 'latency p99.9 ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.p999Ms) },
     { metric: 'latency max ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.maxMs) },
     { metric: 'latency broker CPU %', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.brokerCpuPercent) },
+    { metric: 'throughput CPU % of other processes', better: 'none', value: (b) => median(results, 'throughput', b, (r) => r.otherProcessesCpuPercent) },
+    { metric: 'latency CPU % of other processes', better: 'none', value: (b) => median(results, 'latency', b, (r) => r.otherProcessesCpuPercent) },
     { metric: 'idle broker RSS MiB', better: 'lower', value: (b) => median(results, 'memory', b, (r) => r.idleRssMiB) },
   ];
   const both = brokers.includes('warren') && brokers.includes('rabbitmq');
@@ -226,7 +238,7 @@ function printComparison(results: Result[], brokers: readonly BrokerName[]): voi
       const warren = row.value('warren');
       const rabbitmq = row.value('rabbitmq');
       cells.push(
-        warren === undefined || rabbitmq === undefined || rabbitmq === 0
+        row.better === 'none' || warren === undefined || rabbitmq === undefined || rabbitmq === 0
           ? '-'
           : `${round(warren / rabbitmq, 2)}x (${row.better} is better)`,
       );

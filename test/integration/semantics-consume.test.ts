@@ -159,11 +159,21 @@ describe('basic.cancel', () => {
     const queue = uniqueName('q');
     deleteAfter(t, broker.url, { queues: [queue] });
     await ch.assertQueue(queue, { durable: false });
+    const cancels: { consumerTag: string; nowait: boolean }[] = [];
+    ch.on('cancel', (fields: { consumerTag: string; nowait: boolean }) => cancels.push(fields));
     const first = await collect(ch, queue);
     const second = await collect(ch, queue);
     const { ch: other } = await openChannel(t, broker.url);
     await other.deleteQueue(queue);
     await waitFor(() => first.cancelledByServer && second.cancelledByServer, 3000, 'basic.cancel for both consumers');
+    // RabbitMQ sends basic.cancel with nowait=true, so clients must not answer with cancel-ok.
+    assert.deepEqual(
+      cancels.map((fields) => [fields.consumerTag, fields.nowait]).sort(),
+      [
+        [first.consumerTag, true],
+        [second.consumerTag, true],
+      ].sort(),
+    );
     // The channel stays open.
     await ch.assertQueue(queue, { durable: false });
   });

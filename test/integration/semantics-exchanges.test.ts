@@ -496,6 +496,7 @@ describe('headers exchange', () => {
   test('an invalid x-match value is 406 on queue.bind', async (t) => {
     const { ch } = await openChannel(t, broker.url);
     const exchange = await tempExchange(ch, 'headers');
+    deleteAfter(t, broker.url, { exchanges: [exchange] });
     const queue = await exclusiveQueue(ch);
     await expectChannelClose(
       ch,
@@ -541,6 +542,15 @@ describe('exchange.declare', () => {
       assert.match(info.replyText, new RegExp(`inequivalent arg '${attribute}'`));
     });
   }
+
+  test('an alternate-exchange argument that is not a string is 406', async (t) => {
+    const { ch } = await openChannel(t, broker.url);
+    await expectChannelClose(
+      ch,
+      () => ch.assertExchange(uniqueName('x'), 'direct', { durable: false, autoDelete: true, arguments: { 'alternate-exchange': 5 } }),
+      fault(replyCodes.preconditionFailed, methods.exchangeDeclare, 'PRECONDITION_FAILED'),
+    );
+  });
 
   test('other exchange arguments are not compared on redeclare', async (t) => {
     const { ch } = await openChannel(t, broker.url);
@@ -698,6 +708,8 @@ describe('exchange-to-exchange bindings', () => {
     const a = await tempExchange(ch, 'fanout', 'a');
     const b = await tempExchange(ch, 'fanout', 'b');
     const c = await tempExchange(ch, 'fanout', 'c');
+    // The cycle keeps each exchange bound as a source, so auto-delete never removes them.
+    deleteAfter(t, broker.url, { exchanges: [a, b, c] });
     await ch.bindExchange(b, a, '');
     await ch.bindExchange(c, a, '');
     await ch.bindExchange(c, b, '');

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { Channel } from 'amqplib';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import {
   collect,
@@ -167,6 +168,25 @@ describe('queue.declare', () => {
     });
   }
 
+  for (const [label, args] of [
+    ['x-message-ttl of the wrong type', { 'x-message-ttl': 'soon' }],
+    ['a negative x-message-ttl', { 'x-message-ttl': -1 }],
+    ['x-expires of 0', { 'x-expires': 0 }],
+    ['a negative x-max-length', { 'x-max-length': -1 }],
+    ['x-max-priority above 255', { 'x-max-priority': 300 }],
+    ['an unknown x-overflow', { 'x-overflow': 'bogus' }],
+    ['x-dead-letter-exchange of the wrong type', { 'x-dead-letter-exchange': 5 }],
+  ] as const) {
+    test(`declaring with ${label} is 406 PRECONDITION_FAILED`, async (t) => {
+      const { ch } = await openChannel(t, broker.url);
+      await expectChannelClose(
+        ch,
+        () => ch.assertQueue(uniqueName('q'), { exclusive: true, arguments: args }),
+        fault(replyCodes.preconditionFailed, methods.queueDeclare, 'PRECONDITION_FAILED'),
+      );
+    });
+  }
+
   test('unknown arguments are not compared on redeclare', async (t) => {
     const { ch } = await openChannel(t, broker.url);
     const queue = uniqueName('q');
@@ -203,7 +223,7 @@ describe('exclusive queues', () => {
     const { ch: owner } = await openChannel(t, broker.url);
     const queue = (await owner.assertQueue(uniqueName('exclusive'), { exclusive: true })).queue;
     const other = await openClient(t, broker.url);
-    const attempts: [string, readonly [number, number], (ch: Awaited<ReturnType<AmqpClient['channel']>>) => Promise<unknown>][] = [
+    const attempts: [string, readonly [number, number], (ch: Channel) => Promise<unknown>][] = [
       ['declare', methods.queueDeclare, (ch) => ch.assertQueue(queue, { exclusive: true })],
       ['declare non-exclusive', methods.queueDeclare, (ch) => ch.assertQueue(queue)],
       ['passive declare', methods.queueDeclare, (ch) => ch.checkQueue(queue)],
@@ -215,9 +235,9 @@ describe('exclusive queues', () => {
     ];
     for (const [what, method, attempt] of attempts) {
       const ch = await other.channel();
-      await t.test(what, () =>
-        expectChannelClose(ch, () => attempt(ch), fault(replyCodes.resourceLocked, method, 'RESOURCE_LOCKED')),
-      );
+      await t.test(what, async () => {
+        await expectChannelClose(ch, () => attempt(ch), fault(replyCodes.resourceLocked, method, 'RESOURCE_LOCKED'));
+      });
     }
     // The owner still has it, and others may publish to it.
     const publisher = await other.confirmChannel();
@@ -373,9 +393,41 @@ describe('the empty queue name means the channel\'s last declared queue', () => 
     await ch.unbindQueue(queue, 'amq.direct', queue);
   });
 
-  test('with no queue declared on the channel, basic.get "" is 404 (basic.get)', async (t) => {
+  test('purge "", consume "" and delete "" act on the last declared queue', async (t) => {
+    const { client, ch } = await openChannel(t, broker.url);
+    const pub = await client.confirmChannel();
+    const queue = await exclusiveQueue(ch);
+    await publishConfirmed(pub, [{ exchange: '', routingKey: queue, body: 'x' }]);
+    assert.equal((await ch.purgeQueue('')).messageCount, 1);
+    const consumer = await collect(ch, '', { noAck: true });
+    await publishConfirmed(pub, [{ exchange: '', routingKey: queue, body: 'y' }]);
+    await consumer.waitForCount(1);
+    await ch.cancel(consumer.consumerTag);
+    await ch.deleteQueue('');
+    await expectChannelClose(ch, () => ch.checkQueue(queue), fault(replyCodes.notFound, methods.queueDeclare));
+  });
+
+  test('with no queue declared on the channel, "" is 404 for get, consume, purge, delete and bind', async (t) => {
+    const client = await openClient(t, broker.url);
+    const attempts: [string, readonly [number, number], (ch: Channel) => Promise<unknown>][] = [
+      ['get', methods.basicGet, (ch) => ch.get('')],
+      ['consume', methods.basicConsume, (ch) => ch.consume('', () => {})],
+      ['purge', methods.queuePurge, (ch) => ch.purgeQueue('')],
+      ['delete', methods.queueDelete, (ch) => ch.deleteQueue('')],
+      ['bind', methods.queueBind, (ch) => ch.bindQueue('', 'amq.direct', 'k')],
+    ];
+    for (const [what, method, attempt] of attempts) {
+      const ch = await client.channel();
+      await t.test(what, async () => {
+        await expectChannelClose(ch, () => attempt(ch), fault(replyCodes.notFound, method, 'NOT_FOUND'));
+      });
+    }
+  });
+
+  test('a passive declare of "" is 404 even after a declare: the shortcut does not apply to queue.declare', async (t) => {
     const { ch } = await openChannel(t, broker.url);
-    await expectChannelClose(ch, () => ch.get(''), fault(replyCodes.notFound, methods.basicGet, 'NOT_FOUND'));
+    await exclusiveQueue(ch);
+    await expectChannelClose(ch, () => ch.checkQueue(''), fault(replyCodes.notFound, methods.queueDeclare, 'NOT_FOUND'));
   });
 });
 
@@ -405,14 +457,20 @@ describe('queue.purge', () => {
 });
 
 describe('queue.delete', () => {
-  test('returns the number of ready messages deleted', async (t) => {
+  test('returns the number of ready messages deleted (unacked ones not counted)', async (t) => {
     const { client, ch } = await openChannel(t, broker.url);
     const pub = await client.confirmChannel();
     const queue = uniqueName('q');
     deleteAfter(t, broker.url, { queues: [queue] });
     await ch.assertQueue(queue, { durable: false });
-    await publishConfirmed(pub, [1, 2, 3].map((n) => ({ exchange: '', routingKey: queue, body: `m${n}` })));
+    await publishConfirmed(pub, [1, 2, 3, 4].map((n) => ({ exchange: '', routingKey: queue, body: `m${n}` })));
+    const held = await ch.get(queue);
+    assert.ok(held);
     assert.equal((await ch.deleteQueue(queue)).messageCount, 3);
+    // Acking or requeueing a message of a deleted queue is not an error.
+    ch.nack(held, false, true);
+    await ch.assertQueue(queue, { durable: false });
+    assert.equal((await ch.checkQueue(queue)).messageCount, 0);
   });
 
   test('deleting a missing queue is OK with message count 0, whatever the conditions', async (t) => {
