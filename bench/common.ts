@@ -304,3 +304,18 @@ export function registerEmergencyCleanup(cleanup: () => void): () => void {
   emergencyCleanups.add(cleanup);
   return () => emergencyCleanups.delete(cleanup);
 }
+
+/**
+ * Waits (up to `maxSeconds`) until the whole machine used less than `thresholdPercent` of one core
+ * over a one-second sample, so a measurement does not start while other work is running.
+ * Returns the last sample's busy percentage.
+ */
+export async function waitForQuietMachine(maxSeconds: number, thresholdPercent = 25): Promise<number> {
+  const deadline = Date.now() + maxSeconds * 1000;
+  for (;;) {
+    const before = systemCpuSample();
+    await sleep(1000);
+    const busyPercent = (systemCpuSample().busyMs - before.busyMs) / 10;
+    if (busyPercent < thresholdPercent || Date.now() >= deadline) return round(busyPercent, 1);
+  }
+}

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { clientNames, type ClientName } from './clients.js';
-import { mebibytes, round, type BrokerHandle, type BrokerName } from './common.js';
+import { mebibytes, round, waitForQuietMachine, type BrokerHandle, type BrokerName } from './common.js';
 import { runLatency, type LatencyResult } from './latency.js';
 import { isRabbitmqInstalled, rabbitmqServerInstalledPath, startRabbitmq } from './rabbitmq.js';
 import { runThroughput, type AckMode, type ThroughputResult } from './throughput.js';
@@ -31,6 +31,8 @@ const usage = `Usage: npm run bench -- [options]
   --size BYTES                    message body size (default: 16)
   --repeat N                      run each benchmark N times per broker; the table shows medians
                                   (default: 1; use 3 or more on a machine shared with other work)
+  --wait-for-idle SECONDS         before each measurement, wait up to this long for the machine to be
+                                  idle (< 25% of one core busy); for shared machines (default: 0)
   --skip-build                    do not rebuild Warren's dist/ before starting it
   --help                          this text
 `;
@@ -47,6 +49,7 @@ interface RunOptions {
   readonly ackEvery: number;
   readonly messageSizeBytes: number;
   readonly repeat: number;
+  readonly waitForIdleSeconds: number;
   readonly skipBuild: boolean;
 }
 
@@ -80,6 +83,7 @@ function parseOptions(argv: string[]): RunOptions | undefined {
       'ack-every': { type: 'string' },
       size: { type: 'string' },
       repeat: { type: 'string' },
+      'wait-for-idle': { type: 'string' },
       'skip-build': { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -107,12 +111,19 @@ function parseOptions(argv: string[]): RunOptions | undefined {
     ackEvery: Math.round(positiveNumber('ack-every', values['ack-every'], 100)),
     messageSizeBytes: Math.round(positiveNumber('size', values.size, 16)),
     repeat: Math.round(positiveNumber('repeat', values.repeat, 1)),
+    waitForIdleSeconds: values['wait-for-idle'] === '0' ? 0 : positiveNumber('wait-for-idle', values['wait-for-idle'], 0),
     skipBuild: values['skip-build'] === true,
   };
 }
 
 function note(line: string): void {
   process.stderr.write(`${line}\n`);
+}
+
+async function waitForIdle(options: RunOptions): Promise<void> {
+  if (options.waitForIdleSeconds <= 0) return;
+  const busyPercent = await waitForQuietMachine(options.waitForIdleSeconds);
+  if (busyPercent >= 25) note(`  machine still ${busyPercent}% busy after ${options.waitForIdleSeconds} s; measuring anyway`);
 }
 
 function warnIfNoisy(otherProcessesCpuPercent: number): void {
@@ -175,6 +186,7 @@ async function measureBroker(name: BrokerName, options: RunOptions, writer: Resu
       idleRssMiB: mebibytes(idleRssBytes),
     });
     for (let run = 1; run <= options.repeat && options.benches.includes('throughput'); run++) {
+      await waitForIdle(options);
       note(`${name}: throughput run ${run}/${options.repeat}, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
       const result = await runThroughput(broker, options);
       writer.write({ ...result, run });
@@ -183,6 +195,7 @@ async function measureBroker(name: BrokerName, options: RunOptions, writer: Resu
       await sleep(1000);
     }
     for (let run = 1; run <= options.repeat && options.benches.includes('latency'); run++) {
+      await waitForIdle(options);
       note(`${name}: latency run ${run}/${options.repeat} at ${options.ratePerSecond} msg/s, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
       const result = await runLatency(broker, options);
       writer.write({ ...result, run });

@@ -324,6 +324,8 @@ function decoderBody(m: MethodInfo): string[] {
       values.push(l === p.field.name ? l : `${p.field.name}: ${l}`);
     }
   }
+  // RabbitMQ refuses bytes left over after the last argument, so the decoder does too.
+  lines.push('  r.expectEnd();');
   const oneLine = `  return { name: '${m.name}', ${values.join(', ')} };`;
   if (oneLine.length <= 110) lines.push(oneLine);
   else lines.push('  return {', `    name: '${m.name}',`, ...values.map((v) => `    ${v},`), '  };');
@@ -351,7 +353,7 @@ function genDecode(methods: MethodInfo[]): string {
   );
   for (const m of methods) {
     const id = hex(m.classId * 0x10000 + m.methodId, 6);
-    if (m.fields.length === 0) lines.push(`    case ${id}:`, `      return { name: '${m.name}' };`);
+    if (m.fields.length === 0) lines.push(`    case ${id}:`, '      r.expectEnd();', `      return { name: '${m.name}' };`);
     else lines.push(`    case ${id}:`, `      return decode${m.typeName}(r);`);
   }
   lines.push('    default:', '      throw unknownMethod(classId, methodId);', '  }', '}', '');

@@ -23,9 +23,12 @@ export abstract class AmqpError extends Error {
     return this.message.length > 255 ? this.message.slice(0, 255) : this.message;
   }
 
-  /** Records which method caused the error, unless already recorded. */
+  private methodRecorded = false;
+
+  /** Records which method caused the error, unless already recorded; (0, 0) records "no method". */
   causedBy(classId: number, methodId: number): this {
-    if (this.classId === 0 && this.methodId === 0) {
+    if (!this.methodRecorded) {
+      this.methodRecorded = true;
       this.classId = classId;
       this.methodId = methodId;
     }

@@ -22,6 +22,11 @@ export class Reader {
     return new AmqpCodecError(ReplyCode.SyntaxError, message, this.classId, this.methodId);
   }
 
+  /** Throws a syntax error when bytes remain after the last argument. */
+  expectEnd(): void {
+    if (this.offset !== this.end) throw this.error(`${this.end - this.offset} unexpected bytes after the last argument`);
+  }
+
   /** Claims n bytes and returns where they start. */
   private take(n: number): number {
     const at = this.offset;

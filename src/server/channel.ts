@@ -33,6 +33,8 @@ export class Channel implements ConsumerHost {
   private readonly content: ContentAssembler;
   private readonly routed: Queue[] = [];
   private closed = false;
+  /** Set when the server has sent channel.close and waits for close-ok. */
+  closing = false;
   private flowActive = true;
   private nextDeliveryTag = 1;
   /** basic.qos global=false: the limit given to consumers created afterwards. */
@@ -64,28 +66,57 @@ export class Channel implements ConsumerHost {
 
   /** Handles a frame addressed to this channel. */
   onFrame(type: number, payload: Buffer): void {
+    const publishIds = METHOD_IDS.basicPublish;
     if (this.content.active) {
-      if (type === FrameType.Method) {
-        throw unexpectedFrame('expected content header for class 60, got non content header frame instead');
-      }
       try {
+        if (type === FrameType.Method) {
+          throw unexpectedFrame('expected content header for class 60, got non content header frame instead');
+        }
         const publish = this.content.onFrame(type, payload);
-        if (publish !== undefined) this.publish(publish);
+        if (publish !== undefined && !this.closing) this.publish(publish);
       } catch (error) {
-        if (error instanceof AmqpError) error.causedBy(METHOD_IDS.basicPublish.classId, METHOD_IDS.basicPublish.methodId);
+        if (error instanceof AmqpError) error.causedBy(publishIds.classId, publishIds.methodId);
         throw error;
       }
       return;
     }
     if (type !== FrameType.Method) {
-      throw unexpectedFrame(`expected method frame, got non method frame instead`);
+      throw unexpectedFrame('expected method frame, got non method frame instead').causedBy(0, 0);
     }
     const method = decodeMethod(payload);
     try {
-      this.onMethod(method);
+      if (this.closing) this.onMethodWhileClosing(method);
+      else this.onMethod(method);
     } catch (error) {
       if (error instanceof AmqpError) error.causedBy(METHOD_IDS[method.name].classId, METHOD_IDS[method.name].methodId);
       throw error;
+    }
+  }
+
+  /** Starts a server-initiated close: the channel lets go of everything and waits for close-ok. */
+  beginServerClose(): void {
+    this.teardown();
+    this.closing = true;
+  }
+
+  /**
+   * Between the server's channel.close and the client's close-ok, RabbitMQ ignores the client's
+   * methods (including whole publishes) but still answers a crossing channel.close and still treats
+   * channel.open and frame-level faults as errors.
+   */
+  private onMethodWhileClosing(method: Method): void {
+    switch (method.name) {
+      case 'channelCloseOk':
+        return this.connection.channelFinished(this.number);
+      case 'channelClose':
+        // A crossing close is answered, but the channel stays closing until our close is acknowledged.
+        return this.send({ name: 'channelCloseOk' });
+      case 'channelOpen':
+        throw channelError(`second 'channel.open' seen`);
+      case 'basicPublish':
+        return this.content.begin(method);
+      default:
+        return;
     }
   }
 
@@ -93,9 +124,7 @@ export class Channel implements ConsumerHost {
     switch (method.name) {
       case 'channelOpen': throw channelError(`second 'channel.open' seen`);
       case 'channelClose': return this.onClose();
-      case 'channelCloseOk': return;
       case 'channelFlow': return this.onFlow(method.active);
-      case 'channelFlowOk': return;
       case 'accessRequest': return this.send({ name: 'accessRequestOk', ticket: 1 });
       case 'exchangeDeclare': {
         const { exchange, type, passive, durable, autoDelete, internal, nowait, arguments: args } = method;
@@ -144,7 +173,7 @@ export class Channel implements ConsumerHost {
       case 'txCommit': return this.onTxCommit();
       case 'txRollback': return this.onTxRollback();
       default:
-        throw commandInvalid(`unimplemented method ${method.name}`);
+        throw commandInvalid('unimplemented method');
     }
   }
 
@@ -159,10 +188,12 @@ export class Channel implements ConsumerHost {
   private onClose(): void {
     this.teardown();
     this.send({ name: 'channelCloseOk' });
-    this.connection.channelClosedByClient(this.number);
+    this.connection.channelFinished(this.number);
   }
 
   private onFlow(active: boolean): void {
+    // RabbitMQ no longer lets clients stop deliveries with channel.flow (prefetch does that job).
+    if (!active) throw notImplemented('active=false');
     this.flowActive = active;
     this.send({ name: 'channelFlowOk', active });
     if (active) this.resumeDeliveries();

@@ -9,7 +9,7 @@ import {
   type FieldTable, type FrameHandler, type Method,
 } from '../codec/index.js';
 import type { Broker } from '../broker/broker.js';
-import { AmqpError, ChannelError, ConnectionError, channelError, notAllowed, unexpectedFrame } from '../broker/errors.js';
+import { AmqpError, ChannelError, ConnectionError, channelError, frameError, notAllowed, unexpectedFrame } from '../broker/errors.js';
 import type { Message } from '../broker/message.js';
 import type { Publisher } from '../broker/queue.js';
 import type { Vhost } from '../broker/vhost.js';
@@ -24,7 +24,24 @@ type ConnectionState = 'awaitingHeader' | 'awaitingStartOk' | 'awaitingTuneOk' |
 
 /** How long the server waits for connection.close-ok after sending connection.close. */
 const CLOSE_OK_TIMEOUT_MS = 3000;
+/** The AMQP 0-9 header ("AMQP" 1 1 0 9); RabbitMQ speaks 0-9-1 to clients that send it, and so do we. */
+const LEGACY_0_9_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]);
 const HEARTBEAT_FRAME = Buffer.from([FrameType.Heartbeat, 0, 0, 0, 0, 0, 0, 0xce]);
+
+/**
+ * The whole-frame size the parser accepts for a negotiated frame_max. Like RabbitMQ, Warren allows
+ * a payload of up to frame_max bytes (many clients forget the 8 bytes of frame overhead).
+ */
+function parserLimit(frameMax: number): number {
+  return Math.max(FRAME_MIN_SIZE, frameMax) + FRAME_OVERHEAD_BYTES;
+}
+const FRAME_OVERHEAD_BYTES = 8;
+
+/** RabbitMQ's names for the connection states, used in "unexpected method" errors. */
+const STATE_NAMES: Record<ConnectionState, string> = {
+  awaitingHeader: 'pre_init', awaitingStartOk: 'starting', awaitingTuneOk: 'tuning', awaitingOpen: 'opening',
+  open: 'running', closing: 'closing', closed: 'closed',
+};
 
 /** What a connection needs from the listener that accepted it. */
 export interface ConnectionContext {
@@ -42,8 +59,6 @@ export class Connection implements FrameHandler, Publisher {
   private readonly parser: FrameParser;
   private readonly writer = new FrameWriter();
   private readonly channels = new Map<number, Channel>();
-  /** Channels the server closed, waiting for the client's channel.close-ok; frames on them are dropped. */
-  private readonly closingChannels = new Set<number>();
   private flushScheduled = false;
   /** How many queues currently hold this connection's input paused (publisher flow control). */
   private publishingPausedBy = 0;
@@ -73,7 +88,7 @@ export class Connection implements FrameHandler, Publisher {
     this.id = context.broker.allocateConnectionId();
     this.frameMax = context.limits.frameSizeMax;
     this.channelMax = context.limits.channelMax;
-    this.parser = new FrameParser(this, Math.max(FRAME_MIN_SIZE, context.limits.frameSizeMax));
+    this.parser = new FrameParser(this, parserLimit(context.limits.frameSizeMax));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', this.drainBound);
@@ -148,7 +163,6 @@ export class Connection implements FrameHandler, Publisher {
     );
     this.teardownChannels();
     this.state = 'closing';
-    this.parser.stop();
     if (!canSendClose) {
       this.destroy();
       return;
@@ -182,9 +196,12 @@ export class Connection implements FrameHandler, Publisher {
     this.receivedSinceTick = true;
     try {
       if (type === FrameType.Heartbeat) {
-        if (channel !== 0) throw unexpectedFrame(`heartbeat frame on channel ${channel}`);
+        if (channel !== 0) throw unexpectedFrame(`heartbeat frame on channel ${channel}`).causedBy(0, 0);
+        if (payload.length > 0) throw frameError('heartbeat frame with a payload').causedBy(0, 0);
         return;
       }
+      // Once the server has sent connection.close only close and close-ok on channel 0 matter.
+      if (this.state === 'closing' && channel !== 0) return;
       if (channel === 0) this.onConnectionFrame(type, payload);
       else this.onChannelFrame(type, channel, payload);
     } catch (error) {
@@ -202,6 +219,8 @@ export class Connection implements FrameHandler, Publisher {
       }
       this.parser.push(chunk);
     } catch (error) {
+      // onFrame handles its own errors, so whatever reaches here broke the framing: nothing after it can be parsed.
+      this.parser.stop();
       this.onError(error, 0);
     }
   }
@@ -211,7 +230,7 @@ export class Connection implements FrameHandler, Publisher {
     const needed = PROTOCOL_HEADER.length - this.headerBytes.length;
     this.headerBytes = Buffer.concat([this.headerBytes, chunk.subarray(0, needed)]);
     if (this.headerBytes.length < PROTOCOL_HEADER.length) return undefined;
-    if (!this.headerBytes.equals(PROTOCOL_HEADER)) {
+    if (!this.headerBytes.equals(PROTOCOL_HEADER) && !this.headerBytes.equals(LEGACY_0_9_HEADER)) {
       // The spec asks us to answer with the protocol header we do support and close.
       this.state = 'closed';
       this.socket.end(PROTOCOL_HEADER);
@@ -251,13 +270,11 @@ export class Connection implements FrameHandler, Publisher {
     }
     switch (method.name) {
       case 'connectionStartOk':
-        return this.expectState('awaitingStartOk', method.name, () => this.onStartOk(method.mechanism, method.response, method.clientProperties));
-      case 'connectionSecureOk':
-        throw new ConnectionError(ReplyCode.CommandInvalid, 'unexpected connection.secure-ok');
+        return this.expectState('awaitingStartOk', method, () => this.onStartOk(method.mechanism, method.response, method.clientProperties));
       case 'connectionTuneOk':
-        return this.expectState('awaitingTuneOk', method.name, () => this.onTuneOk(method.channelMax, method.frameMax, method.heartbeat));
+        return this.expectState('awaitingTuneOk', method, () => this.onTuneOk(method.channelMax, method.frameMax, method.heartbeat));
       case 'connectionOpen':
-        return this.expectState('awaitingOpen', method.name, () => this.onOpen(method.virtualHost));
+        return this.expectState('awaitingOpen', method, () => this.onOpen(method.virtualHost));
       case 'connectionClose':
         this.teardownChannels();
         this.state = 'closing';
@@ -266,41 +283,40 @@ export class Connection implements FrameHandler, Publisher {
         this.flush();
         this.socket.end();
         return;
-      case 'connectionCloseOk':
-        return;
-      case 'connectionBlocked':
-      case 'connectionUnblocked':
-      case 'connectionUpdateSecret':
       default:
-        throw new ConnectionError(ReplyCode.CommandInvalid, `unexpected method ${method.name} on channel 0`);
+        throw this.unexpectedMethod(method);
     }
   }
 
-  private expectState(state: ConnectionState, name: string, handle: () => void): void {
-    if (this.state !== state) throw new ConnectionError(ReplyCode.CommandInvalid, `unexpected ${name} in state ${this.state}`);
+  private unexpectedMethod(method: Method): ConnectionError {
+    return channelError(`unexpected method in connection state ${STATE_NAMES[this.state]}`)
+      .causedBy(METHOD_IDS[method.name].classId, METHOD_IDS[method.name].methodId);
+  }
+
+  private expectState(state: ConnectionState, method: Method, handle: () => void): void {
+    if (this.state !== state) throw this.unexpectedMethod(method);
     handle();
   }
 
   private onStartOk(mechanism: string, response: Buffer, clientProperties: FieldTable): void {
     const capabilities = clientProperties['capabilities'];
-    if (capabilities !== null && typeof capabilities === 'object' && !Array.isArray(capabilities) && !Buffer.isBuffer(capabilities) && !(capabilities instanceof Date)) {
-      this.clientCapabilities = capabilities as FieldTable;
-    }
-    if (!(MECHANISMS as readonly string[]).includes(mechanism)) {
-      throw new ConnectionError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`);
-    }
+    if (isTable(capabilities)) this.clientCapabilities = capabilities;
     const credentials = parseCredentials(mechanism, response);
-    const result = credentials === undefined
-      ? { ok: false as const, reason: 'malformed response' }
-      : this.context.broker.users.authenticate(credentials.username, credentials.password, this.remoteAddress);
-    if (!result.ok) {
-      this.context.logger.warn({ connection: this.id, reason: result.reason }, 'authentication failed');
-      const error = new ConnectionError(ReplyCode.AccessRefused,
-        `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`);
-      if (this.clientHas('authentication_failure_close')) throw error;
-      this.state = 'closed';
+    if (credentials === undefined) {
+      // RabbitMQ answers an unknown mechanism or a malformed response by closing the socket, without a frame.
+      this.context.logger.warn({ connection: this.id, mechanism }, 'unsupported mechanism or malformed start-ok response');
       this.destroy();
       return;
+    }
+    const result = this.context.broker.users.authenticate(credentials.username, credentials.password, this.remoteAddress);
+    if (!result.ok) {
+      this.context.logger.warn({ connection: this.id, reason: result.reason }, 'authentication failed');
+      if (!this.clientHas('authentication_failure_close')) {
+        this.destroy();
+        return;
+      }
+      throw new ConnectionError(ReplyCode.AccessRefused,
+        `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`).causedBy(0, 0);
     }
     this.user = result.user;
     this.state = 'awaitingTuneOk';
@@ -312,14 +328,15 @@ export class Connection implements FrameHandler, Publisher {
 
   private onTuneOk(channelMax: number, frameMax: number, heartbeat: number): void {
     const limits = this.context.limits;
-    if (frameMax !== 0 && frameMax < FRAME_MIN_SIZE) {
-      throw notAllowed(`frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`);
-    }
-    if (frameMax > limits.frameSizeMax) throw notAllowed(`frame_max=${frameMax} > ${limits.frameSizeMax} max size`);
-    if (channelMax > limits.channelMax) throw notAllowed(`channel_max=${channelMax} > ${limits.channelMax} max`);
-    this.frameMax = frameMax === 0 ? limits.frameSizeMax : frameMax;
-    this.channelMax = channelMax === 0 ? limits.channelMax : channelMax;
-    this.parser.frameSizeMax = this.frameMax;
+    // Like RabbitMQ, refuse 0 ("no limit") too: the server's own limits always apply.
+    const problem = frameMax < FRAME_MIN_SIZE ? `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`
+      : frameMax > limits.frameSizeMax ? `frame_max=${frameMax} > ${limits.frameSizeMax} max size`
+        : channelMax === 0 || channelMax > limits.channelMax ? `channel_max=${channelMax} outside 1..${limits.channelMax}`
+          : undefined;
+    if (problem !== undefined) throw notAllowed(problem).causedBy(CLASS_ID.connection, METHOD_IDS.connectionTune.methodId);
+    this.frameMax = frameMax;
+    this.channelMax = channelMax;
+    this.parser.frameSizeMax = parserLimit(this.frameMax);
     this.heartbeatSeconds = heartbeat;
     this.state = 'awaitingOpen';
     this.startHeartbeats();
@@ -340,43 +357,28 @@ export class Connection implements FrameHandler, Publisher {
   }
 
   private onChannelFrame(type: number, channelNumber: number, payload: Buffer): void {
-    if (this.state !== 'open') throw channelError(`frame on channel ${channelNumber} before connection.open`);
-    if (this.closingChannels.has(channelNumber)) {
-      this.onClosingChannelFrame(type, channelNumber, payload);
-      return;
-    }
     const channel = this.channels.get(channelNumber);
     if (channel !== undefined) {
       channel.onFrame(type, payload);
       return;
     }
-    if (type !== FrameType.Method) throw channelError(`expected 'channel.open' on channel ${channelNumber}`);
+    if (type !== FrameType.Method) throw unexpectedFrame('expected method frame, got non method frame instead').causedBy(0, 0);
     const method = decodeMethod(payload);
-    if (method.name !== 'channelOpen') {
-      throw channelError(`expected 'channel.open' on channel ${channelNumber}`).causedBy(METHOD_IDS[method.name].classId, METHOD_IDS[method.name].methodId);
+    const ids = METHOD_IDS[method.name];
+    if (method.name !== 'channelOpen' || this.state !== 'open') {
+      throw channelError(`expected 'channel.open'`).causedBy(ids.classId, ids.methodId);
     }
-    if (channelNumber > this.channelMax) {
-      throw notAllowed(`channel number ${channelNumber} exceeds negotiated channel_max ${this.channelMax}`)
-        .causedBy(CLASS_ID.channel, METHOD_IDS.channelOpen.methodId);
+    if (this.channels.size >= this.channelMax) {
+      throw notAllowed(`number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`)
+        .causedBy(0, 0);
     }
     const vhost = this.vhost as Vhost;
     this.channels.set(channelNumber, new Channel(channelNumber, this, vhost, this.context.limits));
     this.sendMethod(channelNumber, { name: 'channelOpenOk', channelId: Buffer.alloc(0) });
   }
 
-  /** After the server closed a channel only channel.close-ok (or a crossing channel.close) matters. */
-  private onClosingChannelFrame(type: number, channelNumber: number, payload: Buffer): void {
-    if (type !== FrameType.Method) return;
-    const method = decodeMethod(payload);
-    if (method.name === 'channelCloseOk') this.closingChannels.delete(channelNumber);
-    else if (method.name === 'channelClose') {
-      this.closingChannels.delete(channelNumber);
-      this.sendMethod(channelNumber, { name: 'channelCloseOk' });
-    }
-  }
-
-  /** Forgets a channel the client closed (channel.close answered with close-ok). */
-  channelClosedByClient(channelNumber: number): void {
+  /** Forgets a channel once its close handshake is over (either side's close answered with close-ok). */
+  channelFinished(channelNumber: number): void {
     this.channels.delete(channelNumber);
   }
 
@@ -390,7 +392,11 @@ export class Connection implements FrameHandler, Publisher {
       return;
     }
     if (error instanceof AmqpCodecError) {
-      this.close(new ConnectionError(error.replyCode, error.message));
+      // RabbitMQ reports undecodable method arguments as FRAME_ERROR naming the method.
+      const syntax = error.replyCode === ReplyCode.SyntaxError;
+      const replyCode = syntax ? ReplyCode.FrameError : error.replyCode;
+      const detail = syntax ? `cannot decode: ${error.message}` : error.message;
+      this.close(new ConnectionError(replyCode, detail).causedBy(error.classId, error.methodId));
       return;
     }
     this.context.logger.error({ connection: this.id, error: String((error as Error)?.stack ?? error) }, 'internal error');
@@ -399,10 +405,8 @@ export class Connection implements FrameHandler, Publisher {
 
   private closeChannel(channelNumber: number, error: ChannelError): void {
     const channel = this.channels.get(channelNumber);
-    if (channel === undefined) return;
-    channel.teardown();
-    this.channels.delete(channelNumber);
-    this.closingChannels.add(channelNumber);
+    if (channel === undefined || channel.closing) return;
+    channel.beginServerClose();
     this.sendMethod(channelNumber, {
       name: 'channelClose', replyCode: error.replyCode, replyText: error.replyText,
       classId: error.classId, methodId: error.methodId,
@@ -467,4 +471,8 @@ export class Connection implements FrameHandler, Publisher {
     clearInterval(this.heartbeatTimer);
     this.context.onClosed(this);
   }
+}
+
+function isTable(value: unknown): value is FieldTable {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) && !(value instanceof Date);
 }

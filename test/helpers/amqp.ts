@@ -173,7 +173,6 @@ export class AmqpClient {
   readonly closed: Promise<void>;
   private isClosed = false;
   private scanned = 0;
-  private readonly channels = new Set<Channel>();
 
   private constructor(readonly model: ChannelModel) {
     this.closed = new Promise((resolve) => {
@@ -214,11 +213,10 @@ export class AmqpClient {
     return !this.isClosed;
   }
 
-  /** Opens a channel whose server-initiated close is recorded (see channelClose()). */
+  /** Opens a channel whose server-initiated close is recorded (see channelClosed()). */
   async channel(): Promise<Channel> {
     const ch = await this.model.createChannel();
     watch(ch);
-    this.channels.add(ch);
     return ch;
   }
 
@@ -226,7 +224,6 @@ export class AmqpClient {
   async confirmChannel(): Promise<ConfirmChannel> {
     const ch = await this.model.createConfirmChannel();
     watch(ch);
-    this.channels.add(ch);
     return ch;
   }
 

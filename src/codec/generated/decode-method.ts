@@ -61,6 +61,7 @@ function decodeConnectionStart(r: Reader): ConnectionStart {
   const serverProperties = r.readTable();
   const mechanisms = r.readLongString();
   const locales = r.readLongString();
+  r.expectEnd();
   return { name: 'connectionStart', versionMajor, versionMinor, serverProperties, mechanisms, locales };
 }
 
@@ -69,16 +70,19 @@ function decodeConnectionStartOk(r: Reader): ConnectionStartOk {
   const mechanism = r.readShortString();
   const response = r.readLongString();
   const locale = r.readShortString();
+  r.expectEnd();
   return { name: 'connectionStartOk', clientProperties, mechanism, response, locale };
 }
 
 function decodeConnectionSecure(r: Reader): ConnectionSecure {
   const challenge = r.readLongString();
+  r.expectEnd();
   return { name: 'connectionSecure', challenge };
 }
 
 function decodeConnectionSecureOk(r: Reader): ConnectionSecureOk {
   const response = r.readLongString();
+  r.expectEnd();
   return { name: 'connectionSecureOk', response };
 }
 
@@ -86,6 +90,7 @@ function decodeConnectionTune(r: Reader): ConnectionTune {
   const channelMax = r.readUint16();
   const frameMax = r.readUint32();
   const heartbeat = r.readUint16();
+  r.expectEnd();
   return { name: 'connectionTune', channelMax, frameMax, heartbeat };
 }
 
@@ -93,6 +98,7 @@ function decodeConnectionTuneOk(r: Reader): ConnectionTuneOk {
   const channelMax = r.readUint16();
   const frameMax = r.readUint32();
   const heartbeat = r.readUint16();
+  r.expectEnd();
   return { name: 'connectionTuneOk', channelMax, frameMax, heartbeat };
 }
 
@@ -100,11 +106,13 @@ function decodeConnectionOpen(r: Reader): ConnectionOpen {
   const virtualHost = r.readShortString();
   const capabilities = r.readShortString();
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'connectionOpen', virtualHost, capabilities, insist: (bits0 & 1) !== 0 };
 }
 
 function decodeConnectionOpenOk(r: Reader): ConnectionOpenOk {
   const knownHosts = r.readShortString();
+  r.expectEnd();
   return { name: 'connectionOpenOk', knownHosts };
 }
 
@@ -113,37 +121,44 @@ function decodeConnectionClose(r: Reader): ConnectionClose {
   const replyText = r.readShortString();
   const classId = r.readUint16();
   const methodId = r.readUint16();
+  r.expectEnd();
   return { name: 'connectionClose', replyCode, replyText, classId, methodId };
 }
 
 function decodeConnectionBlocked(r: Reader): ConnectionBlocked {
   const reason = r.readShortString();
+  r.expectEnd();
   return { name: 'connectionBlocked', reason };
 }
 
 function decodeConnectionUpdateSecret(r: Reader): ConnectionUpdateSecret {
   const newSecret = r.readLongString();
   const reason = r.readShortString();
+  r.expectEnd();
   return { name: 'connectionUpdateSecret', newSecret, reason };
 }
 
 function decodeChannelOpen(r: Reader): ChannelOpen {
   const outOfBand = r.readShortString();
+  r.expectEnd();
   return { name: 'channelOpen', outOfBand };
 }
 
 function decodeChannelOpenOk(r: Reader): ChannelOpenOk {
   const channelId = r.readLongString();
+  r.expectEnd();
   return { name: 'channelOpenOk', channelId };
 }
 
 function decodeChannelFlow(r: Reader): ChannelFlow {
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'channelFlow', active: (bits0 & 1) !== 0 };
 }
 
 function decodeChannelFlowOk(r: Reader): ChannelFlowOk {
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'channelFlowOk', active: (bits0 & 1) !== 0 };
 }
 
@@ -152,12 +167,14 @@ function decodeChannelClose(r: Reader): ChannelClose {
   const replyText = r.readShortString();
   const classId = r.readUint16();
   const methodId = r.readUint16();
+  r.expectEnd();
   return { name: 'channelClose', replyCode, replyText, classId, methodId };
 }
 
 function decodeAccessRequest(r: Reader): AccessRequest {
   const realm = r.readShortString();
   const bits0 = r.readUint8();
+  r.expectEnd();
   return {
     name: 'accessRequest',
     realm,
@@ -171,6 +188,7 @@ function decodeAccessRequest(r: Reader): AccessRequest {
 
 function decodeAccessRequestOk(r: Reader): AccessRequestOk {
   const ticket = r.readUint16();
+  r.expectEnd();
   return { name: 'accessRequestOk', ticket };
 }
 
@@ -180,6 +198,7 @@ function decodeExchangeDeclare(r: Reader): ExchangeDeclare {
   const type = r.readShortString();
   const bits0 = r.readUint8();
   const argumentsValue = r.readTable();
+  r.expectEnd();
   return {
     name: 'exchangeDeclare',
     exchange,
@@ -197,6 +216,7 @@ function decodeExchangeDelete(r: Reader): ExchangeDelete {
   r.readUint16(); // ticket: deprecated, read and ignored
   const exchange = r.readShortString();
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'exchangeDelete', exchange, ifUnused: (bits0 & 1) !== 0, nowait: (bits0 & 2) !== 0 };
 }
 
@@ -207,6 +227,7 @@ function decodeExchangeBind(r: Reader): ExchangeBind {
   const routingKey = r.readShortString();
   const bits0 = r.readUint8();
   const argumentsValue = r.readTable();
+  r.expectEnd();
   return {
     name: 'exchangeBind',
     destination,
@@ -224,6 +245,7 @@ function decodeExchangeUnbind(r: Reader): ExchangeUnbind {
   const routingKey = r.readShortString();
   const bits0 = r.readUint8();
   const argumentsValue = r.readTable();
+  r.expectEnd();
   return {
     name: 'exchangeUnbind',
     destination,
@@ -239,6 +261,7 @@ function decodeQueueDeclare(r: Reader): QueueDeclare {
   const queue = r.readShortString();
   const bits0 = r.readUint8();
   const argumentsValue = r.readTable();
+  r.expectEnd();
   return {
     name: 'queueDeclare',
     queue,
@@ -255,6 +278,7 @@ function decodeQueueDeclareOk(r: Reader): QueueDeclareOk {
   const queue = r.readShortString();
   const messageCount = r.readUint32();
   const consumerCount = r.readUint32();
+  r.expectEnd();
   return { name: 'queueDeclareOk', queue, messageCount, consumerCount };
 }
 
@@ -265,6 +289,7 @@ function decodeQueueBind(r: Reader): QueueBind {
   const routingKey = r.readShortString();
   const bits0 = r.readUint8();
   const argumentsValue = r.readTable();
+  r.expectEnd();
   return {
     name: 'queueBind',
     queue,
@@ -279,11 +304,13 @@ function decodeQueuePurge(r: Reader): QueuePurge {
   r.readUint16(); // ticket: deprecated, read and ignored
   const queue = r.readShortString();
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'queuePurge', queue, nowait: (bits0 & 1) !== 0 };
 }
 
 function decodeQueuePurgeOk(r: Reader): QueuePurgeOk {
   const messageCount = r.readUint32();
+  r.expectEnd();
   return { name: 'queuePurgeOk', messageCount };
 }
 
@@ -291,6 +318,7 @@ function decodeQueueDelete(r: Reader): QueueDelete {
   r.readUint16(); // ticket: deprecated, read and ignored
   const queue = r.readShortString();
   const bits0 = r.readUint8();
+  r.expectEnd();
   return {
     name: 'queueDelete',
     queue,
@@ -302,6 +330,7 @@ function decodeQueueDelete(r: Reader): QueueDelete {
 
 function decodeQueueDeleteOk(r: Reader): QueueDeleteOk {
   const messageCount = r.readUint32();
+  r.expectEnd();
   return { name: 'queueDeleteOk', messageCount };
 }
 
@@ -311,6 +340,7 @@ function decodeQueueUnbind(r: Reader): QueueUnbind {
   const exchange = r.readShortString();
   const routingKey = r.readShortString();
   const argumentsValue = r.readTable();
+  r.expectEnd();
   return { name: 'queueUnbind', queue, exchange, routingKey, arguments: argumentsValue };
 }
 
@@ -318,6 +348,7 @@ function decodeBasicQos(r: Reader): BasicQos {
   const prefetchSize = r.readUint32();
   const prefetchCount = r.readUint16();
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'basicQos', prefetchSize, prefetchCount, global: (bits0 & 1) !== 0 };
 }
 
@@ -327,6 +358,7 @@ function decodeBasicConsume(r: Reader): BasicConsume {
   const consumerTag = r.readShortString();
   const bits0 = r.readUint8();
   const argumentsValue = r.readTable();
+  r.expectEnd();
   return {
     name: 'basicConsume',
     queue,
@@ -341,17 +373,20 @@ function decodeBasicConsume(r: Reader): BasicConsume {
 
 function decodeBasicConsumeOk(r: Reader): BasicConsumeOk {
   const consumerTag = r.readShortString();
+  r.expectEnd();
   return { name: 'basicConsumeOk', consumerTag };
 }
 
 function decodeBasicCancel(r: Reader): BasicCancel {
   const consumerTag = r.readShortString();
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'basicCancel', consumerTag, nowait: (bits0 & 1) !== 0 };
 }
 
 function decodeBasicCancelOk(r: Reader): BasicCancelOk {
   const consumerTag = r.readShortString();
+  r.expectEnd();
   return { name: 'basicCancelOk', consumerTag };
 }
 
@@ -360,6 +395,7 @@ function decodeBasicPublish(r: Reader): BasicPublish {
   const exchange = r.readShortString();
   const routingKey = r.readShortString();
   const bits0 = r.readUint8();
+  r.expectEnd();
   return {
     name: 'basicPublish',
     exchange,
@@ -374,6 +410,7 @@ function decodeBasicReturn(r: Reader): BasicReturn {
   const replyText = r.readShortString();
   const exchange = r.readShortString();
   const routingKey = r.readShortString();
+  r.expectEnd();
   return { name: 'basicReturn', replyCode, replyText, exchange, routingKey };
 }
 
@@ -383,6 +420,7 @@ function decodeBasicDeliver(r: Reader): BasicDeliver {
   const bits0 = r.readUint8();
   const exchange = r.readShortString();
   const routingKey = r.readShortString();
+  r.expectEnd();
   return {
     name: 'basicDeliver',
     consumerTag,
@@ -397,6 +435,7 @@ function decodeBasicGet(r: Reader): BasicGet {
   r.readUint16(); // ticket: deprecated, read and ignored
   const queue = r.readShortString();
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'basicGet', queue, noAck: (bits0 & 1) !== 0 };
 }
 
@@ -406,6 +445,7 @@ function decodeBasicGetOk(r: Reader): BasicGetOk {
   const exchange = r.readShortString();
   const routingKey = r.readShortString();
   const messageCount = r.readUint32();
+  r.expectEnd();
   return {
     name: 'basicGetOk',
     deliveryTag,
@@ -418,39 +458,46 @@ function decodeBasicGetOk(r: Reader): BasicGetOk {
 
 function decodeBasicGetEmpty(r: Reader): BasicGetEmpty {
   const clusterId = r.readShortString();
+  r.expectEnd();
   return { name: 'basicGetEmpty', clusterId };
 }
 
 function decodeBasicAck(r: Reader): BasicAck {
   const deliveryTag = r.readUint64();
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'basicAck', deliveryTag, multiple: (bits0 & 1) !== 0 };
 }
 
 function decodeBasicReject(r: Reader): BasicReject {
   const deliveryTag = r.readUint64();
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'basicReject', deliveryTag, requeue: (bits0 & 1) !== 0 };
 }
 
 function decodeBasicRecoverAsync(r: Reader): BasicRecoverAsync {
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'basicRecoverAsync', requeue: (bits0 & 1) !== 0 };
 }
 
 function decodeBasicRecover(r: Reader): BasicRecover {
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'basicRecover', requeue: (bits0 & 1) !== 0 };
 }
 
 function decodeBasicNack(r: Reader): BasicNack {
   const deliveryTag = r.readUint64();
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'basicNack', deliveryTag, multiple: (bits0 & 1) !== 0, requeue: (bits0 & 2) !== 0 };
 }
 
 function decodeConfirmSelect(r: Reader): ConfirmSelect {
   const bits0 = r.readUint8();
+  r.expectEnd();
   return { name: 'confirmSelect', nowait: (bits0 & 1) !== 0 };
 }
 
@@ -483,14 +530,17 @@ export function decodeMethod(payload: Buffer): Method {
     case 0x0a0032:
       return decodeConnectionClose(r);
     case 0x0a0033:
+      r.expectEnd();
       return { name: 'connectionCloseOk' };
     case 0x0a003c:
       return decodeConnectionBlocked(r);
     case 0x0a003d:
+      r.expectEnd();
       return { name: 'connectionUnblocked' };
     case 0x0a0046:
       return decodeConnectionUpdateSecret(r);
     case 0x0a0047:
+      r.expectEnd();
       return { name: 'connectionUpdateSecretOk' };
     case 0x14000a:
       return decodeChannelOpen(r);
@@ -503,6 +553,7 @@ export function decodeMethod(payload: Buffer): Method {
     case 0x140028:
       return decodeChannelClose(r);
     case 0x140029:
+      r.expectEnd();
       return { name: 'channelCloseOk' };
     case 0x1e000a:
       return decodeAccessRequest(r);
@@ -511,18 +562,22 @@ export function decodeMethod(payload: Buffer): Method {
     case 0x28000a:
       return decodeExchangeDeclare(r);
     case 0x28000b:
+      r.expectEnd();
       return { name: 'exchangeDeclareOk' };
     case 0x280014:
       return decodeExchangeDelete(r);
     case 0x280015:
+      r.expectEnd();
       return { name: 'exchangeDeleteOk' };
     case 0x28001e:
       return decodeExchangeBind(r);
     case 0x28001f:
+      r.expectEnd();
       return { name: 'exchangeBindOk' };
     case 0x280028:
       return decodeExchangeUnbind(r);
     case 0x280033:
+      r.expectEnd();
       return { name: 'exchangeUnbindOk' };
     case 0x32000a:
       return decodeQueueDeclare(r);
@@ -531,6 +586,7 @@ export function decodeMethod(payload: Buffer): Method {
     case 0x320014:
       return decodeQueueBind(r);
     case 0x320015:
+      r.expectEnd();
       return { name: 'queueBindOk' };
     case 0x32001e:
       return decodeQueuePurge(r);
@@ -543,10 +599,12 @@ export function decodeMethod(payload: Buffer): Method {
     case 0x320032:
       return decodeQueueUnbind(r);
     case 0x320033:
+      r.expectEnd();
       return { name: 'queueUnbindOk' };
     case 0x3c000a:
       return decodeBasicQos(r);
     case 0x3c000b:
+      r.expectEnd();
       return { name: 'basicQosOk' };
     case 0x3c0014:
       return decodeBasicConsume(r);
@@ -577,24 +635,32 @@ export function decodeMethod(payload: Buffer): Method {
     case 0x3c006e:
       return decodeBasicRecover(r);
     case 0x3c006f:
+      r.expectEnd();
       return { name: 'basicRecoverOk' };
     case 0x3c0078:
       return decodeBasicNack(r);
     case 0x5a000a:
+      r.expectEnd();
       return { name: 'txSelect' };
     case 0x5a000b:
+      r.expectEnd();
       return { name: 'txSelectOk' };
     case 0x5a0014:
+      r.expectEnd();
       return { name: 'txCommit' };
     case 0x5a0015:
+      r.expectEnd();
       return { name: 'txCommitOk' };
     case 0x5a001e:
+      r.expectEnd();
       return { name: 'txRollback' };
     case 0x5a001f:
+      r.expectEnd();
       return { name: 'txRollbackOk' };
     case 0x55000a:
       return decodeConfirmSelect(r);
     case 0x55000b:
+      r.expectEnd();
       return { name: 'confirmSelectOk' };
     default:
       throw unknownMethod(classId, methodId);

@@ -110,10 +110,10 @@ describe('decodeMethod errors', () => {
     assert.throws(() => decodeMethod(Buffer.from([0, 60, 0])), codeIs(502));
   });
 
-  it('extra trailing bytes are ignored', () => {
-    assert.deepEqual(decodeMethod(Buffer.concat([payloadOf('0100010000000d003c0028000002657802726b01ce'), Buffer.from([1, 2, 3])])), {
-      name: 'basicPublish', exchange: 'ex', routingKey: 'rk', mandatory: true, immediate: false,
-    });
+  it('extra trailing bytes are a syntax error, as RabbitMQ refuses them', () => {
+    const payload = payloadOf('0100010000000d003c0028000002657802726b01ce');
+    assert.deepEqual(decodeMethod(payload), { name: 'basicPublish', exchange: 'ex', routingKey: 'rk', mandatory: true, immediate: false });
+    assert.throws(() => decodeMethod(Buffer.concat([payload, Buffer.from([1, 2, 3])])), codeIs(502));
   });
 
   it('a shortstr length past the end -> 502', () => {
