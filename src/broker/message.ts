@@ -2,7 +2,12 @@
  * A published message as the broker holds it: properties stay in their wire encoding so deliveries
  * copy them verbatim; they are decoded only when routing or a queue feature needs them.
  */
-import { decodeBasicProperties, type BasicProperties } from '../codec/index.js';
+import { decodeBasicProperties, encodeBasicProperties, type BasicProperties, type FieldValue } from '../codec/index.js';
+import { preconditionFailed } from './errors.js';
+
+/** Property flag bits (the first two bytes of the raw properties) the broker looks at. */
+const HEADERS_FLAG = 0x2000;
+const USER_ID_FLAG = 0x0010;
 
 /** One message, shared by every queue it was routed to. */
 export class Message {
@@ -17,6 +22,8 @@ export class Message {
     readonly rawProperties: Buffer,
     /** Message body. */
     readonly body: Buffer,
+    /** Extra routing keys from the CC and BCC headers (RabbitMQ's sender-selected distribution). */
+    readonly extraRoutingKeys: readonly string[] = NO_KEYS,
   ) {}
 
   /** The decoded basic properties (decoded once, on first use). */
@@ -24,6 +31,35 @@ export class Message {
     this.decodedProperties ??= decodeBasicProperties(this.rawProperties);
     return this.decodedProperties;
   }
+}
+
+const NO_KEYS: readonly string[] = [];
+
+/**
+ * Builds the message for a completed basic.publish: checks the user-id property against the
+ * authenticated user and applies CC/BCC routing, stripping BCC from what consumers will see.
+ * Properties are decoded only when their flags say a header or user-id is present.
+ */
+export function prepareMessage(exchange: string, routingKey: string, rawProperties: Buffer, body: Buffer, username: string): Message {
+  const flags = rawProperties.length >= 2 ? rawProperties.readUInt16BE(0) : 0;
+  if ((flags & (HEADERS_FLAG | USER_ID_FLAG)) === 0) return new Message(exchange, routingKey, rawProperties, body);
+  const properties = decodeBasicProperties(rawProperties);
+  if (properties.userId !== undefined && properties.userId !== username) {
+    throw preconditionFailed(`user_id property set to '${properties.userId}' but authenticated user was '${username}'`);
+  }
+  const headers = properties.headers;
+  if (headers === undefined || (headers['CC'] === undefined && headers['BCC'] === undefined)) {
+    return new Message(exchange, routingKey, rawProperties, body);
+  }
+  const keys = [...routingKeysOf(headers['CC']), ...routingKeysOf(headers['BCC'])];
+  if (headers['BCC'] === undefined) return new Message(exchange, routingKey, rawProperties, body, keys);
+  const { BCC: _bcc, ...visibleHeaders } = headers;
+  return new Message(exchange, routingKey, encodeBasicProperties({ ...properties, headers: visibleHeaders }), body, keys);
+}
+
+function routingKeysOf(value: FieldValue | undefined): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((item) => (typeof item === 'string' ? [item] : Buffer.isBuffer(item) ? [item.toString()] : []));
 }
 
 /** A message's place in one queue. */

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FieldTable } from '../codec/index.js';
 import { describeValue, fieldValuesEqual } from './arguments.js';
+import { validateExchangeArguments, validateHeadersBinding, validateQueueArguments } from './argument-validation.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { DirectExchange } from './exchange/direct.js';
 import { Exchange, bindingKey, type Destination, type ExchangeOptions } from './exchange/exchange.js';
@@ -73,13 +74,15 @@ export class Vhost implements QueueOwner {
     if (passive) return this.exchange(name);
     if (name === '') throw accessRefused('operation not permitted on the default exchange');
     if (!Vhost.isExchangeType(type)) throw commandInvalid(`unknown exchange type '${type}'`);
-    if (name.startsWith('amq.')) {
-      throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
-    }
+    validateExchangeArguments(options.arguments, this.describeExchange(name));
     const existing = this.exchanges.get(name);
-    if (existing === undefined) return this.addExchange(name, type, options);
-    this.assertExchangeEquivalent(existing, type, options);
-    return existing;
+    if (existing !== undefined) {
+      // Predeclared amq.* exchanges may be redeclared with the same attributes.
+      this.assertExchangeEquivalent(existing, type, options);
+      return existing;
+    }
+    if (name.startsWith('amq.')) throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
+    return this.addExchange(name, type, options);
   }
 
   /** exchange.delete; deleting a missing exchange succeeds, as in RabbitMQ. */
@@ -101,6 +104,7 @@ export class Vhost implements QueueOwner {
     }
     const queueName = name === '' ? generateQueueName() : name;
     if (name.startsWith('amq.')) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
+    validateQueueArguments(options.arguments, this.describeQueue(queueName));
     let queue = this.queues.get(queueName);
     if (queue === undefined) {
       queue = new Queue(this.name, queueName, options, this, this.flowLimits);
@@ -108,6 +112,8 @@ export class Vhost implements QueueOwner {
       // Every queue is bound to the default exchange under its own name; routing does that implicitly.
     } else {
       this.assertExclusiveAccess(queue, connectionId);
+      // A different exclusive flag is reported as a lock conflict, as RabbitMQ does.
+      if ((queue.options.exclusiveOwner !== null) !== (options.exclusiveOwner !== null)) this.throwLocked(queue);
       this.assertQueueEquivalent(queue, options);
     }
     return { queue, messageCount: queue.messageCount, consumerCount: queue.consumerCount };
@@ -132,13 +138,17 @@ export class Vhost implements QueueOwner {
   bindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, connectionId: number): void {
     const queue = this.queueFor(queueName, connectionId);
     const source = this.bindableExchange(exchangeName);
+    if (source.type === 'headers') validateHeadersBinding(args);
     source.bind({ source, destination: queue, routingKey, arguments: args, key: bindingKey(queue, routingKey, args) });
   }
 
-  /** queue.unbind; unbinding a binding that does not exist succeeds. */
+  /** queue.unbind; unbinding a binding that does not exist succeeds, even when its queue or exchange is missing. */
   unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, connectionId: number): void {
-    const queue = this.queueFor(queueName, connectionId);
-    const source = this.bindableExchange(exchangeName);
+    if (exchangeName === '') throw accessRefused('operation not permitted on the default exchange');
+    const queue = this.queues.get(queueName);
+    const source = this.exchanges.get(exchangeName);
+    if (queue === undefined || source === undefined) return;
+    this.assertExclusiveAccess(queue, connectionId);
     this.removeBinding(source, bindingKey(queue, routingKey, args));
   }
 
@@ -149,10 +159,12 @@ export class Vhost implements QueueOwner {
     source.bind({ source, destination, routingKey, arguments: args, key: bindingKey(destination, routingKey, args) });
   }
 
-  /** exchange.unbind; unbinding a binding that does not exist succeeds. */
+  /** exchange.unbind; unbinding a binding that does not exist succeeds, even when an exchange is missing. */
   unbindExchange(destinationName: string, sourceName: string, routingKey: string, args: FieldTable): void {
-    const destination = this.bindableExchange(destinationName);
-    const source = this.bindableExchange(sourceName);
+    if (destinationName === '' || sourceName === '') throw accessRefused('operation not permitted on the default exchange');
+    const destination = this.exchanges.get(destinationName);
+    const source = this.exchanges.get(sourceName);
+    if (destination === undefined || source === undefined) return;
     this.removeBinding(source, bindingKey(destination, routingKey, args));
   }
 
@@ -171,7 +183,7 @@ export class Vhost implements QueueOwner {
    */
   publish(exchange: Exchange, message: Message, into: Queue[]): Queue[] {
     into.length = 0;
-    if (exchange.name === '') {
+    if (exchange.name === '' && message.extraRoutingKeys.length === 0) {
       const queue = this.queues.get(message.routingKey);
       if (queue !== undefined) into.push(queue);
     } else {
@@ -213,17 +225,31 @@ export class Vhost implements QueueOwner {
     routed.clear();
     visited.clear();
     visited.add(exchange);
-    exchange.route(message, routed);
+    this.routeWithEveryKey(exchange, message, routed);
     // Destinations added while iterating a Set are visited too, which follows exchange chains.
     for (const destination of routed) {
       if (destination instanceof Queue) into.push(destination);
       else if (!visited.has(destination)) {
         visited.add(destination);
-        destination.route(message, routed);
+        this.routeWithEveryKey(destination, message, routed);
       }
     }
     routed.clear();
     visited.clear();
+  }
+
+  private routeWithEveryKey(exchange: Exchange, message: Message, routed: Set<Destination>): void {
+    this.routeWithKey(exchange, message, message.routingKey, routed);
+    for (const key of message.extraRoutingKeys) this.routeWithKey(exchange, message, key, routed);
+  }
+
+  private routeWithKey(exchange: Exchange, message: Message, routingKey: string, routed: Set<Destination>): void {
+    if (exchange.name !== '') {
+      exchange.route(message, routingKey, routed);
+      return;
+    }
+    const queue = this.queues.get(routingKey);
+    if (queue !== undefined) routed.add(queue);
   }
 
   private bindableExchange(name: string): Exchange {
@@ -288,12 +314,14 @@ export class Vhost implements QueueOwner {
 
   private assertExclusiveAccess(queue: Queue, connectionId: number): void {
     const owner = queue.options.exclusiveOwner;
-    if (owner !== null && owner !== connectionId) {
-      throw resourceLocked(
-        `cannot obtain exclusive access to locked ${this.describeQueue(queue.name)}. It could be originally ` +
-          'declared on another connection or the exclusive property value does not match that of the original declaration.',
-      );
-    }
+    if (owner !== null && owner !== connectionId) this.throwLocked(queue);
+  }
+
+  private throwLocked(queue: Queue): never {
+    throw resourceLocked(
+      `cannot obtain exclusive access to locked ${this.describeQueue(queue.name)}. It could be originally ` +
+        'declared on another connection or the exclusive property value does not match that of the original declaration.',
+    );
   }
 
   private describeQueue(name: string): string {

@@ -10,7 +10,7 @@ import {
   preconditionFailed, unexpectedFrame,
 } from '../broker/errors.js';
 import type { Exchange } from '../broker/exchange/exchange.js';
-import { Message, type QueueEntry } from '../broker/message.js';
+import { prepareMessage, type Message, type QueueEntry } from '../broker/message.js';
 import type { Queue } from '../broker/queue.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { Limits } from '../config/config.js';
@@ -141,9 +141,13 @@ export class Channel implements ConsumerHost {
         this.vhost.unbindExchange(method.destination, method.source, method.routingKey, method.arguments);
         return this.reply(method.nowait, { name: 'exchangeUnbindOk' });
       case 'queueDeclare': return this.onQueueDeclare(method);
-      case 'queueBind':
-        this.vhost.bindQueue(this.queueName(method.queue), method.exchange, method.routingKey, method.arguments, this.connection.id);
+      case 'queueBind': {
+        // RabbitMQ: an empty queue name and key bind the last declared queue under its own name.
+        const queue = this.queueName(method.queue);
+        const routingKey = method.queue === '' && method.routingKey === '' ? queue : method.routingKey;
+        this.vhost.bindQueue(queue, method.exchange, routingKey, method.arguments, this.connection.id);
         return this.reply(method.nowait, { name: 'queueBindOk' });
+      }
       case 'queueUnbind':
         this.vhost.unbindQueue(this.queueName(method.queue), method.exchange, method.routingKey, method.arguments, this.connection.id);
         return this.send({ name: 'queueUnbindOk' });
@@ -164,9 +168,9 @@ export class Channel implements ConsumerHost {
       case 'basicAck': return this.settle(this.unacked.take(method.deliveryTag, method.multiple), 'ack');
       case 'basicNack': return this.settle(this.unacked.take(method.deliveryTag, method.multiple), method.requeue);
       case 'basicReject': return this.settle(this.unacked.take(method.deliveryTag, false), method.requeue);
-      case 'basicRecoverAsync': return this.recover();
+      case 'basicRecoverAsync': return this.recover(method.requeue);
       case 'basicRecover':
-        this.recover();
+        this.recover(method.requeue);
         return this.send({ name: 'basicRecoverOk' });
       case 'confirmSelect': return this.onConfirmSelect(method.nowait);
       case 'txSelect': return this.onTxSelect();
@@ -222,8 +226,12 @@ export class Channel implements ConsumerHost {
 
   private onQos(prefetchSize: number, prefetchCount: number, global: boolean): void {
     if (prefetchSize !== 0) throw notImplemented(`prefetch_size!=0 (${prefetchSize})`);
+    // RabbitMQ quirk, kept for compatibility: a per-consumer qos also clears the channel-wide limit.
     if (global) this.channelPrefetchCount = prefetchCount;
-    else this.consumerPrefetchCount = prefetchCount;
+    else {
+      this.consumerPrefetchCount = prefetchCount;
+      this.channelPrefetchCount = 0;
+    }
     this.send({ name: 'basicQosOk' });
     this.resumeDeliveries();
   }
@@ -252,15 +260,16 @@ export class Channel implements ConsumerHost {
 
   private onPublish(method: Extract<Method, { name: 'basicPublish' }>): void {
     if (method.immediate) throw notImplemented('immediate=true');
-    // Check the exchange now so the error names basic.publish before any content arrives.
-    this.vhost.exchangeForPublish(method.exchange);
+    // Content assembly starts first: if the exchange check fails, the closing channel still
+    // swallows the header and body frames that follow, as RabbitMQ does.
     this.content.begin(method);
+    this.vhost.exchangeForPublish(method.exchange);
   }
 
   private publish(publish: AssembledPublish): void {
     const { exchange: exchangeName, routingKey, mandatory } = publish.method;
     const exchange = this.vhost.exchangeForPublish(exchangeName);
-    const message = new Message(exchangeName, routingKey, publish.rawProperties, publish.body);
+    const message = prepareMessage(exchangeName, routingKey, publish.rawProperties, publish.body, this.connection.username);
     if (this.txMode) {
       this.txPublishes.push({ exchange, message, mandatory });
       return;
@@ -363,8 +372,9 @@ export class Channel implements ConsumerHost {
     this.resumeDeliveries();
   }
 
-  private recover(): void {
-    // RabbitMQ requeues in both cases: redelivery to the original consumer (requeue=false) is not offered.
+  private recover(requeue: boolean): void {
+    // Redelivery to the original consumer (requeue=false) is not offered by RabbitMQ either.
+    if (!requeue) throw notImplemented('requeue=false');
     this.apply(this.unacked.take(0, true), true);
   }
 
@@ -406,7 +416,6 @@ export class Channel implements ConsumerHost {
   teardown(): void {
     if (this.closed) return;
     this.closed = true;
-    this.content.reset();
     const pending = this.unacked.take(0, true);
     for (const { deliveries } of this.txSettlements) pending.push(...deliveries);
     this.txSettlements = [];

@@ -97,6 +97,11 @@ export class Connection implements FrameHandler, Publisher {
     this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), context.limits.handshakeTimeoutMs);
   }
 
+  /** The authenticated user's name ('' before authentication). */
+  get username(): string {
+    return this.user?.username ?? '';
+  }
+
   /** The peer's address, for logs and loopback checks. */
   get remoteAddress(): string {
     return this.socket.remoteAddress ?? '';

@@ -42,13 +42,14 @@ export class Unacked {
       this.deliveries.delete(deliveryTag);
       return [delivery];
     }
+    // RabbitMQ insists that the named tag itself be outstanding, even when lower tags are.
+    if (deliveryTag !== 0 && !this.deliveries.has(deliveryTag)) throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
     const taken: UnackedDelivery[] = [];
     for (const [tag, delivery] of this.deliveries) {
       if (deliveryTag !== 0 && tag > deliveryTag) break;
       taken.push(delivery);
       this.deliveries.delete(tag);
     }
-    if (taken.length === 0 && deliveryTag !== 0) throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
     return taken;
   }
 

@@ -12,8 +12,8 @@ export class DirectExchange extends Exchange {
     return 'direct';
   }
 
-  route(message: Message, out: Set<Destination>): void {
-    const matches = this.byRoutingKey.get(message.routingKey);
+  route(_message: Message, routingKey: string, out: Set<Destination>): void {
+    const matches = this.byRoutingKey.get(routingKey);
     if (matches === undefined) return;
     for (const binding of matches) out.add(binding.destination);
   }

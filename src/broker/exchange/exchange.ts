@@ -51,7 +51,7 @@ export abstract class Exchange {
   abstract get type(): string;
 
   /** Adds the destinations this message routes to (not following exchange-to-exchange links). */
-  abstract route(message: Message, out: Set<Destination>): void;
+  abstract route(message: Message, routingKey: string, out: Set<Destination>): void;
 
   /** Index a new binding for routing. */
   protected abstract addRoute(binding: Binding): void;

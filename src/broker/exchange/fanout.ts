@@ -10,7 +10,7 @@ export class FanoutExchange extends Exchange {
     return 'fanout';
   }
 
-  route(_message: Message, out: Set<Destination>): void {
+  route(_message: Message, _routingKey: string, out: Set<Destination>): void {
     for (const binding of this.bindings.values()) out.add(binding.destination);
   }
 

@@ -14,7 +14,7 @@ export class HeadersExchange extends Exchange {
     return 'headers';
   }
 
-  route(message: Message, out: Set<Destination>): void {
+  route(message: Message, _routingKey: string, out: Set<Destination>): void {
     if (this.bindings.size === 0) return;
     const headers = message.properties.headers ?? {};
     for (const binding of this.bindings.values()) {

@@ -14,9 +14,9 @@ export class TopicExchange extends Exchange {
     return 'topic';
   }
 
-  route(message: Message, out: Set<Destination>): void {
+  route(_message: Message, routingKey: string, out: Set<Destination>): void {
     this.matched.clear();
-    this.matcher.match(message.routingKey, this.matched);
+    this.matcher.match(routingKey, this.matched);
     for (const binding of this.matched) out.add(binding.destination);
     this.matched.clear();
   }
