@@ -40,6 +40,8 @@ async function main(): Promise<void> {
   let count = 0;
   let running = true;
 
+  // If the parent benchmark dies, so do we.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (message: ToWorker) => {
     if (message.type === 'mark') {
       send({ type: 'mark', count, atNs: process.hrtime.bigint().toString() });

@@ -7,7 +7,7 @@ import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { openConnection, type ClientName } from './clients.js';
-import { RssSampler, processCpuTimeMs, round, mebibytes, systemCpuSample, type BrokerHandle } from './common.js';
+import { RssSampler, processCpuTimeMs, registerEmergencyCleanup, round, mebibytes, systemCpuSample, type BrokerHandle } from './common.js';
 import type { FromWorker, ThroughputWorkerConfig, ToWorker } from './throughput-worker.js';
 
 /** Consumer acknowledgement mode: manual acks with multiple=true every N, or no-ack. */
@@ -96,6 +96,8 @@ class WorkerProcess {
       execArgv: ['--import', import.meta.resolve('tsx')],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    const unregister = registerEmergencyCleanup(() => this.child.kill('SIGKILL'));
+    this.child.once('exit', unregister);
     this.ready = new Promise((resolve, reject) => {
       this.child.on('message', (message: FromWorker) => {
         if (message.type === 'ready') resolve();
