@@ -31,11 +31,11 @@ export class Channel implements ConsumerHost {
   private readonly consumers = new Map<string, ChannelConsumer>();
   private readonly unacked = new Unacked();
   private readonly content: ContentAssembler;
+  private readonly consumersMax: number;
   private readonly routed: Queue[] = [];
   private closed = false;
   /** Set when the server has sent channel.close and waits for close-ok. */
   closing = false;
-  private flowActive = true;
   private nextDeliveryTag = 1;
   /** basic.qos global=false: the limit given to consumers created afterwards. */
   private consumerPrefetchCount = 0;
@@ -57,6 +57,7 @@ export class Channel implements ConsumerHost {
     limits: Limits,
   ) {
     this.content = new ContentAssembler(limits.messageSizeMaxBytes);
+    this.consumersMax = limits.consumersPerChannelMax;
   }
 
   /** Number of consumers on this channel. */
@@ -198,9 +199,7 @@ export class Channel implements ConsumerHost {
   private onFlow(active: boolean): void {
     // RabbitMQ no longer lets clients stop deliveries with channel.flow (prefetch does that job).
     if (!active) throw notImplemented('active=false');
-    this.flowActive = active;
     this.send({ name: 'channelFlowOk', active });
-    if (active) this.resumeDeliveries();
   }
 
   private onQueueDeclare(method: Extract<Method, { name: 'queueDeclare' }>): void {
@@ -240,6 +239,7 @@ export class Channel implements ConsumerHost {
     const queue = this.vhost.queueFor(this.queueName(method.queue), this.connection.id);
     const consumerTag = method.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url').slice(0, 22)}` : method.consumerTag;
     if (this.consumers.has(consumerTag)) throw notAllowed(`attempt to reuse consumer tag '${consumerTag}'`);
+    if (this.consumers.size >= this.consumersMax) throw notAllowed(`reached maximum (${this.consumersMax}) of consumers per channel`);
     if (queue.hasExclusiveConsumer() || (method.exclusive && queue.consumerCount > 0)) {
       throw accessRefused(`queue '${queue.name}' in vhost '${this.vhost.name}' in exclusive use`);
     }
@@ -321,7 +321,7 @@ export class Channel implements ConsumerHost {
   }
 
   canDeliver(consumer: ChannelConsumer): boolean {
-    if (this.closed || !this.flowActive || !this.connection.writable) return false;
+    if (this.closed || !this.connection.writable) return false;
     if (consumer.noAck) return true;
     if (consumer.prefetchCount > 0 && consumer.unackedCount >= consumer.prefetchCount) return false;
     return this.channelPrefetchCount === 0 || this.unacked.size < this.channelPrefetchCount;

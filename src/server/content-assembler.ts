@@ -17,6 +17,10 @@ export class ContentAssembler {
   private rawProperties: Buffer | undefined;
   private body: Buffer | undefined;
   private received = 0;
+  /** Body size declared by the header; body frames are counted against it. */
+  private bodySize = 0;
+  /** True when the body is to be read and dropped (the message was refused at its header). */
+  private discarding = false;
 
   constructor(private readonly messageSizeMaxBytes: number) {}
 
@@ -31,6 +35,8 @@ export class ContentAssembler {
     this.rawProperties = undefined;
     this.body = undefined;
     this.received = 0;
+    this.bodySize = 0;
+    this.discarding = false;
   }
 
   /** Drops any partial content (channel closing). */
@@ -38,6 +44,7 @@ export class ContentAssembler {
     this.method = undefined;
     this.rawProperties = undefined;
     this.body = undefined;
+    this.discarding = false;
   }
 
   /** Feeds a header or body frame; returns the publish once its body is complete. */
@@ -53,16 +60,24 @@ export class ContentAssembler {
     }
     const header = decodeContentHeader(payload);
     if (header.classId !== 60) throw unexpectedFrame(`content header for class ${header.classId}, expected 60`);
+    this.rawProperties = header.rawProperties;
+    this.bodySize = header.bodySize;
     if (header.bodySize > this.messageSizeMaxBytes) {
+      // The body frames still to come are read and dropped while the channel closes.
+      this.discarding = true;
       throw new ChannelError(ReplyCode.PreconditionFailed,
         `message size ${header.bodySize} is larger than configured max size ${this.messageSizeMaxBytes}`);
     }
-    this.rawProperties = header.rawProperties;
     this.body = Buffer.allocUnsafe(header.bodySize);
     return header.bodySize === 0 ? this.complete() : undefined;
   }
 
   private onBody(payload: Buffer): AssembledPublish | undefined {
+    if (this.discarding) {
+      this.received += payload.length;
+      if (this.received >= this.bodySize) this.reset();
+      return undefined;
+    }
     const body = this.body;
     if (body === undefined) throw unexpectedFrame('expected content header for class 60, got content body instead');
     if (this.received + payload.length > body.length) {
