@@ -168,7 +168,7 @@ interface CpuShares {
   readonly machine: number;
 }
 
-function describeBottleneck(shares: CpuShares): string {
+function describeBottleneck(shares: CpuShares, brokerName: string): string {
   const capacity = cpus().length * 100;
   const largest = (['broker', 'producer', 'consumer'] as const).reduce((a, b) => (shares[a] >= shares[b] ? a : b));
   const saturated = shares.machine >= capacity * 0.9;
@@ -177,6 +177,7 @@ function describeBottleneck(shares: CpuShares): string {
     `${largest} uses the most (${round(shares[largest], 0)}%)`,
   ];
   if (shares[largest] >= 90 && largest !== 'broker') parts.push(`${largest} is near one full core (single-threaded client)`);
+  if (brokerName === 'warren' && shares.broker >= 90) parts.push('Warren is near one full core (one Node thread)');
   if (shares.interrupts >= 10) parts.push(`kernel interrupts ${round(shares.interrupts, 0)}%`);
   if (shares.others >= 10) parts.push(`processes outside the benchmark took ${round(shares.others, 0)}%`);
   return parts.join('; ');
@@ -273,7 +274,7 @@ export async function runThroughput(broker: BrokerHandle, options: ThroughputOpt
       cpuCount: cpus().length,
       brokerRssBytesPeak,
       brokerRssMiBPeak: mebibytes(brokerRssBytesPeak),
-      bottleneck: describeBottleneck(shares),
+      bottleneck: describeBottleneck(shares, broker.name),
     };
   } finally {
     rss.stop();

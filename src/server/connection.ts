@@ -173,6 +173,9 @@ export class Connection implements FrameHandler, Publisher {
       return;
     }
     this.writer.reset();
+    // Input may be paused by flow control; the close-ok must still be read.
+    this.publishingPausedBy = 0;
+    this.socket.resume();
     this.sendMethod(0, {
       name: 'connectionClose', replyCode: error.replyCode, replyText: error.replyText,
       classId: error.classId, methodId: error.methodId,
@@ -444,7 +447,8 @@ export class Connection implements FrameHandler, Publisher {
   private onHeartbeatTick(): void {
     if (!this.sentSinceTick && !this.socket.destroyed) this.socket.write(HEARTBEAT_FRAME);
     this.sentSinceTick = false;
-    if (this.receivedSinceTick) {
+    // While flow control holds our reading paused, the peer's heartbeats wait unread in the socket.
+    if (this.receivedSinceTick || this.publishingPausedBy > 0) {
       this.receivedSinceTick = false;
       this.missedHeartbeatTicks = 0;
       return;
