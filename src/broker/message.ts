@@ -6,6 +6,8 @@ import { decodeBasicProperties, encodeBasicProperties, type BasicProperties, typ
 import { preconditionFailed } from './errors.js';
 
 /** Property flag bits (the first two bytes of the raw properties) the broker looks at. */
+const CONTENT_TYPE_FLAG = 0x8000;
+const CONTENT_ENCODING_FLAG = 0x4000;
 const HEADERS_FLAG = 0x2000;
 const USER_ID_FLAG = 0x0010;
 
@@ -42,7 +44,8 @@ const NO_KEYS: readonly string[] = [];
  */
 export function prepareMessage(exchange: string, routingKey: string, rawProperties: Buffer, body: Buffer, username: string): Message {
   const flags = rawProperties.length >= 2 ? rawProperties.readUInt16BE(0) : 0;
-  if ((flags & (HEADERS_FLAG | USER_ID_FLAG)) === 0) return new Message(exchange, routingKey, rawProperties, body);
+  const mayHaveCc = (flags & HEADERS_FLAG) !== 0 && !headersTableEmpty(rawProperties, flags);
+  if (!mayHaveCc && (flags & USER_ID_FLAG) === 0) return new Message(exchange, routingKey, rawProperties, body);
   const properties = decodeBasicProperties(rawProperties);
   if (properties.userId !== undefined && properties.userId !== username) {
     throw preconditionFailed(`user_id property set to '${properties.userId}' but authenticated user was '${username}'`);
@@ -55,6 +58,18 @@ export function prepareMessage(exchange: string, routingKey: string, rawProperti
   if (headers['BCC'] === undefined) return new Message(exchange, routingKey, rawProperties, body, keys);
   const { BCC: _bcc, ...visibleHeaders } = headers;
   return new Message(exchange, routingKey, encodeBasicProperties({ ...properties, headers: visibleHeaders }), body, keys);
+}
+
+/**
+ * True when the headers property is an empty table, read straight from the bytes: many clients
+ * always send `headers: {}`, and decoding every message's properties to learn that costs.
+ */
+function headersTableEmpty(raw: Buffer, flags: number): boolean {
+  let offset = 2;
+  // content-type and content-encoding (short strings) come before headers.
+  if ((flags & CONTENT_TYPE_FLAG) !== 0) offset += 1 + (raw[offset] ?? 0);
+  if ((flags & CONTENT_ENCODING_FLAG) !== 0) offset += 1 + (raw[offset] ?? 0);
+  return offset + 4 <= raw.length && raw.readUInt32BE(offset) === 0;
 }
 
 function routingKeysOf(value: FieldValue | undefined): string[] {

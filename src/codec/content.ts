@@ -13,7 +13,10 @@ const FRAME_OVERHEAD_BYTES = 8;
 /** class-id (2) + weight (2) + body-size (8) + property flags (2). */
 const CONTENT_HEADER_MIN_BYTES = 14;
 
-/** A decoded content header frame; rawProperties is an owned copy of the flags + property list bytes. */
+/**
+ * A decoded content header frame. rawProperties is a view of the flags + property list bytes inside the
+ * frame payload: valid only as long as the payload is, so a caller that keeps it must copy it.
+ */
 export interface ContentHeader {
   classId: number;
   /** Must be 0 in AMQP 0-9-1; RabbitMQ treats anything else as an unexpected frame. */
@@ -51,7 +54,7 @@ export function encodeBodyFrames(w: FrameWriter, channel: number, body: Buffer, 
   }
 }
 
-/** Decodes a content header frame payload; rawProperties is a copy. Throws AmqpCodecError(502) when malformed. */
+/** Decodes a content header frame payload; rawProperties is a view into it. Throws AmqpCodecError(502) when malformed. */
 export function decodeContentHeader(payload: Buffer): ContentHeader {
   if (payload.length < CONTENT_HEADER_MIN_BYTES) {
     throw new AmqpCodecError(ReplyCode.SyntaxError, `content header too short (${payload.length} bytes)`);
@@ -60,7 +63,7 @@ export function decodeContentHeader(payload: Buffer): ContentHeader {
     classId: payload.readUInt16BE(0),
     weight: payload.readUInt16BE(2),
     bodySize: payload.readUInt32BE(4) * 0x100000000 + payload.readUInt32BE(8),
-    rawProperties: copyBytes(payload, 12, payload.length),
+    rawProperties: payload.subarray(12),
   };
 }
 

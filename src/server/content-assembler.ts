@@ -21,6 +21,8 @@ export class ContentAssembler {
   private bodySize = 0;
   /** True when the body is to be read and dropped (the message was refused at its header). */
   private discarding = false;
+  /** The property bytes of the previous message, shared by the next one when identical (they usually are). */
+  private lastRawProperties: Buffer = Buffer.alloc(0);
 
   constructor(private readonly messageSizeMaxBytes: number) {}
 
@@ -60,7 +62,7 @@ export class ContentAssembler {
     }
     const header = decodeContentHeader(payload);
     if (header.classId !== 60) throw unexpectedFrame(`content header for class ${header.classId}, expected 60`);
-    this.rawProperties = header.rawProperties;
+    this.rawProperties = this.ownProperties(header.rawProperties);
     this.bodySize = header.bodySize;
     if (header.bodySize > this.messageSizeMaxBytes) {
       // The body frames still to come are read and dropped while the channel closes.
@@ -70,6 +72,12 @@ export class ContentAssembler {
     }
     this.body = Buffer.allocUnsafe(header.bodySize);
     return header.bodySize === 0 ? this.complete() : undefined;
+  }
+
+  /** Copies property bytes out of the transient frame, reusing the previous copy when the bytes are equal. */
+  private ownProperties(view: Buffer): Buffer {
+    if (!view.equals(this.lastRawProperties)) this.lastRawProperties = Buffer.from(view);
+    return this.lastRawProperties;
   }
 
   private onBody(payload: Buffer): AssembledPublish | undefined {
