@@ -40,8 +40,12 @@ export interface QueueOwner {
 /** A message queue. */
 export class Queue implements DeliverySource {
   private readonly ready = new Deque<QueueEntry>(1024);
-  /** Entries returned to the queue, ordered by sequence; they all precede every entry in `ready`. */
-  private readonly requeued: QueueEntry[] = [];
+  /**
+   * Entries returned to the queue, ordered by sequence, consumed from requeuedHead on; they all
+   * precede every entry in `ready` (which only holds entries never delivered).
+   */
+  private requeued: QueueEntry[] = [];
+  private requeuedHead = 0;
   private readonly consumerList: Consumer[] = [];
   private nextConsumerIndex = 0;
   private nextSequence = 0;
@@ -62,7 +66,7 @@ export class Queue implements DeliverySource {
 
   /** Ready messages (not counting delivered, unacknowledged ones). */
   get messageCount(): number {
-    return this.ready.length + this.requeued.length;
+    return this.ready.length + this.requeued.length - this.requeuedHead;
   }
 
   /** Number of consumers subscribed. */
@@ -96,14 +100,22 @@ export class Queue implements DeliverySource {
 
   /** Removes and returns the next ready entry (basic.get), or undefined. */
   shift(): QueueEntry | undefined {
-    if (this.requeued.length > 0) return this.requeued.shift();
+    if (this.requeuedHead < this.requeued.length) {
+      const entry = this.requeued[this.requeuedHead++];
+      if (this.requeuedHead === this.requeued.length) {
+        this.requeued = [];
+        this.requeuedHead = 0;
+      }
+      return entry;
+    }
     return this.ready.shift();
   }
 
   /** Drops every ready message and returns how many there were. */
   purge(): number {
     const count = this.messageCount;
-    this.requeued.length = 0;
+    this.requeued = [];
+    this.requeuedHead = 0;
     this.ready.clear();
     this.releasePublishers(true);
     return count;
@@ -111,10 +123,12 @@ export class Queue implements DeliverySource {
 
   requeue(entries: readonly QueueEntry[]): void {
     if (this.deleted) return;
-    for (const entry of entries) {
-      entry.redelivered = true;
-      insertBySequence(this.requeued, entry);
-    }
+    if (entries.length === 0) return;
+    const returned = [...entries].sort((a, b) => a.sequence - b.sequence);
+    for (const entry of returned) entry.redelivered = true;
+    // One linear merge keeps requeueing a large batch (a consumer with many unacked messages died) cheap.
+    this.requeued = mergeBySequence(this.requeued.slice(this.requeuedHead), returned);
+    this.requeuedHead = 0;
     this.dispatch();
   }
 
@@ -193,13 +207,23 @@ export class Queue implements DeliverySource {
   }
 }
 
-function insertBySequence(list: QueueEntry[], entry: QueueEntry): void {
-  let low = 0;
-  let high = list.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((list[middle] as QueueEntry).sequence < entry.sequence) low = middle + 1;
-    else high = middle;
+function mergeBySequence(left: readonly QueueEntry[], right: readonly QueueEntry[]): QueueEntry[] {
+  if (left.length === 0) return [...right];
+  const merged: QueueEntry[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < left.length && j < right.length) {
+    const a = left[i] as QueueEntry;
+    const b = right[j] as QueueEntry;
+    if (a.sequence <= b.sequence) {
+      merged.push(a);
+      i++;
+    } else {
+      merged.push(b);
+      j++;
+    }
   }
-  list.splice(low, 0, entry);
+  while (i < left.length) merged.push(left[i++] as QueueEntry);
+  while (j < right.length) merged.push(right[j++] as QueueEntry);
+  return merged;
 }
