@@ -2,6 +2,7 @@
  * The broker: the vhosts and users of one node. Transport layers (AMQP server, HTTP) call into it.
  */
 import type { WarrenConfig } from '../config/config.js';
+import { NO_FLOW_CONTROL, type FlowControlPolicy } from './publisher-throttle.js';
 import { Users } from './users.js';
 import { Vhost } from './vhost.js';
 
@@ -11,12 +12,8 @@ export class Broker {
   readonly users: Users;
   private nextConnectionId = 1;
 
-  constructor(config: Pick<WarrenConfig, 'vhosts' | 'users' | 'limits'>) {
-    const flowLimits = {
-      backlogHighWaterMessages: config.limits.queueBacklogHighWaterMessages,
-      backlogLowWaterMessages: Math.floor(config.limits.queueBacklogHighWaterMessages / 2),
-    };
-    for (const name of config.vhosts) this.vhosts.set(name, new Vhost(name, flowLimits));
+  constructor(config: Pick<WarrenConfig, 'vhosts' | 'users'>, flowControl: FlowControlPolicy = NO_FLOW_CONTROL) {
+    for (const name of config.vhosts) this.vhosts.set(name, new Vhost(name, flowControl));
     this.users = new Users(config.users);
   }
 

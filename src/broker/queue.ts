@@ -5,6 +5,7 @@
 import type { FieldTable } from '../codec/index.js';
 import { Deque } from '../util/deque.js';
 import type { Consumer, DeliverySource, Message, QueueEntry } from './message.js';
+import { PublisherThrottle, type FlowControlPolicy, type Publisher, type ThrottledQueue } from './publisher-throttle.js';
 
 /** The declared shape of a queue, compared on redeclaration. */
 export interface QueueOptions {
@@ -15,22 +16,6 @@ export interface QueueOptions {
   arguments: FieldTable;
 }
 
-/** A publisher whose reading the queue can pause while its backlog is too deep (flow control). */
-export interface Publisher {
-  /** Stops taking input from this publisher until resumePublishing is called as many times. */
-  pausePublishing(): void;
-  /** Undoes one pausePublishing. */
-  resumePublishing(): void;
-}
-
-/** Backlog bounds that drive publisher flow control. */
-export interface QueueFlowLimits {
-  /** Ready messages at which publishers to a queue that has consumers are paused. */
-  backlogHighWaterMessages: number;
-  /** Ready messages at or below which paused publishers resume. */
-  backlogLowWaterMessages: number;
-}
-
 /** What a queue tells its vhost about its lifecycle. */
 export interface QueueOwner {
   /** The queue wants to be deleted (auto-delete after its last consumer went). */
@@ -38,7 +23,7 @@ export interface QueueOwner {
 }
 
 /** A message queue. */
-export class Queue implements DeliverySource {
+export class Queue implements DeliverySource, ThrottledQueue {
   private readonly ready = new Deque<QueueEntry>(1024);
   /**
    * Entries returned to the queue, ordered by sequence, consumed from requeuedHead on; they all
@@ -51,8 +36,9 @@ export class Queue implements DeliverySource {
   private nextSequence = 0;
   private dispatching = false;
   private hadConsumer = false;
-  /** Publishers paused because this queue's backlog passed the high-water mark. */
-  private readonly pausedPublishers = new Set<Publisher>();
+  private readonly throttle: PublisherThrottle;
+  /** Deliveries to consumers so far (flow control watches it for progress). */
+  deliveryCount = 0;
   /** Set once the queue is deleted; a deleted queue accepts nothing. */
   deleted = false;
 
@@ -61,8 +47,10 @@ export class Queue implements DeliverySource {
     readonly name: string,
     readonly options: QueueOptions,
     private readonly owner: QueueOwner,
-    private readonly flowLimits: QueueFlowLimits,
-  ) {}
+    flowControl: FlowControlPolicy,
+  ) {
+    this.throttle = new PublisherThrottle(flowControl, this);
+  }
 
   /** Ready messages (not counting delivered, unacknowledged ones). */
   get messageCount(): number {
@@ -86,16 +74,9 @@ export class Queue implements DeliverySource {
     if (this.consumerList.length > 0) this.dispatch();
   }
 
-  /**
-   * Pauses a publisher when this queue has consumers and more ready messages than the high-water
-   * mark: the consumers are behind, and reading more input would only grow memory and take CPU from
-   * delivering. A queue without consumers is a buffer and accepts publishes at full speed.
-   */
+  /** Pauses a publisher to this queue while the node is busy and the consumers are behind. */
   applyFlowControl(publisher: Publisher): void {
-    if (this.consumerList.length === 0 || this.messageCount < this.flowLimits.backlogHighWaterMessages) return;
-    if (this.pausedPublishers.has(publisher)) return;
-    this.pausedPublishers.add(publisher);
-    publisher.pausePublishing();
+    this.throttle.maybePause(publisher);
   }
 
   /** Removes and returns the next ready entry (basic.get), or undefined. */
@@ -117,7 +98,7 @@ export class Queue implements DeliverySource {
     this.requeued = [];
     this.requeuedHead = 0;
     this.ready.clear();
-    this.releasePublishers(true);
+    this.throttle.releaseAll();
     return count;
   }
 
@@ -149,7 +130,7 @@ export class Queue implements DeliverySource {
     if (index < 0) return;
     this.consumerList.splice(index, 1);
     if (this.nextConsumerIndex > index) this.nextConsumerIndex--;
-    if (this.consumerList.length === 0) this.releasePublishers(true);
+    if (this.consumerList.length === 0) this.throttle.releaseAll();
     if (this.options.autoDelete && this.hadConsumer && this.consumerList.length === 0 && !this.deleted) {
       this.owner.autoDeleteQueue(this);
     }
@@ -164,7 +145,6 @@ export class Queue implements DeliverySource {
   markDeleted(): number {
     this.deleted = true;
     const count = this.purge();
-    this.releasePublishers(true);
     const consumers = this.consumerList.splice(0);
     for (const consumer of consumers) consumer.cancelledByBroker();
     return count;
@@ -174,26 +154,20 @@ export class Queue implements DeliverySource {
   dispatch(): void {
     if (this.dispatching || this.deleted) return;
     this.dispatching = true;
+    const deliveredBefore = this.deliveryCount;
     try {
       while (this.messageCount > 0) {
         const consumer = this.nextAcceptingConsumer();
         if (consumer === undefined) break;
         const entry = this.shift();
         if (entry === undefined) break;
+        this.deliveryCount++;
         consumer.deliver(this, entry);
       }
     } finally {
       this.dispatching = false;
     }
-    if (this.pausedPublishers.size > 0) this.releasePublishers(false);
-  }
-
-  private releasePublishers(always: boolean): void {
-    if (this.pausedPublishers.size === 0) return;
-    if (!always && this.messageCount > this.flowLimits.backlogLowWaterMessages) return;
-    const publishers = [...this.pausedPublishers];
-    this.pausedPublishers.clear();
-    for (const publisher of publishers) publisher.resumePublishing();
+    if (this.deliveryCount !== deliveredBefore) this.throttle.onDelivered();
   }
 
   private nextAcceptingConsumer(): Consumer | undefined {

@@ -13,7 +13,8 @@ import { FanoutExchange } from './exchange/fanout.js';
 import { HeadersExchange } from './exchange/headers.js';
 import { TopicExchange } from './exchange/topic.js';
 import type { Message } from './message.js';
-import { Queue, type QueueFlowLimits, type QueueOptions, type QueueOwner } from './queue.js';
+import type { FlowControlPolicy } from './publisher-throttle.js';
+import { Queue, type QueueOptions, type QueueOwner } from './queue.js';
 
 const EXCHANGE_TYPES: Record<string, new (vhost: string, name: string, options: ExchangeOptions) => Exchange> = {
   direct: DirectExchange,
@@ -53,7 +54,7 @@ export class Vhost implements QueueOwner {
 
   constructor(
     readonly name: string,
-    private readonly flowLimits: QueueFlowLimits,
+    private readonly flowControl: FlowControlPolicy,
   ) {
     const durable = { durable: true, autoDelete: false, internal: false, arguments: {} };
     this.addExchange('', 'direct', durable);
@@ -107,7 +108,7 @@ export class Vhost implements QueueOwner {
     validateQueueArguments(options.arguments, this.describeQueue(queueName));
     let queue = this.queues.get(queueName);
     if (queue === undefined) {
-      queue = new Queue(this.name, queueName, options, this, this.flowLimits);
+      queue = new Queue(this.name, queueName, options, this, this.flowControl);
       this.queues.set(queueName, queue);
       // Every queue is bound to the default exchange under its own name; routing does that implicitly.
     } else {

@@ -50,6 +50,8 @@ export interface Limits {
    * connections publishing to it, until the backlog halves (flow control, like RabbitMQ's credit flow).
    */
   queueBacklogHighWaterMessages: number;
+  /** Event-loop utilization (0..1) above which the node counts as busy for publisher flow control. */
+  flowControlBusyUtilization: number;
 }
 
 /** The whole configuration of one Warren node. */
@@ -75,6 +77,7 @@ export const DEFAULT_LIMITS: Limits = {
   consumersPerChannelMax: 65_536,
   socketBufferHighWaterBytes: 4 * 1024 * 1024,
   queueBacklogHighWaterMessages: 8192,
+  flowControlBusyUtilization: 0.8,
 };
 
 /** The guest user RabbitMQ ships: full rights on "/", loopback connections only. */

@@ -11,7 +11,7 @@ import {
 import type { Broker } from '../broker/broker.js';
 import { AmqpError, ChannelError, ConnectionError, channelError, frameError, notAllowed, unexpectedFrame } from '../broker/errors.js';
 import type { Message } from '../broker/message.js';
-import type { Publisher } from '../broker/queue.js';
+import type { Publisher } from '../broker/publisher-throttle.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { Limits, UserConfig } from '../config/config.js';
 import type { Logger } from '../util/logger.js';

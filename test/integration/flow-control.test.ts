@@ -28,6 +28,15 @@ async function messageCount(queue: string): Promise<number> {
   }
 }
 
+/** Acks unless the channel has closed meanwhile (the test may already be tearing down). */
+function ackQuietly(channel: amqplib.Channel, message: amqplib.Message): void {
+  try {
+    channel.ack(message);
+  } catch {
+    // The channel closed while the ack was pending: nothing left to acknowledge.
+  }
+}
+
 async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -70,27 +79,70 @@ test('a consumer that stops reading its socket is not buffered for without bound
   await setup.close();
 });
 
-test('a publisher to a queue whose consumer is behind is paused until the backlog shrinks', inProcessOnly, async () => {
-  broker = await startTestBroker({ limits: { queueBacklogHighWaterMessages: 100 } });
+test('while the node is busy, a publisher to a queue whose consumer is behind is paused until the backlog shrinks', inProcessOnly, async () => {
+  // Utilization 0 makes the node count as busy all the time, so the test does not depend on load.
+  broker = await startTestBroker({ limits: { queueBacklogHighWaterMessages: 100, flowControlBusyUtilization: 0 } });
   const total = 20_000;
   const consumerConnection = await amqplib.connect(broker.url);
   const consumerChannel = await consumerConnection.createChannel();
   await consumerChannel.assertQueue('behind', { autoDelete: false });
   await consumerChannel.prefetch(1);
-  // The consumer takes one message and never acknowledges it: the queue has a consumer but no progress.
-  const { consumerTag } = await consumerChannel.consume('behind', () => {});
+  // A slow consumer: it keeps making progress, one message every 20 ms.
+  const { consumerTag } = await consumerChannel.consume('behind', (message) => {
+    if (message !== null) setTimeout(() => ackQuietly(consumerChannel, message), 20);
+  });
 
   const publisherConnection = await amqplib.connect(broker.url);
   const publisher = await publisherConnection.createChannel();
   for (let i = 0; i < total; i++) publisher.sendToQueue('behind', Buffer.from('x'));
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await new Promise((resolve) => setTimeout(resolve, 600));
   const whilePaused = await messageCount('behind');
   assert.ok(whilePaused < total / 4, `expected the publisher to be paused near the high-water mark, queue holds ${whilePaused}`);
 
   // Without consumers the queue is a buffer again and the publisher is released.
   await consumerChannel.cancel(consumerTag);
-  await eventually(async () => (await messageCount('behind')) === total - 1, 'every publish to arrive once released');
+  await eventually(async () => (await messageCount('behind')) >= total - 100, 'the remaining publishes to arrive once released');
   await consumerChannel.deleteQueue('behind');
+  await publisherConnection.close();
+  await consumerConnection.close();
+});
+
+test('consumers that stop making progress do not hold their publishers paused', inProcessOnly, async () => {
+  broker = await startTestBroker({ limits: { queueBacklogHighWaterMessages: 100, flowControlBusyUtilization: 0 } });
+  const total = 20_000;
+  const consumerConnection = await amqplib.connect(broker.url);
+  const consumerChannel = await consumerConnection.createChannel();
+  await consumerChannel.assertQueue('stuck', { autoDelete: false });
+  await consumerChannel.prefetch(1);
+  // The consumer takes one message and never acknowledges it: attached, but no progress.
+  await consumerChannel.consume('stuck', () => {});
+
+  const publisherConnection = await amqplib.connect(broker.url);
+  const publisher = await publisherConnection.createChannel();
+  for (let i = 0; i < total; i++) publisher.sendToQueue('stuck', Buffer.from('x'));
+  await eventually(async () => (await messageCount('stuck')) === total - 1, 'every publish to reach the queue with the consumer still attached');
+  await consumerChannel.deleteQueue('stuck');
+  await publisherConnection.close();
+  await consumerConnection.close();
+});
+
+test('a node that is not busy never pauses publishers, however deep the backlog', inProcessOnly, async () => {
+  // Utilization above 1 can never be reached: the node never counts as busy.
+  broker = await startTestBroker({ limits: { queueBacklogHighWaterMessages: 100, flowControlBusyUtilization: 2 } });
+  const total = 20_000;
+  const consumerConnection = await amqplib.connect(broker.url);
+  const consumerChannel = await consumerConnection.createChannel();
+  await consumerChannel.assertQueue('work', { autoDelete: false });
+  await consumerChannel.prefetch(1);
+  await consumerChannel.consume('work', (message) => {
+    if (message !== null) setTimeout(() => ackQuietly(consumerChannel, message), 20);
+  });
+  const publisherConnection = await amqplib.connect(broker.url);
+  const publisher = await publisherConnection.createConfirmChannel();
+  for (let i = 0; i < total; i++) publisher.sendToQueue('work', Buffer.from('x'));
+  await publisher.waitForConfirms();
+  assert.ok((await messageCount('work')) > total - 1000, 'the backlog built up while the consumer worked slowly');
+  await consumerChannel.deleteQueue('work');
   await publisherConnection.close();
   await consumerConnection.close();
 });

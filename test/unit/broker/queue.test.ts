@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Message, type QueueEntry } from '../../../src/broker/message.js';
+import { NO_FLOW_CONTROL } from '../../../src/broker/publisher-throttle.js';
 import { Queue } from '../../../src/broker/queue.js';
 
 function newQueue(): Queue {
   const owner = { autoDeleteQueue: () => {} };
   const options = { durable: false, exclusiveOwner: null, autoDelete: false, arguments: {} };
-  return new Queue('/', 'q', options, owner, { backlogHighWaterMessages: 1000, backlogLowWaterMessages: 500 });
+  return new Queue('/', 'q', options, owner, NO_FLOW_CONTROL);
 }
 
 const message = (): Message => new Message('', 'q', Buffer.alloc(0), Buffer.alloc(0));

@@ -1,0 +1,104 @@
+/**
+ * Publisher flow control for one queue. When the node is saturated and a queue's consumers are
+ * behind, reading more publishes only grows the backlog and takes CPU from delivering, so the
+ * connections publishing to that queue are paused until the backlog halves. This is Warren's
+ * counterpart of RabbitMQ's credit flow: it engages only while the node is busy and the consumers
+ * are making progress, so a queue whose consumers are merely slow (a work queue building a backlog
+ * on purpose) or stuck never blocks its publishers for long.
+ */
+
+/** A publisher whose input the broker can pause. */
+export interface Publisher {
+  /** Stops taking input from this publisher until resumePublishing is called as many times. */
+  pausePublishing(): void;
+  /** Undoes one pausePublishing. */
+  resumePublishing(): void;
+}
+
+/** The node-wide settings and load signal that drive publisher flow control. */
+export interface FlowControlPolicy {
+  /** Ready messages at which publishers to a queue that has consumers may be paused. */
+  backlogHighWaterMessages: number;
+  /** Ready messages at or below which paused publishers resume. */
+  backlogLowWaterMessages: number;
+  /** How often a queue with paused publishers checks that its consumers still make progress. */
+  progressCheckMs: number;
+  /** True while the node cannot take input at full speed (its event loop is saturated). */
+  isBusy(): boolean;
+}
+
+/** A policy that never pauses anyone. */
+export const NO_FLOW_CONTROL: FlowControlPolicy = {
+  backlogHighWaterMessages: Number.POSITIVE_INFINITY,
+  backlogLowWaterMessages: Number.POSITIVE_INFINITY,
+  progressCheckMs: 1000,
+  isBusy: () => false,
+};
+
+/** What the throttle reads from its queue. */
+export interface ThrottledQueue {
+  readonly messageCount: number;
+  readonly consumerCount: number;
+  /** Deliveries made so far; the throttle watches it for progress. */
+  readonly deliveryCount: number;
+}
+
+/** The paused publishers of one queue. */
+export class PublisherThrottle {
+  private readonly paused = new Set<Publisher>();
+  private timer: NodeJS.Timeout | undefined;
+  private deliveriesAtLastCheck = 0;
+  /** Set when consumers stopped making progress; cleared by the next delivery. No pausing meanwhile. */
+  private stalled = false;
+
+  constructor(
+    private readonly policy: FlowControlPolicy,
+    private readonly queue: ThrottledQueue,
+  ) {}
+
+  /** Number of publishers currently paused by this queue. */
+  get pausedCount(): number {
+    return this.paused.size;
+  }
+
+  /** Pauses the publisher if the node is busy and the queue's consumers are behind. */
+  maybePause(publisher: Publisher): void {
+    const { queue, policy } = this;
+    if (queue.consumerCount === 0 || queue.messageCount < policy.backlogHighWaterMessages) return;
+    if (this.stalled || this.paused.has(publisher) || !policy.isBusy()) return;
+    this.paused.add(publisher);
+    publisher.pausePublishing();
+    if (this.timer === undefined) {
+      this.deliveriesAtLastCheck = queue.deliveryCount;
+      this.timer = setInterval(() => this.checkProgress(), policy.progressCheckMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Notes consumer progress and resumes the paused publishers once the backlog is down to the low-water mark. */
+  onDelivered(): void {
+    this.stalled = false;
+    if (this.paused.size > 0 && this.queue.messageCount <= this.policy.backlogLowWaterMessages) this.releaseAll();
+  }
+
+  /** Resumes every paused publisher (queue deleted or purged, consumers gone, no progress). */
+  releaseAll(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.paused.size === 0) return;
+    const publishers = [...this.paused];
+    this.paused.clear();
+    for (const publisher of publishers) publisher.resumePublishing();
+  }
+
+  private checkProgress(): void {
+    const delivered = this.queue.deliveryCount;
+    const progressed = delivered !== this.deliveriesAtLastCheck;
+    this.deliveriesAtLastCheck = delivered;
+    // Consumers that stopped taking messages must not hold publishers hostage.
+    if (!progressed || this.queue.consumerCount === 0) {
+      this.stalled = true;
+      this.releaseAll();
+    }
+  }
+}
