@@ -4,6 +4,19 @@
  */
 import { ReplyCode, ReplyText } from '../codec/index.js';
 
+/** reply-text is a shortstr: at most 255 bytes of UTF-8. */
+const REPLY_TEXT_MAX_BYTES = 255;
+
+/** Cuts a string to at most maxBytes of UTF-8 without splitting a character. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let end = maxBytes;
+  const bytes = Buffer.from(text);
+  // Step back over continuation bytes (10xxxxxx) so the cut falls on a character boundary.
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return bytes.toString('utf8', 0, end);
+}
+
 /** An error that the broker reports to the peer with an AMQP reply code. */
 export abstract class AmqpError extends Error {
   /** Class id of the method that caused the error (0 when not caused by a method). */
@@ -18,9 +31,9 @@ export abstract class AmqpError extends Error {
     super(`${ReplyText[replyCode] ?? 'ERROR'} - ${detail}`);
   }
 
-  /** The reply-text sent on the wire, RabbitMQ style ("NOT_FOUND - no queue 'q' in vhost '/'"). */
+  /** The reply-text sent on the wire, RabbitMQ style ("NOT_FOUND - no queue 'q' in vhost '/'"), at most 255 bytes. */
   get replyText(): string {
-    return this.message.length > 255 ? this.message.slice(0, 255) : this.message;
+    return truncateUtf8(this.message, REPLY_TEXT_MAX_BYTES);
   }
 
   private methodRecorded = false;

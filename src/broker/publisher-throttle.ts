@@ -39,16 +39,14 @@ export const NO_FLOW_CONTROL: FlowControlPolicy = {
 export interface ThrottledQueue {
   readonly messageCount: number;
   readonly consumerCount: number;
-  /** Deliveries made so far; the throttle watches it for progress. */
-  readonly deliveryCount: number;
 }
 
 /** The paused publishers of one queue. */
 export class PublisherThrottle {
   private readonly paused = new Set<Publisher>();
   private timer: NodeJS.Timeout | undefined;
-  private deliveriesAtLastCheck = 0;
-  /** Set when consumers stopped making progress; cleared by the next delivery. No pausing meanwhile. */
+  private backlogAtLastCheck = 0;
+  /** Set when the backlog stopped shrinking while publishers were paused; cleared once it is down to low water. */
   private stalled = false;
 
   constructor(
@@ -69,16 +67,18 @@ export class PublisherThrottle {
     this.paused.add(publisher);
     publisher.pausePublishing();
     if (this.timer === undefined) {
-      this.deliveriesAtLastCheck = queue.deliveryCount;
+      // The rest of the chunk being parsed still lands in the queue, so the first check only takes a reading.
+      this.backlogAtLastCheck = Number.POSITIVE_INFINITY;
       this.timer = setInterval(() => this.checkProgress(), policy.progressCheckMs);
       this.timer.unref();
     }
   }
 
-  /** Notes consumer progress and resumes the paused publishers once the backlog is down to the low-water mark. */
+  /** After deliveries: once the backlog is down to the low-water mark, paused publishers resume and a stall is over. */
   onDelivered(): void {
+    if (this.queue.messageCount > this.policy.backlogLowWaterMessages) return;
     this.stalled = false;
-    if (this.paused.size > 0 && this.queue.messageCount <= this.policy.backlogLowWaterMessages) this.releaseAll();
+    if (this.paused.size > 0) this.releaseAll();
   }
 
   /** Resumes every paused publisher (queue deleted or purged, consumers gone, no progress). */
@@ -91,14 +91,16 @@ export class PublisherThrottle {
     for (const publisher of publishers) publisher.resumePublishing();
   }
 
+  /**
+   * While its publishers are paused a queue's backlog must shrink. If it does not (consumers stuck,
+   * or requeueing what they get), or the node is no longer busy, the publishers go free: flow
+   * control may slow them down, never hold them hostage.
+   */
   private checkProgress(): void {
-    const delivered = this.queue.deliveryCount;
-    const progressed = delivered !== this.deliveriesAtLastCheck;
-    this.deliveriesAtLastCheck = delivered;
-    // Consumers that stopped taking messages must not hold publishers hostage.
-    if (!progressed || this.queue.consumerCount === 0) {
-      this.stalled = true;
-      this.releaseAll();
-    }
+    const backlog = this.queue.messageCount;
+    const shrinking = backlog < this.backlogAtLastCheck;
+    this.backlogAtLastCheck = backlog;
+    if (!shrinking || this.queue.consumerCount === 0) this.stalled = true;
+    if (this.stalled || !this.policy.isBusy()) this.releaseAll();
   }
 }

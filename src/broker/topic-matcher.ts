@@ -9,9 +9,19 @@ function splitWords(key: string): string[] {
   return key === '' ? [] : key.split('.');
 }
 
+/** Collapses runs of `#` ("a.#.#.b" matches exactly what "a.#.b" matches) so the trie stays small. */
+function normalizedWords(pattern: string): string[] {
+  const all = splitWords(pattern);
+  return all.filter((word, index) => !(word === '#' && all[index - 1] === '#'));
+}
+
+let nextNodeId = 0;
+
 class TopicNode<T> {
   readonly children = new Map<string, TopicNode<T>>();
   readonly values = new Set<T>();
+  /** Identity for the visited set of one match. */
+  readonly id = nextNodeId++;
 
   get isEmpty(): boolean {
     return this.values.size === 0 && this.children.size === 0;
@@ -25,7 +35,7 @@ export class TopicMatcher<T> {
   /** Adds a value under a pattern. */
   add(pattern: string, value: T): void {
     let node = this.root;
-    for (const word of splitWords(pattern)) {
+    for (const word of normalizedWords(pattern)) {
       let child = node.children.get(word);
       if (child === undefined) {
         child = new TopicNode<T>();
@@ -38,7 +48,7 @@ export class TopicMatcher<T> {
 
   /** Removes a value from a pattern, pruning branches left empty. */
   remove(pattern: string, value: T): void {
-    const words = splitWords(pattern);
+    const words = normalizedWords(pattern);
     const path: TopicNode<T>[] = [this.root];
     let node = this.root;
     for (const word of words) {
@@ -57,14 +67,25 @@ export class TopicMatcher<T> {
 
   /** Adds to out every value whose pattern matches the routing key. */
   match(routingKey: string, out: Set<T>): void {
-    this.walk(this.root, splitWords(routingKey), 0, out);
+    this.walk(this.root, splitWords(routingKey), 0, out, undefined);
   }
 
-  private walk(node: TopicNode<T>, words: string[], index: number, out: Set<T>): void {
+  /**
+   * `visited` remembers (node, position) pairs once a `#` is involved: several `#` in one pattern can
+   * reach the same pair in exponentially many ways, and each pair needs walking only once.
+   */
+  private walk(node: TopicNode<T>, words: string[], index: number, out: Set<T>, visited: Set<number> | undefined): void {
+    if (visited !== undefined) {
+      const key = node.id * (words.length + 1) + index;
+      if (visited.has(key)) return;
+      visited.add(key);
+    }
     const hash = node.children.get('#');
     if (hash !== undefined) {
+      const seen = visited ?? new Set<number>();
       // `#` may swallow zero or more of the remaining words.
-      for (let next = index; next <= words.length; next++) this.walk(hash, words, next, out);
+      for (let next = index; next <= words.length; next++) this.walk(hash, words, next, out, seen);
+      visited = seen;
     }
     if (index === words.length) {
       for (const value of node.values) out.add(value);
@@ -72,8 +93,8 @@ export class TopicMatcher<T> {
     }
     const word = words[index] as string;
     const exact = node.children.get(word);
-    if (exact !== undefined) this.walk(exact, words, index + 1, out);
+    if (exact !== undefined) this.walk(exact, words, index + 1, out, visited);
     const star = node.children.get('*');
-    if (star !== undefined) this.walk(star, words, index + 1, out);
+    if (star !== undefined) this.walk(star, words, index + 1, out, visited);
   }
 }

@@ -1,4 +1,4 @@
-import type { Buffer } from 'node:buffer';
+import { isUtf8, type Buffer } from 'node:buffer';
 import { copyBytes } from './bytes.js';
 import { AmqpCodecError } from './errors.js';
 import { decodeFieldTable, type FieldTable } from './field-table.js';
@@ -100,10 +100,20 @@ export class Reader {
     return this.buffer.readDoubleBE(this.take(8));
   }
 
-  /** Reads a shortstr (octet length + UTF-8). */
+  /**
+   * Reads a shortstr (octet length + UTF-8). Invalid UTF-8 is a syntax error: decoding it would turn
+   * each bad byte into U+FFFD, and names that grow when re-encoded could no longer be sent back.
+   */
   readShortString(): string {
     const len = this.readUint8();
     const at = this.take(len);
+    // Pure ASCII, the usual case, needs no validation.
+    for (let i = at; i < at + len; i++) {
+      if ((this.buffer[i] as number) >= 0x80) {
+        if (!isUtf8(this.buffer.subarray(at, at + len))) throw this.error('shortstr is not valid UTF-8');
+        break;
+      }
+    }
     return this.buffer.toString('utf8', at, at + len);
   }
 

@@ -191,6 +191,7 @@ export class Channel implements ConsumerHost {
   }
 
   private onClose(): void {
+    this.flushConfirms();
     this.teardown();
     this.send({ name: 'channelCloseOk' });
     this.connection.channelFinished(this.number);
@@ -297,7 +298,7 @@ export class Channel implements ConsumerHost {
 
   /** Writes the pending publisher confirm, if any; called by the connection right before each flush. */
   flushConfirms(): void {
-    if (this.confirmedUpTo === this.confirmSentUpTo) return;
+    if (this.confirmedUpTo === this.confirmSentUpTo || this.closing) return;
     const multiple = this.confirmedUpTo - this.confirmSentUpTo > 1;
     this.confirmSentUpTo = this.confirmedUpTo;
     this.send({ name: 'basicAck', deliveryTag: this.confirmedUpTo, multiple });
@@ -329,16 +330,17 @@ export class Channel implements ConsumerHost {
 
   deliver(consumer: ChannelConsumer, entry: QueueEntry): void {
     const deliveryTag = this.nextDeliveryTag++;
+    const { message } = entry;
+    // Encode first: should encoding ever fail, no bookkeeping has been done for a delivery never sent.
+    this.connection.sendContent(this.number, {
+      name: 'basicDeliver', consumerTag: consumer.consumerTag, deliveryTag, redelivered: entry.redelivered,
+      exchange: message.exchange, routingKey: message.routingKey,
+    }, message);
     if (consumer.noAck) consumer.queue.settle(entry);
     else {
       this.unacked.add(deliveryTag, { queue: consumer.queue, entry, consumer });
       consumer.unackedCount++;
     }
-    const { message } = entry;
-    this.connection.sendContent(this.number, {
-      name: 'basicDeliver', consumerTag: consumer.consumerTag, deliveryTag, redelivered: entry.redelivered,
-      exchange: message.exchange, routingKey: message.routingKey,
-    }, message);
   }
 
   consumerCancelledByBroker(consumer: ChannelConsumer): void {

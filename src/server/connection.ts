@@ -78,8 +78,8 @@ export class Connection implements FrameHandler, Publisher {
   vhost: Vhost | undefined;
   /** The client's capabilities table from connection.start-ok. */
   clientCapabilities: FieldTable = {};
-  private readonly flushBound = (): void => this.flush();
-  private readonly drainBound = (): void => this.resumeConsumers();
+  private readonly flushBound = (): void => this.guarded(() => this.flush());
+  private readonly drainBound = (): void => this.guarded(() => this.resumeConsumers());
 
   constructor(
     private readonly socket: Socket,
@@ -93,7 +93,7 @@ export class Connection implements FrameHandler, Publisher {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', this.drainBound);
     socket.on('error', (error) => context.logger.debug({ connection: this.id, error: error.message }, 'socket error'));
-    socket.on('close', () => this.onSocketClosed());
+    socket.on('close', () => this.guarded(() => this.onSocketClosed()));
     this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), context.limits.handshakeTimeoutMs);
   }
 
@@ -114,6 +114,12 @@ export class Connection implements FrameHandler, Publisher {
     if (buffered < this.context.limits.socketBufferHighWaterBytes) return true;
     this.writeBlocked = true;
     return false;
+  }
+
+  /** Reads input again whatever flow control said (the connection is closing). */
+  private resumeInput(): void {
+    this.publishingPausedBy = 0;
+    this.socket.resume();
   }
 
   pausePublishing(): void {
@@ -173,15 +179,14 @@ export class Connection implements FrameHandler, Publisher {
       return;
     }
     this.writer.reset();
+    this.closeTimer = setTimeout(() => this.destroy(), CLOSE_OK_TIMEOUT_MS);
     // Input may be paused by flow control; the close-ok must still be read.
-    this.publishingPausedBy = 0;
-    this.socket.resume();
+    this.resumeInput();
     this.sendMethod(0, {
       name: 'connectionClose', replyCode: error.replyCode, replyText: error.replyText,
       classId: error.classId, methodId: error.methodId,
     });
     this.flush();
-    this.closeTimer = setTimeout(() => this.destroy(), CLOSE_OK_TIMEOUT_MS);
   }
 
   /** Closes with 320 CONNECTION_FORCED, as on broker shutdown. */
@@ -214,6 +219,19 @@ export class Connection implements FrameHandler, Publisher {
       else this.onChannelFrame(type, channel, payload);
     } catch (error) {
       this.onError(error, channel);
+    }
+  }
+
+  /**
+   * Runs work started by a socket or timer event. Nothing may escape such a callback (it would end
+   * the process), so an unexpected error closes this connection only.
+   */
+  private guarded(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.context.logger.error({ connection: this.id, error: String((error as Error)?.stack ?? error) }, 'internal error');
+      this.destroy();
     }
   }
 
@@ -287,6 +305,9 @@ export class Connection implements FrameHandler, Publisher {
         this.teardownChannels();
         this.state = 'closing';
         this.parser.stop();
+        // The client closes the socket after close-ok; if it does not, we do.
+        this.closeTimer = setTimeout(() => this.destroy(), CLOSE_OK_TIMEOUT_MS);
+        this.resumeInput();
         this.sendMethod(0, { name: 'connectionCloseOk' });
         this.flush();
         this.socket.end();
@@ -414,6 +435,8 @@ export class Connection implements FrameHandler, Publisher {
   private closeChannel(channelNumber: number, error: ChannelError): void {
     const channel = this.channels.get(channelNumber);
     if (channel === undefined || channel.closing) return;
+    // Confirms already decided go out before the close, or the client would see frames on a closed channel.
+    channel.flushConfirms();
     channel.beginServerClose();
     this.sendMethod(channelNumber, {
       name: 'channelClose', replyCode: error.replyCode, replyText: error.replyText,

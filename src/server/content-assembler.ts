@@ -4,6 +4,9 @@
 import { FrameType, ReplyCode, decodeContentHeader, type BasicPublish } from '../codec/index.js';
 import { ChannelError, unexpectedFrame } from '../broker/errors.js';
 
+/** Bodies up to this size are allocated when the header announces them; larger ones are collected as they come. */
+const PREALLOCATE_MAX_BYTES = 128 * 1024;
+
 /** A publish whose content is complete. */
 export interface AssembledPublish {
   method: BasicPublish;
@@ -15,7 +18,10 @@ export interface AssembledPublish {
 export class ContentAssembler {
   private method: BasicPublish | undefined;
   private rawProperties: Buffer | undefined;
+  /** Preallocated body for small messages. */
   private body: Buffer | undefined;
+  /** Body frames of a large message, joined once complete, so memory follows what actually arrived. */
+  private chunks: Buffer[] = [];
   private received = 0;
   /** Body size declared by the header; body frames are counted against it. */
   private bodySize = 0;
@@ -36,6 +42,7 @@ export class ContentAssembler {
     this.method = method;
     this.rawProperties = undefined;
     this.body = undefined;
+    this.chunks = [];
     this.received = 0;
     this.bodySize = 0;
     this.discarding = false;
@@ -46,6 +53,7 @@ export class ContentAssembler {
     this.method = undefined;
     this.rawProperties = undefined;
     this.body = undefined;
+    this.chunks = [];
     this.discarding = false;
   }
 
@@ -70,7 +78,7 @@ export class ContentAssembler {
       throw new ChannelError(ReplyCode.PreconditionFailed,
         `message size ${header.bodySize} is larger than configured max size ${this.messageSizeMaxBytes}`);
     }
-    this.body = Buffer.allocUnsafe(header.bodySize);
+    if (header.bodySize <= PREALLOCATE_MAX_BYTES) this.body = Buffer.allocUnsafe(header.bodySize);
     return header.bodySize === 0 ? this.complete() : undefined;
   }
 
@@ -86,14 +94,16 @@ export class ContentAssembler {
       if (this.received >= this.bodySize) this.reset();
       return undefined;
     }
-    const body = this.body;
-    if (body === undefined) throw unexpectedFrame('expected content header for class 60, got content body instead');
-    if (this.received + payload.length > body.length) {
-      throw unexpectedFrame(`content body exceeds the declared size of ${body.length} bytes`);
+    if (this.rawProperties === undefined) throw unexpectedFrame('expected content header for class 60, got content body instead');
+    if (this.received + payload.length > this.bodySize) {
+      throw unexpectedFrame(`content body exceeds the declared size of ${this.bodySize} bytes`);
     }
-    payload.copy(body, this.received);
+    if (this.body !== undefined) payload.copy(this.body, this.received);
+    else this.chunks.push(Buffer.from(payload));
     this.received += payload.length;
-    return this.received === body.length ? this.complete() : undefined;
+    if (this.received < this.bodySize) return undefined;
+    if (this.body === undefined) this.body = Buffer.concat(this.chunks, this.bodySize);
+    return this.complete();
   }
 
   private complete(): AssembledPublish {

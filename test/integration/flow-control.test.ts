@@ -126,6 +126,33 @@ test('consumers that stop making progress do not hold their publishers paused', 
   await consumerConnection.close();
 });
 
+test('a consumer that requeues everything it gets does not hold its publishers paused', inProcessOnly, async () => {
+  broker = await startTestBroker({ limits: { queueBacklogHighWaterMessages: 100, flowControlBusyUtilization: 0 } });
+  const total = 5_000;
+  const consumerConnection = await amqplib.connect(broker.url);
+  const consumerChannel = await consumerConnection.createChannel();
+  await consumerChannel.assertQueue('requeue-loop', { autoDelete: false });
+  await consumerChannel.prefetch(10);
+  // Deliveries keep happening, but nothing ever leaves the queue.
+  await consumerChannel.consume('requeue-loop', (message) => {
+    if (message !== null) {
+      try {
+        consumerChannel.nack(message, false, true);
+      } catch {
+        // Closed during teardown.
+      }
+    }
+  });
+  const publisherConnection = await amqplib.connect(broker.url);
+  const publisher = await publisherConnection.createConfirmChannel();
+  for (let i = 0; i < total; i++) publisher.sendToQueue('requeue-loop', Buffer.from('x'));
+  await publisher.waitForConfirms();
+  await consumerConnection.close();
+  assert.equal(await messageCount('requeue-loop'), total);
+  await publisher.deleteQueue('requeue-loop');
+  await publisherConnection.close();
+});
+
 test('a node that is not busy never pauses publishers, however deep the backlog', inProcessOnly, async () => {
   // Utilization above 1 can never be reached: the node never counts as busy.
   broker = await startTestBroker({ limits: { queueBacklogHighWaterMessages: 100, flowControlBusyUtilization: 2 } });

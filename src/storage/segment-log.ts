@@ -1,0 +1,488 @@
+/**
+ * An append-only log of records split into numbered segment files (00000001.seg, ...), with a small
+ * MANIFEST log recording which segments were created and deleted. The manifest is what tells a segment
+ * deleted on purpose (all its records dead) from one that went missing, and a segment deleted but not
+ * yet unlinked at a crash from a live one.
+ *
+ * Appends go to an in-memory buffer; flush() hands it to the file as one write. Durability comes from
+ * the group-commit round that calls flush(), fsyncs the returned targets, then afterSync(). Deleting a
+ * segment is two-step: the DELETED record is made durable first, and only then is the file unlinked.
+ */
+import { join } from 'node:path';
+import type { MessageLocation } from '../broker/ports.js';
+import { assert } from '../util/assert.js';
+import type { Logger } from '../util/logger.js';
+import { DurableFile, directorySyncTarget, type SyncTarget } from './durable-file.js';
+import { RECORD_HEADER_BYTES, RECORD_PAYLOAD_MAX_BYTES, RecordType, encodeRecord, scanRecords, sealRecord, validRecordAt } from './records.js';
+import { readFileIfExists, unlinkIfExists, writeFileAtomically, type StorageFs } from './storage-fs.js';
+
+/** Default largest segment file: a record that would cross it starts a new segment. */
+export const SEGMENT_SIZE_DEFAULT_BYTES = 8 * 1024 * 1024;
+/** Name of the segment manifest inside a log directory. */
+export const MANIFEST_FILE = 'MANIFEST';
+
+const APPEND_BUFFER_INITIAL_BYTES = 64 * 1024;
+const READ_AHEAD_BYTES = 4096;
+const SEGMENT_FILE = /^(\d{8,})\.seg$/;
+const COMPANION_FILE = /^(\d{8,})(\.[a-z]+)$/;
+
+/** Thrown when a record read back fails its length or checksum check. */
+export class StorageCorruptionError extends Error {
+  /** Creates the error for the file and offset. */
+  constructor(path: string, offset: number, detail: string) {
+    super(`corrupt record in ${path} at offset ${offset}: ${detail}`);
+    this.name = 'StorageCorruptionError';
+  }
+}
+
+/** Options for SegmentLog.open. */
+export interface SegmentLogOptions {
+  fs: StorageFs;
+  /** A record that would make a segment larger than this starts a new one (a larger record gets a segment alone). */
+  segmentSizeBytes: number;
+  /** Record types valid in segments; others are corruption. */
+  recordTypes: readonly number[];
+  /** Extensions of per-segment companion files (".ack"): unlinked with their segment. */
+  companionExtensions: readonly string[];
+  logger?: Logger;
+  /** Called when a segment stops being the one appended to (so its owner can delete it if it is dead). */
+  onRollover?: (segment: number) => void;
+  /** Called just before a deleted segment's files are unlinked (so its owner can close companions). */
+  onSegmentRemoved?: (segment: number) => void;
+}
+
+/** Receives the records of the live segments at recovery, in order. */
+export interface SegmentVisitor {
+  /** A segment's records follow. */
+  beginSegment(segment: number): void;
+  /** One valid record; `payload` is only valid during the call (copy what you keep). */
+  record(segment: number, offset: number, type: number, payload: Buffer): void;
+}
+
+/** What recovery repaired. */
+export interface LogRecovery {
+  droppedRecords: number;
+  warnings: string[];
+}
+
+/** File name of segment `n` with the given extension. */
+export function segmentFileName(segment: number, extension = '.seg'): string {
+  return `${String(segment).padStart(8, '0')}${extension}`;
+}
+
+/** A segmented append-only record log in one directory. */
+export class SegmentLog {
+  private readonly segments = new Map<number, DurableFile>();
+  private currentSegment: number;
+  private highestSegment: number;
+  private buffer = Buffer.allocUnsafe(APPEND_BUFFER_INITIAL_BYTES);
+  private used = 0;
+  private recordStart = -1;
+  private recordType = 0;
+  private manifest: DurableFile;
+  private manifestRecords: number;
+  private manifestPending: Buffer[] = [];
+  private requestedDeletions: number[] = [];
+  private deletionsInFlight: number[] = [];
+  private directoryDirty = false;
+  private readSegment: number | undefined;
+  private startedNewSegment = false;
+
+  private constructor(
+    readonly directory: string,
+    private readonly options: SegmentLogOptions,
+    state: RecoveredState,
+  ) {
+    for (const [segment, size] of state.sizes) this.segments.set(segment, new DurableFile(options.fs, this.pathOf(segment), size));
+    this.highestSegment = state.highestSegment;
+    this.manifest = new DurableFile(options.fs, join(directory, MANIFEST_FILE), state.manifestSize);
+    this.manifestRecords = state.manifestRecords;
+    const last = [...state.sizes.keys()].pop();
+    if (last !== undefined && (state.sizes.get(last) as number) < options.segmentSizeBytes) {
+      this.currentSegment = last;
+    } else {
+      this.currentSegment = this.createSegment();
+      this.startedNewSegment = true;
+    }
+  }
+
+  /** Opens (creating if needed) the log in `directory`, replaying every live record into `visitor`. */
+  static open(directory: string, options: SegmentLogOptions, visitor: SegmentVisitor): { log: SegmentLog; recovery: LogRecovery } {
+    options.fs.mkdirSync(directory, { recursive: true });
+    const recovery: LogRecovery = { droppedRecords: 0, warnings: [] };
+    const state = recoverSegments(directory, options, visitor, recovery);
+    const log = new SegmentLog(directory, options, state);
+    // A segment started at open is listed at once, so a stop before the first round cannot make it look missing.
+    if (state.manifestNeedsRewrite || log.startedNewSegment) log.rewriteManifest();
+    for (const warning of recovery.warnings) options.logger?.warn({ directory }, warning);
+    return { log, recovery };
+  }
+
+  /** The segment being appended to. */
+  get current(): number {
+    return this.currentSegment;
+  }
+
+  /** Live segment numbers, ascending (including the current one). */
+  liveSegments(): number[] {
+    return [...this.segments.keys()].filter((segment) => !this.isDeleted(segment)).sort((a, b) => a - b);
+  }
+
+  /** True when appended bytes, manifest changes or deletions wait for a flush. */
+  get dirty(): boolean {
+    return this.used > 0 || this.manifestPending.length > 0 || this.requestedDeletions.length > 0 || this.deletionsInFlight.length > 0;
+  }
+
+  /**
+   * Starts a record of `payloadBytes` bytes and returns where its payload goes in `appendBuffer`; write
+   * the payload there, then call endRecord(). Avoids building each message in a buffer of its own.
+   */
+  beginRecord(type: number, payloadBytes: number): number {
+    assert(this.recordStart < 0, 'beginRecord without endRecord');
+    assert(payloadBytes <= RECORD_PAYLOAD_MAX_BYTES, 'record too large');
+    const recordBytes = RECORD_HEADER_BYTES + payloadBytes;
+    const segmentBytes = this.currentFile().size + this.used;
+    if (segmentBytes > 0 && segmentBytes + recordBytes > this.options.segmentSizeBytes) this.rollover();
+    this.ensure(recordBytes);
+    this.recordStart = this.used;
+    this.recordType = type;
+    return this.used + RECORD_HEADER_BYTES;
+  }
+
+  /** The buffer beginRecord() reserved room in. */
+  get appendBuffer(): Buffer {
+    return this.buffer;
+  }
+
+  /** Seals the record begun by beginRecord() (length and CRC) and returns where it lives. */
+  endRecord(payloadBytes: number): MessageLocation {
+    assert(this.recordStart >= 0, 'endRecord without beginRecord');
+    sealRecord(this.buffer, this.recordStart, this.recordType, payloadBytes);
+    const offset = this.currentFile().size + this.recordStart;
+    this.used = this.recordStart + RECORD_HEADER_BYTES + payloadBytes;
+    this.recordStart = -1;
+    return { segment: this.currentSegment, offset };
+  }
+
+  /** Appends a record with the given payload. */
+  append(type: number, payload: Uint8Array): MessageLocation {
+    const at = this.beginRecord(type, payload.length);
+    this.buffer.set(payload, at);
+    return this.endRecord(payload.length);
+  }
+
+  /** Reads a record's payload back, checking its length, type and CRC; throws StorageCorruptionError. */
+  read(location: MessageLocation, expectedType: number): Buffer {
+    const { segment, offset } = location;
+    const file = this.segments.get(segment);
+    assert(file !== undefined && !this.isDeleted(segment), `read of segment ${segment}, which is not live`);
+    if (segment === this.currentSegment && offset >= file.size) {
+      return this.checkedPayload(this.buffer.subarray(0, this.used), offset - file.size, file.path, offset, expectedType);
+    }
+    this.noteRead(segment);
+    let bytes = file.readAt(offset, RECORD_HEADER_BYTES + READ_AHEAD_BYTES);
+    if (bytes.length >= RECORD_HEADER_BYTES) {
+      const length = bytes.readUInt32BE(0);
+      const needed = RECORD_HEADER_BYTES + length;
+      if (length <= RECORD_PAYLOAD_MAX_BYTES && needed > bytes.length && offset + needed <= file.size) {
+        bytes = Buffer.concat([bytes, file.readAt(offset + bytes.length, needed - bytes.length)]);
+      }
+    }
+    return this.checkedPayload(bytes, 0, file.path, offset, expectedType);
+  }
+
+  /** Marks a segment (not the current one) dead: it is unlinked once its DELETED record is durable. */
+  deleteSegment(segment: number): void {
+    assert(segment !== this.currentSegment, 'deleting the segment being written');
+    assert(this.segments.has(segment) && !this.isDeleted(segment), `deleting segment ${segment} twice`);
+    this.requestedDeletions.push(segment);
+  }
+
+  /** Drops every record: starts a new segment and deletes all older ones (queue.purge). */
+  deleteAllSegments(): void {
+    assert(this.recordStart < 0, 'purge inside a record');
+    this.used = 0; // Records not yet flushed are purged too: never write them.
+    const old = this.liveSegments();
+    this.rollover(false);
+    for (const segment of old) this.requestedDeletions.push(segment);
+  }
+
+  /** Hands buffered bytes and manifest changes to their files and writes them; pushes what needs an fsync. Throws write errors. */
+  flush(targets: SyncTarget[]): void {
+    this.moveBufferToFile();
+    for (const segment of this.requestedDeletions) this.manifestPending.push(manifestRecord(RecordType.segmentDeleted, segment));
+    this.deletionsInFlight.push(...this.requestedDeletions);
+    this.requestedDeletions = [];
+    if (this.manifestPending.length > 0) {
+      this.manifest.enqueue(Buffer.concat(this.manifestPending));
+      this.manifestRecords += this.manifestPending.length;
+      this.manifestPending = [];
+      if (this.manifestRecords > 64 + 4 * this.segments.size) this.rewriteManifest();
+    }
+    for (const file of this.segments.values()) {
+      if (!file.dirty) continue;
+      file.write();
+      targets.push(file);
+    }
+    if (this.manifest.dirty) {
+      this.manifest.write();
+      targets.push(this.manifest);
+    }
+    if (this.directoryDirty) {
+      this.directoryDirty = false;
+      targets.push(directorySyncTarget(this.options.fs, this.directory, () => (this.directoryDirty = true)));
+    }
+  }
+
+  /** After a round's fsyncs: unlinks segments whose deletion is durable and closes idle descriptors. */
+  afterSync(): void {
+    if (!this.manifest.dirty) {
+      for (const segment of this.deletionsInFlight) this.removeSegmentFiles(segment);
+      this.deletionsInFlight = [];
+    }
+    for (const [segment, file] of this.segments) {
+      if (segment !== this.currentSegment && segment !== this.readSegment && !file.dirty && !file.busy) file.close();
+    }
+  }
+
+  /** Closes every descriptor without flushing (the owner flushes first; a crash test skips that). */
+  close(): void {
+    for (const file of this.segments.values()) if (!file.busy) file.close();
+    if (!this.manifest.busy) this.manifest.close();
+  }
+
+  private isDeleted(segment: number): boolean {
+    return this.requestedDeletions.includes(segment) || this.deletionsInFlight.includes(segment);
+  }
+
+  private currentFile(): DurableFile {
+    return this.segments.get(this.currentSegment) as DurableFile;
+  }
+
+  private pathOf(segment: number, extension = '.seg'): string {
+    return join(this.directory, segmentFileName(segment, extension));
+  }
+
+  private checkedPayload(bytes: Buffer, at: number, path: string, offset: number, expectedType: number): Buffer {
+    const length = validRecordAt(bytes, at, [expectedType]);
+    if (length < 0) throw new StorageCorruptionError(path, offset, 'length, type or checksum does not match');
+    return Buffer.from(bytes.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length));
+  }
+
+  /** Keeps one older segment's descriptor open for sequential reads; the previous one is closed when idle. */
+  private noteRead(segment: number): void {
+    if (segment === this.readSegment) return;
+    const previous = this.readSegment === undefined ? undefined : this.segments.get(this.readSegment);
+    this.readSegment = segment;
+    if (previous !== undefined && previous !== this.currentFile() && !previous.dirty && !previous.busy) previous.close();
+  }
+
+  private ensure(bytes: number): void {
+    if (this.used + bytes <= this.buffer.length) return;
+    let capacity = this.buffer.length * 2;
+    while (capacity < this.used + bytes) capacity *= 2;
+    const next = Buffer.allocUnsafe(capacity);
+    this.buffer.copy(next, 0, 0, this.used);
+    this.buffer = next;
+  }
+
+  /** Gives the buffered records to the current file as one chunk; the buffer is handed over, not copied. */
+  private moveBufferToFile(): void {
+    if (this.used === 0) return;
+    this.currentFile().enqueue(this.buffer.subarray(0, this.used));
+    this.buffer = Buffer.allocUnsafe(Math.max(APPEND_BUFFER_INITIAL_BYTES, Math.min(this.buffer.length, 1024 * 1024)));
+    this.used = 0;
+  }
+
+  private rollover(notify = true): void {
+    this.moveBufferToFile();
+    const previous = this.currentSegment;
+    this.currentSegment = this.createSegment();
+    if (notify) this.options.onRollover?.(previous);
+  }
+
+  /** Asks the next flush to fsync the directory (a companion file was created in it). */
+  markDirectoryDirty(): void {
+    this.directoryDirty = true;
+  }
+
+  private createSegment(): number {
+    const segment = ++this.highestSegment;
+    const file = new DurableFile(this.options.fs, this.pathOf(segment), 0);
+    // Created now, even if nothing is ever written to it, so that the manifest never lists a file that is absent.
+    file.create();
+    this.segments.set(segment, file);
+    this.manifestPending.push(manifestRecord(RecordType.segmentCreated, segment));
+    this.directoryDirty = true;
+    return segment;
+  }
+
+  /**
+   * Replaces the manifest with one CREATED record per live segment, atomically. This also makes every
+   * requested deletion durable at once, since deleted segments are simply absent.
+   */
+  private rewriteManifest(): void {
+    const live = this.liveSegments();
+    const bytes = Buffer.concat(live.map((segment) => manifestRecord(RecordType.segmentCreated, segment)));
+    this.manifest.close();
+    writeFileAtomically(this.options.fs, this.manifest.path, bytes);
+    this.manifest = new DurableFile(this.options.fs, this.manifest.path, bytes.length);
+    this.manifestRecords = live.length;
+    this.manifestPending = [];
+    // writeFileAtomically synced the directory, which also made the names of the segments created so far durable.
+    this.directoryDirty = false;
+    this.deletionsInFlight.push(...this.requestedDeletions);
+    this.requestedDeletions = [];
+  }
+
+  private removeSegmentFiles(segment: number): void {
+    const file = this.segments.get(segment);
+    if (file === undefined) return;
+    file.close();
+    this.segments.delete(segment);
+    if (this.readSegment === segment) this.readSegment = undefined;
+    this.options.onSegmentRemoved?.(segment);
+    try {
+      // The segment goes before its companions: an ack file outliving its segment is harmless, the reverse
+      // would revive acknowledged messages if the manifest were lost.
+      unlinkIfExists(this.options.fs, file.path);
+      for (const extension of this.options.companionExtensions) unlinkIfExists(this.options.fs, this.pathOf(segment, extension));
+    } catch (error) {
+      // The DELETED record is durable, so recovery finishes the job; a failing unlink must not stop the broker.
+      this.options.logger?.warn({ directory: this.directory, segment, error: String(error) }, 'could not remove a deleted segment');
+    }
+  }
+}
+
+function manifestRecord(type: number, segment: number): Buffer {
+  const payload = Buffer.allocUnsafe(4);
+  payload.writeUInt32BE(segment, 0);
+  return encodeRecord(type, payload);
+}
+
+/** What recovery found, for the constructor. */
+interface RecoveredState {
+  /** Valid size of every live segment, ascending by segment. */
+  sizes: Map<number, number>;
+  highestSegment: number;
+  manifestSize: number;
+  manifestRecords: number;
+  manifestNeedsRewrite: boolean;
+}
+
+/** The manifest replayed: live segments, segments deleted, and how trustworthy it was. */
+interface ManifestState {
+  exists: boolean;
+  live: Set<number>;
+  deleted: Set<number>;
+  highest: number;
+  records: number;
+  size: number;
+  damaged: boolean;
+}
+
+function readManifest(files: StorageFs, path: string, recovery: LogRecovery): ManifestState {
+  const data = readFileIfExists(files, path);
+  const state: ManifestState = { exists: data !== undefined, live: new Set(), deleted: new Set(), highest: 0, records: 0, size: 0, damaged: false };
+  if (data === undefined) return state;
+  const scan = scanRecords(data, [RecordType.segmentCreated, RecordType.segmentDeleted]);
+  for (const record of scan.records) {
+    if (record.payloadEnd - record.payloadStart !== 4) continue;
+    const segment = data.readUInt32BE(record.payloadStart);
+    state.highest = Math.max(state.highest, segment);
+    if (record.type === RecordType.segmentCreated) {
+      state.live.add(segment);
+      state.deleted.delete(segment);
+    } else {
+      state.live.delete(segment);
+      state.deleted.add(segment);
+    }
+  }
+  state.records = scan.records.length;
+  state.size = data.length;
+  if (scan.corrupt.length > 0) {
+    state.damaged = true;
+    recovery.droppedRecords += scan.corrupt.length;
+    recovery.warnings.push(`${path}: ${scan.corrupt.length} corrupt region(s) skipped; the manifest is rewritten`);
+  }
+  return state;
+}
+
+/** Lists the directory, settles it against the manifest, and replays the live segments. */
+function recoverSegments(directory: string, options: SegmentLogOptions, visitor: SegmentVisitor, recovery: LogRecovery): RecoveredState {
+  const files = options.fs;
+  const manifest = readManifest(files, join(directory, MANIFEST_FILE), recovery);
+  const names = files.readdirSync(directory);
+  const onDisk = names.flatMap((name) => {
+    const match = SEGMENT_FILE.exec(name);
+    return match === null ? [] : [Number(match[1])];
+  });
+  onDisk.sort((a, b) => a - b);
+  const live: number[] = [];
+  let unlisted = 0;
+  for (const segment of onDisk) {
+    if (manifest.deleted.has(segment)) {
+      // Deleted on purpose (the DELETED record is durable) but not yet unlinked at the stop: finish it.
+      unlinkIfExists(files, join(directory, segmentFileName(segment)));
+    } else {
+      if (!manifest.live.has(segment)) unlisted++;
+      live.push(segment);
+    }
+  }
+  const missing = [...manifest.live].filter((segment) => !live.includes(segment)).sort((a, b) => a - b);
+  for (const segment of missing) {
+    recovery.warnings.push(`segment ${segmentFileName(segment)} is missing from ${directory}: its records are lost`);
+  }
+  if (manifest.exists && !manifest.damaged && manifest.live.size === 0 && live.length > 0 && manifest.records === 0) {
+    recovery.warnings.push(`${directory}: the manifest is empty; every segment file present is taken as live`);
+  }
+  removeOrphans(files, directory, names, new Set(live), options.companionExtensions);
+  const sizes = new Map<number, number>();
+  for (const segment of live) sizes.set(segment, replaySegment(directory, options, segment, segment === live.at(-1), visitor, recovery));
+  const highestSegment = Math.max(manifest.highest, onDisk.at(-1) ?? 0);
+  const manifestNeedsRewrite = !manifest.exists || manifest.damaged || missing.length > 0 || unlisted > 0 || manifest.records > 64 + 4 * live.length;
+  return { sizes, highestSegment, manifestSize: manifest.size, manifestRecords: manifest.records, manifestNeedsRewrite };
+}
+
+/** Removes companion files of segments that are no longer live, and temporary files of interrupted rewrites. */
+function removeOrphans(files: StorageFs, directory: string, names: string[], live: Set<number>, extensions: readonly string[]): void {
+  for (const name of names) {
+    const match = COMPANION_FILE.exec(name);
+    const orphan = match !== null && extensions.includes(match[2] as string) && !live.has(Number(match[1]));
+    if (orphan || name.endsWith('.tmp')) unlinkIfExists(files, join(directory, name));
+  }
+}
+
+/** Replays one segment's valid records; returns its valid size (a torn tail of the last segment is cut off). */
+function replaySegment(
+  directory: string,
+  options: SegmentLogOptions,
+  segment: number,
+  isLast: boolean,
+  visitor: SegmentVisitor,
+  recovery: LogRecovery,
+): number {
+  const path = join(directory, segmentFileName(segment));
+  const data = options.fs.readFileSync(path);
+  visitor.beginSegment(segment);
+  const scan = scanRecords(data, options.recordTypes);
+  for (const record of scan.records) {
+    visitor.record(segment, record.offset, record.type, data.subarray(record.payloadStart, record.payloadEnd));
+  }
+  for (const region of scan.corrupt) {
+    recovery.droppedRecords++;
+    const bytes = region.end - region.start;
+    if (isLast && region.end === data.length) {
+      recovery.warnings.push(`${path}: torn or corrupt tail of ${bytes} bytes at offset ${region.start} truncated`);
+    } else {
+      recovery.warnings.push(`${path}: ${bytes} corrupt bytes at offset ${region.start} skipped (at least one record lost)`);
+    }
+  }
+  if (!isLast || scan.validEnd === data.length) return data.length;
+  // Later appends go after the last valid record, so the torn bytes must go or they would sit mid-log.
+  const file = new DurableFile(options.fs, path, data.length);
+  file.truncate(scan.validEnd);
+  file.writeAndSyncNow();
+  file.close();
+  return scan.validEnd;
+}
