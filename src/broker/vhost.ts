@@ -179,10 +179,10 @@ export class Vhost implements QueueOwner {
   }
 
   /**
-   * Routes a message through an exchange (following exchange-to-exchange bindings) and enqueues it
-   * on every queue it reaches, each once. Returns the queues reached; the array is reused by the next call.
+   * Routes a message through an exchange (following exchange-to-exchange bindings) and returns every
+   * queue it reaches, each once, in `into` (which the caller reuses between calls).
    */
-  publish(exchange: Exchange, message: Message, into: Queue[]): Queue[] {
+  route(exchange: Exchange, message: Message, into: Queue[]): Queue[] {
     into.length = 0;
     if (exchange.name === '' && message.extraRoutingKeys.length === 0) {
       const queue = this.queues.get(message.routingKey);
@@ -190,7 +190,6 @@ export class Vhost implements QueueOwner {
     } else {
       this.collectDestinations(exchange, message, into);
     }
-    for (const queue of into) queue.enqueue(message);
     return into;
   }
 

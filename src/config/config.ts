@@ -127,6 +127,18 @@ function validateConfig(config: WarrenConfig): void {
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isFinite(value) || value < 0) throw new Error(`limit ${name} must be a non-negative number`);
   }
+  checkRange('frameSizeMax', limits.frameSizeMax, 4096, 0xffffffff);
+  // Below a socket's own buffering (64 KiB) deliveries could stop without a drain event to restart them.
+  checkRange('socketBufferHighWaterBytes', limits.socketBufferHighWaterBytes, 65536, Number.MAX_SAFE_INTEGER);
+  checkRange('messageSizeMaxBytes', limits.messageSizeMaxBytes, 0, 512 * 1024 * 1024);
+  checkRange('handshakeTimeoutMs', limits.handshakeTimeoutMs, 1, Number.MAX_SAFE_INTEGER);
+  checkRange('connectionsMax', limits.connectionsMax, 1, Number.MAX_SAFE_INTEGER);
+  checkRange('consumersPerChannelMax', limits.consumersPerChannelMax, 1, Number.MAX_SAFE_INTEGER);
+  checkRange('queueBacklogHighWaterMessages', limits.queueBacklogHighWaterMessages, 2, Number.MAX_SAFE_INTEGER);
+}
+
+function checkRange(name: string, value: number, min: number, max: number): void {
+  if (value < min || value > max) throw new Error(`limit ${name} must be in ${min}..${max}, got ${value}`);
 }
 
 function checkPort(name: string, port: number): void {

@@ -19,9 +19,9 @@ import { ContentAssembler, type AssembledPublish } from './content-assembler.js'
 import { ChannelConsumer, type ConsumerHost } from './consumer.js';
 import { Unacked, type UnackedDelivery } from './unacked.js';
 
-/** A publish held back until tx.commit. */
+/** A publish held back until tx.commit, already routed (RabbitMQ routes at publish time too). */
 interface PendingPublish {
-  exchange: Exchange;
+  queues: Queue[];
   message: Message;
   mandatory: boolean;
 }
@@ -49,6 +49,11 @@ export class Channel implements ConsumerHost {
   private txPublishes: PendingPublish[] = [];
   private txSettlements: { deliveries: UnackedDelivery[]; requeue: boolean | 'ack' }[] = [];
   private lastDeclaredQueue: string | undefined;
+  /**
+   * Consumer deliveries not yet settled, including acks held in an open transaction: what the
+   * channel-wide (global) prefetch limit counts. basic.get deliveries do not count, as in RabbitMQ.
+   */
+  private consumerUnackedCount = 0;
 
   constructor(
     readonly number: number,
@@ -58,11 +63,6 @@ export class Channel implements ConsumerHost {
   ) {
     this.content = new ContentAssembler(limits.messageSizeMaxBytes);
     this.consumersMax = limits.consumersPerChannelMax;
-  }
-
-  /** Number of consumers on this channel. */
-  get consumerCount(): number {
-    return this.consumers.size;
   }
 
   /** Handles a frame addressed to this channel. */
@@ -205,7 +205,8 @@ export class Channel implements ConsumerHost {
 
   private onQueueDeclare(method: Extract<Method, { name: 'queueDeclare' }>): void {
     const options = {
-      durable: method.durable,
+      // As in RabbitMQ, an exclusive queue is never durable: it dies with its connection anyway.
+      durable: method.durable && !method.exclusive,
       exclusiveOwner: method.exclusive ? this.connection.id : null,
       autoDelete: method.autoDelete,
       arguments: method.arguments,
@@ -246,6 +247,7 @@ export class Channel implements ConsumerHost {
     }
     const consumer = new ChannelConsumer(consumerTag, queue, method.noAck, method.exclusive, this.consumerPrefetchCount, this);
     this.consumers.set(consumerTag, consumer);
+    this.connection.consumerCount++;
     this.reply(method.nowait, { name: 'basicConsumeOk', consumerTag });
     queue.addConsumer(consumer);
   }
@@ -254,6 +256,7 @@ export class Channel implements ConsumerHost {
     const consumer = this.consumers.get(consumerTag);
     if (consumer !== undefined) {
       this.consumers.delete(consumerTag);
+      this.connection.consumerCount--;
       consumer.queue.removeConsumer(consumer);
     }
     this.reply(nowait, { name: 'basicCancelOk', consumerTag });
@@ -272,18 +275,27 @@ export class Channel implements ConsumerHost {
     const exchange = this.vhost.exchangeForPublish(exchangeName);
     const message = prepareMessage(exchangeName, routingKey, publish.rawProperties, publish.body, this.connection.username);
     if (this.txMode) {
-      this.txPublishes.push({ exchange, message, mandatory });
+      this.txPublishes.push({ queues: [...this.vhost.route(exchange, message, this.routed)], message, mandatory });
       return;
     }
     this.route(exchange, message, mandatory);
   }
 
   private route(exchange: Exchange, message: Message, mandatory: boolean): void {
-    const queues = this.vhost.publish(exchange, message, this.routed);
+    this.deliverRouted(this.vhost.route(exchange, message, this.routed), message, mandatory);
+  }
+
+  /** Enqueues a routed message, returns it if mandatory and unroutable, and records its confirm. */
+  private deliverRouted(queues: readonly Queue[], message: Message, mandatory: boolean): void {
+    let enqueued = 0;
+    const pausable = this.connection.consumerCount === 0;
     for (const queue of queues) {
-      if (queue.consumerCount > 0 && this.connection.pausable) queue.applyFlowControl(this.connection);
+      if (queue.deleted) continue;
+      queue.enqueue(message);
+      enqueued++;
+      if (pausable && queue.consumerCount > 0) queue.applyFlowControl(this.connection);
     }
-    if (queues.length === 0 && mandatory) {
+    if (enqueued === 0 && mandatory) {
       this.connection.sendContent(this.number, {
         name: 'basicReturn', replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE',
         exchange: message.exchange, routingKey: message.routingKey,
@@ -325,7 +337,7 @@ export class Channel implements ConsumerHost {
     if (this.closed || !this.connection.writable) return false;
     if (consumer.noAck) return true;
     if (consumer.prefetchCount > 0 && consumer.unackedCount >= consumer.prefetchCount) return false;
-    return this.channelPrefetchCount === 0 || this.unacked.size < this.channelPrefetchCount;
+    return this.channelPrefetchCount === 0 || this.consumerUnackedCount < this.channelPrefetchCount;
   }
 
   deliver(consumer: ChannelConsumer, entry: QueueEntry): void {
@@ -340,12 +352,14 @@ export class Channel implements ConsumerHost {
     else {
       this.unacked.add(deliveryTag, { queue: consumer.queue, entry, consumer });
       consumer.unackedCount++;
+      this.consumerUnackedCount++;
     }
   }
 
   consumerCancelledByBroker(consumer: ChannelConsumer): void {
     if (this.consumers.get(consumer.consumerTag) !== consumer) return;
     this.consumers.delete(consumer.consumerTag);
+    this.connection.consumerCount--;
     if (!this.closed && this.connection.clientHas('consumer_cancel_notify')) {
       this.send({ name: 'basicCancel', consumerTag: consumer.consumerTag, nowait: true });
     }
@@ -366,12 +380,18 @@ export class Channel implements ConsumerHost {
   }
 
   private apply(deliveries: UnackedDelivery[], requeue: boolean | 'ack'): void {
+    const freed = new Set<Queue>();
     for (const delivery of deliveries) {
-      if (delivery.consumer !== undefined) delivery.consumer.unackedCount--;
+      if (delivery.consumer === undefined) continue;
+      delivery.consumer.unackedCount--;
+      this.consumerUnackedCount--;
+      freed.add(delivery.consumer.queue);
     }
     if (requeue === true) requeueDeliveries(deliveries);
     else for (const delivery of deliveries) delivery.queue.settle(delivery.entry);
-    this.resumeDeliveries();
+    // A channel-wide limit frees every consumer of the channel; otherwise only the ones acked for.
+    if (this.channelPrefetchCount > 0) this.resumeDeliveries();
+    else for (const queue of freed) queue.dispatch();
   }
 
   private recover(requeue: boolean): void {
@@ -398,9 +418,7 @@ export class Channel implements ConsumerHost {
     const settlements = this.txSettlements;
     this.txPublishes = [];
     this.txSettlements = [];
-    for (const { exchange, message, mandatory } of publishes) {
-      if (!exchange.deleted) this.route(exchange, message, mandatory);
-    }
+    for (const { queues, message, mandatory } of publishes) this.deliverRouted(queues, message, mandatory);
     for (const { deliveries, requeue } of settlements) this.apply(deliveries, requeue);
     this.send({ name: 'txCommitOk' });
   }
@@ -424,6 +442,7 @@ export class Channel implements ConsumerHost {
     this.txPublishes = [];
     pending.sort((a, b) => a.entry.sequence - b.entry.sequence);
     requeueDeliveries(pending);
+    this.connection.consumerCount -= this.consumers.size;
     for (const consumer of this.consumers.values()) consumer.queue.removeConsumer(consumer);
     this.consumers.clear();
   }

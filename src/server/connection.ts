@@ -131,13 +131,10 @@ export class Connection implements FrameHandler, Publisher {
   }
 
   /**
-   * Whether flow control may pause this connection's input. A connection that also consumes is never
-   * paused: its acknowledgements are what drain the queues, and pausing them would deadlock.
+   * Consumers on all of this connection's channels. Flow control never pauses a connection that
+   * consumes: its acknowledgements are what drain the queues, and pausing them would deadlock.
    */
-  get pausable(): boolean {
-    for (const channel of this.channels.values()) if (channel.consumerCount > 0) return false;
-    return true;
-  }
+  consumerCount = 0;
 
   /** Encodes a method frame into the output batch. */
   sendMethod(channel: number, method: Method): void {
