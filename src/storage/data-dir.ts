@@ -30,8 +30,6 @@ export class DataDirLockedError extends Error {
 export interface DataDirOptions {
   fs?: StorageFs;
   logger?: Logger;
-  /** Whether a pid is a live process; injectable so tests can fake a stale lock. */
-  isProcessAlive?: (pid: number) => boolean;
 }
 
 /** Paths held open by this process, so a second open in the same process is refused too. */
@@ -65,7 +63,7 @@ export class DataDir {
     const directory = resolve(path);
     if (heldHere.has(directory)) throw new DataDirLockedError(directory, process.pid, 'it is already open in this process');
     files.mkdirSync(directory, { recursive: true });
-    const stalePid = acquireLock(files, directory, options.isProcessAlive ?? processIsAlive);
+    const stalePid = acquireLock(files, directory);
     heldHere.add(directory);
     try {
       checkVersion(files, directory);
@@ -95,7 +93,7 @@ export class DataDir {
  * leave an empty LOCK if the process died before writing its pid, and nobody could tell whose it was.)
  * Returns the pid of a stale lock that was taken over.
  */
-function acquireLock(files: StorageFs, directory: string, isAlive: (pid: number) => boolean): number | undefined {
+function acquireLock(files: StorageFs, directory: string): number | undefined {
   const lockPath = join(directory, LOCK_FILE);
   const temporary = join(directory, `${LOCK_FILE}.${process.pid}.tmp`);
   const fd = files.openSync(temporary, OPEN.writeCreateTruncate, 0o644);
@@ -118,7 +116,7 @@ function acquireLock(files: StorageFs, directory: string, isAlive: (pid: number)
       if (holder === 'gone') continue;
       // Our own pid can only be a previous incarnation's (opens in this process are caught earlier): a
       // container restarted after a crash often gets the same pid again.
-      if (holder === 'unreadable' || (holder !== process.pid && isAlive(holder))) throw lockedError(files, directory);
+      if (holder === 'unreadable' || (holder !== process.pid && processIsAlive(holder))) throw lockedError(files, directory);
       if (takeOverStaleLock(files, lockPath, holder)) stalePid = holder;
     }
     throw lockedError(files, directory);

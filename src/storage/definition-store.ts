@@ -73,7 +73,7 @@ export class FileDefinitionStore implements DefinitionStore {
     if (scan.corrupt.length > 0 || data.length === 0) this.compact();
   }
 
-  /** Everything stored, as restored at start (copies). */
+  /** Everything stored (fresh arrays; treat the entries as read-only). */
   load(): Definitions {
     return { exchanges: [...this.exchanges.values()], queues: [...this.queues.values()], bindings: [...this.bindings.values()] };
   }

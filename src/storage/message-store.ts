@@ -79,7 +79,8 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
     this.segmentSizeBytes = options.segmentSizeBytes ?? SEGMENT_SIZE_DEFAULT_BYTES;
     this.autoSyncBytes = options.autoSyncBytes ?? 4 * 1024 * 1024;
     this.autoSyncIntervalMs = options.autoSyncIntervalMs ?? 200;
-    assert(this.segmentSizeBytes >= 64, 'segmentSizeBytes too small');
+    // Offsets in ack records are u32, and a record starts only below the segment size.
+    assert(this.segmentSizeBytes >= 64 && this.segmentSizeBytes <= 2 ** 31, 'segmentSizeBytes must be between 64 B and 2 GiB');
     this.queuesDirectory = join(dataDirectory, QUEUES_DIRECTORY);
     this.files.mkdirSync(this.queuesDirectory, { recursive: true });
     // Directories renamed aside by queue.delete just before a stop are finished off now.
@@ -155,13 +156,7 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
     this.dirtyQueues.add(queue);
     this.bufferedBytes += bytes;
     if (this.bufferedBytes >= this.autoSyncBytes) this.requestRound();
-    else if (this.timer === undefined && !this.roundScheduled && !this.roundInFlight) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.requestRound();
-      }, this.autoSyncIntervalMs);
-      this.timer.unref();
-    }
+    else this.armTimer();
   }
 
   /**
@@ -191,6 +186,16 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
     this.files.mkdirSync(directory, { recursive: true });
     writeFileAtomically(this.files, join(directory, QUEUE_NAME_FILE), Buffer.from(`${JSON.stringify({ vhost, name })}\n`));
     fsyncDirectory(this.files, this.queuesDirectory);
+  }
+
+  /** Makes sure unsynced changes get a round within autoSyncIntervalMs even if nobody calls sync(). */
+  private armTimer(): void {
+    if (this.timer !== undefined || this.roundScheduled || this.roundInFlight || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.requestRound();
+    }, this.autoSyncIntervalMs);
+    this.timer.unref();
   }
 
   private requestRound(): void {
@@ -256,6 +261,9 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
     if (this.roundWanted || this.waiting.length > 0) {
       this.roundWanted = false;
       this.requestRound();
+    } else if (this.dirtyQueues.size > 0) {
+      // Changes made while this round was in flight (and failed ones above) still need a round.
+      this.armTimer();
     }
     let thrown: unknown;
     for (const callback of callbacks) {

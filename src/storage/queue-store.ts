@@ -17,6 +17,8 @@ import { readFileIfExists, type StorageFs } from './storage-fs.js';
 const ACK_EXTENSION = '.ack';
 /** Fixed part of a message payload: exchange length (u8), routing key length (u8), properties length (u32). */
 const MESSAGE_FIXED_BYTES = 6;
+/** Distinct strings or property blocks an interner keeps at most (messages with unique properties stop it). */
+const INTERNED_MAX = 256;
 
 /** How a queue store reports to the message store that owns it. */
 export interface QueueStoreHost {
@@ -53,6 +55,7 @@ export class QueueStore implements QueueMessageStore {
   private log!: SegmentLog;
   private destroyed = false;
   private liveCount = 0;
+  private interner: Interner | undefined = new Interner();
 
   private constructor(
     /** The queue's directory. */
@@ -89,17 +92,13 @@ export class QueueStore implements QueueMessageStore {
     recovery.droppedRecords += opened.recovery.droppedRecords;
     recovery.warnings.push(...opened.recovery.warnings);
     for (const segment of [...store.segments.keys()]) store.retireIfDead(segment);
+    store.interner = undefined;
     return { store, recovery };
   }
 
   /** Number of stored messages not yet acknowledged. */
   get messageCount(): number {
     return this.liveCount;
-  }
-
-  /** Live segment numbers (for tests and diagnostics). */
-  liveSegments(): number[] {
-    return this.log.liveSegments();
   }
 
   /** Appends a message (buffered; durable after the next sync) and returns where it lives. */
@@ -271,8 +270,7 @@ export class QueueStore implements QueueMessageStore {
   private recoverRecord(segment: number, offset: number, payload: Buffer, delivered: Set<number> | undefined, recovery: QueueRecovery): void {
     const state = this.stateOf(segment);
     if (state.acked.has(offset)) return;
-    // Copied, so that a message kept for long does not pin the whole segment read at recovery.
-    const message = decodeMessage(Buffer.from(payload));
+    const message = decodeMessage(payload, this.interner);
     if (message === undefined) {
       recovery.droppedRecords++;
       recovery.warnings.push(`${segmentFileName(segment)} offset ${offset}: malformed message record skipped`);
@@ -282,6 +280,37 @@ export class QueueStore implements QueueMessageStore {
     this.liveCount++;
     const entry: RecoveredMessage = { location: { segment, offset }, message, redelivered: delivered?.has(offset) ?? false };
     recovery.messages.push(entry);
+  }
+}
+
+/**
+ * Shares equal exchange names, routing keys and property bytes between recovered messages, and copies
+ * bodies out of the segment buffer (so a message kept for long does not pin a whole segment). A backlog
+ * usually repeats a handful of these, and every message held at recovery costs memory.
+ */
+class Interner {
+  private readonly strings = new Map<string, string>();
+  private readonly properties = new Map<string, Buffer>();
+
+  string(value: string): string {
+    const known = this.strings.get(value);
+    if (known !== undefined) return known;
+    if (this.strings.size < INTERNED_MAX) this.strings.set(value, value);
+    return value;
+  }
+
+  propertiesOf(bytes: Buffer): Buffer {
+    if (bytes.length > 64) return Buffer.from(bytes);
+    const key = bytes.toString('latin1');
+    const known = this.properties.get(key);
+    if (known !== undefined) return known;
+    const copy = Buffer.from(bytes);
+    if (this.properties.size < INTERNED_MAX) this.properties.set(key, copy);
+    return copy;
+  }
+
+  body(bytes: Buffer): Buffer {
+    return Buffer.from(bytes);
   }
 }
 
@@ -304,8 +333,8 @@ function offsetsPayload(offsets: readonly number[]): Buffer {
   return payload;
 }
 
-/** Decodes a message record's payload; undefined when its inner lengths do not add up. */
-function decodeMessage(payload: Buffer): StoredMessage | undefined {
+/** Decodes a message record's payload (views into it, or copies through an interner); undefined when its inner lengths do not add up. */
+function decodeMessage(payload: Buffer, interner?: Interner): StoredMessage | undefined {
   if (payload.length < MESSAGE_FIXED_BYTES) return undefined;
   let at = 0;
   const exchangeBytes = payload[at++] as number;
@@ -319,5 +348,8 @@ function decodeMessage(payload: Buffer): StoredMessage | undefined {
   const propertiesBytes = payload.readUInt32BE(at);
   at += 4;
   if (at + propertiesBytes > payload.length) return undefined;
-  return { exchange, routingKey, rawProperties: payload.subarray(at, at + propertiesBytes), body: payload.subarray(at + propertiesBytes) };
+  const rawProperties = payload.subarray(at, at + propertiesBytes);
+  const body = payload.subarray(at + propertiesBytes);
+  if (interner === undefined) return { exchange, routingKey, rawProperties, body };
+  return { exchange: interner.string(exchange), routingKey: interner.string(routingKey), rawProperties: interner.propertiesOf(rawProperties), body: interner.body(body) };
 }

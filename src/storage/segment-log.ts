@@ -22,7 +22,11 @@ export const SEGMENT_SIZE_DEFAULT_BYTES = 8 * 1024 * 1024;
 export const MANIFEST_FILE = 'MANIFEST';
 
 const APPEND_BUFFER_INITIAL_BYTES = 64 * 1024;
-const READ_AHEAD_BYTES = 4096;
+/**
+ * Reads from disk fetch this much at once and keep it: a consumer draining a backlog reads records in
+ * order, so one read(2) then serves hundreds of small messages instead of one each.
+ */
+const READ_BLOCK_BYTES = 64 * 1024;
 const SEGMENT_FILE = /^(\d{8,})\.seg$/;
 const COMPANION_FILE = /^(\d{8,})(\.[a-z]+)$/;
 
@@ -86,6 +90,7 @@ export class SegmentLog {
   private deletionsInFlight: number[] = [];
   private directoryDirty = false;
   private readSegment: number | undefined;
+  private readBlock: { segment: number; position: number; bytes: Buffer; used: boolean } | undefined;
   private startedNewSegment = false;
 
   private constructor(
@@ -180,14 +185,18 @@ export class SegmentLog {
       return this.checkedPayload(this.buffer.subarray(0, this.used), offset - file.size, file.path, offset, expectedType);
     }
     this.noteRead(segment);
-    let bytes = file.readAt(offset, RECORD_HEADER_BYTES + READ_AHEAD_BYTES);
-    if (bytes.length >= RECORD_HEADER_BYTES) {
-      const length = bytes.readUInt32BE(0);
-      const needed = RECORD_HEADER_BYTES + length;
-      if (length <= RECORD_PAYLOAD_MAX_BYTES && needed > bytes.length && offset + needed <= file.size) {
-        bytes = Buffer.concat([bytes, file.readAt(offset + bytes.length, needed - bytes.length)]);
-      }
+    const block = this.readBlock;
+    if (block !== undefined && block.segment === segment && offset >= block.position && recordFits(block.bytes, offset - block.position)) {
+      block.used = true;
+      return this.checkedPayload(block.bytes, offset - block.position, file.path, offset, expectedType);
     }
+    let bytes = file.readAt(offset, READ_BLOCK_BYTES);
+    if (!recordFits(bytes, 0) && bytes.length >= RECORD_HEADER_BYTES) {
+      const needed = RECORD_HEADER_BYTES + bytes.readUInt32BE(0);
+      // A record larger than a block is read whole (if its length is plausible); the check below catches the rest.
+      if (needed <= RECORD_HEADER_BYTES + RECORD_PAYLOAD_MAX_BYTES && offset + needed <= file.size) bytes = file.readAt(offset, needed);
+    }
+    this.readBlock = { segment, position: offset, bytes, used: true };
     return this.checkedPayload(bytes, 0, file.path, offset, expectedType);
   }
 
@@ -236,6 +245,9 @@ export class SegmentLog {
 
   /** After a round's fsyncs: unlinks segments whose deletion is durable and closes idle descriptors. */
   afterSync(): void {
+    // An idle queue should not hold a read block: keep it only while reads keep using it.
+    if (this.readBlock !== undefined && !this.readBlock.used) this.readBlock = undefined;
+    else if (this.readBlock !== undefined) this.readBlock.used = false;
     if (!this.manifest.dirty) {
       for (const segment of this.deletionsInFlight) this.removeSegmentFiles(segment);
       this.deletionsInFlight = [];
@@ -341,6 +353,7 @@ export class SegmentLog {
     file.close();
     this.segments.delete(segment);
     if (this.readSegment === segment) this.readSegment = undefined;
+    if (this.readBlock?.segment === segment) this.readBlock = undefined;
     this.options.onSegmentRemoved?.(segment);
     try {
       // The segment goes before its companions: an ack file outliving its segment is harmless, the reverse
@@ -352,6 +365,11 @@ export class SegmentLog {
       this.options.logger?.warn({ directory: this.directory, segment, error: String(error) }, 'could not remove a deleted segment');
     }
   }
+}
+
+/** True when `bytes` holds a whole record (by its length field) at `at`. */
+function recordFits(bytes: Buffer, at: number): boolean {
+  return at + RECORD_HEADER_BYTES <= bytes.length && at + RECORD_HEADER_BYTES + bytes.readUInt32BE(at) <= bytes.length;
 }
 
 function manifestRecord(type: number, segment: number): Buffer {
@@ -370,40 +388,40 @@ interface RecoveredState {
   manifestNeedsRewrite: boolean;
 }
 
-/** The manifest replayed: live segments, segments deleted, and how trustworthy it was. */
+/** The manifest replayed: live segments, the highest segment it knows, and how trustworthy it was. */
 interface ManifestState {
   exists: boolean;
   live: Set<number>;
-  deleted: Set<number>;
   highest: number;
   records: number;
   size: number;
   damaged: boolean;
+  tornTail: boolean;
 }
 
 function readManifest(files: StorageFs, path: string, recovery: LogRecovery): ManifestState {
+  // Manifest damage is reported as a warning, not counted in droppedRecords: no message is lost by it.
   const data = readFileIfExists(files, path);
-  const state: ManifestState = { exists: data !== undefined, live: new Set(), deleted: new Set(), highest: 0, records: 0, size: 0, damaged: false };
+  const state: ManifestState = { exists: data !== undefined, live: new Set(), highest: 0, records: 0, size: 0, damaged: false, tornTail: false };
   if (data === undefined) return state;
   const scan = scanRecords(data, [RecordType.segmentCreated, RecordType.segmentDeleted]);
   for (const record of scan.records) {
     if (record.payloadEnd - record.payloadStart !== 4) continue;
     const segment = data.readUInt32BE(record.payloadStart);
     state.highest = Math.max(state.highest, segment);
-    if (record.type === RecordType.segmentCreated) {
-      state.live.add(segment);
-      state.deleted.delete(segment);
-    } else {
-      state.live.delete(segment);
-      state.deleted.add(segment);
-    }
+    if (record.type === RecordType.segmentCreated) state.live.add(segment);
+    else state.live.delete(segment);
   }
   state.records = scan.records.length;
   state.size = data.length;
-  if (scan.corrupt.length > 0) {
+  // A torn tail is what a crash during a round leaves: its records were never durable, so nothing acted on
+  // them (unlinks wait for durability) and the records before it are still the truth. Corruption with valid
+  // records after it is different: records that were acted on may be gone.
+  state.tornTail = scan.validEnd < data.length;
+  const middle = scan.corrupt.filter((region) => region.end < data.length).length;
+  if (middle > 0) {
     state.damaged = true;
-    recovery.droppedRecords += scan.corrupt.length;
-    recovery.warnings.push(`${path}: ${scan.corrupt.length} corrupt region(s) skipped; the manifest is rewritten`);
+    recovery.warnings.push(`${path}: ${middle} corrupt region(s) skipped; the manifest is rewritten`);
   }
   return state;
 }
@@ -418,29 +436,35 @@ function recoverSegments(directory: string, options: SegmentLogOptions, visitor:
     return match === null ? [] : [Number(match[1])];
   });
   onDisk.sort((a, b) => a - b);
+  // With an intact manifest, a file it does not list is either newer than anything it knows (created just
+  // before a crash, before its CREATED record was durable: live) or a segment deleted on purpose whose
+  // unlink did not reach the disk (its DELETED record may since have been compacted away): remove it.
+  // A damaged or missing manifest proves nothing, so then every file present is kept.
+  const trusted = manifest.exists && !manifest.damaged;
+  if (!trusted && onDisk.length > 0) {
+    recovery.warnings.push(`${directory}: the segment manifest is missing or damaged; every segment file present is taken as live`);
+  }
   const live: number[] = [];
   let unlisted = 0;
   for (const segment of onDisk) {
-    if (manifest.deleted.has(segment)) {
-      // Deleted on purpose (the DELETED record is durable) but not yet unlinked at the stop: finish it.
-      unlinkIfExists(files, join(directory, segmentFileName(segment)));
-    } else {
-      if (!manifest.live.has(segment)) unlisted++;
+    if (!trusted || manifest.live.has(segment)) {
       live.push(segment);
+    } else if (segment > manifest.highest) {
+      unlisted++;
+      live.push(segment);
+    } else {
+      unlinkIfExists(files, join(directory, segmentFileName(segment)));
     }
   }
   const missing = [...manifest.live].filter((segment) => !live.includes(segment)).sort((a, b) => a - b);
   for (const segment of missing) {
     recovery.warnings.push(`segment ${segmentFileName(segment)} is missing from ${directory}: its records are lost`);
   }
-  if (manifest.exists && !manifest.damaged && manifest.live.size === 0 && live.length > 0 && manifest.records === 0) {
-    recovery.warnings.push(`${directory}: the manifest is empty; every segment file present is taken as live`);
-  }
   removeOrphans(files, directory, names, new Set(live), options.companionExtensions);
   const sizes = new Map<number, number>();
   for (const segment of live) sizes.set(segment, replaySegment(directory, options, segment, segment === live.at(-1), visitor, recovery));
   const highestSegment = Math.max(manifest.highest, onDisk.at(-1) ?? 0);
-  const manifestNeedsRewrite = !manifest.exists || manifest.damaged || missing.length > 0 || unlisted > 0 || manifest.records > 64 + 4 * live.length;
+  const manifestNeedsRewrite = !trusted || manifest.tornTail || missing.length > 0 || unlisted > 0 || manifest.records > 64 + 4 * live.length;
   return { sizes, highestSegment, manifestSize: manifest.size, manifestRecords: manifest.records, manifestNeedsRewrite };
 }
 
