@@ -1,10 +1,12 @@
 /**
- * Composition root: config -> broker -> AMQP server. Storage, HTTP and metrics join in later issues.
+ * Composition root: config -> storage -> broker -> AMQP server. HTTP and metrics join in later issues.
  */
 import { mkdir } from 'node:fs/promises';
 import { Broker } from './broker/broker.js';
+import type { FlowControlPolicy } from './broker/publisher-throttle.js';
 import { resolveConfig, type WarrenConfig, type WarrenConfigInput } from './config/config.js';
 import { AmqpListener } from './server/listener.js';
+import { openStorage, type Storage } from './storage/index.js';
 import { EventLoopLoad } from './util/event-loop-load.js';
 import { createLogger, type Logger } from './util/logger.js';
 
@@ -19,7 +21,7 @@ export interface WarrenNode {
   readonly amqpPort: number;
   /** The node's broker state. */
   readonly broker: Broker;
-  /** Closes every connection with 320 CONNECTION_FORCED, stops listening and releases resources. */
+  /** Closes every connection with 320 CONNECTION_FORCED, stops listening, flushes storage and releases the data directory. */
   close(): Promise<void>;
 }
 
@@ -28,28 +30,45 @@ export async function startWarren(input: WarrenConfigInput = {}, logger?: Logger
   const config = resolveConfig(input);
   const log = logger ?? createLogger(config.logLevel);
   await mkdir(config.dataDir, { recursive: true });
+  const storage = openStorage(config.dataDir, { logger: log });
   const load = new EventLoopLoad().start(FLOW_CONTROL_SAMPLE_MS);
+  try {
+    const broker = new Broker(config, flowControlPolicy(config, load), storage, log);
+    broker.restore();
+    removeOrphanQueueFiles(broker, storage, log);
+    const listener = new AmqpListener(broker, config.limits, log);
+    const amqpPort = await listener.listen(config.amqpPort, config.bind);
+    log.info({ amqpPort, bind: config.bind, dataDir: config.dataDir }, 'warren started');
+    let closing: Promise<void> | undefined;
+    const close = async (): Promise<void> => {
+      await listener.close();
+      load.stop();
+      await storage.close();
+      log.info({}, 'warren stopped');
+    };
+    return { config, amqpPort, broker, close: () => (closing ??= close()) };
+  } catch (error) {
+    load.stop();
+    await storage.close();
+    throw error;
+  }
+}
+
+function flowControlPolicy(config: WarrenConfig, load: EventLoopLoad): FlowControlPolicy {
   const { queueBacklogHighWaterMessages, flowControlBusyUtilization } = config.limits;
-  const broker = new Broker(config, {
+  return {
     backlogHighWaterMessages: queueBacklogHighWaterMessages,
     backlogLowWaterMessages: Math.floor(queueBacklogHighWaterMessages / 2),
     progressCheckMs: FLOW_CONTROL_SAMPLE_MS,
     isBusy: () => load.utilization >= flowControlBusyUtilization,
-  });
-  const listener = new AmqpListener(broker, config.limits, log);
-  const amqpPort = await listener.listen(config.amqpPort, config.bind);
-  log.info({ amqpPort, bind: config.bind, dataDir: config.dataDir }, 'warren started');
-  let closing: Promise<void> | undefined;
-  return {
-    config,
-    amqpPort,
-    broker,
-    close: () => {
-      closing ??= listener.close().then(() => {
-        load.stop();
-        log.info({}, 'warren stopped');
-      });
-      return closing;
-    },
   };
+}
+
+/** Message files of queues whose definition is gone (deleted just before a crash) are removed. */
+function removeOrphanQueueFiles(broker: Broker, storage: Storage, log: Logger): void {
+  for (const { vhost, name } of storage.messages.listQueues()) {
+    if (broker.vhosts.get(vhost)?.queues.get(name)?.options.durable === true) continue;
+    log.warn({ vhost, queue: name }, 'removing message files of a queue that no longer exists');
+    storage.messages.removeQueue(vhost, name);
+  }
 }

@@ -2,6 +2,9 @@
  * The broker: the vhosts and users of one node. Transport layers (AMQP server, HTTP) call into it.
  */
 import type { WarrenConfig } from '../config/config.js';
+import type { Logger } from '../util/logger.js';
+import { restoreVhost } from './durability.js';
+import type { Persistence } from './ports.js';
 import { NO_FLOW_CONTROL, type FlowControlPolicy } from './publisher-throttle.js';
 import { Users } from './users.js';
 import { Vhost } from './vhost.js';
@@ -12,9 +15,21 @@ export class Broker {
   readonly users: Users;
   private nextConnectionId = 1;
 
-  constructor(config: Pick<WarrenConfig, 'vhosts' | 'users'>, flowControl: FlowControlPolicy = NO_FLOW_CONTROL) {
-    for (const name of config.vhosts) this.vhosts.set(name, new Vhost(name, flowControl));
+  constructor(
+    config: Pick<WarrenConfig, 'vhosts' | 'users'>,
+    flowControl: FlowControlPolicy = NO_FLOW_CONTROL,
+    private readonly persistence?: Persistence,
+    logger?: Logger,
+  ) {
+    for (const name of config.vhosts) this.vhosts.set(name, new Vhost(name, flowControl, persistence, logger));
     this.users = new Users(config.users);
+  }
+
+  /** Rebuilds durable exchanges, queues (with their persistent messages) and bindings from storage. */
+  restore(): void {
+    if (this.persistence === undefined) return;
+    const definitions = this.persistence.definitions.load();
+    for (const vhost of this.vhosts.values()) restoreVhost(vhost, definitions);
   }
 
   /** A fresh id for a connection; exclusive queues record their owner by it. */

@@ -4,6 +4,7 @@
  */
 import { decodeBasicProperties, encodeBasicProperties, type BasicProperties, type FieldValue } from '../codec/index.js';
 import { preconditionFailed } from './errors.js';
+import type { MessageLocation } from './ports.js';
 
 /** Property flag bits (the first two bytes of the raw properties) the broker looks at. */
 const CONTENT_TYPE_FLAG = 0x8000;
@@ -28,6 +29,11 @@ export class Message {
     readonly extraRoutingKeys: readonly string[] = NO_KEYS,
   ) {}
 
+  /** True for delivery-mode 2: the message is written to disk when it reaches a durable queue. */
+  get persistent(): boolean {
+    return deliveryModeOf(this.rawProperties) === 2;
+  }
+
   /** The decoded basic properties (decoded once, on first use). */
   get properties(): BasicProperties {
     this.decodedProperties ??= decodeBasicProperties(this.rawProperties);
@@ -36,6 +42,22 @@ export class Message {
 }
 
 const NO_KEYS: readonly string[] = [];
+const DELIVERY_MODE_FLAG = 0x1000;
+
+/**
+ * Reads delivery-mode straight from the property bytes, skipping only the three properties stored
+ * before it, so the per-message persistence check decodes nothing.
+ */
+function deliveryModeOf(raw: Buffer): number | undefined {
+  if (raw.length < 2) return undefined;
+  const flags = raw.readUInt16BE(0);
+  if ((flags & DELIVERY_MODE_FLAG) === 0) return undefined;
+  let offset = 2;
+  if ((flags & CONTENT_TYPE_FLAG) !== 0) offset += 1 + (raw[offset] ?? 0);
+  if ((flags & CONTENT_ENCODING_FLAG) !== 0) offset += 1 + (raw[offset] ?? 0);
+  if ((flags & HEADERS_FLAG) !== 0) offset += 4 + (offset + 4 <= raw.length ? raw.readUInt32BE(offset) : 0);
+  return raw[offset];
+}
 
 /**
  * Builds the message for a completed basic.publish: checks the user-id property against the
@@ -84,6 +106,8 @@ export interface QueueEntry {
   readonly sequence: number;
   /** True once the entry has been delivered and returned to the queue. */
   redelivered: boolean;
+  /** Where the message is stored, for a persistent message in a durable queue. */
+  location?: MessageLocation;
 }
 
 /** Someone a queue pushes messages to: a basic.consume subscription on a channel. */

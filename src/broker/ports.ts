@@ -115,3 +115,9 @@ export interface MessageStore {
   /** Flushes, fsyncs and closes every file. */
   close(): Promise<void>;
 }
+
+/** The stores a node persists through; absent for a node that keeps everything in memory. */
+export interface Persistence {
+  definitions: DefinitionStore;
+  messages: MessageStore;
+}

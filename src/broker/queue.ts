@@ -4,7 +4,8 @@
  */
 import type { FieldTable } from '../codec/index.js';
 import { Deque } from '../util/deque.js';
-import type { Consumer, DeliverySource, Message, QueueEntry } from './message.js';
+import { Message, type Consumer, type DeliverySource, type QueueEntry } from './message.js';
+import type { QueueMessageStore, RecoveredMessage } from './ports.js';
 import { PublisherThrottle, type FlowControlPolicy, type Publisher, type ThrottledQueue } from './publisher-throttle.js';
 
 /** The declared shape of a queue, compared on redeclaration. */
@@ -39,6 +40,8 @@ export class Queue implements DeliverySource, ThrottledQueue {
   private readonly throttle: PublisherThrottle;
   /** Deliveries to consumers so far (flow control watches it for progress). */
   deliveryCount = 0;
+  /** Where a durable queue keeps its persistent messages; undefined for transient queues. */
+  private store: QueueMessageStore | undefined;
   /** Set once the queue is deleted; a deleted queue accepts nothing. */
   deleted = false;
 
@@ -67,11 +70,26 @@ export class Queue implements DeliverySource, ThrottledQueue {
     return this.consumerList;
   }
 
-  /** Appends a message and hands it to a consumer if one can take it. */
-  enqueue(message: Message): void {
+  /** Gives a durable queue its message store and loads what the store recovered, in order. */
+  attachStore(store: QueueMessageStore, recovered: readonly RecoveredMessage[]): void {
+    this.store = store;
+    for (const { location, message, redelivered } of recovered) {
+      const restored = new Message(message.exchange, message.routingKey, message.rawProperties, message.body);
+      this.ready.push({ message: restored, sequence: this.nextSequence++, redelivered, location });
+    }
+  }
+
+  /**
+   * Appends a message and hands it to a consumer if one can take it. Returns true when the message
+   * was written to the queue's store, so a publisher confirm must wait for the next fsync.
+   */
+  enqueue(message: Message): boolean {
     const entry: QueueEntry = { message, sequence: this.nextSequence++, redelivered: false };
+    const persisted = this.store !== undefined && message.persistent;
+    if (persisted) entry.location = (this.store as QueueMessageStore).append(message);
     this.ready.push(entry);
     if (this.consumerList.length > 0) this.dispatch();
+    return persisted;
   }
 
   /** Pauses a publisher to this queue while the node is busy and the consumers are behind. */
@@ -79,8 +97,15 @@ export class Queue implements DeliverySource, ThrottledQueue {
     this.throttle.maybePause(publisher);
   }
 
-  /** Removes and returns the next ready entry (basic.get), or undefined. */
+  /** Removes and returns the next ready entry for delivery (to a consumer or basic.get), or undefined. */
   shift(): QueueEntry | undefined {
+    const entry = this.takeNext();
+    // Recovery after a crash marks messages that may have reached a consumer as redelivered.
+    if (entry?.location !== undefined && !entry.redelivered) this.store?.markDelivered(entry.location);
+    return entry;
+  }
+
+  private takeNext(): QueueEntry | undefined {
     if (this.requeuedHead < this.requeued.length) {
       const entry = this.requeued[this.requeuedHead++];
       if (this.requeuedHead === this.requeued.length) {
@@ -95,6 +120,11 @@ export class Queue implements DeliverySource, ThrottledQueue {
   /** Drops every ready message and returns how many there were. */
   purge(): number {
     const count = this.messageCount;
+    if (this.store !== undefined) {
+      // Only ready messages go; delivered, unacknowledged ones stay stored until settled.
+      for (let i = this.requeuedHead; i < this.requeued.length; i++) this.settle(this.requeued[i] as QueueEntry);
+      for (const entry of this.ready) this.settle(entry);
+    }
     this.requeued = [];
     this.requeuedHead = 0;
     this.ready.clear();
@@ -113,8 +143,8 @@ export class Queue implements DeliverySource, ThrottledQueue {
     this.dispatch();
   }
 
-  settle(_entry: QueueEntry): void {
-    // Nothing to release for transient messages; durable storage hooks in here.
+  settle(entry: QueueEntry): void {
+    if (entry.location !== undefined && this.store !== undefined) this.store.ack(entry.location);
   }
 
   /** Subscribes a consumer and starts delivering to it. */
@@ -144,7 +174,13 @@ export class Queue implements DeliverySource, ThrottledQueue {
   /** Marks the queue deleted and cancels its consumers; returns the number of ready messages dropped. */
   markDeleted(): number {
     this.deleted = true;
-    const count = this.purge();
+    const count = this.messageCount;
+    this.requeued = [];
+    this.requeuedHead = 0;
+    this.ready.clear();
+    this.throttle.releaseAll();
+    this.store?.destroy();
+    this.store = undefined;
     const consumers = this.consumerList.splice(0);
     for (const consumer of consumers) consumer.cancelledByBroker();
     return count;

@@ -13,7 +13,10 @@ import { FanoutExchange } from './exchange/fanout.js';
 import { HeadersExchange } from './exchange/headers.js';
 import { TopicExchange } from './exchange/topic.js';
 import type { Message } from './message.js';
+import { Durability, type RestorableVhost } from './durability.js';
+import type { Persistence, StoredBinding } from './ports.js';
 import type { FlowControlPolicy } from './publisher-throttle.js';
+import type { Logger } from '../util/logger.js';
 import { Queue, type QueueOptions, type QueueOwner } from './queue.js';
 
 const EXCHANGE_TYPES: Record<string, new (vhost: string, name: string, options: ExchangeOptions) => Exchange> = {
@@ -46,16 +49,22 @@ export interface QueueDeleteOptions {
 }
 
 /** One virtual host. */
-export class Vhost implements QueueOwner {
+export class Vhost implements QueueOwner, RestorableVhost {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   private readonly routed = new Set<Destination>();
   private readonly visitedExchanges = new Set<Exchange>();
+  private readonly durability: Durability;
+  private readonly persistence: Persistence | undefined;
 
   constructor(
     readonly name: string,
     private readonly flowControl: FlowControlPolicy,
+    persistence?: Persistence,
+    logger?: Logger,
   ) {
+    this.durability = new Durability(name, persistence, logger);
+    this.persistence = persistence;
     const durable = { durable: true, autoDelete: false, internal: false, arguments: {} };
     this.addExchange('', 'direct', durable);
     this.addExchange('amq.direct', 'direct', durable);
@@ -63,6 +72,12 @@ export class Vhost implements QueueOwner {
     this.addExchange('amq.topic', 'topic', durable);
     this.addExchange('amq.headers', 'headers', durable);
     this.addExchange('amq.match', 'headers', durable);
+  }
+
+  /** Calls onDurable once every persistent message written so far is on disk (group commit). */
+  syncMessages(onDurable: (error: Error | undefined) => void): void {
+    if (this.persistence === undefined) onDurable(undefined);
+    else this.persistence.messages.sync(onDurable);
   }
 
   /** True when the name is a known exchange type. */
@@ -83,7 +98,9 @@ export class Vhost implements QueueOwner {
       return existing;
     }
     if (name.startsWith('amq.')) throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
-    return this.addExchange(name, type, options);
+    const exchange = this.addExchange(name, type, options);
+    this.durability.exchangeAdded(exchange);
+    return exchange;
   }
 
   /** exchange.delete; deleting a missing exchange succeeds, as in RabbitMQ. */
@@ -110,6 +127,7 @@ export class Vhost implements QueueOwner {
     if (queue === undefined) {
       queue = new Queue(this.name, queueName, options, this, this.flowControl);
       this.queues.set(queueName, queue);
+      this.durability.queueAdded(queue);
       // Every queue is bound to the default exchange under its own name; routing does that implicitly.
     } else {
       this.assertExclusiveAccess(queue, connectionId);
@@ -140,7 +158,7 @@ export class Vhost implements QueueOwner {
     const queue = this.queueFor(queueName, connectionId);
     const source = this.bindableExchange(exchangeName);
     if (source.type === 'headers') validateHeadersBinding(args);
-    source.bind({ source, destination: queue, routingKey, arguments: args, key: bindingKey(queue, routingKey, args) });
+    this.addBinding(source, queue, routingKey, args);
   }
 
   /** queue.unbind; unbinding a binding that does not exist succeeds, even when its queue or exchange is missing. */
@@ -157,7 +175,7 @@ export class Vhost implements QueueOwner {
   bindExchange(destinationName: string, sourceName: string, routingKey: string, args: FieldTable): void {
     const destination = this.bindableExchange(destinationName);
     const source = this.bindableExchange(sourceName);
-    source.bind({ source, destination, routingKey, arguments: args, key: bindingKey(destination, routingKey, args) });
+    this.addBinding(source, destination, routingKey, args);
   }
 
   /** exchange.unbind; unbinding a binding that does not exist succeeds, even when an exchange is missing. */
@@ -257,8 +275,35 @@ export class Vhost implements QueueOwner {
     return this.exchange(name);
   }
 
+  private addBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
+    const binding = { source, destination, routingKey, arguments: args, key: bindingKey(destination, routingKey, args) };
+    if (source.bind(binding)) this.durability.bindingAdded(binding);
+  }
+
   private removeBinding(source: Exchange, key: string): void {
-    if (source.unbind(key) !== undefined) this.maybeAutoDeleteExchange(source);
+    const binding = source.unbind(key);
+    if (binding === undefined) return;
+    this.durability.bindingRemoved(binding);
+    this.maybeAutoDeleteExchange(source);
+  }
+
+  restoreExchange(name: string, type: string, options: ExchangeOptions): void {
+    if (!this.exchanges.has(name) && Vhost.isExchangeType(type)) this.addExchange(name, type, options);
+  }
+
+  restoreQueue(name: string, options: QueueOptions): void {
+    if (this.queues.has(name)) return;
+    const queue = new Queue(this.name, name, options, this, this.flowControl);
+    this.queues.set(name, queue);
+    this.durability.attachStore(queue);
+  }
+
+  restoreBinding(stored: StoredBinding): void {
+    const source = this.exchanges.get(stored.source);
+    const destination = stored.destinationKind === 'queue' ? this.queues.get(stored.destination) : this.exchanges.get(stored.destination);
+    if (source === undefined || destination === undefined) return;
+    const { routingKey, arguments: args } = stored;
+    source.bind({ source, destination, routingKey, arguments: args, key: bindingKey(destination, routingKey, args) });
   }
 
   private maybeAutoDeleteExchange(exchange: Exchange): void {
@@ -267,6 +312,7 @@ export class Vhost implements QueueOwner {
 
   private removeQueue(queue: Queue): number {
     this.queues.delete(queue.name);
+    this.durability.queueRemoved(queue);
     this.removeBindingsTo(queue);
     return queue.markDeleted();
   }
@@ -274,6 +320,7 @@ export class Vhost implements QueueOwner {
   private removeExchange(exchange: Exchange): void {
     exchange.deleted = true;
     this.exchanges.delete(exchange.name);
+    this.durability.exchangeRemoved(exchange);
     for (const key of [...exchange.bindings.keys()]) exchange.unbind(key);
     this.removeBindingsTo(exchange);
   }

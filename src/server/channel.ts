@@ -17,6 +17,7 @@ import type { Limits } from '../config/config.js';
 import type { Connection } from './connection.js';
 import { ContentAssembler, type AssembledPublish } from './content-assembler.js';
 import { ChannelConsumer, type ConsumerHost } from './consumer.js';
+import { PublisherConfirms } from './publisher-confirms.js';
 import { Unacked, type UnackedDelivery } from './unacked.js';
 
 /** A publish held back until tx.commit, already routed (RabbitMQ routes at publish time too). */
@@ -41,10 +42,8 @@ export class Channel implements ConsumerHost {
   private consumerPrefetchCount = 0;
   /** basic.qos global=true: the limit over all of the channel's consumers. */
   private channelPrefetchCount = 0;
-  private confirmMode = false;
-  private publishSequence = 0;
-  private confirmedUpTo = 0;
-  private confirmSentUpTo = 0;
+  /** Set by confirm.select. */
+  private confirms: PublisherConfirms | undefined;
   private txMode = false;
   private txPublishes: PendingPublish[] = [];
   private txSettlements: { deliveries: UnackedDelivery[]; requeue: boolean | 'ack' }[] = [];
@@ -288,10 +287,11 @@ export class Channel implements ConsumerHost {
   /** Enqueues a routed message, returns it if mandatory and unroutable, and records its confirm. */
   private deliverRouted(queues: readonly Queue[], message: Message, mandatory: boolean): void {
     let enqueued = 0;
+    let persisted = false;
     const pausable = this.connection.consumerCount === 0;
     for (const queue of queues) {
       if (queue.deleted) continue;
-      queue.enqueue(message);
+      persisted = queue.enqueue(message) || persisted;
       enqueued++;
       if (pausable && queue.consumerCount > 0) queue.applyFlowControl(this.connection);
     }
@@ -301,19 +301,12 @@ export class Channel implements ConsumerHost {
         exchange: message.exchange, routingKey: message.routingKey,
       }, message);
     }
-    if (this.confirmMode) {
-      // Confirms are coalesced: the flush sends one basic.ack with multiple=true for the whole batch.
-      this.confirmedUpTo = ++this.publishSequence;
-      this.connection.scheduleFlush();
-    }
+    this.confirms?.published(persisted);
   }
 
   /** Writes the pending publisher confirm, if any; called by the connection right before each flush. */
   flushConfirms(): void {
-    if (this.confirmedUpTo === this.confirmSentUpTo || this.closing) return;
-    const multiple = this.confirmedUpTo - this.confirmSentUpTo > 1;
-    this.confirmSentUpTo = this.confirmedUpTo;
-    this.send({ name: 'basicAck', deliveryTag: this.confirmedUpTo, multiple });
+    this.confirms?.flush();
   }
 
   private onGet(queueName: string, noAck: boolean): void {
@@ -402,12 +395,20 @@ export class Channel implements ConsumerHost {
 
   private onConfirmSelect(nowait: boolean): void {
     if (this.txMode) throw preconditionFailed('cannot switch from tx to confirm mode');
-    this.confirmMode = true;
+    const isOpen = (): boolean => !this.closing && !this.closed;
+    this.confirms ??= new PublisherConfirms({
+      get open() {
+        return isOpen();
+      },
+      send: (confirm) => this.send(confirm),
+      syncMessages: (onDurable) => this.vhost.syncMessages(onDurable),
+      scheduleFlush: () => this.connection.scheduleFlush(),
+    });
     this.reply(nowait, { name: 'confirmSelectOk' });
   }
 
   private onTxSelect(): void {
-    if (this.confirmMode) throw preconditionFailed('cannot switch from confirm to tx mode');
+    if (this.confirms !== undefined) throw preconditionFailed('cannot switch from confirm to tx mode');
     this.txMode = true;
     this.send({ name: 'txSelectOk' });
   }

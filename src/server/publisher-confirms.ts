@@ -1,0 +1,76 @@
+/**
+ * Publisher confirms for one channel. Every publish gets the next sequence number; a transient
+ * message is confirmed as soon as it is routed, a persistent one that reached a durable queue only
+ * once the message store has fsynced it. Because basic.ack with multiple=true confirms everything up
+ * to a tag, later publishes wait behind an earlier one still waiting for its fsync. Acks are
+ * coalesced: one basic.ack per socket write covers every publish confirmed since the last.
+ */
+import type { Method } from '../codec/index.js';
+
+/** What the confirm tracker needs from its channel. */
+export interface ConfirmHost {
+  /** Whether the channel can still send (not closing or closed). */
+  readonly open: boolean;
+  send(method: Method): void;
+  /** Asks the message store to call back once everything written so far is durable. */
+  syncMessages(onDurable: (error: Error | undefined) => void): void;
+  scheduleFlush(): void;
+}
+
+/** Confirm bookkeeping of one channel in confirm mode. */
+export class PublisherConfirms {
+  private sequence = 0;
+  private confirmedUpTo = 0;
+  private sentUpTo = 0;
+  /** Highest sequence whose message was written to disk and still needs an fsync requested. */
+  private unsyncedUpTo = 0;
+  private syncInFlight = false;
+  private syncTarget = 0;
+  private readonly onSyncedBound = (error: Error | undefined): void => this.onSynced(error);
+
+  constructor(private readonly host: ConfirmHost) {}
+
+  /** Records a routed publish; persisted is true when it was written to a message store. */
+  published(persisted: boolean): void {
+    const sequence = ++this.sequence;
+    if (persisted) this.unsyncedUpTo = sequence;
+    if (this.unsyncedUpTo === 0 && !this.syncInFlight) this.confirmedUpTo = sequence;
+    this.host.scheduleFlush();
+  }
+
+  /** Called right before each socket write: requests the fsync the pending publishes need, sends what is confirmed. */
+  flush(): void {
+    if (!this.host.open) return;
+    if (this.unsyncedUpTo > 0 && !this.syncInFlight) {
+      this.syncInFlight = true;
+      this.syncTarget = this.sequence;
+      this.unsyncedUpTo = 0;
+      this.host.syncMessages(this.onSyncedBound);
+    }
+    this.sendAcks();
+  }
+
+  private sendAcks(): void {
+    if (this.confirmedUpTo === this.sentUpTo) return;
+    const multiple = this.confirmedUpTo - this.sentUpTo > 1;
+    this.sentUpTo = this.confirmedUpTo;
+    this.host.send({ name: 'basicAck', deliveryTag: this.confirmedUpTo, multiple });
+  }
+
+  private onSynced(error: Error | undefined): void {
+    this.syncInFlight = false;
+    if (!this.host.open) return;
+    if (error !== undefined) {
+      // The messages up to the target may not be on disk: what was confirmed before is acked, the rest nacked.
+      this.sendAcks();
+      const multiple = this.syncTarget - this.sentUpTo > 1;
+      this.host.send({ name: 'basicNack', deliveryTag: this.syncTarget, multiple, requeue: false });
+      this.sentUpTo = this.syncTarget;
+      this.confirmedUpTo = this.syncTarget;
+    } else {
+      // With nothing written since the fsync was requested, transient publishes after the target are confirmed too.
+      this.confirmedUpTo = this.unsyncedUpTo === 0 ? this.sequence : this.syncTarget;
+    }
+    this.host.scheduleFlush();
+  }
+}
