@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { FrameType, METHOD_IDS, ReplyCode, decodeMethod, type Method } from '../codec/index.js';
 import {
-  AmqpError, accessRefused, channelError, commandInvalid, notAllowed, notFound, notImplemented,
+  AmqpError, accessRefused, channelError, commandInvalid, internalError, notAllowed, notFound, notImplemented,
   preconditionFailed, unexpectedFrame,
 } from '../broker/errors.js';
 import type { Exchange } from '../broker/exchange/exchange.js';
@@ -285,7 +285,8 @@ export class Channel implements ConsumerHost {
   }
 
   /** Enqueues a routed message, returns it if mandatory and unroutable, and records its confirm. */
-  private deliverRouted(queues: readonly Queue[], message: Message, mandatory: boolean): void {
+  /** Returns true when the message was written to a message store (its confirm waits for an fsync). */
+  private deliverRouted(queues: readonly Queue[], message: Message, mandatory: boolean): boolean {
     let enqueued = 0;
     let persisted = false;
     const pausable = this.connection.consumerCount === 0;
@@ -302,6 +303,7 @@ export class Channel implements ConsumerHost {
       }, message);
     }
     this.confirms?.published(persisted);
+    return persisted;
   }
 
   /** Writes the pending publisher confirm, if any; called by the connection right before each flush. */
@@ -419,9 +421,19 @@ export class Channel implements ConsumerHost {
     const settlements = this.txSettlements;
     this.txPublishes = [];
     this.txSettlements = [];
-    for (const { queues, message, mandatory } of publishes) this.deliverRouted(queues, message, mandatory);
+    let persisted = false;
+    for (const { queues, message, mandatory } of publishes) persisted = this.deliverRouted(queues, message, mandatory) || persisted;
     for (const { deliveries, requeue } of settlements) this.apply(deliveries, requeue);
-    this.send({ name: 'txCommitOk' });
+    if (!persisted) {
+      this.send({ name: 'txCommitOk' });
+      return;
+    }
+    // As in RabbitMQ, commit-ok for persistent messages means they are on disk.
+    this.vhost.syncMessages((error) => {
+      if (this.closed || this.closing) return;
+      if (error === undefined) this.send({ name: 'txCommitOk' });
+      else this.connection.close(internalError(`could not write the transaction to disk: ${error.message}`));
+    });
   }
 
   private onTxRollback(): void {
