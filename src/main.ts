@@ -60,6 +60,7 @@ function flowControlPolicy(config: WarrenConfig, load: EventLoopLoad): FlowContr
     backlogHighWaterMessages: queueBacklogHighWaterMessages,
     backlogLowWaterMessages: Math.floor(queueBacklogHighWaterMessages / 2),
     progressCheckMs: FLOW_CONTROL_SAMPLE_MS,
+    catchUpMs: config.limits.flowControlCatchUpMs,
     isBusy: () => load.utilization >= flowControlBusyUtilization,
   };
 }

@@ -23,6 +23,11 @@ export interface FlowControlPolicy {
   backlogLowWaterMessages: number;
   /** How often a queue with paused publishers checks that its consumers still make progress. */
   progressCheckMs: number;
+  /**
+   * Publishers stay paused only while the consumers would bring the backlog down to low water
+   * within this time at their observed pace; slower consumers release them.
+   */
+  catchUpMs: number;
   /** True while the node cannot take input at full speed (its event loop is saturated). */
   isBusy(): boolean;
 }
@@ -32,6 +37,7 @@ export const NO_FLOW_CONTROL: FlowControlPolicy = {
   backlogHighWaterMessages: Number.POSITIVE_INFINITY,
   backlogLowWaterMessages: Number.POSITIVE_INFINITY,
   progressCheckMs: 1000,
+  catchUpMs: 0,
   isBusy: () => false,
 };
 
@@ -92,15 +98,18 @@ export class PublisherThrottle {
   }
 
   /**
-   * While its publishers are paused a queue's backlog must shrink. If it does not (consumers stuck,
-   * or requeueing what they get), or the node is no longer busy, the publishers go free: flow
-   * control may slow them down, never hold them hostage.
+   * While its publishers are paused a queue's backlog must shrink fast enough to reach low water
+   * within catchUpMs. If it does not (consumers slow, stuck, or requeueing what they get), or the
+   * node is no longer busy, the publishers go free: flow control may slow them down, never hold them
+   * hostage.
    */
   private checkProgress(): void {
     const backlog = this.queue.messageCount;
-    const shrinking = backlog < this.backlogAtLastCheck;
+    const drainedPerCheck = this.backlogAtLastCheck - backlog;
     this.backlogAtLastCheck = backlog;
-    if (!shrinking || this.queue.consumerCount === 0) this.stalled = true;
+    const remaining = backlog - this.policy.backlogLowWaterMessages;
+    const catchUpMs = drainedPerCheck > 0 ? (remaining / drainedPerCheck) * this.policy.progressCheckMs : Number.POSITIVE_INFINITY;
+    if (catchUpMs > this.policy.catchUpMs || this.queue.consumerCount === 0) this.stalled = true;
     if (this.stalled || !this.policy.isBusy()) this.releaseAll();
   }
 }

@@ -50,8 +50,13 @@ export interface Limits {
    * connections publishing to it, until the backlog halves (flow control, like RabbitMQ's credit flow).
    */
   queueBacklogHighWaterMessages: number;
-  /** Event-loop utilization (0..1) above which the node counts as busy for publisher flow control. */
+  /**
+   * Event-loop utilization (0..1) from which the node counts as busy for publisher flow control;
+   * 0 (the default) applies flow control whenever consumers are behind, above 1 disables it.
+   */
   flowControlBusyUtilization: number;
+  /** Flow control keeps a publisher paused only while the consumers would catch up within this time. */
+  flowControlCatchUpMs: number;
 }
 
 /** The whole configuration of one Warren node. */
@@ -77,7 +82,8 @@ export const DEFAULT_LIMITS: Limits = {
   consumersPerChannelMax: 65_536,
   socketBufferHighWaterBytes: 4 * 1024 * 1024,
   queueBacklogHighWaterMessages: 8192,
-  flowControlBusyUtilization: 0.8,
+  flowControlBusyUtilization: 0,
+  flowControlCatchUpMs: 1000,
 };
 
 /** The guest user RabbitMQ ships: full rights on "/", loopback connections only. */
