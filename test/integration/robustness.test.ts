@@ -8,6 +8,7 @@ import amqplib from 'amqplib';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { AmqpClient, expectChannelClose, fault, methods, replyCodes } from '../helpers/amqp.js';
 import { RawAmqpClient, Writer, headerFrame } from '../helpers/raw-amqp.js';
+import { assertRoundTrip } from '../helpers/checks.js';
 
 let broker: TestBroker;
 
@@ -19,22 +20,6 @@ after(async () => {
   await broker.close();
 });
 
-async function roundTrip(): Promise<void> {
-  const connection = await amqplib.connect(broker.url);
-  try {
-    const channel = await connection.createChannel();
-    const { queue } = await channel.assertQueue('', { exclusive: true });
-    channel.sendToQueue(queue, Buffer.from('ok'));
-    let message: amqplib.GetMessage | false = false;
-    for (let i = 0; i < 50 && message === false; i++) {
-      message = await channel.get(queue, { noAck: true });
-      if (message === false) await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    assert.ok(message !== false && message.content.toString() === 'ok');
-  } finally {
-    await connection.close();
-  }
-}
 
 test('a routing key that is not valid UTF-8 is refused and other connections keep working', { skip: process.env['WARREN_TEST_URL'] ? 'RabbitMQ passes routing keys through as bytes' : false }, async () => {
   const consumer = await amqplib.connect(broker.url);
@@ -54,7 +39,7 @@ test('a routing key that is not valid UTF-8 is refused and other connections kee
   assert.equal(close.replyCode, 501);
   raw.destroy();
 
-  await roundTrip();
+  await assertRoundTrip(broker.url);
   assert.deepEqual(received, [], 'the undecodable publish was not routed');
   await consumer.close();
 });
@@ -106,5 +91,5 @@ test('content headers announcing huge bodies on many channels do not reserve mem
   const grown = process.memoryUsage().arrayBuffers - before;
   assert.ok(grown < 512 * 1024 * 1024, `50 announced 100 MiB bodies reserved ${Math.round(grown / 1048576)} MiB`);
   raw.destroy();
-  await roundTrip();
+  await assertRoundTrip(broker.url);
 });
