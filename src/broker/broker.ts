@@ -4,6 +4,7 @@
 import type { WarrenConfig } from '../config/config.js';
 import type { Logger } from '../util/logger.js';
 import { restoreVhost } from './durability.js';
+import { MemoryAlarm } from './memory-alarm.js';
 import type { Persistence } from './ports.js';
 import { NO_FLOW_CONTROL, type FlowControlPolicy } from './publisher-throttle.js';
 import { Users } from './users.js';
@@ -15,13 +16,17 @@ export class Broker {
   readonly users: Users;
   private nextConnectionId = 1;
 
+  /** Held message bytes against the memory high watermark. */
+  readonly memory: MemoryAlarm;
+
   constructor(
-    config: Pick<WarrenConfig, 'vhosts' | 'users'>,
+    config: Pick<WarrenConfig, 'vhosts' | 'users'> & { limits: Pick<WarrenConfig['limits'], 'memoryHighWatermarkBytes'> },
     flowControl: FlowControlPolicy = NO_FLOW_CONTROL,
     private readonly persistence?: Persistence,
     logger?: Logger,
   ) {
-    for (const name of config.vhosts) this.vhosts.set(name, new Vhost(name, flowControl, persistence, logger));
+    this.memory = new MemoryAlarm(config.limits.memoryHighWatermarkBytes);
+    for (const name of config.vhosts) this.vhosts.set(name, new Vhost(name, flowControl, this.memory, persistence, logger));
     this.users = new Users(config.users);
   }
 

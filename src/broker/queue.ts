@@ -5,6 +5,7 @@
 import type { FieldTable } from '../codec/index.js';
 import { Deque } from '../util/deque.js';
 import { Message, type Consumer, type DeliverySource, type QueueEntry } from './message.js';
+import type { MemoryAlarm } from './memory-alarm.js';
 import type { QueueMessageStore, RecoveredMessage } from './ports.js';
 import { PublisherThrottle, type FlowControlPolicy, type Publisher, type ThrottledQueue } from './publisher-throttle.js';
 
@@ -51,6 +52,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
     readonly options: QueueOptions,
     private readonly owner: QueueOwner,
     flowControl: FlowControlPolicy,
+    private readonly memory: MemoryAlarm,
   ) {
     this.throttle = new PublisherThrottle(flowControl, this);
   }
@@ -76,6 +78,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
     for (const { location, message, redelivered } of recovered) {
       const restored = new Message(message.exchange, message.routingKey, message.rawProperties, message.body);
       this.ready.push({ message: restored, sequence: this.nextSequence++, redelivered, location });
+      this.memory.held(restored.body.length);
     }
   }
 
@@ -88,6 +91,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
     const persisted = this.store !== undefined && message.persistent;
     if (persisted) entry.location = (this.store as QueueMessageStore).append(message);
     this.ready.push(entry);
+    this.memory.held(message.body.length);
     if (this.consumerList.length > 0) this.dispatch();
     return persisted;
   }
@@ -120,16 +124,18 @@ export class Queue implements DeliverySource, ThrottledQueue {
   /** Drops every ready message and returns how many there were. */
   purge(): number {
     const count = this.messageCount;
-    if (this.store !== undefined) {
-      // Only ready messages go; delivered, unacknowledged ones stay stored until settled.
-      for (let i = this.requeuedHead; i < this.requeued.length; i++) this.settle(this.requeued[i] as QueueEntry);
-      for (const entry of this.ready) this.settle(entry);
-    }
+    this.dropReady();
+    this.throttle.releaseAll();
+    return count;
+  }
+
+  /** Settles and forgets every ready message; delivered, unacknowledged ones stay until settled. */
+  private dropReady(): void {
+    for (let i = this.requeuedHead; i < this.requeued.length; i++) this.settle(this.requeued[i] as QueueEntry);
+    for (const entry of this.ready) this.settle(entry);
     this.requeued = [];
     this.requeuedHead = 0;
     this.ready.clear();
-    this.throttle.releaseAll();
-    return count;
   }
 
   requeue(entries: readonly QueueEntry[]): void {
@@ -144,6 +150,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
   }
 
   settle(entry: QueueEntry): void {
+    this.memory.held(-entry.message.body.length);
     if (entry.location !== undefined && this.store !== undefined) this.store.ack(entry.location);
   }
 
@@ -175,12 +182,12 @@ export class Queue implements DeliverySource, ThrottledQueue {
   markDeleted(): number {
     this.deleted = true;
     const count = this.messageCount;
-    this.requeued = [];
-    this.requeuedHead = 0;
-    this.ready.clear();
-    this.throttle.releaseAll();
-    this.store?.destroy();
+    // The store is destroyed right after, so dropping ready messages need not record acks one by one.
+    const store = this.store;
     this.store = undefined;
+    this.dropReady();
+    this.throttle.releaseAll();
+    store?.destroy();
     const consumers = this.consumerList.splice(0);
     for (const consumer of consumers) consumer.cancelledByBroker();
     return count;

@@ -16,6 +16,7 @@ import type { Message } from './message.js';
 import { Durability, type RestorableVhost } from './durability.js';
 import type { Persistence, StoredBinding } from './ports.js';
 import type { FlowControlPolicy } from './publisher-throttle.js';
+import type { MemoryAlarm } from './memory-alarm.js';
 import type { Logger } from '../util/logger.js';
 import { Queue, type QueueOptions, type QueueOwner } from './queue.js';
 
@@ -60,6 +61,8 @@ export class Vhost implements QueueOwner, RestorableVhost {
   constructor(
     readonly name: string,
     private readonly flowControl: FlowControlPolicy,
+    /** The node's memory accounting, shared by every queue. */
+    readonly memory: MemoryAlarm,
     persistence?: Persistence,
     logger?: Logger,
   ) {
@@ -125,7 +128,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
     validateQueueArguments(options.arguments, this.describeQueue(queueName));
     let queue = this.queues.get(queueName);
     if (queue === undefined) {
-      queue = new Queue(this.name, queueName, options, this, this.flowControl);
+      queue = new Queue(this.name, queueName, options, this, this.flowControl, this.memory);
       this.queues.set(queueName, queue);
       this.durability.queueAdded(queue);
       // Every queue is bound to the default exchange under its own name; routing does that implicitly.
@@ -293,7 +296,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
 
   restoreQueue(name: string, options: QueueOptions): void {
     if (this.queues.has(name)) return;
-    const queue = new Queue(this.name, name, options, this, this.flowControl);
+    const queue = new Queue(this.name, name, options, this, this.flowControl, this.memory);
     this.queues.set(name, queue);
     this.durability.attachStore(queue);
   }

@@ -2,6 +2,7 @@
  * Every setting and limit Warren has, parsed and defaulted in one place and passed down explicitly.
  * Defaults follow RabbitMQ's where RabbitMQ has one.
  */
+import { totalmem } from 'node:os';
 
 /** Log levels accepted by `--log-level` / WARREN_LOG_LEVEL. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -57,6 +58,12 @@ export interface Limits {
   flowControlBusyUtilization: number;
   /** Flow control keeps a publisher paused only while the consumers would catch up within this time. */
   flowControlCatchUpMs: number;
+  /**
+   * Bytes of message bodies held in queues from which publishing connections are blocked
+   * (connection.blocked) until consumers bring it back down. Default: 40% of the machine's memory,
+   * RabbitMQ's default relative watermark.
+   */
+  memoryHighWatermarkBytes: number;
 }
 
 /** The whole configuration of one Warren node. */
@@ -84,6 +91,7 @@ export const DEFAULT_LIMITS: Limits = {
   queueBacklogHighWaterMessages: 8192,
   flowControlBusyUtilization: 0,
   flowControlCatchUpMs: 1000,
+  memoryHighWatermarkBytes: Math.floor(totalmem() * 0.4),
 };
 
 /** The guest user RabbitMQ ships: full rights on "/", loopback connections only. */

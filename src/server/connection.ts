@@ -11,6 +11,7 @@ import {
 import type { Broker } from '../broker/broker.js';
 import { AmqpError, ChannelError, ConnectionError, channelError, frameError, notAllowed, unexpectedFrame } from '../broker/errors.js';
 import type { Message } from '../broker/message.js';
+import type { BlockablePublisher } from '../broker/memory-alarm.js';
 import type { Publisher } from '../broker/publisher-throttle.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { Limits, UserConfig } from '../config/config.js';
@@ -52,7 +53,7 @@ export interface ConnectionContext {
 }
 
 /** A client connection. */
-export class Connection implements FrameHandler, Publisher {
+export class Connection implements FrameHandler, Publisher, BlockablePublisher {
   readonly id: number;
   private state: ConnectionState = 'awaitingHeader';
   private headerBytes = Buffer.alloc(0);
@@ -114,6 +115,28 @@ export class Connection implements FrameHandler, Publisher {
     if (buffered < this.context.limits.socketBufferHighWaterBytes) return true;
     this.writeBlocked = true;
     return false;
+  }
+
+  /** True while the memory alarm holds this connection's input paused. */
+  private blockedByMemory = false;
+
+  blockPublishing(reason: string): void {
+    if (this.state !== 'open') return;
+    if (this.clientHas('connection.blocked')) this.sendMethod(0, { name: 'connectionBlocked', reason });
+    // A connection that consumes keeps being read: its acknowledgements are what free memory.
+    if (this.consumerCount === 0) {
+      this.blockedByMemory = true;
+      this.pausePublishing();
+    }
+  }
+
+  unblockPublishing(): void {
+    if (this.state !== 'open') return;
+    if (this.clientHas('connection.blocked')) this.sendMethod(0, { name: 'connectionUnblocked' });
+    if (this.blockedByMemory) {
+      this.blockedByMemory = false;
+      this.resumePublishing();
+    }
   }
 
   /** Reads input again whatever flow control said (the connection is closing). */
@@ -491,6 +514,7 @@ export class Connection implements FrameHandler, Publisher {
   }
 
   private onSocketClosed(): void {
+    this.context.broker.memory.forget(this);
     this.teardownChannels();
     this.vhost?.deleteExclusiveQueues(this.id);
     this.state = 'closed';
