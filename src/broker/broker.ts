@@ -20,12 +20,14 @@ export class Broker {
   readonly memory: MemoryAlarm;
 
   constructor(
-    config: Pick<WarrenConfig, 'vhosts' | 'users'> & { limits: Pick<WarrenConfig['limits'], 'memoryHighWatermarkBytes'> },
+    config: Pick<WarrenConfig, 'vhosts' | 'users'> & {
+      limits: Pick<WarrenConfig['limits'], 'memoryHighWatermarkBytes' | 'queueMemoryWindowMessages'>;
+    },
     flowControl: FlowControlPolicy = NO_FLOW_CONTROL,
     private readonly persistence?: Persistence,
     logger?: Logger,
   ) {
-    this.memory = new MemoryAlarm(config.limits.memoryHighWatermarkBytes);
+    this.memory = new MemoryAlarm(config.limits.memoryHighWatermarkBytes, config.limits.queueMemoryWindowMessages);
     for (const name of config.vhosts) this.vhosts.set(name, new Vhost(name, flowControl, this.memory, persistence, logger));
     this.users = new Users(config.users);
   }

@@ -17,7 +17,11 @@ export class MemoryAlarm {
   heldBytes = 0;
   private readonly blocked = new Set<BlockablePublisher>();
 
-  constructor(private readonly highWatermarkBytes: number) {}
+  constructor(
+    private readonly highWatermarkBytes: number,
+    /** Ready messages a queue keeps in memory; persistent ones beyond stay on disk until they near the head. */
+    readonly queueWindowMessages = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** True while held bytes are at or above the watermark. */
   get active(): boolean {

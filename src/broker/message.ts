@@ -42,6 +42,9 @@ export class Message {
 }
 
 const NO_KEYS: readonly string[] = [];
+
+/** Stands in for a message whose body is only on disk, so a deep backlog does not fill memory. */
+export const PAGED_OUT = new Message('', '', Buffer.alloc(0), Buffer.alloc(0));
 const DELIVERY_MODE_FLAG = 0x1000;
 
 /**
@@ -101,7 +104,8 @@ function routingKeysOf(value: FieldValue | undefined): string[] {
 
 /** A message's place in one queue. */
 export interface QueueEntry {
-  readonly message: Message;
+  /** The message; PAGED_OUT while its body lives only in the queue's store (read back on delivery). */
+  message: Message;
   /** Position in the queue, increasing with each enqueue; requeued entries keep theirs. */
   readonly sequence: number;
   /** True once the entry has been delivered and returned to the queue. */

@@ -4,7 +4,7 @@
  */
 import type { FieldTable } from '../codec/index.js';
 import { Deque } from '../util/deque.js';
-import { Message, type Consumer, type DeliverySource, type QueueEntry } from './message.js';
+import { Message, PAGED_OUT, type Consumer, type DeliverySource, type QueueEntry } from './message.js';
 import type { MemoryAlarm } from './memory-alarm.js';
 import type { QueueMessageStore, RecoveredMessage } from './ports.js';
 import { PublisherThrottle, type FlowControlPolicy, type Publisher, type ThrottledQueue } from './publisher-throttle.js';
@@ -90,8 +90,13 @@ export class Queue implements DeliverySource, ThrottledQueue {
     const entry: QueueEntry = { message, sequence: this.nextSequence++, redelivered: false };
     const persisted = this.store !== undefined && message.persistent;
     if (persisted) entry.location = (this.store as QueueMessageStore).append(message);
+    if (persisted && this.ready.length >= this.memory.queueWindowMessages) {
+      // Deep backlog: the body is on disk already, so the queue keeps only its place.
+      entry.message = PAGED_OUT;
+    } else {
+      this.memory.held(message.body.length);
+    }
     this.ready.push(entry);
-    this.memory.held(message.body.length);
     if (this.consumerList.length > 0) this.dispatch();
     return persisted;
   }
@@ -104,9 +109,17 @@ export class Queue implements DeliverySource, ThrottledQueue {
   /** Removes and returns the next ready entry for delivery (to a consumer or basic.get), or undefined. */
   shift(): QueueEntry | undefined {
     const entry = this.takeNext();
+    if (entry !== undefined && entry.message === PAGED_OUT) this.pageIn(entry);
     // Recovery after a crash marks messages that may have reached a consumer as redelivered.
     if (entry?.location !== undefined && !entry.redelivered) this.store?.markDelivered(entry.location);
     return entry;
+  }
+
+  /** Reads a paged-out message back from the store. */
+  private pageIn(entry: QueueEntry): void {
+    const stored = (this.store as QueueMessageStore).read(entry.location as NonNullable<QueueEntry['location']>);
+    entry.message = new Message(stored.exchange, stored.routingKey, stored.rawProperties, stored.body);
+    this.memory.held(stored.body.length);
   }
 
   private takeNext(): QueueEntry | undefined {

@@ -64,6 +64,8 @@ export interface Limits {
    * RabbitMQ's default relative watermark.
    */
   memoryHighWatermarkBytes: number;
+  /** Ready messages a queue keeps in memory; persistent messages beyond are read back from disk when their turn comes. */
+  queueMemoryWindowMessages: number;
 }
 
 /** The whole configuration of one Warren node. */
@@ -92,6 +94,7 @@ export const DEFAULT_LIMITS: Limits = {
   flowControlBusyUtilization: 0,
   flowControlCatchUpMs: 1000,
   memoryHighWatermarkBytes: Math.floor(totalmem() * 0.4),
+  queueMemoryWindowMessages: 10_000,
 };
 
 /** The guest user RabbitMQ ships: full rights on "/", loopback connections only. */

@@ -1,0 +1,52 @@
+/**
+ * Issue 3 memory bound: a durable queue keeps only a window of message bodies in memory; persistent
+ * messages beyond it are read back from disk as consumers reach them, intact and in order.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import amqplib from 'amqplib';
+import { startWarren } from '../../src/main.js';
+
+test('a deep durable backlog keeps only a window of bodies in memory and delivers every message intact', { skip: process.env['WARREN_TEST_URL'] ? 'inspects an in-process broker' : false }, async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'warren-paging-'));
+  const node = await startWarren({ amqpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent', limits: { queueMemoryWindowMessages: 10 } });
+  try {
+    const connection = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${node.amqpPort}`);
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue('deep', { durable: true });
+    const bodyBytes = 10 * 1024;
+    const total = 200;
+    const expected: string[] = [];
+    for (let i = 0; i < total; i++) {
+      // Every tenth message is transient: those stay in memory, the persistent ones page out.
+      const persistent = i % 10 !== 0;
+      const body = `${i}:${String.fromCharCode(97 + (i % 26)).repeat(bodyBytes)}`;
+      expected.push(body);
+      channel.sendToQueue('deep', Buffer.from(body), { persistent });
+    }
+    await channel.waitForConfirms();
+    const held = node.broker.memory.heldBytes;
+    // 10 windowed messages plus the 20 transient ones at most, against 200 published.
+    assert.ok(held <= 31 * (bodyBytes + 8), `held ${held} bytes of bodies in memory`);
+
+    const received: string[] = [];
+    await channel.prefetch(20);
+    await new Promise<void>((resolve) => {
+      void channel.consume('deep', (message) => {
+        if (message === null) return;
+        received.push(message.content.toString());
+        channel.ack(message);
+        if (received.length === total) resolve();
+      });
+    });
+    assert.deepEqual(received, expected);
+    await channel.deleteQueue('deep');
+    await connection.close();
+  } finally {
+    await node.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
