@@ -34,6 +34,8 @@ export class Durability {
     private readonly vhost: string,
     private readonly persistence: Persistence | undefined,
     private readonly logger: Logger | undefined,
+    /** Recovered bodies a queue keeps in memory (its memory window). */
+    private readonly bodiesInMemory: number,
   ) {}
 
   /** Records a newly declared exchange if it is durable. */
@@ -80,7 +82,7 @@ export class Durability {
   /** Opens a durable queue's message store and loads the messages it recovered. */
   attachStore(queue: Queue): void {
     if (this.persistence === undefined) return;
-    const { store, recovery } = this.persistence.messages.openQueue(this.vhost, queue.name);
+    const { store, recovery } = this.persistence.messages.openQueue(this.vhost, queue.name, this.bodiesInMemory);
     if (recovery.droppedRecords > 0 || recovery.warnings.length > 0) {
       this.logger?.warn(
         { vhost: this.vhost, queue: queue.name, droppedRecords: recovery.droppedRecords, warnings: recovery.warnings },

@@ -72,7 +72,8 @@ export interface MessageLocation {
 /** A message found at recovery: not acknowledged before the broker stopped. */
 export interface RecoveredMessage {
   location: MessageLocation;
-  message: StoredMessage;
+  /** The message, or undefined beyond the first `bodiesInMemory` (read it back with read(location)). */
+  message: StoredMessage | undefined;
   /** True when the message may have been delivered before the stop (RabbitMQ marks these redelivered). */
   redelivered: boolean;
 }
@@ -105,8 +106,11 @@ export interface QueueMessageStore {
 
 /** The node's message storage. */
 export interface MessageStore {
-  /** Opens (creating if needed) the store of one durable queue and recovers what it holds. */
-  openQueue(vhost: string, name: string): { store: QueueMessageStore; recovery: QueueRecovery };
+  /**
+   * Opens (creating if needed) the store of one durable queue and recovers what it holds, keeping the
+   * bodies of at most `bodiesInMemory` recovered messages in memory.
+   */
+  openQueue(vhost: string, name: string, bodiesInMemory?: number): { store: QueueMessageStore; recovery: QueueRecovery };
   /**
    * Calls `onDurable` once everything appended and acked so far (in every queue) is fsynced. Calls
    * made in the same event-loop turn share one fsync round (group commit).

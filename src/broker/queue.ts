@@ -76,7 +76,8 @@ export class Queue implements DeliverySource, ThrottledQueue {
   attachStore(store: QueueMessageStore, recovered: readonly RecoveredMessage[]): void {
     this.store = store;
     for (const { location, message, redelivered } of recovered) {
-      const restored = new Message(message.exchange, message.routingKey, message.rawProperties, message.body);
+      // Recovery returns bodies only for the head of the queue; the rest is read back when reached.
+      const restored = message === undefined ? PAGED_OUT : new Message(message.exchange, message.routingKey, message.rawProperties, message.body);
       this.ready.push({ message: restored, sequence: this.nextSequence++, redelivered, location });
       this.memory.held(restored.body.length);
     }

@@ -66,7 +66,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
     persistence?: Persistence,
     logger?: Logger,
   ) {
-    this.durability = new Durability(name, persistence, logger);
+    this.durability = new Durability(name, persistence, logger, memory.queueWindowMessages);
     this.persistence = persistence;
     const durable = { durable: true, autoDelete: false, internal: false, arguments: {} };
     this.addExchange('', 'direct', durable);

@@ -90,7 +90,7 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
   }
 
   /** Opens (creating if needed) the store of one durable queue and recovers what it holds. */
-  openQueue(vhost: string, name: string): { store: QueueMessageStore; recovery: QueueRecovery } {
+  openQueue(vhost: string, name: string, bodiesInMemory?: number): { store: QueueMessageStore; recovery: QueueRecovery } {
     assert(!this.closed, 'openQueue on a closed message store');
     const directoryName = queueDirectoryName(vhost, name);
     assert(!this.open.has(directoryName), `queue ${name} in vhost ${vhost} is already open`);
@@ -100,6 +100,7 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
       fs: this.files,
       segmentSizeBytes: this.segmentSizeBytes,
       host: this,
+      ...(bodiesInMemory === undefined ? {} : { bodiesInMemory }),
       ...(this.options.logger === undefined ? {} : { logger: this.options.logger.child({ vhost, queue: name }) }),
     });
     this.open.set(directoryName, store);

@@ -34,6 +34,8 @@ export interface QueueStoreOptions {
   segmentSizeBytes: number;
   host: QueueStoreHost;
   logger?: Logger;
+  /** Recovered messages past this many are returned without their message (paged out). */
+  bodiesInMemory?: number;
 }
 
 /** Per-segment bookkeeping: live count, acknowledged offsets, marks waiting for the next flush. */
@@ -278,7 +280,9 @@ export class QueueStore implements QueueMessageStore {
     }
     state.live++;
     this.liveCount++;
-    const entry: RecoveredMessage = { location: { segment, offset }, message, redelivered: delivered?.has(offset) ?? false };
+    // Past the window only the place is kept: the body is read back when the queue reaches it.
+    const kept = recovery.messages.length < (this.options.bodiesInMemory ?? Number.POSITIVE_INFINITY) ? message : undefined;
+    const entry: RecoveredMessage = { location: { segment, offset }, message: kept, redelivered: delivered?.has(offset) ?? false };
     recovery.messages.push(entry);
   }
 }

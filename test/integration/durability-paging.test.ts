@@ -50,3 +50,37 @@ test('a deep durable backlog keeps only a window of bodies in memory and deliver
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+test('after a restart only the window of recovered bodies is loaded; the rest is read when reached', { skip: process.env['WARREN_TEST_URL'] ? 'inspects an in-process broker' : false }, async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'warren-paging-restart-'));
+  const settings = { amqpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' as const, limits: { queueMemoryWindowMessages: 10 } };
+  const bodyBytes = 10 * 1024;
+  const total = 100;
+  const expected = Array.from({ length: total }, (_, i) => `${i}:${'z'.repeat(bodyBytes)}`);
+  const first = await startWarren(settings);
+  const connection = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${first.amqpPort}`);
+  const channel = await connection.createConfirmChannel();
+  await channel.assertQueue('deep-restart', { durable: true });
+  for (const body of expected) channel.sendToQueue('deep-restart', Buffer.from(body), { persistent: true });
+  await channel.waitForConfirms();
+  await connection.close();
+  await first.close();
+
+  const second = await startWarren(settings);
+  try {
+    assert.ok(second.broker.memory.heldBytes <= 10 * (bodyBytes + 8), `held ${second.broker.memory.heldBytes} bytes after recovery`);
+    const again = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${second.amqpPort}`);
+    const reader = await again.createChannel();
+    const received: string[] = [];
+    for (;;) {
+      const message = await reader.get('deep-restart', { noAck: true });
+      if (message === false) break;
+      received.push(message.content.toString());
+    }
+    assert.deepEqual(received, expected);
+    await again.close();
+  } finally {
+    await second.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

@@ -52,7 +52,7 @@ function checkRecovery(recovery: QueueRecovery, model: ModelMessage[]): void {
   assert.deepEqual(recovery.warnings, []);
   assert.equal(recovery.droppedRecords, 0);
   assert.deepEqual(
-    recovery.messages.map((m) => [m.message.body.toString(), m.redelivered]),
+    recovery.messages.map((m) => [m.message?.body.toString(), m.redelivered]),
     model.map((m) => [m.body, m.delivered]),
   );
   // Delivered flags are kept as they are: a delivered mark stays on disk across further restarts.

@@ -74,7 +74,8 @@ export function message(text: string, routingKey = 'rk'): StoredMessage {
 }
 
 /** The body of a stored message as text. */
-export function bodyText(stored: StoredMessage): string {
+export function bodyText(stored: StoredMessage | undefined): string {
+  if (stored === undefined) return '<paged out>';
   return stored.body.toString('utf8');
 }
 

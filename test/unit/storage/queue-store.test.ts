@@ -43,8 +43,8 @@ test('append, ack and recover: exactly the unacknowledged messages come back, in
   const { recovery } = await reopen(store, data);
   assert.deepEqual(bodies(recovery), ['m1', 'm2', 'm5', 'm6', 'm7', 'm8']);
   const first = recovery.messages[0];
-  assert.equal(first?.message.routingKey, 'key1');
-  assert.equal(first?.message.exchange, 'amq.direct');
+  assert.equal(first?.message?.routingKey, 'key1');
+  assert.equal(first?.message?.exchange, 'amq.direct');
   assert.deepEqual(first?.message.rawProperties, Buffer.from([0x10, 0x00, 0x02]));
   assert.deepEqual(first?.location, locations[1]);
   assert.ok(recovery.messages.every((m) => !m.redelivered));
