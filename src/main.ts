@@ -5,6 +5,8 @@ import { mkdir } from 'node:fs/promises';
 import { Broker } from './broker/broker.js';
 import type { FlowControlPolicy } from './broker/publisher-throttle.js';
 import { resolveConfig, type WarrenConfig, type WarrenConfigInput } from './config/config.js';
+import type { MessageStore, Persistence } from './broker/ports.js';
+import { DiskMonitor } from './server/disk-monitor.js';
 import { AmqpListener } from './server/listener.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { EventLoopLoad } from './util/event-loop-load.js';
@@ -12,6 +14,8 @@ import { createLogger, type Logger } from './util/logger.js';
 
 /** How often the event-loop load is sampled and paused publishers check their queue's progress. */
 const FLOW_CONTROL_SAMPLE_MS = 100;
+/** How often free disk space is checked (and a failing message store probed). */
+const DISK_CHECK_MS = 2000;
 
 /** A running Warren node. */
 export interface WarrenNode {
@@ -32,8 +36,17 @@ export async function startWarren(input: WarrenConfigInput = {}, logger?: Logger
   await mkdir(config.dataDir, { recursive: true });
   const storage = openStorage(config.dataDir, { logger: log });
   const load = new EventLoopLoad().start(FLOW_CONTROL_SAMPLE_MS);
+  let disk: DiskMonitor | undefined;
   try {
-    const broker = new Broker(config, flowControlPolicy(config, load), storage, log);
+    const persistence: Persistence = {
+      definitions: storage.definitions,
+      messages: reportingStoreErrors(storage.messages, (error) => disk?.storeResult(error)),
+    };
+    const broker = new Broker(config, flowControlPolicy(config, load), persistence, log);
+    disk = new DiskMonitor({
+      dataDir: config.dataDir, freeLimitBytes: config.limits.diskFreeLimitBytes, intervalMs: DISK_CHECK_MS,
+      alarms: broker.alarms, logger: log, probeStore: (done) => storage.messages.sync(done),
+    }).start();
     broker.restore();
     removeOrphanQueueFiles(broker, storage, log);
     const listener = new AmqpListener(broker, config.limits, log);
@@ -43,12 +56,14 @@ export async function startWarren(input: WarrenConfigInput = {}, logger?: Logger
     const close = async (): Promise<void> => {
       await listener.close();
       load.stop();
+      disk?.stop();
       await storage.close();
       log.info({}, 'warren stopped');
     };
     return { config, amqpPort, broker, close: () => (closing ??= close()) };
   } catch (error) {
     load.stop();
+    disk?.stop();
     await storage.close();
     throw error;
   }
@@ -62,6 +77,19 @@ function flowControlPolicy(config: WarrenConfig, load: EventLoopLoad): FlowContr
     progressCheckMs: FLOW_CONTROL_SAMPLE_MS,
     catchUpMs: config.limits.flowControlCatchUpMs,
     isBusy: () => load.utilization >= flowControlBusyUtilization,
+  };
+}
+
+/** Passes every message store write round's outcome to `report` (the disk alarm watches for errors). */
+function reportingStoreErrors(store: MessageStore, report: (error: Error | undefined) => void): MessageStore {
+  return {
+    openQueue: (vhost, name, bodiesInMemory) => store.openQueue(vhost, name, bodiesInMemory),
+    sync: (onDurable) =>
+      store.sync((error) => {
+        report(error);
+        onDurable(error);
+      }),
+    close: () => store.close(),
   };
 }
 

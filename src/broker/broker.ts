@@ -4,7 +4,7 @@
 import type { WarrenConfig } from '../config/config.js';
 import type { Logger } from '../util/logger.js';
 import { restoreVhost } from './durability.js';
-import { MemoryAlarm } from './memory-alarm.js';
+import { ResourceAlarm } from './resource-alarm.js';
 import type { Persistence } from './ports.js';
 import { NO_FLOW_CONTROL, type FlowControlPolicy } from './publisher-throttle.js';
 import { Users } from './users.js';
@@ -17,7 +17,7 @@ export class Broker {
   private nextConnectionId = 1;
 
   /** Held message bytes against the memory high watermark. */
-  readonly memory: MemoryAlarm;
+  readonly alarms: ResourceAlarm;
 
   constructor(
     config: Pick<WarrenConfig, 'vhosts' | 'users'> & {
@@ -27,8 +27,8 @@ export class Broker {
     private readonly persistence?: Persistence,
     logger?: Logger,
   ) {
-    this.memory = new MemoryAlarm(config.limits.memoryHighWatermarkBytes, config.limits.queueMemoryWindowMessages);
-    for (const name of config.vhosts) this.vhosts.set(name, new Vhost(name, flowControl, this.memory, persistence, logger));
+    this.alarms = new ResourceAlarm(config.limits.memoryHighWatermarkBytes, config.limits.queueMemoryWindowMessages);
+    for (const name of config.vhosts) this.vhosts.set(name, new Vhost(name, flowControl, this.alarms, persistence, logger));
     this.users = new Users(config.users);
   }
 

@@ -5,7 +5,7 @@
 import type { FieldTable } from '../codec/index.js';
 import { Deque } from '../util/deque.js';
 import { Message, PAGED_OUT, type Consumer, type DeliverySource, type QueueEntry } from './message.js';
-import type { MemoryAlarm } from './memory-alarm.js';
+import type { ResourceAlarm } from './resource-alarm.js';
 import type { QueueMessageStore, RecoveredMessage } from './ports.js';
 import { PublisherThrottle, type FlowControlPolicy, type Publisher, type ThrottledQueue } from './publisher-throttle.js';
 
@@ -52,7 +52,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
     readonly options: QueueOptions,
     private readonly owner: QueueOwner,
     flowControl: FlowControlPolicy,
-    private readonly memory: MemoryAlarm,
+    private readonly alarms: ResourceAlarm,
   ) {
     this.throttle = new PublisherThrottle(flowControl, this);
   }
@@ -79,7 +79,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
       // Recovery returns bodies only for the head of the queue; the rest is read back when reached.
       const restored = message === undefined ? PAGED_OUT : new Message(message.exchange, message.routingKey, message.rawProperties, message.body);
       this.ready.push({ message: restored, sequence: this.nextSequence++, redelivered, location });
-      this.memory.held(restored.body.length);
+      this.alarms.held(restored.body.length);
     }
   }
 
@@ -91,11 +91,11 @@ export class Queue implements DeliverySource, ThrottledQueue {
     const entry: QueueEntry = { message, sequence: this.nextSequence++, redelivered: false };
     const persisted = this.store !== undefined && message.persistent;
     if (persisted) entry.location = (this.store as QueueMessageStore).append(message);
-    if (persisted && this.ready.length >= this.memory.queueWindowMessages) {
+    if (persisted && this.ready.length >= this.alarms.queueWindowMessages) {
       // Deep backlog: the body is on disk already, so the queue keeps only its place.
       entry.message = PAGED_OUT;
     } else {
-      this.memory.held(message.body.length);
+      this.alarms.held(message.body.length);
     }
     this.ready.push(entry);
     if (this.consumerList.length > 0) this.dispatch();
@@ -120,7 +120,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
   private pageIn(entry: QueueEntry): void {
     const stored = (this.store as QueueMessageStore).read(entry.location as NonNullable<QueueEntry['location']>);
     entry.message = new Message(stored.exchange, stored.routingKey, stored.rawProperties, stored.body);
-    this.memory.held(stored.body.length);
+    this.alarms.held(stored.body.length);
   }
 
   private takeNext(): QueueEntry | undefined {
@@ -164,7 +164,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
   }
 
   settle(entry: QueueEntry): void {
-    this.memory.held(-entry.message.body.length);
+    this.alarms.held(-entry.message.body.length);
     if (entry.location !== undefined && this.store !== undefined) this.store.ack(entry.location);
   }
 

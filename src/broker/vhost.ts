@@ -16,7 +16,7 @@ import type { Message } from './message.js';
 import { Durability, type RestorableVhost } from './durability.js';
 import type { Persistence, StoredBinding } from './ports.js';
 import type { FlowControlPolicy } from './publisher-throttle.js';
-import type { MemoryAlarm } from './memory-alarm.js';
+import type { ResourceAlarm } from './resource-alarm.js';
 import type { Logger } from '../util/logger.js';
 import { Queue, type QueueOptions, type QueueOwner } from './queue.js';
 
@@ -62,11 +62,11 @@ export class Vhost implements QueueOwner, RestorableVhost {
     readonly name: string,
     private readonly flowControl: FlowControlPolicy,
     /** The node's memory accounting, shared by every queue. */
-    readonly memory: MemoryAlarm,
+    readonly alarms: ResourceAlarm,
     persistence?: Persistence,
     logger?: Logger,
   ) {
-    this.durability = new Durability(name, persistence, logger, memory.queueWindowMessages);
+    this.durability = new Durability(name, persistence, logger, alarms.queueWindowMessages);
     this.persistence = persistence;
     const durable = { durable: true, autoDelete: false, internal: false, arguments: {} };
     this.addExchange('', 'direct', durable);
@@ -128,7 +128,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
     validateQueueArguments(options.arguments, this.describeQueue(queueName));
     let queue = this.queues.get(queueName);
     if (queue === undefined) {
-      queue = new Queue(this.name, queueName, options, this, this.flowControl, this.memory);
+      queue = new Queue(this.name, queueName, options, this, this.flowControl, this.alarms);
       this.queues.set(queueName, queue);
       this.durability.queueAdded(queue);
       // Every queue is bound to the default exchange under its own name; routing does that implicitly.
@@ -296,7 +296,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
 
   restoreQueue(name: string, options: QueueOptions): void {
     if (this.queues.has(name)) return;
-    const queue = new Queue(this.name, name, options, this, this.flowControl, this.memory);
+    const queue = new Queue(this.name, name, options, this, this.flowControl, this.alarms);
     this.queues.set(name, queue);
     this.durability.attachStore(queue);
   }

@@ -66,6 +66,8 @@ export interface Limits {
   memoryHighWatermarkBytes: number;
   /** Ready messages a queue keeps in memory; persistent messages beyond are read back from disk when their turn comes. */
   queueMemoryWindowMessages: number;
+  /** Free space on the data directory's file system below which publishers are blocked (RabbitMQ's disk_free_limit). */
+  diskFreeLimitBytes: number;
 }
 
 /** The whole configuration of one Warren node. */
@@ -95,6 +97,7 @@ export const DEFAULT_LIMITS: Limits = {
   flowControlCatchUpMs: 1000,
   memoryHighWatermarkBytes: Math.floor(totalmem() * 0.4),
   queueMemoryWindowMessages: 10_000,
+  diskFreeLimitBytes: 50 * 1024 * 1024,
 };
 
 /** The guest user RabbitMQ ships: full rights on "/", loopback connections only. */

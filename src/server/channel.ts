@@ -303,7 +303,7 @@ export class Channel implements ConsumerHost {
       }, message);
     }
     this.confirms?.published(persisted);
-    this.vhost.memory.checkPublisher(this.connection);
+    this.vhost.alarms.checkPublisher(this.connection);
     return persisted;
   }
 

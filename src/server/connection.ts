@@ -11,7 +11,7 @@ import {
 import type { Broker } from '../broker/broker.js';
 import { AmqpError, ChannelError, ConnectionError, channelError, frameError, notAllowed, unexpectedFrame } from '../broker/errors.js';
 import type { Message } from '../broker/message.js';
-import type { BlockablePublisher } from '../broker/memory-alarm.js';
+import type { BlockablePublisher } from '../broker/resource-alarm.js';
 import type { Publisher } from '../broker/publisher-throttle.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { Limits, UserConfig } from '../config/config.js';
@@ -514,7 +514,7 @@ export class Connection implements FrameHandler, Publisher, BlockablePublisher {
   }
 
   private onSocketClosed(): void {
-    this.context.broker.memory.forget(this);
+    this.context.broker.alarms.forget(this);
     this.teardownChannels();
     this.vhost?.deleteExclusiveQueues(this.id);
     this.state = 'closed';

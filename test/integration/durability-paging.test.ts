@@ -28,7 +28,7 @@ test('a deep durable backlog keeps only a window of bodies in memory and deliver
       channel.sendToQueue('deep', Buffer.from(body), { persistent });
     }
     await channel.waitForConfirms();
-    const held = node.broker.memory.heldBytes;
+    const held = node.broker.alarms.heldBytes;
     // 10 windowed messages plus the 20 transient ones at most, against 200 published.
     assert.ok(held <= 31 * (bodyBytes + 8), `held ${held} bytes of bodies in memory`);
 
@@ -68,7 +68,7 @@ test('after a restart only the window of recovered bodies is loaded; the rest is
 
   const second = await startWarren(settings);
   try {
-    assert.ok(second.broker.memory.heldBytes <= 10 * (bodyBytes + 8), `held ${second.broker.memory.heldBytes} bytes after recovery`);
+    assert.ok(second.broker.alarms.heldBytes <= 10 * (bodyBytes + 8), `held ${second.broker.alarms.heldBytes} bytes after recovery`);
     const again = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${second.amqpPort}`);
     const reader = await again.createChannel();
     const received: string[] = [];

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Message, type QueueEntry } from '../../../src/broker/message.js';
-import { MemoryAlarm } from '../../../src/broker/memory-alarm.js';
+import { ResourceAlarm } from '../../../src/broker/resource-alarm.js';
 import { NO_FLOW_CONTROL } from '../../../src/broker/publisher-throttle.js';
 import { Queue } from '../../../src/broker/queue.js';
 
 function newQueue(): Queue {
   const owner = { autoDeleteQueue: () => {} };
   const options = { durable: false, exclusiveOwner: null, autoDelete: false, arguments: {} };
-  return new Queue('/', 'q', options, owner, NO_FLOW_CONTROL, new MemoryAlarm(Number.POSITIVE_INFINITY));
+  return new Queue('/', 'q', options, owner, NO_FLOW_CONTROL, new ResourceAlarm(Number.POSITIVE_INFINITY));
 }
 
 const message = (): Message => new Message('', 'q', Buffer.alloc(0), Buffer.alloc(0));
