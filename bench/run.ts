@@ -1,15 +1,18 @@
-// `npm run bench -- [options]`: starts each broker in turn as its own process, runs the throughput
-// and latency benchmarks against it with the same client library, prints one JSON line per
-// measurement (also appended to .bench/results-<timestamp>.jsonl) and a Warren/RabbitMQ table.
+// `npm run bench -- [options]`: starts each broker in turn as its own process, runs the throughput,
+// latency, persistent and (on request) backlog benchmarks against it with the same client library,
+// prints one JSON line per measurement (also appended to .bench/results-<timestamp>.jsonl) and a
+// Warren/RabbitMQ table.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runBacklog, type BacklogResult } from './backlog.js';
 import { clientNames, type ClientName } from './clients.js';
 import { mebibytes, round, waitForQuietMachine, type BrokerHandle, type BrokerName } from './common.js';
 import { runLatency, type LatencyResult } from './latency.js';
+import { runPersistent, type PersistentResult } from './persistent.js';
 import { isRabbitmqInstalled, rabbitmqServerInstalledPath, startRabbitmq } from './rabbitmq.js';
 import { runThroughput, type AckMode, type ThroughputResult } from './throughput.js';
 import { WarrenNotRunnableError, startWarren } from './warren.js';
@@ -18,7 +21,8 @@ const usage = `Usage: npm run bench -- [options]
 
   --broker warren|rabbitmq|both   brokers to measure (default: both when ${rabbitmqServerInstalledPath}
                                   exists, otherwise warren)
-  --bench throughput|latency|all  which benchmarks to run (default: all)
+  --bench NAME[,NAME...]          throughput, latency, persistent, backlog or all (default: all =
+                                  throughput, latency and persistent; backlog is long, ask for it)
   --seconds N                     measurement window per benchmark, seconds (default: 10)
   --warmup N                      unmeasured run-in before each window, seconds (default: 2)
   --rate R                        latency benchmark publish rate, messages/s (default: 1000)
@@ -28,7 +32,12 @@ const usage = `Usage: npm run bench -- [options]
                                   each delivery, or no-ack with "none"
   --prefetch N                    consumer prefetch count (default: 1000)
   --ack-every N                   throughput consumer acks once per N deliveries (default: 100)
-  --size BYTES                    message body size (default: 16)
+  --size BYTES                    message body size (default: 16 for throughput and latency, 100
+                                  for persistent and backlog)
+  --window N                      persistent and backlog producer: most unconfirmed publishes
+                                  (default: 1000)
+  --messages N                    backlog: persistent messages to publish, then drain
+                                  (default: 2000000)
   --repeat N                      run each benchmark N times per broker; the table shows medians
                                   (default: 1; use 3 or more on a machine shared with other work)
   --wait-for-idle SECONDS         before each measurement, wait up to this long for the machine to be
@@ -37,9 +46,15 @@ const usage = `Usage: npm run bench -- [options]
   --help                          this text
 `;
 
+/** Benchmarks `--bench` can name. */
+const benchNames = ['throughput', 'latency', 'persistent', 'backlog'] as const;
+type BenchName = (typeof benchNames)[number];
+/** What `--bench all` (the default) runs: everything but the long backlog benchmark. */
+const benchesInAll: readonly BenchName[] = ['throughput', 'latency', 'persistent'];
+
 interface RunOptions {
   readonly brokers: readonly BrokerName[];
-  readonly benches: readonly ('throughput' | 'latency')[];
+  readonly benches: readonly BenchName[];
   readonly seconds: number;
   readonly warmupSeconds: number;
   readonly ratePerSecond: number;
@@ -47,7 +62,10 @@ interface RunOptions {
   readonly ack: AckMode;
   readonly prefetch: number;
   readonly ackEvery: number;
-  readonly messageSizeBytes: number;
+  /** Undefined when --size was not given: each benchmark then uses its own default. */
+  readonly messageSizeBytes: number | undefined;
+  readonly window: number;
+  readonly messages: number;
   readonly repeat: number;
   readonly waitForIdleSeconds: number;
   readonly skipBuild: boolean;
@@ -82,6 +100,8 @@ function parseOptions(argv: string[]): RunOptions | undefined {
       prefetch: { type: 'string' },
       'ack-every': { type: 'string' },
       size: { type: 'string' },
+      window: { type: 'string' },
+      messages: { type: 'string' },
       repeat: { type: 'string' },
       'wait-for-idle': { type: 'string' },
       'skip-build': { type: 'boolean' },
@@ -98,10 +118,14 @@ function parseOptions(argv: string[]): RunOptions | undefined {
     note(`note: RabbitMQ is not installed (${rabbitmqServerInstalledPath}), so only Warren is measured.`);
   }
   const broker = oneOf('broker', values.broker, ['warren', 'rabbitmq', 'both'] as const, defaultBroker);
-  const bench = oneOf('bench', values.bench, ['throughput', 'latency', 'all'] as const, 'all');
+  const benches = new Set<BenchName>();
+  for (const name of (values.bench ?? 'all').split(',')) {
+    const bench = oneOf('bench', name.trim(), [...benchNames, 'all'] as const, 'all');
+    for (const each of bench === 'all' ? benchesInAll : [bench]) benches.add(each);
+  }
   return {
     brokers: broker === 'both' ? ['warren', 'rabbitmq'] : [broker],
-    benches: bench === 'all' ? ['throughput', 'latency'] : [bench],
+    benches: benchNames.filter((name) => benches.has(name)),
     seconds: positiveNumber('seconds', values.seconds, 10),
     warmupSeconds: values.warmup === '0' ? 0 : positiveNumber('warmup', values.warmup, 2),
     ratePerSecond: positiveNumber('rate', values.rate, 1000),
@@ -109,7 +133,9 @@ function parseOptions(argv: string[]): RunOptions | undefined {
     ack: oneOf('ack', values.ack, ['multiple', 'none'] as const, 'multiple'),
     prefetch: Math.min(65535, Math.round(positiveNumber('prefetch', values.prefetch, 1000))),
     ackEvery: Math.round(positiveNumber('ack-every', values['ack-every'], 100)),
-    messageSizeBytes: Math.round(positiveNumber('size', values.size, 16)),
+    messageSizeBytes: values.size === undefined ? undefined : Math.round(positiveNumber('size', values.size, 16)),
+    window: Math.round(positiveNumber('window', values.window, 1000)),
+    messages: Math.round(positiveNumber('messages', values.messages, 2_000_000)),
     repeat: Math.round(positiveNumber('repeat', values.repeat, 1)),
     waitForIdleSeconds: values['wait-for-idle'] === '0' ? 0 : positiveNumber('wait-for-idle', values['wait-for-idle'], 0),
     skipBuild: values['skip-build'] === true,
@@ -141,7 +167,12 @@ interface MemoryResult {
   readonly idleRssMiB: number;
 }
 
-type Result = (ThroughputResult & { run?: number }) | (LatencyResult & { run?: number }) | MemoryResult;
+type Result =
+  | (ThroughputResult & { run?: number })
+  | (LatencyResult & { run?: number })
+  | (PersistentResult & { run?: number })
+  | (BacklogResult & { run?: number })
+  | MemoryResult;
 
 class ResultWriter {
   readonly path: string;
@@ -188,7 +219,7 @@ async function measureBroker(name: BrokerName, options: RunOptions, writer: Resu
     for (let run = 1; run <= options.repeat && options.benches.includes('throughput'); run++) {
       await waitForIdle(options);
       note(`${name}: throughput run ${run}/${options.repeat}, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
-      const result = await runThroughput(broker, options);
+      const result = await runThroughput(broker, { ...options, messageSizeBytes: options.messageSizeBytes ?? 16 });
       writer.write({ ...result, run });
       warnIfNoisy(result.otherProcessesCpuPercent);
       // Give the broker a moment to free the previous queue before the next measurement.
@@ -197,9 +228,26 @@ async function measureBroker(name: BrokerName, options: RunOptions, writer: Resu
     for (let run = 1; run <= options.repeat && options.benches.includes('latency'); run++) {
       await waitForIdle(options);
       note(`${name}: latency run ${run}/${options.repeat} at ${options.ratePerSecond} msg/s, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
-      const result = await runLatency(broker, options);
+      const result = await runLatency(broker, { ...options, messageSizeBytes: options.messageSizeBytes ?? 16 });
       writer.write({ ...result, run });
       warnIfNoisy(result.otherProcessesCpuPercent);
+    }
+    const persistentOptions = { ...options, messageSizeBytes: options.messageSizeBytes ?? 100 };
+    for (let run = 1; run <= options.repeat && options.benches.includes('persistent'); run++) {
+      await waitForIdle(options);
+      note(`${name}: persistent run ${run}/${options.repeat}, window ${options.window}, ${options.warmupSeconds} s warmup + ${options.seconds} s ...`);
+      const result = await runPersistent(broker, persistentOptions);
+      writer.write({ ...result, run });
+      warnIfNoisy(result.otherProcessesCpuPercent);
+      await sleep(1000);
+    }
+    for (let run = 1; run <= options.repeat && options.benches.includes('backlog'); run++) {
+      await waitForIdle(options);
+      note(`${name}: backlog run ${run}/${options.repeat}, ${options.messages} messages of ${persistentOptions.messageSizeBytes} bytes ...`);
+      const result = await runBacklog(broker, { ...persistentOptions, log: note });
+      writer.write({ ...result, run });
+      warnIfNoisy(result.otherProcessesCpuPercent);
+      await sleep(1000);
     }
   } finally {
     note(`stopping ${name} ...`);
@@ -236,8 +284,26 @@ function printComparison(results: Result[], brokers: readonly BrokerName[]): voi
     { metric: 'latency p99.9 ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.p999Ms) },
     { metric: 'latency max ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.maxMs) },
     { metric: 'latency broker CPU %', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.brokerCpuPercent) },
+    { metric: 'persistent consumed msg/s', better: 'higher', value: (b) => median(results, 'persistent', b, (r) => r.consumedPerSecond) },
+    { metric: 'persistent confirmed msg/s', better: 'higher', value: (b) => median(results, 'persistent', b, (r) => r.confirmedPerSecond) },
+    { metric: 'persistent published msg/s', better: 'higher', value: (b) => median(results, 'persistent', b, (r) => r.publishedPerSecond) },
+    { metric: 'persistent confirm p50 ms', better: 'lower', value: (b) => median(results, 'persistent', b, (r) => r.confirmP50Ms) },
+    { metric: 'persistent confirm p99 ms', better: 'lower', value: (b) => median(results, 'persistent', b, (r) => r.confirmP99Ms) },
+    { metric: 'persistent broker CPU %', better: 'lower', value: (b) => median(results, 'persistent', b, (r) => r.brokerCpuPercent) },
+    { metric: 'persistent broker disk writes MiB/s', better: 'none', value: (b) => median(results, 'persistent', b, (r) => r.brokerDiskWriteMiBPerSecond) },
+    { metric: 'persistent broker RSS peak MiB', better: 'lower', value: (b) => median(results, 'persistent', b, (r) => r.brokerRssMiBPeak) },
+    { metric: 'backlog publish msg/s', better: 'higher', value: (b) => median(results, 'backlog', b, (r) => r.publishPerSecond) },
+    { metric: 'backlog drain msg/s', better: 'higher', value: (b) => median(results, 'backlog', b, (r) => r.drainPerSecond) },
+    { metric: 'backlog total s', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.totalSeconds) },
+    { metric: 'backlog broker RSS peak MiB', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.brokerRssMiBPeak) },
+    { metric: 'backlog broker RSS full queue MiB', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.brokerRssMiBFullQueue) },
+    { metric: 'backlog confirm p99 ms', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.confirmP99Ms) },
+    { metric: 'backlog publish broker CPU %', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.publishBrokerCpuPercent) },
+    { metric: 'backlog drain broker CPU %', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.drainBrokerCpuPercent) },
     { metric: 'throughput CPU % of other processes', better: 'none', value: (b) => median(results, 'throughput', b, (r) => r.otherProcessesCpuPercent) },
     { metric: 'latency CPU % of other processes', better: 'none', value: (b) => median(results, 'latency', b, (r) => r.otherProcessesCpuPercent) },
+    { metric: 'persistent CPU % of other processes', better: 'none', value: (b) => median(results, 'persistent', b, (r) => r.otherProcessesCpuPercent) },
+    { metric: 'backlog CPU % of other processes', better: 'none', value: (b) => median(results, 'backlog', b, (r) => r.otherProcessesCpuPercent) },
     { metric: 'idle broker RSS MiB', better: 'lower', value: (b) => median(results, 'memory', b, (r) => r.idleRssMiB) },
   ];
   const both = brokers.includes('warren') && brokers.includes('rabbitmq');
