@@ -31,7 +31,9 @@ const usage = `Usage: npm run bench -- [options]
                                   deliveries, or no-ack (default: multiple); latency consumer acks
                                   each delivery, or no-ack with "none"
   --prefetch N                    consumer prefetch count (default: 1000)
-  --ack-every N                   throughput consumer acks once per N deliveries (default: 100)
+  --ack-every N                   throughput, persistent and backlog consumers ack once per N
+                                  deliveries (default: 100); persistent and backlog always use
+                                  manual acks, whatever --ack says
   --size BYTES                    message body size (default: 16 for throughput and latency, 100
                                   for persistent and backlog)
   --window N                      persistent and backlog producer: most unconfirmed publishes
