@@ -47,12 +47,6 @@ function valueKey(value: FieldValue): unknown {
   return tableKey(value);
 }
 
-/** Reads an x-argument as a number, or undefined when absent or not numeric. */
-export function numericArgument(table: FieldTable, key: string): number | undefined {
-  const value = table[key];
-  return isNumeric(value) ? Number(value) : undefined;
-}
-
 function isNumeric(value: FieldValue | undefined): value is number | bigint {
   return typeof value === 'number' || typeof value === 'bigint';
 }

@@ -8,7 +8,7 @@ import { ReplyCode, ReplyText } from '../codec/index.js';
 const REPLY_TEXT_MAX_BYTES = 255;
 
 /** Cuts a string to at most maxBytes of UTF-8 without splitting a character. */
-export function truncateUtf8(text: string, maxBytes: number): string {
+function truncateUtf8(text: string, maxBytes: number): string {
   if (Buffer.byteLength(text) <= maxBytes) return text;
   let end = maxBytes;
   const bytes = Buffer.from(text);

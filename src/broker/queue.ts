@@ -89,8 +89,9 @@ export class Queue implements DeliverySource, ThrottledQueue {
    */
   enqueue(message: Message): boolean {
     const entry: QueueEntry = { message, sequence: this.nextSequence++, redelivered: false };
-    const persisted = this.store !== undefined && message.persistent;
-    if (persisted) entry.location = (this.store as QueueMessageStore).append(message);
+    const store = this.store;
+    const persisted = store !== undefined && message.persistent;
+    if (persisted) entry.location = store.append(message);
     if (persisted && this.ready.length >= this.alarms.queueWindowMessages) {
       // Deep backlog: the body is on disk already, so the queue keeps only its place.
       entry.message = PAGED_OUT;

@@ -8,7 +8,7 @@ import { describeValue, fieldValuesEqual } from './arguments.js';
 import { validateExchangeArguments, validateHeadersBinding, validateQueueArguments } from './argument-validation.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { DirectExchange } from './exchange/direct.js';
-import { Exchange, bindingKey, type Destination, type ExchangeOptions } from './exchange/exchange.js';
+import { Exchange, bindingKey, type Binding, type Destination, type ExchangeOptions } from './exchange/exchange.js';
 import { FanoutExchange } from './exchange/fanout.js';
 import { HeadersExchange } from './exchange/headers.js';
 import { TopicExchange } from './exchange/topic.js';
@@ -279,7 +279,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
   }
 
   private addBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
-    const binding = { source, destination, routingKey, arguments: args, key: bindingKey(destination, routingKey, args) };
+    const binding = makeBinding(source, destination, routingKey, args);
     if (source.bind(binding)) this.durability.bindingAdded(binding);
   }
 
@@ -305,8 +305,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
     const source = this.exchanges.get(stored.source);
     const destination = stored.destinationKind === 'queue' ? this.queues.get(stored.destination) : this.exchanges.get(stored.destination);
     if (source === undefined || destination === undefined) return;
-    const { routingKey, arguments: args } = stored;
-    source.bind({ source, destination, routingKey, arguments: args, key: bindingKey(destination, routingKey, args) });
+    source.bind(makeBinding(source, destination, stored.routingKey, stored.arguments));
   }
 
   private maybeAutoDeleteExchange(exchange: Exchange): void {
@@ -397,6 +396,10 @@ function assertArgumentsEquivalent(current: FieldTable, received: FieldTable, ke
       );
     }
   }
+}
+
+function makeBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): Binding {
+  return { source, destination, routingKey, arguments: args, key: bindingKey(destination, routingKey, args) };
 }
 
 /** A server-generated queue name in RabbitMQ's format: amq.gen- and 22 url-safe characters. */

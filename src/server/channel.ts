@@ -321,7 +321,7 @@ export class Channel implements ConsumerHost {
     }
     const deliveryTag = this.nextDeliveryTag++;
     if (noAck) queue.settle(entry);
-    else this.unacked.add(deliveryTag, { queue, entry, consumer: undefined });
+    else this.unacked.add({ queue, entry, consumer: undefined, deliveryTag });
     const { message } = entry;
     this.connection.sendContent(this.number, {
       name: 'basicGetOk', deliveryTag, redelivered: entry.redelivered, exchange: message.exchange,
@@ -346,7 +346,7 @@ export class Channel implements ConsumerHost {
     }, message);
     if (consumer.noAck) consumer.queue.settle(entry);
     else {
-      this.unacked.add(deliveryTag, { queue: consumer.queue, entry, consumer });
+      this.unacked.add({ queue: consumer.queue, entry, consumer, deliveryTag });
       consumer.unackedCount++;
       this.consumerUnackedCount++;
     }

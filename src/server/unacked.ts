@@ -13,7 +13,7 @@ export interface UnackedDelivery {
   entry: QueueEntry;
   /** The consumer it went to; undefined for basic.get. */
   consumer: ChannelConsumer | undefined;
-  deliveryTag?: number;
+  deliveryTag: number;
 }
 
 /** The unacked set of one channel. */
@@ -26,9 +26,8 @@ export class Unacked {
   }
 
   /** Records a delivery. */
-  add(deliveryTag: number, delivery: UnackedDelivery): void {
-    delivery.deliveryTag = deliveryTag;
-    this.deliveries.set(deliveryTag, delivery);
+  add(delivery: UnackedDelivery): void {
+    this.deliveries.set(delivery.deliveryTag, delivery);
   }
 
   /**
@@ -56,7 +55,7 @@ export class Unacked {
   /** Puts deliveries back (tx.rollback), keeping tag order. */
   restore(deliveries: readonly UnackedDelivery[]): void {
     const all = [...this.deliveries.values(), ...deliveries];
-    all.sort((a, b) => (a.deliveryTag ?? 0) - (b.deliveryTag ?? 0));
-    this.deliveries = new Map(all.map((delivery) => [delivery.deliveryTag ?? 0, delivery]));
+    all.sort((a, b) => a.deliveryTag - b.deliveryTag);
+    this.deliveries = new Map(all.map((delivery) => [delivery.deliveryTag, delivery]));
   }
 }
