@@ -84,6 +84,7 @@ function flowControlPolicy(config: WarrenConfig, load: EventLoopLoad): FlowContr
 function reportingStoreErrors(store: MessageStore, report: (error: Error | undefined) => void): MessageStore {
   return {
     openQueue: (vhost, name, bodiesInMemory) => store.openQueue(vhost, name, bodiesInMemory),
+    openTransientQueue: (vhost, name) => store.openTransientQueue(vhost, name),
     sync: (onDurable) =>
       store.sync((error) => {
         report(error);

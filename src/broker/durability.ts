@@ -4,7 +4,7 @@
  */
 import type { Binding, Exchange } from './exchange/exchange.js';
 import type { Logger } from '../util/logger.js';
-import type { Definitions, Persistence, StoredBinding } from './ports.js';
+import type { Definitions, Persistence, QueueMessageStore, StoredBinding } from './ports.js';
 import { Queue } from './queue.js';
 
 /** The predeclared exchanges exist in every vhost and are never stored. */
@@ -89,7 +89,12 @@ export class Durability {
         'queue recovered with losses',
       );
     }
-    queue.attachStore(store, recovery.messages);
+    queue.attachStore(store, recovery);
+  }
+
+  /** A store for a non-durable queue to page its backlog out to, or undefined without persistence. */
+  openPagingStore(queue: Queue): QueueMessageStore | undefined {
+    return this.persistence?.messages.openTransientQueue(this.vhost, queue.name);
   }
 }
 

@@ -78,3 +78,16 @@ export const unexpectedFrame = (detail: string): ConnectionError => new Connecti
 export const frameError = (detail: string): ConnectionError => new ConnectionError(ReplyCode.FrameError, detail);
 /** 541 INTERNAL_ERROR connection error. */
 export const internalError = (detail: string): ConnectionError => new ConnectionError(ReplyCode.InternalError, detail);
+
+/** Why a change to vhosts, users or permissions was refused (the management API maps it to an HTTP status). */
+export type DefinitionErrorReason = 'notFound' | 'invalid' | 'configured';
+
+/** A refused change to vhosts, users or permissions, with its reason as data. */
+export class DefinitionError extends Error {
+  constructor(
+    readonly reason: DefinitionErrorReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -43,8 +43,6 @@ export class Message {
 
 const NO_KEYS: readonly string[] = [];
 
-/** Stands in for a message whose body is only on disk, so a deep backlog does not fill memory. */
-export const PAGED_OUT = new Message('', '', Buffer.alloc(0), Buffer.alloc(0));
 const DELIVERY_MODE_FLAG = 0x1000;
 
 /**
@@ -104,13 +102,12 @@ function routingKeysOf(value: FieldValue | undefined): string[] {
 
 /** A message's place in one queue. */
 export interface QueueEntry {
-  /** The message; PAGED_OUT while its body lives only in the queue's store (read back on delivery). */
-  message: Message;
+  readonly message: Message;
   /** Position in the queue, increasing with each enqueue; requeued entries keep theirs. */
   readonly sequence: number;
   /** True once the entry has been delivered and returned to the queue. */
   redelivered: boolean;
-  /** Where the message is stored, for a persistent message in a durable queue. */
+  /** Where the message is stored: a persistent message in a durable queue, or one read back from disk. */
   location?: MessageLocation;
 }
 

@@ -35,8 +35,33 @@ export interface StoredBinding {
   arguments: FieldTable;
 }
 
+/** A vhost created at runtime, as stored (vhosts from the configuration are never stored). */
+export interface StoredVhost {
+  name: string;
+}
+
+/** A user as stored: the password only as a RabbitMQ rabbit_password_hashing_sha256 hash. */
+export interface StoredUser {
+  username: string;
+  /** base64(4-byte salt ++ SHA-256(salt ++ UTF-8 password)); '' when password login is disabled. */
+  passwordHash: string;
+  tags: string[];
+}
+
+/** One user's configure/write/read permission on one vhost, as stored. */
+export interface StoredPermission {
+  username: string;
+  vhost: string;
+  configure: string;
+  write: string;
+  read: string;
+}
+
 /** Everything the definitions store holds, as restored at start. */
 export interface Definitions {
+  vhosts: StoredVhost[];
+  users: StoredUser[];
+  permissions: StoredPermission[];
   exchanges: StoredExchange[];
   queues: StoredQueue[];
   bindings: StoredBinding[];
@@ -51,6 +76,18 @@ export interface DefinitionStore {
   deleteQueue(vhost: string, name: string): void;
   putBinding(binding: StoredBinding): void;
   deleteBinding(binding: StoredBinding): void;
+  /** Records a runtime-created vhost. */
+  putVhost(vhost: StoredVhost): void;
+  /** Removes a vhost and everything stored in it: exchanges, queues, bindings and permissions. */
+  deleteVhost(name: string): void;
+  /** Records a user (replacing one of the same name). */
+  putUser(user: StoredUser): void;
+  /** Removes a user and its permissions. */
+  deleteUser(username: string): void;
+  /** Records a permission (replacing the user's permission on that vhost). */
+  putPermission(permission: StoredPermission): void;
+  /** Removes a user's permission on a vhost. */
+  deletePermission(username: string, vhost: string): void;
   close(): void;
 }
 
@@ -63,25 +100,36 @@ export interface StoredMessage {
   body: Buffer;
 }
 
-/** Where a stored message lives in its queue's log: opaque to the broker, given back to ack or read. */
-export interface MessageLocation {
-  readonly segment: number;
-  readonly offset: number;
-}
+declare const messageLocationBrand: unique symbol;
 
-/** A message found at recovery: not acknowledged before the broker stopped. */
+/**
+ * Where a stored message lives in its queue's store: an opaque number (no allocation per message, and
+ * it packs into typed arrays), given back to ack or read.
+ */
+export type MessageLocation = number & { readonly [messageLocationBrand]: true };
+
+/** A message found at recovery, with its body: not acknowledged before the broker stopped. */
 export interface RecoveredMessage {
   location: MessageLocation;
-  /** The message, or undefined beyond the first `bodiesInMemory` (read it back with read(location)). */
-  message: StoredMessage | undefined;
+  message: StoredMessage;
   /** True when the message may have been delivered before the stop (RabbitMQ marks these redelivered). */
   redelivered: boolean;
 }
 
+/** Recovered messages past the in-memory window, by location only: their bodies stay on disk until read. */
+export interface RecoveredLocations {
+  /** In queue order (a plain number array: 8 bytes a message). */
+  locations: MessageLocation[];
+  /** Indexes into `locations` of messages that may have been delivered before the stop. */
+  redelivered: Set<number>;
+}
+
 /** What recovery found in one queue's log. */
 export interface QueueRecovery {
-  /** Unacknowledged messages in their original order. */
+  /** Unacknowledged messages at the head of the queue (at most `bodiesInMemory`), in their original order. */
   messages: RecoveredMessage[];
+  /** The unacknowledged messages after those, in order. */
+  pagedOut: RecoveredLocations;
   /** Records that failed their checksum or were cut short and were skipped. */
   droppedRecords: number;
   /** Human-readable notes on what was repaired (truncated tail, missing segment, ...). */
@@ -90,8 +138,13 @@ export interface QueueRecovery {
 
 /** One durable queue's persistent messages. */
 export interface QueueMessageStore {
-  /** Appends a message (buffered; durable after the next sync) and returns where it lives. */
+  /** Appends a persistent message (buffered; durable after the next sync) and returns where it lives. */
   append(message: StoredMessage): MessageLocation;
+  /**
+   * Writes a message out of memory only (a transient message in a deep queue): readable and ackable like
+   * any other, but never recovered after a restart.
+   */
+  appendTransient(message: StoredMessage): MessageLocation;
   /** Records that a message was delivered, so recovery marks it redelivered. */
   markDelivered(location: MessageLocation): void;
   /** Records an acknowledgement (or a drop): the message never comes back. */
@@ -116,6 +169,11 @@ export interface MessageStore {
    * made in the same event-loop turn share one fsync round (group commit).
    */
   sync(onDurable: (error: Error | undefined) => void): void;
+  /**
+   * Opens a store for paging out the messages of a non-durable queue. It holds only transient records
+   * and is gone after a restart.
+   */
+  openTransientQueue(vhost: string, name: string): QueueMessageStore;
   /** Flushes, fsyncs and closes every file. */
   close(): Promise<void>;
 }

@@ -4,9 +4,10 @@
  */
 import type { FieldTable } from '../codec/index.js';
 import { Deque } from '../util/deque.js';
-import { Message, PAGED_OUT, type Consumer, type DeliverySource, type QueueEntry } from './message.js';
+import { Message, type Consumer, type DeliverySource, type QueueEntry } from './message.js';
+import { PagedFifo } from './paged-fifo.js';
 import type { ResourceAlarm } from './resource-alarm.js';
-import type { QueueMessageStore, RecoveredMessage } from './ports.js';
+import type { QueueMessageStore, QueueRecovery, StoredMessage } from './ports.js';
 import { PublisherThrottle, type FlowControlPolicy, type Publisher, type ThrottledQueue } from './publisher-throttle.js';
 
 /** The declared shape of a queue, compared on redeclaration. */
@@ -22,11 +23,24 @@ export interface QueueOptions {
 export interface QueueOwner {
   /** The queue wants to be deleted (auto-delete after its last consumer went). */
   autoDeleteQueue(queue: Queue): void;
+  /**
+   * A store for a queue without one (a non-durable queue) to page messages out to once its backlog
+   * outgrows the memory window; undefined when the node has no storage.
+   */
+  openPagingStore(queue: Queue): QueueMessageStore | undefined;
 }
 
-/** A message queue. */
+/** Paged-out messages read back at once when the in-memory part of a queue runs dry. */
+const PAGE_IN_BATCH = 256;
+
+/**
+ * A message queue. Ready messages live in three parts, in delivery order: `requeued` (returned by
+ * consumers), `ready` (in memory, at most the memory window when the queue has a store) and `paged`
+ * (bodies only in the store, once the backlog outgrew the window; read back in batches).
+ */
 export class Queue implements DeliverySource, ThrottledQueue {
   private readonly ready = new Deque<QueueEntry>(1024);
+  private readonly paged = new PagedFifo();
   /**
    * Entries returned to the queue, ordered by sequence, consumed from requeuedHead on; they all
    * precede every entry in `ready` (which only holds entries never delivered).
@@ -41,8 +55,13 @@ export class Queue implements DeliverySource, ThrottledQueue {
   private readonly throttle: PublisherThrottle;
   /** Deliveries to consumers so far (flow control watches it for progress). */
   deliveryCount = 0;
-  /** Where a durable queue keeps its persistent messages; undefined for transient queues. */
+  /**
+   * Where the queue's messages go to disk: a durable queue's store (persistent messages, and transient
+   * ones paged out), or a non-durable queue's paging store, opened the first time it is needed.
+   */
   private store: QueueMessageStore | undefined;
+  /** Set once the owner was asked for a paging store and had none to give. */
+  private pagingUnavailable = false;
   /** Set once the queue is deleted; a deleted queue accepts nothing. */
   deleted = false;
 
@@ -59,7 +78,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
 
   /** Ready messages (not counting delivered, unacknowledged ones). */
   get messageCount(): number {
-    return this.ready.length + this.requeued.length - this.requeuedHead;
+    return this.ready.length + this.paged.length + this.requeued.length - this.requeuedHead;
   }
 
   /** Number of consumers subscribed. */
@@ -73,34 +92,47 @@ export class Queue implements DeliverySource, ThrottledQueue {
   }
 
   /** Gives a durable queue its message store and loads what the store recovered, in order. */
-  attachStore(store: QueueMessageStore, recovered: readonly RecoveredMessage[]): void {
+  attachStore(store: QueueMessageStore, recovery: Pick<QueueRecovery, 'messages' | 'pagedOut'>): void {
     this.store = store;
-    for (const { location, message, redelivered } of recovered) {
-      // Recovery returns bodies only for the head of the queue; the rest is read back when reached.
-      const restored = message === undefined ? PAGED_OUT : new Message(message.exchange, message.routingKey, message.rawProperties, message.body);
-      this.ready.push({ message: restored, sequence: this.nextSequence++, redelivered, location });
-      this.alarms.held(restored.body.length);
+    for (const { location, message, redelivered } of recovery.messages) {
+      this.ready.push({ message: toMessage(message), sequence: this.nextSequence++, redelivered, location });
+      this.alarms.held(message.body.length);
     }
+    // Past the window recovery returns places only; bodies are read back when the queue reaches them.
+    const { locations, redelivered } = recovery.pagedOut;
+    for (let i = 0; i < locations.length; i++) this.paged.push(locations[i] as (typeof locations)[number], this.nextSequence++, redelivered.has(i));
   }
 
   /**
    * Appends a message and hands it to a consumer if one can take it. Returns true when the message
-   * was written to the queue's store, so a publisher confirm must wait for the next fsync.
+   * was written to the queue's store as persistent, so a publisher confirm must wait for the next fsync.
    */
   enqueue(message: Message): boolean {
-    const entry: QueueEntry = { message, sequence: this.nextSequence++, redelivered: false };
-    const store = this.store;
-    const persisted = store !== undefined && message.persistent;
-    if (persisted) entry.location = store.append(message);
-    if (persisted && this.ready.length >= this.alarms.queueWindowMessages) {
-      // Deep backlog: the body is on disk already, so the queue keeps only its place.
-      entry.message = PAGED_OUT;
-    } else {
-      this.alarms.held(message.body.length);
+    const sequence = this.nextSequence++;
+    const persisted = this.options.durable && message.persistent && this.store !== undefined;
+    // Deep backlog: once the window is full, messages wait on disk (behind any already there) in order.
+    if (this.paged.length > 0 || this.ready.length >= this.alarms.queueWindowMessages) {
+      const store = this.pagingStore();
+      if (store !== undefined) {
+        this.paged.push(persisted ? store.append(message) : store.appendTransient(message), sequence, false);
+        if (this.consumerList.length > 0) this.dispatch();
+        return persisted;
+      }
     }
+    const entry: QueueEntry = { message, sequence, redelivered: false };
+    if (persisted) entry.location = (this.store as QueueMessageStore).append(message);
+    this.alarms.held(message.body.length);
     this.ready.push(entry);
     if (this.consumerList.length > 0) this.dispatch();
     return persisted;
+  }
+
+  private pagingStore(): QueueMessageStore | undefined {
+    if (this.store === undefined && !this.pagingUnavailable && !this.deleted) {
+      this.store = this.owner.openPagingStore(this);
+      this.pagingUnavailable = this.store === undefined;
+    }
+    return this.store;
   }
 
   /** Pauses a publisher to this queue while the node is busy and the consumers are behind. */
@@ -111,17 +143,9 @@ export class Queue implements DeliverySource, ThrottledQueue {
   /** Removes and returns the next ready entry for delivery (to a consumer or basic.get), or undefined. */
   shift(): QueueEntry | undefined {
     const entry = this.takeNext();
-    if (entry !== undefined && entry.message === PAGED_OUT) this.pageIn(entry);
     // Recovery after a crash marks messages that may have reached a consumer as redelivered.
     if (entry?.location !== undefined && !entry.redelivered) this.store?.markDelivered(entry.location);
     return entry;
-  }
-
-  /** Reads a paged-out message back from the store. */
-  private pageIn(entry: QueueEntry): void {
-    const stored = (this.store as QueueMessageStore).read(entry.location as NonNullable<QueueEntry['location']>);
-    entry.message = new Message(stored.exchange, stored.routingKey, stored.rawProperties, stored.body);
-    this.alarms.held(stored.body.length);
   }
 
   private takeNext(): QueueEntry | undefined {
@@ -133,7 +157,21 @@ export class Queue implements DeliverySource, ThrottledQueue {
       }
       return entry;
     }
+    if (this.ready.length === 0 && this.paged.length > 0) this.pageIn();
     return this.ready.shift();
+  }
+
+  /** Reads the next batch of paged-out messages back into memory (sequential reads of the store). */
+  private pageIn(): void {
+    const store = this.store as QueueMessageStore;
+    const batch = Math.max(1, Math.min(PAGE_IN_BATCH, this.alarms.queueWindowMessages));
+    for (let i = 0; i < batch; i++) {
+      const paged = this.paged.shift();
+      if (paged === undefined) break;
+      const stored = store.read(paged.location);
+      this.ready.push({ message: toMessage(stored), sequence: paged.sequence, redelivered: paged.redelivered, location: paged.location });
+      this.alarms.held(stored.body.length);
+    }
   }
 
   /** Drops every ready message and returns how many there were. */
@@ -148,9 +186,12 @@ export class Queue implements DeliverySource, ThrottledQueue {
   private dropReady(): void {
     for (let i = this.requeuedHead; i < this.requeued.length; i++) this.settle(this.requeued[i] as QueueEntry);
     for (const entry of this.ready) this.settle(entry);
+    const store = this.store;
+    if (store !== undefined) this.paged.forEachLocation((location) => store.ack(location));
     this.requeued = [];
     this.requeuedHead = 0;
     this.ready.clear();
+    this.paged.clear();
   }
 
   requeue(entries: readonly QueueEntry[]): void {
@@ -237,6 +278,10 @@ export class Queue implements DeliverySource, ThrottledQueue {
     }
     return undefined;
   }
+}
+
+function toMessage(stored: StoredMessage): Message {
+  return new Message(stored.exchange, stored.routingKey, stored.rawProperties, stored.body);
 }
 
 function mergeBySequence(left: readonly QueueEntry[], right: readonly QueueEntry[]): QueueEntry[] {

@@ -14,7 +14,7 @@ import { HeadersExchange } from './exchange/headers.js';
 import { TopicExchange } from './exchange/topic.js';
 import type { Message } from './message.js';
 import { Durability, type RestorableVhost } from './durability.js';
-import type { Persistence, StoredBinding } from './ports.js';
+import type { Persistence, QueueMessageStore, StoredBinding } from './ports.js';
 import type { FlowControlPolicy } from './publisher-throttle.js';
 import type { ResourceAlarm } from './resource-alarm.js';
 import type { Logger } from '../util/logger.js';
@@ -238,6 +238,10 @@ export class Vhost implements QueueOwner, RestorableVhost {
 
   autoDeleteQueue(queue: Queue): void {
     if (this.queues.get(queue.name) === queue) this.removeQueue(queue);
+  }
+
+  openPagingStore(queue: Queue): QueueMessageStore | undefined {
+    return this.durability.openPagingStore(queue);
   }
 
   private collectDestinations(exchange: Exchange, message: Message, into: Queue[]): void {

@@ -424,12 +424,15 @@ export class Channel implements ConsumerHost {
     this.txSettlements = [];
     let persisted = false;
     for (const { queues, message, mandatory } of publishes) persisted = this.deliverRouted(queues, message, mandatory) || persisted;
-    for (const { deliveries, requeue } of settlements) this.apply(deliveries, requeue);
+    for (const { deliveries, requeue } of settlements) {
+      this.apply(deliveries, requeue);
+      persisted ||= deliveries.some((delivery) => delivery.entry.location !== undefined);
+    }
     if (!persisted) {
       this.send({ name: 'txCommitOk' });
       return;
     }
-    // As in RabbitMQ, commit-ok for persistent messages means they are on disk.
+    // As in RabbitMQ, commit-ok means the transaction's persistent messages and acks are on disk.
     this.vhost.syncMessages((error) => {
       if (this.closed || this.closing) return;
       if (error === undefined) this.send({ name: 'txCommitOk' });

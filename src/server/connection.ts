@@ -13,8 +13,9 @@ import { AmqpError, ChannelError, ConnectionError, channelError, frameError, not
 import type { Message } from '../broker/message.js';
 import type { BlockablePublisher } from '../broker/resource-alarm.js';
 import type { Publisher } from '../broker/publisher-throttle.js';
+import type { User } from '../broker/users.js';
 import type { Vhost } from '../broker/vhost.js';
-import type { Limits, UserConfig } from '../config/config.js';
+import type { Limits } from '../config/config.js';
 import type { Logger } from '../util/logger.js';
 import { MECHANISMS, parseCredentials } from './auth.js';
 import { Channel } from './channel.js';
@@ -74,7 +75,7 @@ export class Connection implements FrameHandler, Publisher, BlockablePublisher {
   private receivedSinceTick = true;
   private missedHeartbeatTicks = 0;
   private sentSinceTick = false;
-  private user: UserConfig | undefined;
+  private user: User | undefined;
   /** The vhost opened by connection.open. */
   vhost: Vhost | undefined;
   /** The client's capabilities table from connection.start-ok. */

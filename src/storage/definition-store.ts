@@ -1,14 +1,17 @@
 /**
- * Durable exchanges, queues and bindings: an append-only log (definitions.log) of put/delete records,
+ * Durable definitions (runtime-created vhosts, users with hashed passwords, permissions, and durable
+ * exchanges, queues and bindings): an append-only log (definitions.log) of put/delete records,
  * each a JSON document inside a CRC-checked record, fsynced before every call returns (definitions
  * change rarely, so a synchronous fsync is affordable and keeps the interface simple). The log is
  * replayed at start, and rewritten atomically as a snapshot of the current state once it has grown to
  * several times that size.
  */
 import { join } from 'node:path';
-import type { DefinitionStore, Definitions, StoredBinding, StoredExchange, StoredQueue } from '../broker/ports.js';
+import type {
+  DefinitionStore, Definitions, StoredBinding, StoredExchange, StoredPermission, StoredQueue, StoredUser, StoredVhost,
+} from '../broker/ports.js';
 import { Decimal, FrameWriter, Reader, type FieldTable, type FieldValue } from '../codec/index.js';
-import { assert } from '../util/assert.js';
+import { assert, assertNever } from '../util/assert.js';
 import type { Logger } from '../util/logger.js';
 import { DurableFile } from './durable-file.js';
 import { RecordType, encodeRecord, scanRecords } from './records.js';
@@ -30,7 +33,12 @@ type Change =
   | { op: 'put'; kind: 'exchange'; vhost: string; name: string; type: string; autoDelete: boolean; internal: boolean; arguments: string }
   | { op: 'put'; kind: 'queue'; vhost: string; name: string; autoDelete: boolean; arguments: string }
   | { op: 'put' | 'delete'; kind: 'binding'; vhost: string; source: string; destination: string; destinationKind: 'queue' | 'exchange'; routingKey: string; arguments: string }
-  | { op: 'delete'; kind: 'exchange' | 'queue'; vhost: string; name: string };
+  | { op: 'delete'; kind: 'exchange' | 'queue'; vhost: string; name: string }
+  | { op: 'put' | 'delete'; kind: 'vhost'; name: string }
+  | { op: 'put'; kind: 'user'; username: string; passwordHash: string; tags: string[] }
+  | { op: 'delete'; kind: 'user'; username: string }
+  | { op: 'put'; kind: 'permission'; username: string; vhost: string; configure: string; write: string; read: string }
+  | { op: 'delete'; kind: 'permission'; username: string; vhost: string };
 
 /** The file-backed DefinitionStore. */
 export class FileDefinitionStore implements DefinitionStore {
@@ -44,6 +52,10 @@ export class FileDefinitionStore implements DefinitionStore {
   private readonly exchanges = new Map<string, StoredExchange>();
   private readonly queues = new Map<string, StoredQueue>();
   private readonly bindings = new Map<string, StoredBinding>();
+  private readonly vhosts = new Map<string, StoredVhost>();
+  private readonly users = new Map<string, StoredUser>();
+  /** By username NUL vhost. */
+  private readonly permissions = new Map<string, StoredPermission>();
   private file: DurableFile;
   private snapshotBytes = 0;
   private closed = false;
@@ -75,7 +87,14 @@ export class FileDefinitionStore implements DefinitionStore {
 
   /** Everything stored (fresh arrays; treat the entries as read-only). */
   load(): Definitions {
-    return { exchanges: [...this.exchanges.values()], queues: [...this.queues.values()], bindings: [...this.bindings.values()] };
+    return {
+      vhosts: [...this.vhosts.values()],
+      users: [...this.users.values()],
+      permissions: [...this.permissions.values()],
+      exchanges: [...this.exchanges.values()],
+      queues: [...this.queues.values()],
+      bindings: [...this.bindings.values()],
+    };
   }
 
   /** Records a durable exchange (replacing one of the same name). */
@@ -108,6 +127,37 @@ export class FileDefinitionStore implements DefinitionStore {
   /** Removes a binding; removing one that does not exist is fine. */
   deleteBinding(binding: StoredBinding): void {
     this.record({ op: 'delete', ...bindingChange(binding) });
+  }
+
+  /** Records a runtime-created vhost. */
+  putVhost(vhost: StoredVhost): void {
+    this.record({ op: 'put', kind: 'vhost', name: vhost.name });
+  }
+
+  /** Removes a vhost with every exchange, queue, binding and permission stored in it. */
+  deleteVhost(name: string): void {
+    this.record({ op: 'delete', kind: 'vhost', name });
+  }
+
+  /** Records a user (replacing one of the same name); its permissions are kept. */
+  putUser(user: StoredUser): void {
+    this.record({ op: 'put', kind: 'user', username: user.username, passwordHash: user.passwordHash, tags: [...user.tags] });
+  }
+
+  /** Removes a user and its permissions. */
+  deleteUser(username: string): void {
+    this.record({ op: 'delete', kind: 'user', username });
+  }
+
+  /** Records a user's permission on a vhost (replacing the previous one). */
+  putPermission(permission: StoredPermission): void {
+    const { username, vhost, configure, write, read } = permission;
+    this.record({ op: 'put', kind: 'permission', username, vhost, configure, write, read });
+  }
+
+  /** Removes a user's permission on a vhost; removing one that does not exist is fine. */
+  deletePermission(username: string, vhost: string): void {
+    this.record({ op: 'delete', kind: 'permission', username, vhost });
   }
 
   /** Closes the log. */
@@ -152,12 +202,37 @@ export class FileDefinitionStore implements DefinitionStore {
   }
 
   private apply(change: Change): void {
-    if (change.kind === 'binding') {
-      const binding = toBinding(change);
-      if (change.op === 'put') this.bindings.set(bindingIdentity(binding), binding);
-      else this.bindings.delete(bindingIdentity(binding));
-      return;
+    switch (change.kind) {
+      case 'binding': {
+        const binding = toBinding(change);
+        if (change.op === 'put') this.bindings.set(bindingIdentity(binding), binding);
+        else this.bindings.delete(bindingIdentity(binding));
+        return;
+      }
+      case 'exchange':
+      case 'queue':
+        this.applyExchangeOrQueue(change);
+        return;
+      case 'vhost':
+        if (change.op === 'put') this.vhosts.set(change.name, { name: change.name });
+        else this.removeVhost(change.name);
+        return;
+      case 'user':
+        if (change.op === 'put') this.users.set(change.username, { username: change.username, passwordHash: change.passwordHash, tags: change.tags });
+        else this.removeUser(change.username);
+        return;
+      case 'permission': {
+        const key = permissionKey(change.username, change.vhost);
+        if (change.op === 'delete') this.permissions.delete(key);
+        else this.permissions.set(key, { username: change.username, vhost: change.vhost, configure: change.configure, write: change.write, read: change.read });
+        return;
+      }
+      default:
+        assertNever(change);
     }
+  }
+
+  private applyExchangeOrQueue(change: Extract<Change, { kind: 'exchange' | 'queue' }>): void {
     const key = `${change.vhost}\u0000${change.name}`;
     if (change.op === 'delete') {
       (change.kind === 'exchange' ? this.exchanges : this.queues).delete(key);
@@ -169,6 +244,20 @@ export class FileDefinitionStore implements DefinitionStore {
       const { vhost, name, autoDelete } = change;
       this.queues.set(key, { vhost, name, durable: true, autoDelete, arguments: decodeTable(change.arguments) });
     }
+  }
+
+  /** As RabbitMQ does: deleting a vhost deletes everything in it, and every permission on it. */
+  private removeVhost(name: string): void {
+    this.vhosts.delete(name);
+    for (const map of [this.exchanges, this.queues, this.bindings, this.permissions]) {
+      for (const [key, entry] of map) if (entry.vhost === name) map.delete(key);
+    }
+  }
+
+  /** Deleting a user deletes its permissions. */
+  private removeUser(username: string): void {
+    this.users.delete(username);
+    for (const [key, permission] of this.permissions) if (permission.username === username) this.permissions.delete(key);
   }
 
   /** As RabbitMQ does: deleting an exchange or queue deletes the bindings that mention it. */
@@ -185,6 +274,9 @@ export class FileDefinitionStore implements DefinitionStore {
   private compact(): void {
     const records: Buffer[] = [];
     const put = (change: Change): number => records.push(encodeRecord(RecordType.definition, Buffer.from(JSON.stringify(change))));
+    for (const v of this.vhosts.values()) put({ op: 'put', kind: 'vhost', name: v.name });
+    for (const u of this.users.values()) put({ op: 'put', kind: 'user', username: u.username, passwordHash: u.passwordHash, tags: u.tags });
+    for (const p of this.permissions.values()) put({ op: 'put', kind: 'permission', ...p });
     for (const e of this.exchanges.values()) {
       put({ op: 'put', kind: 'exchange', vhost: e.vhost, name: e.name, type: e.type, autoDelete: e.autoDelete, internal: e.internal, arguments: encodeTable(e.arguments) });
     }
@@ -211,6 +303,10 @@ function toBinding(change: Extract<Change, { kind: 'binding' }>): StoredBinding 
 /** A binding's identity: every field, arguments compared regardless of key order. */
 function bindingIdentity(b: StoredBinding): string {
   return [b.vhost, b.source, b.destinationKind, b.destination, b.routingKey, encodeTable(sortTable(b.arguments))].join('\u0000');
+}
+
+function permissionKey(username: string, vhost: string): string {
+  return `${username}\u0000${vhost}`;
 }
 
 function sortTable(table: FieldTable): FieldTable {
@@ -248,14 +344,21 @@ function isChange(value: unknown): value is Change {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
   const strings = (...keys: string[]): boolean => keys.every((key) => typeof v[key] === 'string');
-  if ((v.op !== 'put' && v.op !== 'delete') || !strings('vhost')) return false;
+  if (v.op !== 'put' && v.op !== 'delete') return false;
+  const deleted = v.op === 'delete';
   switch (v.kind) {
     case 'binding':
-      return strings('source', 'destination', 'routingKey', 'arguments') && (v.destinationKind === 'queue' || v.destinationKind === 'exchange');
+      return strings('vhost', 'source', 'destination', 'routingKey', 'arguments') && (v.destinationKind === 'queue' || v.destinationKind === 'exchange');
     case 'exchange':
-      return v.op === 'delete' ? strings('name') : strings('name', 'type', 'arguments') && typeof v.autoDelete === 'boolean' && typeof v.internal === 'boolean';
+      return deleted ? strings('vhost', 'name') : strings('vhost', 'name', 'type', 'arguments') && typeof v.autoDelete === 'boolean' && typeof v.internal === 'boolean';
     case 'queue':
-      return v.op === 'delete' ? strings('name') : strings('name', 'arguments') && typeof v.autoDelete === 'boolean';
+      return deleted ? strings('vhost', 'name') : strings('vhost', 'name', 'arguments') && typeof v.autoDelete === 'boolean';
+    case 'vhost':
+      return strings('name');
+    case 'user':
+      return deleted ? strings('username') : strings('username', 'passwordHash') && Array.isArray(v.tags) && v.tags.every((tag) => typeof tag === 'string');
+    case 'permission':
+      return deleted ? strings('username', 'vhost') : strings('username', 'vhost', 'configure', 'write', 'read');
     default:
       return false;
   }

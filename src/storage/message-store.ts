@@ -6,7 +6,7 @@
  * cost one round of fsyncs, not a thousand.
  */
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { MessageStore, QueueMessageStore, QueueRecovery } from '../broker/ports.js';
 import { assert } from '../util/assert.js';
 import type { Logger } from '../util/logger.js';
@@ -17,6 +17,8 @@ import { fsyncDirectory, nodeStorageFs, readFileIfExists, toError, writeFileAtom
 
 /** Directory under the data directory holding one directory per durable queue. */
 export const QUEUES_DIRECTORY = 'queues';
+/** Directory under the data directory where non-durable queues page messages out; emptied at every start. */
+export const TRANSIENT_DIRECTORY = 'transient';
 /** File in each queue directory naming its vhost and queue (the directory name is a hash). */
 export const QUEUE_NAME_FILE = 'QUEUE';
 
@@ -55,9 +57,12 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
   readonly stats: MessageStoreStats = { rounds: 0, fsyncs: 0, failedRounds: 0 };
   private readonly files: StorageFs;
   private readonly queuesDirectory: string;
+  private readonly transientDirectory: string;
+  private transientCounter = 0;
   private readonly segmentSizeBytes: number;
   private readonly autoSyncBytes: number;
   private readonly autoSyncIntervalMs: number;
+  /** Open queue stores by directory path. */
   private readonly open = new Map<string, QueueStore>();
   private readonly dirtyQueues = new Set<QueueStore>();
   private waiting: SyncCallback[] = [];
@@ -87,26 +92,41 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
     for (const entry of this.files.readdirSync(this.queuesDirectory)) {
       if (entry.includes('.deleted')) this.files.rmSync(join(this.queuesDirectory, entry), { recursive: true, force: true });
     }
+    // What non-durable queues paged out before a stop died with them.
+    this.transientDirectory = join(dataDirectory, TRANSIENT_DIRECTORY);
+    this.files.rmSync(this.transientDirectory, { recursive: true, force: true });
   }
 
   /** Opens (creating if needed) the store of one durable queue and recovers what it holds. */
   openQueue(vhost: string, name: string, bodiesInMemory?: number): { store: QueueMessageStore; recovery: QueueRecovery } {
     assert(!this.closed, 'openQueue on a closed message store');
-    const directoryName = queueDirectoryName(vhost, name);
-    assert(!this.open.has(directoryName), `queue ${name} in vhost ${vhost} is already open`);
-    const directory = join(this.queuesDirectory, directoryName);
+    const directory = join(this.queuesDirectory, queueDirectoryName(vhost, name));
+    assert(!this.open.has(directory), `queue ${name} in vhost ${vhost} is already open`);
     this.claimDirectory(directory, vhost, name);
-    const { store, recovery } = QueueStore.open(directory, vhost, name, {
+    const opened = this.openDirectory(directory, vhost, name, bodiesInMemory);
+    // Recovery may have found dead segments to delete; the next round does that.
+    if (opened.store.dirty) this.markDirty(opened.store, 0);
+    return opened;
+  }
+
+  /** Opens a store in which a non-durable queue pages messages out; it does not outlive the broker. */
+  openTransientQueue(vhost: string, name: string): QueueMessageStore {
+    assert(!this.closed, 'openTransientQueue on a closed message store');
+    const directory = join(this.transientDirectory, String(++this.transientCounter));
+    this.files.mkdirSync(directory, { recursive: true });
+    return this.openDirectory(directory, vhost, name, 0).store;
+  }
+
+  private openDirectory(directory: string, vhost: string, name: string, bodiesInMemory: number | undefined): { store: QueueStore; recovery: QueueRecovery } {
+    const opened = QueueStore.open(directory, vhost, name, {
       fs: this.files,
       segmentSizeBytes: this.segmentSizeBytes,
       host: this,
       ...(bodiesInMemory === undefined ? {} : { bodiesInMemory }),
       ...(this.options.logger === undefined ? {} : { logger: this.options.logger.child({ vhost, queue: name }) }),
     });
-    this.open.set(directoryName, store);
-    // Recovery may have found dead segments to delete; the next round does that.
-    if (store.dirty) this.markDirty(store, 0);
-    return { store, recovery };
+    this.open.set(directory, opened.store);
+    return opened;
   }
 
   /** The queues that have a directory on disk, open or not (to find ones whose definition is gone). */
@@ -122,9 +142,9 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
 
   /** Deletes the files of a queue that is not open (an orphan left by a crash between definition delete and destroy). */
   removeQueue(vhost: string, name: string): void {
-    const directoryName = queueDirectoryName(vhost, name);
-    assert(!this.open.has(directoryName), 'removeQueue of an open queue: use its store.destroy()');
-    this.files.rmSync(join(this.queuesDirectory, directoryName), { recursive: true, force: true });
+    const directory = join(this.queuesDirectory, queueDirectoryName(vhost, name));
+    assert(!this.open.has(directory), 'removeQueue of an open queue: use its store.destroy()');
+    this.files.rmSync(directory, { recursive: true, force: true });
   }
 
   /** Calls `onDurable` once everything appended and acked so far (in every queue) is fsynced. */
@@ -166,12 +186,11 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
    * the renamed directory is removed when no fsync of its files is in flight.
    */
   destroyQueue(queue: QueueStore): void {
-    const directoryName = queueDirectoryName(queue.vhost, queue.name);
-    this.open.delete(directoryName);
+    this.open.delete(queue.directory);
     this.dirtyQueues.delete(queue);
-    const aside = join(this.queuesDirectory, `${directoryName}.deleted-${process.pid}-${++this.deletedCounter}`);
+    const aside = `${queue.directory}.deleted-${process.pid}-${++this.deletedCounter}`;
     this.files.renameSync(queue.directory, aside);
-    fsyncDirectory(this.files, this.queuesDirectory);
+    fsyncDirectory(this.files, dirname(queue.directory));
     this.disposals.push({ queue, path: aside });
     if (!this.roundInFlight) this.dispose();
   }

@@ -6,10 +6,11 @@
  * use follows the live backlog.
  */
 import { join } from 'node:path';
-import type { MessageLocation, QueueMessageStore, QueueRecovery, RecoveredMessage, StoredMessage } from '../broker/ports.js';
+import type { MessageLocation, QueueMessageStore, QueueRecovery, StoredMessage } from '../broker/ports.js';
 import { assert } from '../util/assert.js';
 import type { Logger } from '../util/logger.js';
 import { DurableFile, type SyncTarget } from './durable-file.js';
+import { locationOf, offsetOf, segmentOf } from './location.js';
 import { RecordType, encodeRecord, scanRecords } from './records.js';
 import { SegmentLog, StorageCorruptionError, segmentFileName } from './segment-log.js';
 import { readFileIfExists, type StorageFs } from './storage-fs.js';
@@ -19,6 +20,8 @@ const ACK_EXTENSION = '.ack';
 const MESSAGE_FIXED_BYTES = 6;
 /** Distinct strings or property blocks an interner keeps at most (messages with unique properties stop it). */
 const INTERNED_MAX = 256;
+/** Record types a queue's segments hold. */
+const MESSAGE_RECORD_TYPES = [RecordType.message, RecordType.transientMessage];
 
 /** How a queue store reports to the message store that owns it. */
 export interface QueueStoreHost {
@@ -72,14 +75,14 @@ export class QueueStore implements QueueMessageStore {
   /** Opens the queue's directory (creating it if needed) and recovers its unacknowledged messages. */
   static open(directory: string, vhost: string, name: string, options: QueueStoreOptions): { store: QueueStore; recovery: QueueRecovery } {
     const store = new QueueStore(directory, vhost, name, options);
-    const recovery: QueueRecovery = { messages: [], droppedRecords: 0, warnings: [] };
+    const recovery: QueueRecovery = { messages: [], pagedOut: { locations: [], redelivered: new Set() }, droppedRecords: 0, warnings: [] };
     const delivered = new Map<number, Set<number>>();
     const opened = SegmentLog.open(
       directory,
       {
         fs: options.fs,
         segmentSizeBytes: options.segmentSizeBytes,
-        recordTypes: [RecordType.message],
+        recordTypes: MESSAGE_RECORD_TYPES,
         companionExtensions: [ACK_EXTENSION],
         ...(options.logger === undefined ? {} : { logger: options.logger }),
         onRollover: (segment) => store.retireIfDead(segment),
@@ -87,7 +90,10 @@ export class QueueStore implements QueueMessageStore {
       },
       {
         beginSegment: (segment) => delivered.set(segment, store.loadMarks(segment, recovery)),
-        record: (segment, offset, _type, payload) => store.recoverRecord(segment, offset, payload, delivered.get(segment), recovery),
+        record: (segment, offset, type, payload) => {
+          // Transient records were only paged out of memory: they do not outlive the broker.
+          if (type === RecordType.message) store.recoverRecord(segment, offset, payload, delivered.get(segment), recovery);
+        },
       },
     );
     store.log = opened.log;
@@ -103,14 +109,23 @@ export class QueueStore implements QueueMessageStore {
     return this.liveCount;
   }
 
-  /** Appends a message (buffered; durable after the next sync) and returns where it lives. */
+  /** Appends a persistent message (buffered; durable after the next sync) and returns where it lives. */
   append(message: StoredMessage): MessageLocation {
+    return this.write(RecordType.message, message);
+  }
+
+  /** Writes a transient message out of memory: readable and ackable, skipped by recovery. */
+  appendTransient(message: StoredMessage): MessageLocation {
+    return this.write(RecordType.transientMessage, message);
+  }
+
+  private write(type: number, message: StoredMessage): MessageLocation {
     assert(!this.destroyed, 'append to a destroyed queue store');
     const exchangeBytes = Buffer.byteLength(message.exchange);
     const routingKeyBytes = Buffer.byteLength(message.routingKey);
     assert(exchangeBytes <= 255 && routingKeyBytes <= 255, 'exchange and routing key are AMQP short strings');
     const size = MESSAGE_FIXED_BYTES + exchangeBytes + routingKeyBytes + message.rawProperties.length + message.body.length;
-    let at = this.log.beginRecord(RecordType.message, size);
+    let at = this.log.beginRecord(type, size);
     const buffer = this.log.appendBuffer;
     buffer[at++] = exchangeBytes;
     at += buffer.write(message.exchange, at, 'utf8');
@@ -121,7 +136,7 @@ export class QueueStore implements QueueMessageStore {
     at += message.rawProperties.copy(buffer, at);
     message.body.copy(buffer, at);
     const location = this.log.endRecord(size);
-    this.stateOf(location.segment).live++;
+    this.stateOf(segmentOf(location)).live++;
     this.liveCount++;
     this.options.host.markDirty(this, size);
     return location;
@@ -129,31 +144,34 @@ export class QueueStore implements QueueMessageStore {
 
   /** Records that a message was delivered, so recovery marks it redelivered. */
   markDelivered(location: MessageLocation): void {
-    const state = this.segments.get(location.segment);
-    if (state === undefined || state.deleted || state.acked.has(location.offset)) return;
-    state.pendingDelivered.push(location.offset);
+    const state = this.segments.get(segmentOf(location));
+    const offset = offsetOf(location);
+    if (state === undefined || state.deleted || state.acked.has(offset)) return;
+    state.pendingDelivered.push(offset);
     this.options.host.markDirty(this, 4);
   }
 
   /** Records an acknowledgement (or a drop): the message never comes back. Repeated or stale acks are ignored. */
   ack(location: MessageLocation): void {
-    const state = this.segments.get(location.segment);
+    const segment = segmentOf(location);
+    const offset = offsetOf(location);
+    const state = this.segments.get(segment);
     // A purged or deleted segment's messages are gone already, and a second ack must not count twice.
-    if (state === undefined || state.deleted || state.acked.has(location.offset)) return;
-    state.acked.add(location.offset);
-    state.pendingAcks.push(location.offset);
+    if (state === undefined || state.deleted || state.acked.has(offset)) return;
+    state.acked.add(offset);
+    state.pendingAcks.push(offset);
     state.live--;
     this.liveCount--;
     this.options.host.markDirty(this, 4);
-    if (state.live === 0) this.retireIfDead(location.segment);
+    if (state.live === 0) this.retireIfDead(segment);
   }
 
   /** Reads a stored message back, verifying its checksum; throws StorageCorruptionError when it fails. */
   read(location: MessageLocation): StoredMessage {
     assert(!this.destroyed, 'read from a destroyed queue store');
-    const payload = this.log.read(location, RecordType.message);
+    const payload = this.log.read(location, MESSAGE_RECORD_TYPES);
     const message = decodeMessage(payload);
-    if (message === undefined) throw new StorageCorruptionError(this.directory, location.offset, 'malformed message record');
+    if (message === undefined) throw new StorageCorruptionError(this.directory, offsetOf(location), 'malformed message record');
     return message;
   }
 
@@ -272,7 +290,7 @@ export class QueueStore implements QueueMessageStore {
   private recoverRecord(segment: number, offset: number, payload: Buffer, delivered: Set<number> | undefined, recovery: QueueRecovery): void {
     const state = this.stateOf(segment);
     if (state.acked.has(offset)) return;
-    const message = decodeMessage(payload, this.interner);
+    const message = decodeMessage(payload);
     if (message === undefined) {
       recovery.droppedRecords++;
       recovery.warnings.push(`${segmentFileName(segment)} offset ${offset}: malformed message record skipped`);
@@ -280,10 +298,16 @@ export class QueueStore implements QueueMessageStore {
     }
     state.live++;
     this.liveCount++;
+    const location = locationOf(segment, offset);
+    const redelivered = delivered?.has(offset) ?? false;
+    const { pagedOut } = recovery;
     // Past the window only the place is kept: the body is read back when the queue reaches it.
-    const kept = recovery.messages.length < (this.options.bodiesInMemory ?? Number.POSITIVE_INFINITY) ? message : undefined;
-    const entry: RecoveredMessage = { location: { segment, offset }, message: kept, redelivered: delivered?.has(offset) ?? false };
-    recovery.messages.push(entry);
+    if (pagedOut.locations.length === 0 && recovery.messages.length < (this.options.bodiesInMemory ?? Number.POSITIVE_INFINITY)) {
+      recovery.messages.push({ location, message: (this.interner ?? new Interner()).message(message), redelivered });
+      return;
+    }
+    if (redelivered) pagedOut.redelivered.add(pagedOut.locations.length);
+    pagedOut.locations.push(location);
   }
 }
 
@@ -313,8 +337,14 @@ class Interner {
     return copy;
   }
 
-  body(bytes: Buffer): Buffer {
-    return Buffer.from(bytes);
+  /** A copy of a message decoded from a segment buffer, sharing what repeats. */
+  message(decoded: StoredMessage): StoredMessage {
+    return {
+      exchange: this.string(decoded.exchange),
+      routingKey: this.string(decoded.routingKey),
+      rawProperties: this.propertiesOf(decoded.rawProperties),
+      body: Buffer.from(decoded.body),
+    };
   }
 }
 
@@ -337,8 +367,8 @@ function offsetsPayload(offsets: readonly number[]): Buffer {
   return payload;
 }
 
-/** Decodes a message record's payload (views into it, or copies through an interner); undefined when its inner lengths do not add up. */
-function decodeMessage(payload: Buffer, interner?: Interner): StoredMessage | undefined {
+/** Decodes a message record's payload (views into it); undefined when its inner lengths do not add up. */
+function decodeMessage(payload: Buffer): StoredMessage | undefined {
   if (payload.length < MESSAGE_FIXED_BYTES) return undefined;
   let at = 0;
   const exchangeBytes = payload[at++] as number;
@@ -354,6 +384,5 @@ function decodeMessage(payload: Buffer, interner?: Interner): StoredMessage | un
   if (at + propertiesBytes > payload.length) return undefined;
   const rawProperties = payload.subarray(at, at + propertiesBytes);
   const body = payload.subarray(at + propertiesBytes);
-  if (interner === undefined) return { exchange, routingKey, rawProperties, body };
-  return { exchange: interner.string(exchange), routingKey: interner.string(routingKey), rawProperties: interner.propertiesOf(rawProperties), body: interner.body(body) };
+  return { exchange, routingKey, rawProperties, body };
 }

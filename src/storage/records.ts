@@ -18,6 +18,8 @@ export const RECORD_PAYLOAD_MAX_BYTES = 1024 * 1024 * 1024;
 export const RecordType = {
   /** A persistent message in a queue segment (NNNNNNNN.seg). */
   message: 1,
+  /** A transient message written out of memory (NNNNNNNN.seg): readable, but never recovered. */
+  transientMessage: 6,
   /** A batch of acknowledged message offsets (NNNNNNNN.ack). */
   acks: 2,
   /** A batch of delivered message offsets (NNNNNNNN.ack). */

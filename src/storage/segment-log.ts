@@ -10,6 +10,7 @@
  */
 import { join } from 'node:path';
 import type { MessageLocation } from '../broker/ports.js';
+import { locationOf, offsetOf, segmentOf } from './location.js';
 import { assert } from '../util/assert.js';
 import type { Logger } from '../util/logger.js';
 import { DurableFile, directorySyncTarget, type SyncTarget } from './durable-file.js';
@@ -166,7 +167,7 @@ export class SegmentLog {
     const offset = this.currentFile().size + this.recordStart;
     this.used = this.recordStart + RECORD_HEADER_BYTES + payloadBytes;
     this.recordStart = -1;
-    return { segment: this.currentSegment, offset };
+    return locationOf(this.currentSegment, offset);
   }
 
   /** Appends a record with the given payload. */
@@ -177,18 +178,19 @@ export class SegmentLog {
   }
 
   /** Reads a record's payload back, checking its length, type and CRC; throws StorageCorruptionError. */
-  read(location: MessageLocation, expectedType: number): Buffer {
-    const { segment, offset } = location;
+  read(location: MessageLocation, expectedTypes: readonly number[]): Buffer {
+    const segment = segmentOf(location);
+    const offset = offsetOf(location);
     const file = this.segments.get(segment);
     assert(file !== undefined && !this.isDeleted(segment), `read of segment ${segment}, which is not live`);
     if (segment === this.currentSegment && offset >= file.size) {
-      return this.checkedPayload(this.buffer.subarray(0, this.used), offset - file.size, file.path, offset, expectedType);
+      return this.checkedPayload(this.buffer.subarray(0, this.used), offset - file.size, file.path, offset, expectedTypes);
     }
     this.noteRead(segment);
     const block = this.readBlock;
     if (block !== undefined && block.segment === segment && offset >= block.position && recordFits(block.bytes, offset - block.position)) {
       block.used = true;
-      return this.checkedPayload(block.bytes, offset - block.position, file.path, offset, expectedType);
+      return this.checkedPayload(block.bytes, offset - block.position, file.path, offset, expectedTypes);
     }
     let bytes = file.readAt(offset, READ_BLOCK_BYTES);
     if (!recordFits(bytes, 0) && bytes.length >= RECORD_HEADER_BYTES) {
@@ -197,7 +199,7 @@ export class SegmentLog {
       if (needed <= RECORD_HEADER_BYTES + RECORD_PAYLOAD_MAX_BYTES && offset + needed <= file.size) bytes = file.readAt(offset, needed);
     }
     this.readBlock = { segment, position: offset, bytes, used: true };
-    return this.checkedPayload(bytes, 0, file.path, offset, expectedType);
+    return this.checkedPayload(bytes, 0, file.path, offset, expectedTypes);
   }
 
   /** Marks a segment (not the current one) dead: it is unlinked once its DELETED record is durable. */
@@ -275,8 +277,8 @@ export class SegmentLog {
     return join(this.directory, segmentFileName(segment, extension));
   }
 
-  private checkedPayload(bytes: Buffer, at: number, path: string, offset: number, expectedType: number): Buffer {
-    const length = validRecordAt(bytes, at, [expectedType]);
+  private checkedPayload(bytes: Buffer, at: number, path: string, offset: number, expectedTypes: readonly number[]): Buffer {
+    const length = validRecordAt(bytes, at, expectedTypes);
     if (length < 0) throw new StorageCorruptionError(path, offset, 'length, type or checksum does not match');
     return Buffer.from(bytes.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length));
   }

@@ -13,30 +13,33 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqplib from 'amqplib';
-import { freePort } from '../helpers/checks.js';
 
 const QUEUE = 'crash-work';
 /** A queue nobody consumes: everything confirmed into it must be there after each crash. */
 const BACKLOG = 'crash-backlog';
 
 
-async function startBroker(dataDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--amqp-port', String(port), '--bind', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** A broker child process on an ephemeral port, and the URL to reach it (read from its start log line). */
+interface ChildBroker {
+  child: ChildProcess;
+  url: string;
+}
+
+async function startBroker(dataDir: string): Promise<ChildBroker> {
+  // Port 0 and the port read back from the log: a port picked beforehand could be taken by another test.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--amqp-port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`broker exited early:\n${output}`);
-    try {
-      const probe = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${port}`);
-      await probe.close();
-      return child;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`broker did not start:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const port = /"amqpPort":(\d+)/.exec(output)?.[1];
+    if (port !== undefined) return { child, url: `amqp://guest:guest@127.0.0.1:${port}` };
+    if (Date.now() > deadline) throw new Error(`broker did not start:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
@@ -126,9 +129,7 @@ test('persistent confirmed messages survive SIGKILL; durably acknowledged ones d
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-crash-'));
   try {
     for (const killAfterMs of [300, 800, 1500]) {
-      const port = await freePort();
-      const url = `amqp://guest:guest@127.0.0.1:${port}`;
-      let broker = await startBroker(dataDir, port);
+      let { child: broker, url } = await startBroker(dataDir);
       const setup = await amqplib.connect(url);
       const setupChannel = await setup.createChannel();
       await setupChannel.assertQueue(QUEUE, { durable: true });
@@ -144,7 +145,7 @@ test('persistent confirmed messages survive SIGKILL; durably acknowledged ones d
       t.diagnostic(`clients saw the kill after ${Date.now() - killedAt} ms`);
       const restartAt = Date.now();
 
-      broker = await startBroker(dataDir, port);
+      ({ child: broker, url } = await startBroker(dataDir));
       try {
         t.diagnostic(`restart took ${Date.now() - restartAt} ms`);
         const drainAt = Date.now();
@@ -163,6 +164,44 @@ test('persistent confirmed messages survive SIGKILL; durably acknowledged ones d
       }
     }
   } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('acknowledgements in a committed transaction are on disk at tx.commit-ok: none comes back after SIGKILL', { skip: process.env['WARREN_TEST_URL'] ? 'kills its own broker process' : false, timeout: 60_000 }, async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'warren-crash-tx-'));
+  let { child: broker, url } = await startBroker(dataDir);
+  try {
+    const client = new AMQPClient(url);
+    const connection = await client.connect();
+    const confirm = await connection.channel();
+    await confirm.confirmSelect();
+    await confirm.queueDeclare('tx-acks', { durable: true });
+    for (let i = 0; i < 20; i++) await confirm.basicPublish('', 'tx-acks', `m${i}`, { deliveryMode: 2 });
+    const tx = await connection.channel();
+    await tx.txSelect();
+    for (let i = 0; i < 10; i++) {
+      const message = await tx.basicGet('tx-acks', { noAck: false });
+      assert.ok(message !== null, 'a message to take');
+      await message.ack();
+    }
+    await tx.txCommit();
+    // No other traffic between commit-ok and the kill: only the commit itself can have made the acks durable.
+    broker.kill('SIGKILL');
+    await new Promise((resolve) => broker.once('exit', resolve));
+    ({ child: broker, url } = await startBroker(dataDir));
+    const again = await new AMQPClient(url).connect();
+    const reader = await again.channel();
+    const left: string[] = [];
+    for (;;) {
+      const message = await reader.basicGet('tx-acks', { noAck: true });
+      if (message === null) break;
+      left.push(message.bodyToString() ?? '');
+    }
+    assert.deepEqual(left, Array.from({ length: 10 }, (_, i) => `m${i + 10}`));
+    await again.close();
+  } finally {
+    broker.kill('SIGTERM');
     await rm(dataDir, { recursive: true, force: true });
   }
 });

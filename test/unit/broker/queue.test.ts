@@ -7,7 +7,7 @@ import { NO_FLOW_CONTROL } from '../../../src/broker/publisher-throttle.js';
 import { Queue } from '../../../src/broker/queue.js';
 
 function newQueue(): Queue {
-  const owner = { autoDeleteQueue: () => {} };
+  const owner = { autoDeleteQueue: () => {}, openPagingStore: () => undefined };
   const options = { durable: false, exclusiveOwner: null, autoDelete: false, arguments: {} };
   return new Queue('/', 'q', options, owner, NO_FLOW_CONTROL, new ResourceAlarm(Number.POSITIVE_INFINITY));
 }

@@ -45,6 +45,9 @@ const binding = (source: string, destination: string, routingKey: string, args: 
   arguments: args,
 });
 
+/** No vhosts, users or permissions: the tests of exchanges, queues and bindings store none. */
+const noAccessDefinitions = { vhosts: [], users: [], permissions: [] };
+
 test('definitions survive a reopen exactly, arguments of every type included', () => {
   const directory = temporaryDirectory(cleanups);
   const store = openDefinitions(directory);
@@ -65,7 +68,7 @@ test('definitions survive a reopen exactly, arguments of every type included', (
   store.putBinding(binding('events', 'work', 'a.#', args));
   store.close();
   const loaded = openDefinitions(directory).load();
-  assert.deepEqual(loaded, { exchanges: [exchange('events', args)], queues: [queue('work', args)], bindings: [binding('events', 'work', 'a.#', args)] });
+  assert.deepEqual(loaded, { ...noAccessDefinitions, exchanges: [exchange('events', args)], queues: [queue('work', args)], bindings: [binding('events', 'work', 'a.#', args)] });
 });
 
 test('deletes remove what they name, bindings are identified by all their fields, and deletes cascade to bindings', () => {
@@ -85,7 +88,7 @@ test('deletes remove what they name, bindings are identified by all their fields
   store.deleteExchange('/', 'e1'); // takes its remaining binding with it
   store.deleteQueue('/', 'q2'); // takes e2 -> q2 with it
   store.deleteBinding(binding('nope', 'nothing', 'x')); // deleting what does not exist is fine
-  const expected = { exchanges: [exchange('e2')], queues: [queue('q1')], bindings: [binding('e2', 'q1', 'other')] };
+  const expected = { ...noAccessDefinitions, exchanges: [exchange('e2')], queues: [queue('q1')], bindings: [binding('e2', 'q1', 'other')] };
   assert.deepEqual(store.load(), expected);
   store.close();
   assert.deepEqual(openDefinitions(directory).load(), expected);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import type { MessageLocation, QueueMessageStore, QueueRecovery } from '../../../src/broker/ports.js';
 import { FileMessageStore, QUEUES_DIRECTORY, queueDirectoryName } from '../../../src/storage/message-store.js';
+import { offsetOf } from '../../../src/storage/location.js';
 import { bodyText, bytesOf, filesWith, flipByte, message, temporaryDirectory } from './fixtures.js';
 
 const cleanups: (() => void)[] = [];
@@ -37,7 +38,7 @@ test('append, ack and recover: exactly the unacknowledged messages come back, in
   const data = temporaryDirectory(cleanups);
   const store = openStore(data);
   const { store: queue, recovery: empty } = store.openQueue('/', 'q');
-  assert.deepEqual(empty, { messages: [], droppedRecords: 0, warnings: [] });
+  assert.deepEqual(empty, { messages: [], pagedOut: { locations: [], redelivered: new Set() }, droppedRecords: 0, warnings: [] });
   const locations = Array.from({ length: 10 }, (_, i) => queue.append(message(`m${i}`, `key${i}`)));
   for (const i of [0, 3, 4, 9]) queue.ack(locations[i] as MessageLocation);
   const { recovery } = await reopen(store, data);
@@ -171,10 +172,63 @@ test('a corrupt message in the middle of a queue is dropped and reported; the re
   const locations = Array.from({ length: 5 }, (_, i) => queue.append(message(`m${i}`)));
   await store.close();
   const path = join(data, QUEUES_DIRECTORY, queueDirectoryName('/', 'q'), '00000001.seg');
-  flipByte(path, (locations[2] as MessageLocation).offset + 20, 0x01);
+  flipByte(path, offsetOf(locations[2] as MessageLocation) + 20, 0x01);
   const next = openStore(data, 1 << 20);
   const { recovery } = next.openQueue('/', 'q');
   assert.deepEqual(bodies(recovery), ['m0', 'm1', 'm3', 'm4']);
   assert.equal(recovery.droppedRecords, 1);
   assert.equal(recovery.warnings.length, 1);
+});
+
+test('past bodiesInMemory, recovery returns places only, in order, with their delivered marks, and they read back', async () => {
+  const data = temporaryDirectory(cleanups);
+  const store = openStore(data);
+  const { store: queue } = store.openQueue('/', 'q');
+  const locations = Array.from({ length: 8 }, (_, i) => queue.append(message(`m${i}`)));
+  queue.ack(locations[0] as MessageLocation);
+  queue.markDelivered(locations[5] as MessageLocation);
+  await store.close();
+  const next = openStore(data);
+  const { store: reopened, recovery } = next.openQueue('/', 'q', 3);
+  assert.deepEqual(bodies(recovery), ['m1', 'm2', 'm3']);
+  assert.deepEqual(recovery.pagedOut.locations, locations.slice(4));
+  assert.deepEqual([...recovery.pagedOut.redelivered], [1]);
+  assert.deepEqual(recovery.pagedOut.locations.map((location) => bodyText(reopened.read(location))), ['m4', 'm5', 'm6', 'm7']);
+});
+
+test('transient records read back and ack like persistent ones but never come back after a restart', async () => {
+  const data = temporaryDirectory(cleanups);
+  const store = openStore(data, 256);
+  const { store: queue } = store.openQueue('/', 'q');
+  const written = Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? queue.append(message(`p${i}`)) : queue.appendTransient(message(`t${i}`))));
+  assert.equal(bodyText(queue.read(written[1] as MessageLocation)), 't1');
+  assert.equal(bodyText(queue.read(written[3] as MessageLocation)), 'p3');
+  for (const location of written.slice(0, 4)) queue.ack(location);
+  const { recovery } = await reopen(store, data, 256);
+  assert.deepEqual(bodies(recovery), ['p6', 'p9']);
+  assert.equal(recovery.droppedRecords, 0);
+});
+
+test('a transient queue store pages messages out and back, and is gone after a restart', async () => {
+  const data = temporaryDirectory(cleanups);
+  const store = openStore(data);
+  const paging = store.openTransientQueue('/', 'amq.gen-1');
+  const written = Array.from({ length: 5 }, (_, i) => paging.appendTransient(message(`t${i}`)));
+  await synced(store);
+  assert.deepEqual(written.map((location) => bodyText(paging.read(location))), ['t0', 't1', 't2', 't3', 't4']);
+  assert.ok(existsSync(join(data, 'transient')));
+  await store.close();
+  openStore(data);
+  assert.equal(existsSync(join(data, 'transient')), false);
+});
+
+test('destroying a transient queue store removes its files at once', async () => {
+  const data = temporaryDirectory(cleanups);
+  const store = openStore(data);
+  const paging = store.openTransientQueue('/', 'q');
+  paging.appendTransient(message('t'));
+  await synced(store);
+  assert.equal(readdirSync(join(data, 'transient')).length, 1);
+  paging.destroy();
+  assert.deepEqual(readdirSync(join(data, 'transient')), []);
 });

@@ -7,6 +7,8 @@ import { existsSync, readFileSync, statSync, truncateSync, unlinkSync, writeFile
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { RecordType, encodeRecord } from '../../../src/storage/records.js';
+import { locationOf, offsetOf, segmentOf } from '../../../src/storage/location.js';
+import type { MessageLocation } from '../../../src/broker/ports.js';
 import { SegmentLog, StorageCorruptionError, segmentFileName, type LogRecovery } from '../../../src/storage/segment-log.js';
 import { nodeStorageFs } from '../../../src/storage/storage-fs.js';
 import { filesWith, flipByte, syncAll, temporaryDirectory } from './fixtures.js';
@@ -41,7 +43,7 @@ async function commit(log: SegmentLog): Promise<void> {
 }
 
 /** Appends `count` records "<prefix>0", "<prefix>1", ... padded to `size` bytes. */
-function appendMany(log: SegmentLog, count: number, size = 40, prefix = 'm'): { segment: number; offset: number }[] {
+function appendMany(log: SegmentLog, count: number, size = 40, prefix = 'm'): MessageLocation[] {
   return Array.from({ length: count }, (_, i) => log.append(RecordType.message, Buffer.from(`${prefix}${i}`.padEnd(size, '.'))));
 }
 
@@ -52,13 +54,13 @@ test('records read back before and after a flush, and replay in order with the s
   const directory = temporaryDirectory(cleanups);
   const first = openLog(directory, 1 << 20);
   const locations = appendMany(first.log, 3);
-  assert.equal(first.log.read(locations[1] as never, RecordType.message).toString().replace(/\.+$/, ''), 'm1');
+  assert.equal(first.log.read(locations[1] as never, [RecordType.message]).toString().replace(/\.+$/, ''), 'm1');
   await commit(first.log);
-  assert.equal(first.log.read(locations[2] as never, RecordType.message).toString().replace(/\.+$/, ''), 'm2');
+  assert.equal(first.log.read(locations[2] as never, [RecordType.message]).toString().replace(/\.+$/, ''), 'm2');
   first.log.close();
   const second = openLog(directory, 1 << 20);
   assert.deepEqual(texts(second), ['m0', 'm1', 'm2']);
-  assert.deepEqual(second.records.map(({ segment, offset }) => ({ segment, offset })), locations);
+  assert.deepEqual(second.records.map(({ segment, offset }) => locationOf(segment, offset)), locations);
   assert.deepEqual(second.recovery, { droppedRecords: 0, warnings: [] });
 });
 
@@ -68,14 +70,14 @@ test('appends roll over into new segments at the size limit; an oversized record
   const locations = appendMany(log, 12, 40); // 49 bytes a record: 5 per 256-byte segment
   const big = log.append(RecordType.message, Buffer.alloc(600, 'b'));
   await commit(log);
-  assert.deepEqual([...new Set(locations.map((l) => l.segment))], [1, 2, 3]);
-  assert.equal(big.segment, 4);
-  assert.equal(big.offset, 0);
+  assert.deepEqual([...new Set(locations.map((l) => segmentOf(l)))], [1, 2, 3]);
+  assert.equal(segmentOf(big), 4);
+  assert.equal(offsetOf(big), 0);
   for (const segment of [1, 2]) assert.ok(statSync(segmentPath(directory, segment)).size <= 256);
   log.close();
   const reopened = openLog(directory, 256);
   assert.equal(reopened.records.length, 13);
-  assert.equal(reopened.log.read(big, RecordType.message).length, 600);
+  assert.equal(reopened.log.read(big, [RecordType.message]).length, 600);
 });
 
 test('a truncated last record is cut off with a warning, and the log continues after the last good one', async () => {
@@ -106,12 +108,12 @@ test('a record with flipped bytes in the middle is skipped and counted; later re
   await commit(first.log);
   first.log.close();
   const path = segmentPath(directory, 1);
-  flipByte(path, (locations[2]?.offset ?? 0) + 12);
+  flipByte(path, offsetOf(locations[2] as MessageLocation) + 12);
   const second = openLog(directory, 1 << 20);
   assert.deepEqual(texts(second), ['m0', 'm1', 'm3', 'm4']);
   assert.equal(second.recovery.droppedRecords, 1);
   assert.match(second.recovery.warnings.join('\n'), /49 corrupt bytes at offset 98 skipped/);
-  assert.throws(() => second.log.read(locations[2] as never, RecordType.message), StorageCorruptionError);
+  assert.throws(() => second.log.read(locations[2] as never, [RecordType.message]), StorageCorruptionError);
 });
 
 test('a corrupt length in the middle costs only that record: the scanner finds the next valid one', async () => {
@@ -122,7 +124,7 @@ test('a corrupt length in the middle costs only that record: the scanner finds t
   first.log.close();
   const path = segmentPath(directory, 1);
   const bytes = readFileSync(path);
-  bytes.writeUInt32BE(0xfffffff0, locations[1]?.offset ?? 0);
+  bytes.writeUInt32BE(0xfffffff0, offsetOf(locations[1] as MessageLocation));
   writeFileSync(path, bytes);
   const second = openLog(directory, 1 << 20);
   assert.deepEqual(texts(second), ['m0', 'm2', 'm3', 'm4']);
