@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runBacklog, type BacklogResult } from './backlog.js';
+import { featureKinds, runFeatures, type FeatureKind, type FeaturesResult } from './features.js';
 import { clientNames, type ClientName } from './clients.js';
 import { mebibytes, round, waitForQuietMachine, type BrokerHandle, type BrokerName } from './common.js';
 import { runLatency, type LatencyResult } from './latency.js';
@@ -21,7 +22,7 @@ const usage = `Usage: npm run bench -- [options]
 
   --broker warren|rabbitmq|both   brokers to measure (default: both when ${rabbitmqServerInstalledPath}
                                   exists, otherwise warren)
-  --bench NAME[,NAME...]          throughput, latency, persistent, backlog or all (default: all =
+  --bench NAME[,NAME...]          throughput, latency, persistent, backlog, features or all (default: all =
                                   throughput, latency and persistent; backlog is long, ask for it)
   --seconds N                     measurement window per benchmark, seconds (default: 10)
   --warmup N                      unmeasured run-in before each window, seconds (default: 2)
@@ -49,7 +50,7 @@ const usage = `Usage: npm run bench -- [options]
 `;
 
 /** Benchmarks `--bench` can name. */
-const benchNames = ['throughput', 'latency', 'persistent', 'backlog'] as const;
+const benchNames = ['throughput', 'latency', 'persistent', 'backlog', 'features'] as const;
 type BenchName = (typeof benchNames)[number];
 /** What `--bench all` (the default) runs: everything but the long backlog benchmark. */
 const benchesInAll: readonly BenchName[] = ['throughput', 'latency', 'persistent'];
@@ -174,6 +175,7 @@ type Result =
   | (LatencyResult & { run?: number })
   | (PersistentResult & { run?: number })
   | (BacklogResult & { run?: number })
+  | (FeaturesResult & { run?: number })
   | MemoryResult;
 
 class ResultWriter {
@@ -243,6 +245,13 @@ async function measureBroker(name: BrokerName, options: RunOptions, writer: Resu
       warnIfNoisy(result.otherProcessesCpuPercent);
       await sleep(1000);
     }
+    for (let run = 1; run <= options.repeat && options.benches.includes('features'); run++) {
+      await waitForIdle(options);
+      const messages = Math.min(options.messages, 100_000);
+      note(`${name}: features run ${run}/${options.repeat}, ${messages} messages per queue kind ...`);
+      for (const result of await runFeatures(broker, { ...options, messages, messageSizeBytes: options.messageSizeBytes ?? 16 })) writer.write({ ...result, run });
+      await sleep(1000);
+    }
     for (let run = 1; run <= options.repeat && options.benches.includes('backlog'); run++) {
       await waitForIdle(options);
       note(`${name}: backlog run ${run}/${options.repeat}, ${options.messages} messages of ${persistentOptions.messageSizeBytes} bytes ...`);
@@ -273,6 +282,11 @@ function median<T extends Result['bench']>(
   return values.length % 2 === 1 ? values[middle] : round(((values[middle - 1] ?? 0) + (values[middle] ?? 0)) / 2, 3);
 }
 
+/** Median of one figure of the features benchmark for one queue kind. */
+function featureMedian(results: Result[], broker: BrokerName, kind: FeatureKind, figure: (result: FeaturesResult) => number): number | undefined {
+  return median(results.filter((result) => result.bench !== 'features' || result.kind === kind), 'features', broker, figure);
+}
+
 /** Prints the Warren vs RabbitMQ table (medians); a ratio column appears when both were measured. */
 function printComparison(results: Result[], brokers: readonly BrokerName[]): void {
   const rows: { metric: string; better: 'higher' | 'lower' | 'none'; value: (broker: BrokerName) => number | undefined }[] = [
@@ -297,6 +311,10 @@ function printComparison(results: Result[], brokers: readonly BrokerName[]): voi
     { metric: 'backlog publish msg/s', better: 'higher', value: (b) => median(results, 'backlog', b, (r) => r.publishPerSecond) },
     { metric: 'backlog drain msg/s', better: 'higher', value: (b) => median(results, 'backlog', b, (r) => r.drainPerSecond) },
     { metric: 'backlog total s', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.totalSeconds) },
+    ...featureKinds.flatMap((kind) => [
+      { metric: `features ${kind} publish msg/s`, better: 'higher' as const, value: (b: BrokerName) => featureMedian(results, b, kind, (r) => r.publishPerSecond) },
+      { metric: `features ${kind} drain msg/s`, better: 'higher' as const, value: (b: BrokerName) => featureMedian(results, b, kind, (r) => r.drainPerSecond) },
+    ]),
     { metric: 'backlog broker RSS peak MiB', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.brokerRssMiBPeak) },
     { metric: 'backlog broker RSS full queue MiB', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.brokerRssMiBFullQueue) },
     { metric: 'backlog confirm p99 ms', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.confirmP99Ms) },

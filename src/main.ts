@@ -55,6 +55,7 @@ export async function startWarren(input: WarrenConfigInput = {}, logger?: Logger
     let closing: Promise<void> | undefined;
     const close = async (): Promise<void> => {
       await listener.close();
+      broker.stop();
       load.stop();
       disk?.stop();
       await storage.close();
@@ -98,6 +99,8 @@ function reportingStoreErrors(store: MessageStore, report: (error: Error | undef
 function removeOrphanQueueFiles(broker: Broker, storage: Storage, log: Logger): void {
   for (const { vhost, name } of storage.messages.listQueues()) {
     if (broker.vhosts.get(vhost)?.queues.get(name)?.options.durable === true) continue;
+    // A durable delayed exchange keeps its held messages in a store of its own (see broker/delay-scheduler.ts).
+    if (broker.vhosts.get(vhost)?.delayedMessages.hasStore(name) === true) continue;
     log.warn({ vhost, queue: name }, 'removing message files of a queue that no longer exists');
     storage.messages.removeQueue(vhost, name);
   }

@@ -63,3 +63,43 @@ export function describeValue(value: FieldValue | undefined): string {
   if (typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean') return String(value);
   return JSON.stringify(valueKey(value));
 }
+
+/**
+ * The AMQP type name RabbitMQ reports for a value in error texts. Integers are named by the narrowest
+ * type that holds them, which is how amqplib encodes them (the decoded value no longer says).
+ */
+export function fieldTypeName(value: FieldValue | undefined): string {
+  if (value === undefined || value === null) return 'void';
+  if (typeof value === 'string' || Buffer.isBuffer(value)) return 'longstr';
+  if (typeof value === 'boolean') return 'bool';
+  if (typeof value === 'bigint') return 'long';
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) return 'double';
+    if (value >= -128 && value < 128) return 'byte';
+    if (value >= -32768 && value < 32768) return 'short';
+    return value >= -(2 ** 31) && value < 2 ** 31 ? 'signedint' : 'long';
+  }
+  if (value instanceof Date) return 'timestamp';
+  if (value instanceof Decimal) return 'decimal';
+  return Array.isArray(value) ? 'array' : 'table';
+}
+
+/**
+ * How RabbitMQ words an inequivalent argument: plain values when both sides have one, otherwise
+ * "none" against "the value 'v' of type 't'".
+ */
+export function describeInequivalence(received: FieldValue | undefined, current: FieldValue | undefined): string {
+  if (received !== undefined && current !== undefined) return `received '${plainValue(received)}' but current is '${plainValue(current)}'`;
+  return `received ${typedValue(received)} but current is ${typedValue(current)}`;
+}
+
+function typedValue(value: FieldValue | undefined): string {
+  return value === undefined ? 'none' : `the value '${plainValue(value)}' of type '${fieldTypeName(value)}'`;
+}
+
+function plainValue(value: FieldValue): string {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(valueKey(value));
+}

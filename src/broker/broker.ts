@@ -56,6 +56,11 @@ export class Broker {
     for (const vhost of this.vhosts.values()) restoreVhost(vhost, definitions);
   }
 
+  /** Stops the broker's timers that would touch storage (delayed messages); called before storage closes. */
+  stop(): void {
+    for (const vhost of this.vhosts.values()) vhost.delayedMessages.stop();
+  }
+
   /** A fresh id for a connection; exclusive queues record their owner by it. */
   allocateConnectionId(): number {
     return this.nextConnectionId++;

@@ -104,6 +104,8 @@ export interface RestorableVhost {
   restoreExchange(name: string, type: string, options: Exchange['options']): void;
   restoreQueue(name: string, options: Queue['options']): void;
   restoreBinding(binding: StoredBinding): void;
+  /** Takes back the messages durable delayed exchanges held, once their exchanges and queues exist. */
+  restoreDelayedMessages(): void;
 }
 
 /** Rebuilds one vhost's durable exchanges, queues (with their messages) and bindings. */
@@ -118,4 +120,5 @@ export function restoreVhost(vhost: RestorableVhost, definitions: Definitions): 
     vhost.restoreQueue(queue.name, { durable: true, exclusiveOwner: null, autoDelete: queue.autoDelete, arguments: queue.arguments });
   }
   for (const binding of definitions.bindings) if (binding.vhost === vhost.name) vhost.restoreBinding(binding);
+  vhost.restoreDelayedMessages();
 }

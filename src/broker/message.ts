@@ -10,6 +10,8 @@ import type { MessageLocation } from './ports.js';
 const CONTENT_TYPE_FLAG = 0x8000;
 const CONTENT_ENCODING_FLAG = 0x4000;
 const HEADERS_FLAG = 0x2000;
+const PRIORITY_FLAG = 0x0800;
+const EXPIRATION_FLAG = 0x0100;
 const USER_ID_FLAG = 0x0010;
 
 /** One message, shared by every queue it was routed to. */
@@ -39,6 +41,42 @@ export class Message {
     this.decodedProperties ??= decodeBasicProperties(this.rawProperties);
     return this.decodedProperties;
   }
+
+  /** The priority property, 0 when absent. */
+  get priority(): number {
+    return (flagsOf(this.rawProperties) & PRIORITY_FLAG) === 0 ? 0 : (this.properties.priority ?? 0);
+  }
+
+  /** The expiration property in milliseconds (checked at publish), or undefined when absent. */
+  get expirationMs(): number | undefined {
+    if ((flagsOf(this.rawProperties) & EXPIRATION_FLAG) === 0) return undefined;
+    const parsed = parseExpiration(this.properties.expiration ?? '');
+    return typeof parsed === 'number' ? parsed : undefined;
+  }
+
+  /** This message with other properties (dead-lettering and redelivery rewrite headers). */
+  withProperties(properties: BasicProperties): Message {
+    return new Message(this.exchange, this.routingKey, encodeBasicProperties(properties), this.body, this.extraRoutingKeys);
+  }
+}
+
+function flagsOf(raw: Buffer): number {
+  return raw.length >= 2 ? raw.readUInt16BE(0) : 0;
+}
+
+/**
+ * Parses an expiration property as RabbitMQ does (an integer number of milliseconds, no sign but an
+ * optional '+', nothing after it); returns the error term RabbitMQ reports for a bad one.
+ */
+export function parseExpiration(value: string): number | string {
+  const match = /^([+-]?)(\d+)(.*)$/s.exec(value);
+  if (match === null) return 'no_integer';
+  const [, sign, digits, rest] = match as unknown as [string, string, string, string];
+  if (rest !== '') return `{leftover_string,"${rest}"}`;
+  const number = Number(digits) * (sign === '-' ? -1 : 1);
+  if (number < 0) return `{value_negative,${number}}`;
+  // RabbitMQ's ceiling for every TTL: ten years.
+  return number > 315_360_000_000 ? `{value_too_large,${number}}` : number;
 }
 
 const NO_KEYS: readonly string[] = [];
@@ -66,12 +104,16 @@ function deliveryModeOf(raw: Buffer): number | undefined {
  * Properties are decoded only when their flags say a header or user-id is present.
  */
 export function prepareMessage(exchange: string, routingKey: string, rawProperties: Buffer, body: Buffer, username: string): Message {
-  const flags = rawProperties.length >= 2 ? rawProperties.readUInt16BE(0) : 0;
+  const flags = flagsOf(rawProperties);
   const mayHaveCc = (flags & HEADERS_FLAG) !== 0 && !headersTableEmpty(rawProperties, flags);
-  if (!mayHaveCc && (flags & USER_ID_FLAG) === 0) return new Message(exchange, routingKey, rawProperties, body);
+  if (!mayHaveCc && (flags & (USER_ID_FLAG | EXPIRATION_FLAG)) === 0) return new Message(exchange, routingKey, rawProperties, body);
   const properties = decodeBasicProperties(rawProperties);
   if (properties.userId !== undefined && properties.userId !== username) {
     throw preconditionFailed(`user_id property set to '${properties.userId}' but authenticated user was '${username}'`);
+  }
+  if (properties.expiration !== undefined) {
+    const parsed = parseExpiration(properties.expiration);
+    if (typeof parsed === 'string') throw preconditionFailed(`invalid expiration '${properties.expiration}': ${parsed}`);
   }
   const headers = properties.headers;
   if (headers === undefined || (headers['CC'] === undefined && headers['BCC'] === undefined)) {
@@ -102,11 +144,15 @@ function routingKeysOf(value: FieldValue | undefined): string[] {
 
 /** A message's place in one queue. */
 export interface QueueEntry {
-  readonly message: Message;
+  message: Message;
   /** Position in the queue, increasing with each enqueue; requeued entries keep theirs. */
   readonly sequence: number;
   /** True once the entry has been delivered and returned to the queue. */
   redelivered: boolean;
+  /** When the message expires (ms since the epoch), or 0 for never; requeueing keeps it. */
+  expiresAt: number;
+  /** How many times it was delivered and returned (the x-delivery-count of its next delivery). */
+  deliveryCount: number;
   /** Where the message is stored: a persistent message in a durable queue, or one read back from disk. */
   location?: MessageLocation;
 }
@@ -115,6 +161,10 @@ export interface QueueEntry {
 export interface Consumer {
   readonly consumerTag: string;
   readonly exclusive: boolean;
+  /** x-priority: higher-priority consumers get messages first while they can take them. */
+  readonly priority: number;
+  /** Deliveries to it not yet settled (a single-active-consumer queue waits for these before switching). */
+  readonly unackedCount: number;
   /** Whether a delivery may be pushed now (prefetch limits, channel flow, socket backpressure). */
   canAccept(): boolean;
   /** Takes one entry from the queue; called only when canAccept() returned true. */

@@ -1,6 +1,6 @@
 /**
  * The deep end of a queue: messages whose bodies live only in the queue's store, in arrival order,
- * packed into chunks of typed arrays (17 bytes a message) instead of one object each. A queue holding
+ * packed into chunks of typed arrays (29 bytes a message) instead of one object each. A queue holding
  * millions of messages keeps its memory to tens of megabytes this way; bodies are read back in batches
  * as consumers reach them.
  */
@@ -12,13 +12,19 @@ const CHUNK_ENTRIES = 4096;
 interface Chunk {
   readonly locations: Float64Array;
   readonly sequences: Float64Array;
+  readonly expiresAt: Float64Array;
+  readonly sizes: Uint32Array;
   readonly redelivered: Uint8Array;
 }
 
-/** One paged-out message, as shift() hands it back. */
+/** One paged-out message. */
 export interface PagedMessage {
   readonly location: MessageLocation;
   readonly sequence: number;
+  /** When it expires (ms since the epoch), or 0 for never. */
+  readonly expiresAt: number;
+  /** Body size in bytes (for x-max-length-bytes). */
+  readonly size: number;
   readonly redelivered: boolean;
 }
 
@@ -39,16 +45,18 @@ export class PagedFifo {
   }
 
   /** Appends a message at the tail. */
-  push(location: MessageLocation, sequence: number, redelivered: boolean): void {
+  push(message: PagedMessage): void {
     if (this.tail === CHUNK_ENTRIES) {
       this.chunks.push(this.takeChunk());
       this.tail = 0;
       if (this.chunks.length === 1) this.head = 0;
     }
     const chunk = this.chunks.at(this.chunks.length - 1) as Chunk;
-    chunk.locations[this.tail] = location;
-    chunk.sequences[this.tail] = sequence;
-    chunk.redelivered[this.tail] = redelivered ? 1 : 0;
+    chunk.locations[this.tail] = message.location;
+    chunk.sequences[this.tail] = message.sequence;
+    chunk.expiresAt[this.tail] = message.expiresAt;
+    chunk.sizes[this.tail] = message.size;
+    chunk.redelivered[this.tail] = message.redelivered ? 1 : 0;
     this.tail++;
     this.count++;
   }
@@ -61,12 +69,20 @@ export class PagedFifo {
     const message: PagedMessage = {
       location: chunk.locations[at] as MessageLocation,
       sequence: chunk.sequences[at] as number,
+      expiresAt: chunk.expiresAt[at] as number,
+      size: chunk.sizes[at] as number,
       redelivered: chunk.redelivered[at] === 1,
     };
     this.count--;
     if (this.count === 0) this.clear();
     else if (this.head === CHUNK_ENTRIES) this.dropFirstChunk();
     return message;
+  }
+
+  /** The head message's expiry (ms since the epoch, 0 for never), or undefined when empty. */
+  headExpiresAt(): number | undefined {
+    if (this.count === 0) return undefined;
+    return (this.chunks.peek() as Chunk).expiresAt[this.head];
   }
 
   /** Calls `visit` with every message's location, head first. */
@@ -103,6 +119,8 @@ export class PagedFifo {
     return {
       locations: new Float64Array(CHUNK_ENTRIES),
       sequences: new Float64Array(CHUNK_ENTRIES),
+      expiresAt: new Float64Array(CHUNK_ENTRIES),
+      sizes: new Uint32Array(CHUNK_ENTRIES),
       redelivered: new Uint8Array(CHUNK_ENTRIES),
     };
   }

@@ -122,6 +122,8 @@ export interface RecoveredLocations {
   locations: MessageLocation[];
   /** Indexes into `locations` of messages that may have been delivered before the stop. */
   redelivered: Set<number>;
+  /** Body sizes in bytes, parallel to `locations`. */
+  sizes: number[];
 }
 
 /** What recovery found in one queue's log. */

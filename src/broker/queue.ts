@@ -1,14 +1,19 @@
 /**
- * A queue: ready messages in arrival order, the consumers subscribed to it, and the round-robin
- * dispatch that hands messages to whichever consumer can take one.
+ * A queue: ready messages in delivery order (one list per priority level), the consumers subscribed to
+ * it, and the dispatch that hands messages to whichever consumer can take one. The queue features of
+ * RabbitMQ live here too: message TTL (expired messages leave from the head), length limits with their
+ * overflow modes, dead-lettering (through the owner, which routes to the dead-letter exchange),
+ * priorities, single active consumer, consumer priorities, the delivery limit and queue expiry.
  */
 import type { FieldTable } from '../codec/index.js';
-import { Deque } from '../util/deque.js';
+import type { DeadLetterReason } from './dead-letter.js';
 import { Message, type Consumer, type DeliverySource, type QueueEntry } from './message.js';
-import { PagedFifo } from './paged-fifo.js';
-import type { ResourceAlarm } from './resource-alarm.js';
+import type { PagedFifo, PagedMessage } from './paged-fifo.js';
 import type { QueueMessageStore, QueueRecovery, StoredMessage } from './ports.js';
 import { PublisherThrottle, type FlowControlPolicy, type Publisher, type ThrottledQueue } from './publisher-throttle.js';
+import { queueSettings, type QueueSettings } from './queue-settings.js';
+import { ReadyList } from './ready-list.js';
+import type { ResourceAlarm } from './resource-alarm.js';
 
 /** The declared shape of a queue, compared on redeclaration. */
 export interface QueueOptions {
@@ -19,35 +24,41 @@ export interface QueueOptions {
   arguments: FieldTable;
 }
 
-/** What a queue tells its vhost about its lifecycle. */
+/** What a queue asks of its vhost. */
 export interface QueueOwner {
-  /** The queue wants to be deleted (auto-delete after its last consumer went). */
+  /** The queue wants to be deleted (auto-delete after its last consumer went, or x-expires). */
   autoDeleteQueue(queue: Queue): void;
   /**
    * A store for a queue without one (a non-durable queue) to page messages out to once its backlog
    * outgrows the memory window; undefined when the node has no storage.
    */
   openPagingStore(queue: Queue): QueueMessageStore | undefined;
+  /** Routes a message the queue discards to its dead-letter exchange (settings.deadLetterExchange is set). */
+  deadLetter(queue: Queue, message: Message, reason: DeadLetterReason): void;
 }
+
+/** What enqueue did with a message. */
+export const Enqueued = {
+  /** Held in memory only: a publisher confirm need not wait. */
+  inMemory: 0,
+  /** Written to the queue's store as persistent: a confirm waits for the next fsync. */
+  persisted: 1,
+  /** Refused by x-overflow reject-publish(-dlx): a confirm is a nack. */
+  rejected: 2,
+} as const;
+export type Enqueued = (typeof Enqueued)[keyof typeof Enqueued];
 
 /** Paged-out messages read back at once when the in-memory part of a queue runs dry. */
 const PAGE_IN_BATCH = 256;
 
-/**
- * A message queue. Ready messages live in three parts, in delivery order: `requeued` (returned by
- * consumers), `ready` (in memory, at most the memory window when the queue has a store) and `paged`
- * (bodies only in the store, once the backlog outgrew the window; read back in batches).
- */
+/** A message queue. */
 export class Queue implements DeliverySource, ThrottledQueue {
-  private readonly ready = new Deque<QueueEntry>(1024);
-  private readonly paged = new PagedFifo();
-  /**
-   * Entries returned to the queue, ordered by sequence, consumed from requeuedHead on; they all
-   * precede every entry in `ready` (which only holds entries never delivered).
-   */
-  private requeued: QueueEntry[] = [];
-  private requeuedHead = 0;
+  /** Feature settings from the declare arguments. */
+  readonly settings: QueueSettings;
+  /** Ready messages, one list per priority level (one list without x-max-priority). */
+  private readonly levels: ReadyList[];
   private readonly consumerList: Consumer[] = [];
+  /** Round-robin position among the consumers of the highest priority that can take a message. */
   private nextConsumerIndex = 0;
   private nextSequence = 0;
   private dispatching = false;
@@ -62,6 +73,16 @@ export class Queue implements DeliverySource, ThrottledQueue {
   private store: QueueMessageStore | undefined;
   /** Set once the owner was asked for a paging store and had none to give. */
   private pagingUnavailable = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryTimerAt = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /**
+   * Single active consumer: the active consumer that went away while holding unacknowledged messages.
+   * As in RabbitMQ, the next consumer becomes active only once those are settled or returned, so it
+   * gets the returned ones first.
+   */
+  private previousActive: Consumer | undefined;
+  private readonly pageInBound = (paged: PagedMessage): QueueEntry => this.pageIn(paged);
   /** Set once the queue is deleted; a deleted queue accepts nothing. */
   deleted = false;
 
@@ -74,11 +95,24 @@ export class Queue implements DeliverySource, ThrottledQueue {
     private readonly alarms: ResourceAlarm,
   ) {
     this.throttle = new PublisherThrottle(flowControl, this);
+    this.settings = queueSettings(options.arguments);
+    const levelCount = (this.settings.maxPriority ?? 0) + 1;
+    this.levels = Array.from({ length: levelCount }, () => new ReadyList(levelCount === 1 ? 1024 : 16));
+    this.touch();
   }
 
   /** Ready messages (not counting delivered, unacknowledged ones). */
   get messageCount(): number {
-    return this.ready.length + this.paged.length + this.requeued.length - this.requeuedHead;
+    let count = 0;
+    for (const level of this.levels) count += level.length;
+    return count;
+  }
+
+  /** Body bytes of the ready messages. */
+  get messageBytes(): number {
+    let bytes = 0;
+    for (const level of this.levels) bytes += level.bytes;
+    return bytes;
   }
 
   /** Number of consumers subscribed. */
@@ -86,7 +120,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
     return this.consumerList.length;
   }
 
-  /** The consumers subscribed, in round-robin order. */
+  /** The consumers subscribed, highest priority first, in subscription order within a priority. */
   get consumers(): readonly Consumer[] {
     return this.consumerList;
   }
@@ -94,45 +128,52 @@ export class Queue implements DeliverySource, ThrottledQueue {
   /** Gives a durable queue its message store and loads what the store recovered, in order. */
   attachStore(store: QueueMessageStore, recovery: Pick<QueueRecovery, 'messages' | 'pagedOut'>): void {
     this.store = store;
-    for (const { location, message, redelivered } of recovery.messages) {
-      this.ready.push({ message: toMessage(message), sequence: this.nextSequence++, redelivered, location });
-      this.alarms.held(message.body.length);
+    const now = Date.now();
+    for (const { location, message: stored, redelivered } of recovery.messages) {
+      const message = toMessage(stored);
+      this.levelOf(message).push({ message, sequence: this.nextSequence++, redelivered, location, expiresAt: this.expiryOf(message, now), deliveryCount: 0 });
+      this.alarms.held(stored.body.length);
     }
     // Past the window recovery returns places only; bodies are read back when the queue reaches them.
-    const { locations, redelivered } = recovery.pagedOut;
-    for (let i = 0; i < locations.length; i++) this.paged.push(locations[i] as (typeof locations)[number], this.nextSequence++, redelivered.has(i));
+    const { locations, redelivered, sizes } = recovery.pagedOut;
+    const needsMessage = this.levels.length > 1 || this.settings.messageTtl !== undefined;
+    for (let i = 0; i < locations.length; i++) {
+      const location = locations[i] as (typeof locations)[number];
+      // A priority or per-message TTL needs the properties: read each once (recovery read them all anyway).
+      const message = needsMessage ? toMessage(store.read(location)) : undefined;
+      const level = message === undefined ? (this.levels[0] as ReadyList) : this.levelOf(message);
+      const expiresAt = message === undefined ? 0 : this.expiryOf(message, now);
+      level.pushPaged({ location, sequence: this.nextSequence++, expiresAt, size: sizes[i] ?? 0, redelivered: redelivered.has(i) });
+    }
+    this.scheduleExpiry();
   }
 
-  /**
-   * Appends a message and hands it to a consumer if one can take it. Returns true when the message
-   * was written to the queue's store as persistent, so a publisher confirm must wait for the next fsync.
-   */
-  enqueue(message: Message): boolean {
-    const sequence = this.nextSequence++;
+  /** Appends a message and hands it to a consumer if one can take it; says whether it was stored or refused. */
+  enqueue(message: Message): Enqueued {
+    if (this.wouldOverflow(message) && this.settings.overflow !== 'drop-head') {
+      if (this.settings.overflow === 'reject-publish-dlx') this.deadLetter(message, 'maxlen');
+      return Enqueued.rejected;
+    }
+    const now = this.settings.messageTtl !== undefined || message.expirationMs !== undefined ? Date.now() : 0;
+    const expiresAt = now === 0 ? 0 : this.expiryOf(message, now);
     const persisted = this.options.durable && message.persistent && this.store !== undefined;
+    const level = this.levelOf(message);
+    const sequence = this.nextSequence++;
     // Deep backlog: once the window is full, messages wait on disk (behind any already there) in order.
-    if (this.paged.length > 0 || this.ready.length >= this.alarms.queueWindowMessages) {
-      const store = this.pagingStore();
-      if (store !== undefined) {
-        this.paged.push(persisted ? store.append(message) : store.appendTransient(message), sequence, false);
-        if (this.consumerList.length > 0) this.dispatch();
-        return persisted;
-      }
+    const store = level.pagedLength > 0 || level.residentLength >= this.alarms.queueWindowMessages ? this.pagingStore() : undefined;
+    if (store !== undefined) {
+      const location = persisted ? store.append(message) : store.appendTransient(message);
+      level.pushPaged({ location, sequence, expiresAt, size: message.body.length, redelivered: false });
+    } else {
+      const entry: QueueEntry = { message, sequence, redelivered: false, expiresAt, deliveryCount: 0 };
+      if (persisted) entry.location = (this.store as QueueMessageStore).append(message);
+      this.alarms.held(message.body.length);
+      level.push(entry);
     }
-    const entry: QueueEntry = { message, sequence, redelivered: false };
-    if (persisted) entry.location = (this.store as QueueMessageStore).append(message);
-    this.alarms.held(message.body.length);
-    this.ready.push(entry);
-    if (this.consumerList.length > 0) this.dispatch();
-    return persisted;
-  }
-
-  private pagingStore(): QueueMessageStore | undefined {
-    if (this.store === undefined && !this.pagingUnavailable && !this.deleted) {
-      this.store = this.owner.openPagingStore(this);
-      this.pagingUnavailable = this.store === undefined;
-    }
-    return this.store;
+    if (this.settings.maxLength !== undefined || this.settings.maxLengthBytes !== undefined) this.dropHeadOverLimit();
+    if (this.consumerList.length > 0) this.dispatch(now === 0 ? undefined : now);
+    if (expiresAt !== 0) this.expireAndSchedule(now);
+    return persisted ? Enqueued.persisted : Enqueued.inMemory;
   }
 
   /** Pauses a publisher to this queue while the node is busy and the consumers are behind. */
@@ -140,38 +181,30 @@ export class Queue implements DeliverySource, ThrottledQueue {
     this.throttle.maybePause(publisher);
   }
 
-  /** Removes and returns the next ready entry for delivery (to a consumer or basic.get), or undefined. */
-  shift(): QueueEntry | undefined {
-    const entry = this.takeNext();
-    // Recovery after a crash marks messages that may have reached a consumer as redelivered.
-    if (entry?.location !== undefined && !entry.redelivered) this.store?.markDelivered(entry.location);
-    return entry;
-  }
-
-  private takeNext(): QueueEntry | undefined {
-    if (this.requeuedHead < this.requeued.length) {
-      const entry = this.requeued[this.requeuedHead++];
-      if (this.requeuedHead === this.requeued.length) {
-        this.requeued = [];
-        this.requeuedHead = 0;
+  /**
+   * Removes and returns the next ready, unexpired entry for delivery (to a consumer or basic.get), or
+   * undefined. `now` is the caller's clock when it has one: a message with a TTL of 0 expires at the
+   * millisecond it arrived, and is still delivered to a consumer ready in that same call.
+   */
+  shift(now?: number): QueueEntry | undefined {
+    for (;;) {
+      const level = this.highestNonEmptyLevel();
+      if (level === undefined) return undefined;
+      const entry = level.shift(this.pageInBound, this.pageInBatch()) as QueueEntry;
+      if (entry.expiresAt !== 0 && entry.expiresAt < (now ??= Date.now())) {
+        this.discard(entry, 'expired');
+        continue;
       }
+      // Recovery after a crash marks messages that may have reached a consumer as redelivered.
+      if (entry.location !== undefined && !entry.redelivered) this.store?.markDelivered(entry.location);
       return entry;
     }
-    if (this.ready.length === 0 && this.paged.length > 0) this.pageIn();
-    return this.ready.shift();
   }
 
-  /** Reads the next batch of paged-out messages back into memory (sequential reads of the store). */
-  private pageIn(): void {
-    const store = this.store as QueueMessageStore;
-    const batch = Math.max(1, Math.min(PAGE_IN_BATCH, this.alarms.queueWindowMessages));
-    for (let i = 0; i < batch; i++) {
-      const paged = this.paged.shift();
-      if (paged === undefined) break;
-      const stored = store.read(paged.location);
-      this.ready.push({ message: toMessage(stored), sequence: paged.sequence, redelivered: paged.redelivered, location: paged.location });
-      this.alarms.held(stored.body.length);
-    }
+  /** basic.get: counts as use for x-expires. */
+  get(): QueueEntry | undefined {
+    this.touch();
+    return this.shift();
   }
 
   /** Drops every ready message and returns how many there were. */
@@ -182,38 +215,56 @@ export class Queue implements DeliverySource, ThrottledQueue {
     return count;
   }
 
-  /** Settles and forgets every ready message; delivered, unacknowledged ones stay until settled. */
-  private dropReady(): void {
-    for (let i = this.requeuedHead; i < this.requeued.length; i++) this.settle(this.requeued[i] as QueueEntry);
-    for (const entry of this.ready) this.settle(entry);
-    const store = this.store;
-    if (store !== undefined) this.paged.forEachLocation((location) => store.ack(location));
-    this.requeued = [];
-    this.requeuedHead = 0;
-    this.ready.clear();
-    this.paged.clear();
-  }
-
+  /** Returns delivered entries to the queue (nack/reject with requeue, or their channel went away). */
   requeue(entries: readonly QueueEntry[]): void {
-    if (this.deleted) return;
-    if (entries.length === 0) return;
-    const returned = [...entries].sort((a, b) => a.sequence - b.sequence);
-    for (const entry of returned) entry.redelivered = true;
-    // One linear merge keeps requeueing a large batch (a consumer with many unacked messages died) cheap.
-    this.requeued = mergeBySequence(this.requeued.slice(this.requeuedHead), returned);
-    this.requeuedHead = 0;
-    this.dispatch();
+    if (this.deleted || entries.length === 0) return;
+    const limit = this.settings.deliveryLimit;
+    const returned: QueueEntry[] = [];
+    for (const entry of entries) {
+      entry.redelivered = true;
+      entry.deliveryCount++;
+      // Poison-message protection, as RabbitMQ's quorum queues: past the limit, dead-letter instead.
+      if (limit !== undefined && entry.deliveryCount > limit) {
+        this.discard(entry, 'delivery_limit');
+        continue;
+      }
+      entry.message = withDeliveryCount(entry.message, entry.deliveryCount);
+      returned.push(entry);
+    }
+    if (this.levels.length === 1) (this.levels[0] as ReadyList).requeue(returned);
+    else {
+      const byLevel = new Map<ReadyList, QueueEntry[]>();
+      for (const entry of returned) {
+        const level = this.levelOf(entry.message);
+        byLevel.set(level, [...(byLevel.get(level) ?? []), entry]);
+      }
+      for (const [level, levelEntries] of byLevel) level.requeue(levelEntries);
+    }
+    // drop-head applies to requeued messages too: over the limit, the head (often the returned message) goes.
+    if (this.settings.overflow === 'drop-head') this.dropHeadOverLimit();
+    const now = Date.now();
+    this.dispatch(now);
+    this.expireAndSchedule(now);
   }
 
+  /** An acknowledged (or no-ack delivered) entry leaves for good. */
   settle(entry: QueueEntry): void {
     this.alarms.held(-entry.message.body.length);
     if (entry.location !== undefined && this.store !== undefined) this.store.ack(entry.location);
   }
 
-  /** Subscribes a consumer and starts delivering to it. */
+  /** basic.reject / basic.nack without requeue: the entry is dead-lettered (reason rejected) or dropped. */
+  reject(entry: QueueEntry): void {
+    this.discard(entry, 'rejected');
+  }
+
+  /** Subscribes a consumer (ordered by its priority) and starts delivering to it. */
   addConsumer(consumer: Consumer): void {
-    this.consumerList.push(consumer);
+    let at = this.consumerList.length;
+    while (at > 0 && (this.consumerList[at - 1] as Consumer).priority < consumer.priority) at--;
+    this.consumerList.splice(at, 0, consumer);
     this.hadConsumer = true;
+    this.touch();
     this.dispatch();
   }
 
@@ -223,10 +274,15 @@ export class Queue implements DeliverySource, ThrottledQueue {
     if (index < 0) return;
     this.consumerList.splice(index, 1);
     if (this.nextConsumerIndex > index) this.nextConsumerIndex--;
+    if (this.settings.singleActiveConsumer && index === 0 && consumer.unackedCount > 0) this.previousActive = consumer;
     if (this.consumerList.length === 0) this.throttle.releaseAll();
     if (this.options.autoDelete && this.hadConsumer && this.consumerList.length === 0 && !this.deleted) {
       this.owner.autoDeleteQueue(this);
+      return;
     }
+    this.touch();
+    // With a single active consumer, the next one in line takes over what is ready.
+    if (this.settings.singleActiveConsumer && index === 0) this.dispatch();
   }
 
   /** Whether a consumer with the exclusive flag holds the queue. */
@@ -234,9 +290,15 @@ export class Queue implements DeliverySource, ThrottledQueue {
     return this.consumerList.some((consumer) => consumer.exclusive);
   }
 
+  /** A redeclare counts as use for x-expires. */
+  redeclared(): void {
+    this.touch();
+  }
+
   /** Marks the queue deleted and cancels its consumers; returns the number of ready messages dropped. */
   markDeleted(): number {
     this.deleted = true;
+    this.clearTimers();
     const count = this.messageCount;
     // The store is destroyed right after, so dropping ready messages need not record acks one by one.
     const store = this.store;
@@ -249,8 +311,8 @@ export class Queue implements DeliverySource, ThrottledQueue {
     return count;
   }
 
-  /** Delivers ready messages round-robin to consumers that can accept them, until none can. */
-  dispatch(): void {
+  /** Delivers ready messages to consumers that can accept them, until none can. */
+  dispatch(now?: number): void {
     if (this.dispatching || this.deleted) return;
     this.dispatching = true;
     const deliveredBefore = this.deliveryCount;
@@ -258,7 +320,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
       while (this.messageCount > 0) {
         const consumer = this.nextAcceptingConsumer();
         if (consumer === undefined) break;
-        const entry = this.shift();
+        const entry = this.shift(now);
         if (entry === undefined) break;
         this.deliveryCount++;
         consumer.deliver(this, entry);
@@ -270,13 +332,170 @@ export class Queue implements DeliverySource, ThrottledQueue {
   }
 
   private nextAcceptingConsumer(): Consumer | undefined {
-    const count = this.consumerList.length;
-    for (let tried = 0; tried < count; tried++) {
-      if (this.nextConsumerIndex >= count) this.nextConsumerIndex = 0;
-      const consumer = this.consumerList[this.nextConsumerIndex++];
-      if (consumer !== undefined && consumer.canAccept()) return consumer;
+    const consumers = this.consumerList;
+    if (this.settings.singleActiveConsumer) {
+      if (this.previousActive !== undefined) {
+        if (this.previousActive.unackedCount > 0) return undefined;
+        this.previousActive = undefined;
+      }
+      const active = consumers[0];
+      return active !== undefined && active.canAccept() ? active : undefined;
+    }
+    // Consumers are sorted by priority: try each priority group in turn, round-robin within a group.
+    for (let start = 0; start < consumers.length; ) {
+      const priority = (consumers[start] as Consumer).priority;
+      let end = start + 1;
+      while (end < consumers.length && (consumers[end] as Consumer).priority === priority) end++;
+      const size = end - start;
+      const cursor = this.nextConsumerIndex >= start && this.nextConsumerIndex < end ? this.nextConsumerIndex - start : 0;
+      for (let tried = 0; tried < size; tried++) {
+        const index = start + ((cursor + tried) % size);
+        const consumer = consumers[index] as Consumer;
+        if (consumer.canAccept()) {
+          this.nextConsumerIndex = index + 1 < end ? index + 1 : start;
+          return consumer;
+        }
+      }
+      start = end;
     }
     return undefined;
+  }
+
+  private levelOf(message: Message): ReadyList {
+    if (this.levels.length === 1) return this.levels[0] as ReadyList;
+    return this.levels[Math.min(message.priority, this.levels.length - 1)] as ReadyList;
+  }
+
+  private highestNonEmptyLevel(): ReadyList | undefined {
+    for (let i = this.levels.length - 1; i >= 0; i--) {
+      const level = this.levels[i] as ReadyList;
+      if (level.length > 0) return level;
+    }
+    return undefined;
+  }
+
+  /** When a message arriving now expires (0 for never); with a TTL of 0, now itself. */
+  private expiryOf(message: Message, now: number): number {
+    const queueTtl = this.settings.messageTtl;
+    const messageTtl = message.expirationMs;
+    if (queueTtl === undefined && messageTtl === undefined) return 0;
+    const ttl = Math.min(queueTtl ?? Number.POSITIVE_INFINITY, messageTtl ?? Number.POSITIVE_INFINITY);
+    return now + ttl;
+  }
+
+  private wouldOverflow(message: Message): boolean {
+    const { maxLength, maxLengthBytes } = this.settings;
+    if (maxLength !== undefined && this.messageCount >= maxLength) return true;
+    return maxLengthBytes !== undefined && this.messageBytes + message.body.length > maxLengthBytes;
+  }
+
+  /** x-overflow drop-head: drops (or dead-letters) the oldest messages until the queue is within its limits. */
+  private dropHeadOverLimit(): void {
+    const { maxLength, maxLengthBytes } = this.settings;
+    while (
+      (maxLength !== undefined && this.messageCount > maxLength) ||
+      (maxLengthBytes !== undefined && this.messageBytes > maxLengthBytes)
+    ) {
+      const level = this.lowestNonEmptyHead();
+      if (level === undefined) return;
+      this.discard(level.shift(this.pageInBound, 1) as QueueEntry, 'maxlen');
+    }
+  }
+
+  /** Drop-head takes the oldest message of the lowest priority first, as RabbitMQ's priority queues do. */
+  private lowestNonEmptyHead(): ReadyList | undefined {
+    return this.levels.find((level) => level.length > 0);
+  }
+
+  /** A message leaves the queue without being delivered: dead-lettered if the queue has a DLX, then settled. */
+  private discard(entry: QueueEntry, reason: DeadLetterReason): void {
+    this.deadLetter(entry.message, reason);
+    this.settle(entry);
+  }
+
+  private deadLetter(message: Message, reason: DeadLetterReason): void {
+    if (this.settings.deadLetterExchange !== undefined) this.owner.deadLetter(this, message, reason);
+  }
+
+  /** Removes expired messages from the heads of the levels and arms a timer for the next head to expire. */
+  private expireAndSchedule(now: number): void {
+    for (const level of this.levels) {
+      for (;;) {
+        const expiresAt = level.headExpiresAt();
+        if (expiresAt === undefined || expiresAt === 0 || expiresAt > now) break;
+        this.discard(level.shift(this.pageInBound, 1) as QueueEntry, 'expired');
+      }
+    }
+    this.scheduleExpiry();
+  }
+
+  private scheduleExpiry(): void {
+    let next = Number.POSITIVE_INFINITY;
+    for (const level of this.levels) {
+      const expiresAt = level.headExpiresAt();
+      if (expiresAt !== undefined && expiresAt !== 0 && expiresAt < next) next = expiresAt;
+    }
+    if (next === Number.POSITIVE_INFINITY || this.deleted) return;
+    if (this.expiryTimer !== undefined && this.expiryTimerAt <= next) return;
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimerAt = next;
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      if (this.deleted) return;
+      this.expireAndSchedule(Date.now());
+    }, Math.max(0, next - Date.now()));
+    this.expiryTimer.unref();
+  }
+
+  /** x-expires: (re)starts the countdown to deleting the queue while it has no consumers. */
+  private touch(): void {
+    const expires = this.settings.expires;
+    if (expires === undefined || this.deleted) return;
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.consumerList.length > 0) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (!this.deleted && this.consumerList.length === 0) this.owner.autoDeleteQueue(this);
+    }, expires);
+    this.idleTimer.unref();
+  }
+
+  private clearTimers(): void {
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.expiryTimer = undefined;
+    this.idleTimer = undefined;
+  }
+
+  private pageInBatch(): number {
+    return Math.max(1, Math.min(PAGE_IN_BATCH, this.alarms.queueWindowMessages));
+  }
+
+  /** Reads a paged-out message back from the store. */
+  private pageIn(paged: PagedMessage): QueueEntry {
+    const stored = (this.store as QueueMessageStore).read(paged.location);
+    this.alarms.held(stored.body.length);
+    const { location, sequence, redelivered, expiresAt } = paged;
+    return { message: toMessage(stored), sequence, redelivered, location, expiresAt, deliveryCount: 0 };
+  }
+
+  private pagingStore(): QueueMessageStore | undefined {
+    if (this.store === undefined && !this.pagingUnavailable && !this.deleted) {
+      this.store = this.owner.openPagingStore(this);
+      this.pagingUnavailable = this.store === undefined;
+    }
+    return this.store;
+  }
+
+  /** Settles and forgets every ready message; delivered, unacknowledged ones stay until settled. */
+  private dropReady(): void {
+    const store = this.store;
+    const settle = (entry: QueueEntry): void => this.settle(entry);
+    const ackPaged = (paged: PagedFifo): void => {
+      if (store !== undefined) paged.forEachLocation((location) => store.ack(location));
+    };
+    for (const level of this.levels) level.clear(settle, ackPaged);
   }
 }
 
@@ -284,23 +503,8 @@ function toMessage(stored: StoredMessage): Message {
   return new Message(stored.exchange, stored.routingKey, stored.rawProperties, stored.body);
 }
 
-function mergeBySequence(left: readonly QueueEntry[], right: readonly QueueEntry[]): QueueEntry[] {
-  if (left.length === 0) return [...right];
-  const merged: QueueEntry[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < left.length && j < right.length) {
-    const a = left[i] as QueueEntry;
-    const b = right[j] as QueueEntry;
-    if (a.sequence <= b.sequence) {
-      merged.push(a);
-      i++;
-    } else {
-      merged.push(b);
-      j++;
-    }
-  }
-  while (i < left.length) merged.push(left[i++] as QueueEntry);
-  while (j < right.length) merged.push(right[j++] as QueueEntry);
-  return merged;
+/** The message as redelivered: with the x-delivery-count header RabbitMQ's quorum queues add. */
+function withDeliveryCount(message: Message, count: number): Message {
+  const properties = message.properties;
+  return message.withProperties({ ...properties, headers: { ...properties.headers, 'x-delivery-count': BigInt(count) } });
 }

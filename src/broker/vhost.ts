@@ -4,15 +4,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FieldTable } from '../codec/index.js';
-import { describeValue, fieldValuesEqual } from './arguments.js';
+import { describeInequivalence, fieldValuesEqual } from './arguments.js';
 import { validateExchangeArguments, validateHeadersBinding, validateQueueArguments } from './argument-validation.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import { DelayScheduler } from './delay-scheduler.js';
+import { DELAYED_EXCHANGE_TYPE, DelayedExchange, validateDelayedType } from './exchange/delayed.js';
 import { DirectExchange } from './exchange/direct.js';
 import { Exchange, bindingKey, type Binding, type Destination, type ExchangeOptions } from './exchange/exchange.js';
 import { FanoutExchange } from './exchange/fanout.js';
 import { HeadersExchange } from './exchange/headers.js';
 import { TopicExchange } from './exchange/topic.js';
 import type { Message } from './message.js';
+import { deadLetteredMessage, isDeadLetterCycle, type DeadLetterReason } from './dead-letter.js';
 import { Durability, type RestorableVhost } from './durability.js';
 import type { Persistence, QueueMessageStore, StoredBinding } from './ports.js';
 import type { FlowControlPolicy } from './publisher-throttle.js';
@@ -25,6 +28,7 @@ const EXCHANGE_TYPES: Record<string, new (vhost: string, name: string, options: 
   fanout: FanoutExchange,
   topic: TopicExchange,
   headers: HeadersExchange,
+  [DELAYED_EXCHANGE_TYPE]: DelayedExchange,
 };
 
 /** Queue arguments compared when a queue is redeclared (others are accepted as RabbitMQ does). */
@@ -49,12 +53,21 @@ export interface QueueDeleteOptions {
   ifEmpty: boolean;
 }
 
+/** Where a direct reply-to reply goes: the requesting channel's reply consumer. */
+export interface ReplyTarget {
+  deliverReply(routingKey: string, message: Message): void;
+}
+
 /** One virtual host. */
 export class Vhost implements QueueOwner, RestorableVhost {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
+  /** Direct reply-to consumers by reply name (amq.rabbitmq.reply-to.*). */
+  readonly replyTargets = new Map<string, ReplyTarget>();
   private readonly routed = new Set<Destination>();
   private readonly visitedExchanges = new Set<Exchange>();
+  /** Messages x-delayed-message exchanges hold until their x-delay has passed. */
+  readonly delayedMessages: DelayScheduler;
   private readonly durability: Durability;
   private readonly persistence: Persistence | undefined;
 
@@ -68,6 +81,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
   ) {
     this.durability = new Durability(name, persistence, logger, alarms.queueWindowMessages);
     this.persistence = persistence;
+    this.delayedMessages = new DelayScheduler(this, alarms, persistence, logger);
     const durable = { durable: true, autoDelete: false, internal: false, arguments: {} };
     this.addExchange('', 'direct', durable);
     this.addExchange('amq.direct', 'direct', durable);
@@ -94,6 +108,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
     if (name === '') throw accessRefused('operation not permitted on the default exchange');
     if (!Vhost.isExchangeType(type)) throw commandInvalid(`unknown exchange type '${type}'`);
     validateExchangeArguments(options.arguments, this.describeExchange(name));
+    if (type === DELAYED_EXCHANGE_TYPE) validateDelayedType(options.arguments, Vhost.isExchangeType);
     const existing = this.exchanges.get(name);
     if (existing !== undefined) {
       // Predeclared amq.* exchanges may be redeclared with the same attributes.
@@ -103,6 +118,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
     if (name.startsWith('amq.')) throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
     const exchange = this.addExchange(name, type, options);
     this.durability.exchangeAdded(exchange);
+    this.delayedMessages.open(exchange);
     return exchange;
   }
 
@@ -137,6 +153,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
       // A different exclusive flag is reported as a lock conflict, as RabbitMQ does.
       if ((queue.options.exclusiveOwner !== null) !== (options.exclusiveOwner !== null)) this.throwLocked(queue);
       this.assertQueueEquivalent(queue, options);
+      queue.redeclared();
     }
     return { queue, messageCount: queue.messageCount, consumerCount: queue.consumerCount };
   }
@@ -160,7 +177,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
   bindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, connectionId: number): void {
     const queue = this.queueFor(queueName, connectionId);
     const source = this.bindableExchange(exchangeName);
-    if (source.type === 'headers') validateHeadersBinding(args);
+    if (source.routingType === 'headers') validateHeadersBinding(args);
     this.addBinding(source, queue, routingKey, args);
   }
 
@@ -244,23 +261,52 @@ export class Vhost implements QueueOwner, RestorableVhost {
     return this.durability.openPagingStore(queue);
   }
 
+  /**
+   * Republishes a message a queue discarded to the queue's dead-letter exchange. A missing exchange,
+   * like no route, drops it silently, as RabbitMQ does; so does a dead-letter cycle without a rejection.
+   */
+  deadLetter(queue: Queue, message: Message, reason: DeadLetterReason): void {
+    const { deadLetterExchange, deadLetterRoutingKey } = queue.settings;
+    if (deadLetterExchange === undefined) return;
+    const exchange = this.exchanges.get(deadLetterExchange);
+    if (exchange === undefined) return;
+    const target = { exchange: deadLetterExchange, routingKey: deadLetterRoutingKey };
+    const dead = deadLetteredMessage(message, queue.name, reason, target, new Date());
+    // As with the plugin, a dead-letter exchange of type x-delayed-message delays a message with an x-delay.
+    if (this.delayedMessages.hold(exchange, dead) !== undefined) return;
+    // A fresh array: enqueueing can dead-letter again (a full target queue) before this loop ends.
+    for (const destination of this.route(exchange, dead, [])) {
+      if (!destination.deleted && !isDeadLetterCycle(dead, reason, destination.name)) destination.enqueue(dead);
+    }
+  }
+
   private collectDestinations(exchange: Exchange, message: Message, into: Queue[]): void {
     const routed = this.routed;
     const visited = this.visitedExchanges;
     routed.clear();
     visited.clear();
     visited.add(exchange);
-    this.routeWithEveryKey(exchange, message, routed);
+    this.routeThrough(exchange, message, routed);
     // Destinations added while iterating a Set are visited too, which follows exchange chains.
     for (const destination of routed) {
       if (destination instanceof Queue) into.push(destination);
       else if (!visited.has(destination)) {
         visited.add(destination);
-        this.routeWithEveryKey(destination, message, routed);
+        this.routeThrough(destination, message, routed);
       }
     }
     routed.clear();
     visited.clear();
+  }
+
+  /** Routes through one exchange; when it routes nowhere, its alternate exchange (if any) takes the message. */
+  private routeThrough(exchange: Exchange, message: Message, routed: Set<Destination>): void {
+    const before = routed.size;
+    this.routeWithEveryKey(exchange, message, routed);
+    if (routed.size !== before) return;
+    const alternateName = alternateExchangeOf(exchange);
+    const alternate = alternateName === undefined ? undefined : this.exchanges.get(alternateName);
+    if (alternate !== undefined) routed.add(alternate);
   }
 
   private routeWithEveryKey(exchange: Exchange, message: Message, routed: Set<Destination>): void {
@@ -305,6 +351,11 @@ export class Vhost implements QueueOwner, RestorableVhost {
     this.durability.attachStore(queue);
   }
 
+  /** Takes back the held messages of the restored durable delayed exchanges (after exchanges and queues). */
+  restoreDelayedMessages(): void {
+    for (const exchange of this.exchanges.values()) this.delayedMessages.open(exchange);
+  }
+
   restoreBinding(stored: StoredBinding): void {
     const source = this.exchanges.get(stored.source);
     const destination = stored.destinationKind === 'queue' ? this.queues.get(stored.destination) : this.exchanges.get(stored.destination);
@@ -327,6 +378,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
     exchange.deleted = true;
     this.exchanges.delete(exchange.name);
     this.durability.exchangeRemoved(exchange);
+    this.delayedMessages.exchangeRemoved(exchange);
     for (const key of [...exchange.bindings.keys()]) exchange.unbind(key);
     this.removeBindingsTo(exchange);
   }
@@ -396,7 +448,7 @@ function assertArgumentsEquivalent(current: FieldTable, received: FieldTable, ke
   for (const key of keys) {
     if (!fieldValuesEqual(current[key], received[key])) {
       throw preconditionFailed(
-        `inequivalent arg '${key}' for ${subject}: received ${describeValue(received[key])} but current is ${describeValue(current[key])}`,
+        `inequivalent arg '${key}' for ${subject}: ${describeInequivalence(received[key], current[key])}`,
       );
     }
   }
@@ -409,4 +461,11 @@ function makeBinding(source: Exchange, destination: Destination, routingKey: str
 /** A server-generated queue name in RabbitMQ's format: amq.gen- and 22 url-safe characters. */
 export function generateQueueName(): string {
   return `amq.gen-${randomBytes(16).toString('base64url').slice(0, 22)}`;
+}
+
+/** The alternate-exchange argument of an exchange, if it has one. */
+function alternateExchangeOf(exchange: Exchange): string | undefined {
+  const value = exchange.options.arguments['alternate-exchange'];
+  if (typeof value === 'string') return value;
+  return Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
 }

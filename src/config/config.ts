@@ -44,6 +44,11 @@ export interface Limits {
   connectionsMax: number;
   /** Most consumers on one channel. */
   consumersPerChannelMax: number;
+  /**
+   * Longest a delivery may stay unacknowledged before its channel is closed with 406 and the message
+   * requeued (RabbitMQ's consumer_timeout, 30 minutes by default); a queue's x-consumer-timeout overrides it.
+   */
+  consumerTimeoutMs: number;
   /** Bytes queued for a socket beyond which the broker stops delivering to it until it drains. */
   socketBufferHighWaterBytes: number;
   /**
@@ -91,6 +96,7 @@ export const DEFAULT_LIMITS: Limits = {
   handshakeTimeoutMs: 10_000,
   connectionsMax: 65_536,
   consumersPerChannelMax: 65_536,
+  consumerTimeoutMs: 30 * 60 * 1000,
   socketBufferHighWaterBytes: 4 * 1024 * 1024,
   queueBacklogHighWaterMessages: 8192,
   flowControlBusyUtilization: 0,
@@ -154,6 +160,7 @@ function validateConfig(config: WarrenConfig): void {
   checkRange('handshakeTimeoutMs', limits.handshakeTimeoutMs, 1, Number.MAX_SAFE_INTEGER);
   checkRange('connectionsMax', limits.connectionsMax, 1, Number.MAX_SAFE_INTEGER);
   checkRange('consumersPerChannelMax', limits.consumersPerChannelMax, 1, Number.MAX_SAFE_INTEGER);
+  checkRange('consumerTimeoutMs', limits.consumerTimeoutMs, 1, 2 ** 31 - 1);
   checkRange('queueBacklogHighWaterMessages', limits.queueBacklogHighWaterMessages, 2, Number.MAX_SAFE_INTEGER);
 }
 

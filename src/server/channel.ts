@@ -5,18 +5,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FrameType, METHOD_IDS, ReplyCode, decodeMethod, type Method } from '../codec/index.js';
+import { consumerPriority } from '../broker/argument-validation.js';
 import {
   AmqpError, accessRefused, channelError, commandInvalid, internalError, notAllowed, notFound, notImplemented,
   preconditionFailed, unexpectedFrame,
 } from '../broker/errors.js';
 import type { Exchange } from '../broker/exchange/exchange.js';
 import { prepareMessage, type Message, type QueueEntry } from '../broker/message.js';
-import type { Queue } from '../broker/queue.js';
-import type { Vhost } from '../broker/vhost.js';
+import { Enqueued, type Queue } from '../broker/queue.js';
+import type { ReplyTarget, Vhost } from '../broker/vhost.js';
 import type { Limits } from '../config/config.js';
 import type { Connection } from './connection.js';
 import { ContentAssembler, type AssembledPublish } from './content-assembler.js';
 import { ChannelConsumer, type ConsumerHost } from './consumer.js';
+import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
 import { PublisherConfirms } from './publisher-confirms.js';
 import { Unacked, type UnackedDelivery } from './unacked.js';
 
@@ -28,7 +30,7 @@ interface PendingPublish {
 }
 
 /** An open channel. */
-export class Channel implements ConsumerHost {
+export class Channel implements ConsumerHost, ReplyTarget {
   private readonly consumers = new Map<string, ChannelConsumer>();
   private readonly unacked = new Unacked();
   private readonly content: ContentAssembler;
@@ -53,6 +55,10 @@ export class Channel implements ConsumerHost {
    * channel-wide (global) prefetch limit counts. basic.get deliveries do not count, as in RabbitMQ.
    */
   private consumerUnackedCount = 0;
+  /** Armed while deliveries are unacknowledged: fires at the earliest acknowledgement deadline. */
+  private ackTimer: NodeJS.Timeout | undefined;
+  private readonly defaultAckTimeoutMs: number;
+  private readonly directReply: DirectReply;
 
   constructor(
     readonly number: number,
@@ -62,6 +68,8 @@ export class Channel implements ConsumerHost {
   ) {
     this.content = new ContentAssembler(limits.messageSizeMaxBytes);
     this.consumersMax = limits.consumersPerChannelMax;
+    this.defaultAckTimeoutMs = limits.consumerTimeoutMs;
+    this.directReply = new DirectReply(vhost, this);
   }
 
   /** Handles a frame addressed to this channel. */
@@ -203,6 +211,11 @@ export class Channel implements ConsumerHost {
   }
 
   private onQueueDeclare(method: Extract<Method, { name: 'queueDeclare' }>): void {
+    // The direct reply-to pseudo-queue can be declared (passive or not), as in RabbitMQ; reply names passively.
+    if ((method.passive || method.queue === DIRECT_REPLY_TO) && DirectReply.declarePassive(this.vhost, method.queue)) {
+      this.reply(method.nowait, { name: 'queueDeclareOk', queue: method.queue, messageCount: 0, consumerCount: 1 });
+      return;
+    }
     const options = {
       // As in RabbitMQ, an exclusive queue is never durable: it dies with its connection anyway.
       durable: method.durable && !method.exclusive,
@@ -237,14 +250,23 @@ export class Channel implements ConsumerHost {
   }
 
   private onConsume(method: Extract<Method, { name: 'basicConsume' }>): void {
-    const queue = this.vhost.queueFor(this.queueName(method.queue), this.connection.id);
     const consumerTag = method.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url').slice(0, 22)}` : method.consumerTag;
-    if (this.consumers.has(consumerTag)) throw notAllowed(`attempt to reuse consumer tag '${consumerTag}'`);
+    if (this.consumers.has(consumerTag) || this.directReply.consumerTag === consumerTag) throw notAllowed(`attempt to reuse consumer tag '${consumerTag}'`);
+    if (method.queue === DIRECT_REPLY_TO) {
+      this.directReply.consume(consumerTag, method.noAck);
+      this.reply(method.nowait, { name: 'basicConsumeOk', consumerTag });
+      return;
+    }
+    const queue = this.vhost.queueFor(this.queueName(method.queue), this.connection.id);
     if (this.consumers.size >= this.consumersMax) throw notAllowed(`reached maximum (${this.consumersMax}) of consumers per channel`);
+    if (method.exclusive && queue.settings.singleActiveConsumer) {
+      throw accessRefused(`queue '${queue.name}' in vhost '${this.vhost.name}' in exclusive use`);
+    }
     if (queue.hasExclusiveConsumer() || (method.exclusive && queue.consumerCount > 0)) {
       throw accessRefused(`queue '${queue.name}' in vhost '${this.vhost.name}' in exclusive use`);
     }
-    const consumer = new ChannelConsumer(consumerTag, queue, method.noAck, method.exclusive, this.consumerPrefetchCount, this);
+    const priority = consumerPriority(method.arguments, `queue '${queue.name}' in vhost '${queue.vhost}'`);
+    const consumer = new ChannelConsumer(consumerTag, queue, method.noAck, method.exclusive, this.consumerPrefetchCount, this, priority);
     this.consumers.set(consumerTag, consumer);
     this.connection.consumerCount++;
     this.reply(method.nowait, { name: 'basicConsumeOk', consumerTag });
@@ -252,6 +274,7 @@ export class Channel implements ConsumerHost {
   }
 
   private onCancel(consumerTag: string, nowait: boolean): void {
+    if (consumerTag === this.directReply.consumerTag) this.directReply.cancel();
     const consumer = this.consumers.get(consumerTag);
     if (consumer !== undefined) {
       this.consumers.delete(consumerTag);
@@ -272,12 +295,29 @@ export class Channel implements ConsumerHost {
   private publish(publish: AssembledPublish): void {
     const { exchange: exchangeName, routingKey, mandatory } = publish.method;
     const exchange = this.vhost.exchangeForPublish(exchangeName);
-    const message = prepareMessage(exchangeName, routingKey, publish.rawProperties, publish.body, this.connection.username);
+    const message = this.directReply.rewriteRequest(prepareMessage(exchangeName, routingKey, publish.rawProperties, publish.body, this.connection.username));
+    if (exchangeName === '' && DirectReply.isReplyName(routingKey)) {
+      this.publishReply(message, mandatory);
+      return;
+    }
+    if (this.holdDelayed(exchange, message)) return;
     if (this.txMode) {
       this.txPublishes.push({ queues: [...this.vhost.route(exchange, message, this.routed)], message, mandatory });
       return;
     }
     this.route(exchange, message, mandatory);
+  }
+
+  /**
+   * An x-delayed-message exchange holds a message with a positive x-delay instead of routing it. As with
+   * RabbitMQ's plugin this happens at publish time (also in a transaction) and mandatory cannot apply.
+   */
+  private holdDelayed(exchange: Exchange, message: Message): boolean {
+    const held = this.vhost.delayedMessages.hold(exchange, message);
+    if (held === undefined) return false;
+    this.confirms?.published(held.persisted);
+    this.vhost.alarms.checkPublisher(this.connection);
+    return true;
   }
 
   private route(exchange: Exchange, message: Message, mandatory: boolean): void {
@@ -289,10 +329,13 @@ export class Channel implements ConsumerHost {
   private deliverRouted(queues: readonly Queue[], message: Message, mandatory: boolean): boolean {
     let enqueued = 0;
     let persisted = false;
+    let rejected = false;
     const pausable = this.connection.consumerCount === 0;
     for (const queue of queues) {
       if (queue.deleted) continue;
-      persisted = queue.enqueue(message) || persisted;
+      const outcome = queue.enqueue(message);
+      persisted ||= outcome === Enqueued.persisted;
+      rejected ||= outcome === Enqueued.rejected;
       enqueued++;
       if (pausable && queue.consumerCount > 0) queue.applyFlowControl(this.connection);
     }
@@ -302,9 +345,32 @@ export class Channel implements ConsumerHost {
         exchange: message.exchange, routingKey: message.routingKey,
       }, message);
     }
-    this.confirms?.published(persisted);
+    // A queue at its length limit with x-overflow reject-publish refuses: the confirm is a nack.
+    this.confirms?.published(persisted, rejected);
     this.vhost.alarms.checkPublisher(this.connection);
     return persisted;
+  }
+
+  /** A direct reply-to reply goes straight to the requester's reply consumer, or nowhere. */
+  private publishReply(message: Message, mandatory: boolean): void {
+    const target = this.vhost.replyTargets.get(message.routingKey);
+    if (target !== undefined) target.deliverReply(message.routingKey, message);
+    // RabbitMQ routes a reply to no queue, so a mandatory reply is returned even when it was delivered.
+    if (mandatory) {
+      this.connection.sendContent(this.number, {
+        name: 'basicReturn', replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE', exchange: message.exchange, routingKey: message.routingKey,
+      }, message);
+    }
+    this.confirms?.published(false);
+  }
+
+  /** ReplyTarget: delivers a reply to this channel's direct reply-to consumer (no-ack, so nothing to track). */
+  deliverReply(routingKey: string, message: Message): void {
+    const consumerTag = this.directReply.consumerTag;
+    if (this.closed || this.closing || consumerTag === undefined) return;
+    this.connection.sendContent(this.number, {
+      name: 'basicDeliver', consumerTag, deliveryTag: this.nextDeliveryTag++, redelivered: false, exchange: message.exchange, routingKey,
+    }, message);
   }
 
   /** Writes the pending publisher confirm, if any; called by the connection right before each flush. */
@@ -314,14 +380,14 @@ export class Channel implements ConsumerHost {
 
   private onGet(queueName: string, noAck: boolean): void {
     const queue = this.vhost.queueFor(queueName, this.connection.id);
-    const entry = queue.shift();
+    const entry = queue.get();
     if (entry === undefined) {
       this.send({ name: 'basicGetEmpty', clusterId: '' });
       return;
     }
     const deliveryTag = this.nextDeliveryTag++;
     if (noAck) queue.settle(entry);
-    else this.unacked.add({ queue, entry, consumer: undefined, deliveryTag });
+    else this.addUnacked({ queue, entry, consumer: undefined, deliveryTag, deliveredAt: Date.now() });
     const { message } = entry;
     this.connection.sendContent(this.number, {
       name: 'basicGetOk', deliveryTag, redelivered: entry.redelivered, exchange: message.exchange,
@@ -346,10 +412,45 @@ export class Channel implements ConsumerHost {
     }, message);
     if (consumer.noAck) consumer.queue.settle(entry);
     else {
-      this.unacked.add({ queue: consumer.queue, entry, consumer, deliveryTag });
+      this.addUnacked({ queue: consumer.queue, entry, consumer, deliveryTag, deliveredAt: Date.now() });
       consumer.unackedCount++;
       this.consumerUnackedCount++;
     }
+  }
+
+  private addUnacked(delivery: UnackedDelivery): void {
+    this.unacked.add(delivery);
+    if (this.ackTimer === undefined) this.armAckTimer(delivery.deliveredAt + this.ackTimeoutOf(delivery));
+  }
+
+  private ackTimeoutOf(delivery: UnackedDelivery): number {
+    return delivery.queue.settings.consumerTimeout ?? this.defaultAckTimeoutMs;
+  }
+
+  private armAckTimer(deadline: number): void {
+    this.ackTimer = setTimeout(() => this.checkAckTimeouts(), Math.max(0, deadline - Date.now()));
+    this.ackTimer.unref();
+  }
+
+  /** RabbitMQ's consumer_timeout: a delivery unacknowledged for too long closes the channel (and is requeued). */
+  private checkAckTimeouts(): void {
+    this.ackTimer = undefined;
+    if (this.closed || this.closing) return;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const delivery of this.unacked.values()) {
+      const timeoutMs = this.ackTimeoutOf(delivery);
+      const deadline = delivery.deliveredAt + timeoutMs;
+      if (deadline <= now) {
+        this.connection.failChannel(this.number, preconditionFailed(
+          `delivery acknowledgement on channel ${this.number} timed out. Timeout value used: ${timeoutMs} ms. ` +
+            'This timeout value can be configured, see consumers doc guide to learn more',
+        ));
+        return;
+      }
+      next = Math.min(next, deadline);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armAckTimer(next);
   }
 
   consumerCancelledByBroker(consumer: ChannelConsumer): void {
@@ -384,6 +485,7 @@ export class Channel implements ConsumerHost {
       freed.add(delivery.consumer.queue);
     }
     if (requeue === true) requeueDeliveries(deliveries);
+    else if (requeue === false) for (const delivery of deliveries) delivery.queue.reject(delivery.entry);
     else for (const delivery of deliveries) delivery.queue.settle(delivery.entry);
     // A channel-wide limit frees every consumer of the channel; otherwise only the ones acked for.
     if (this.channelPrefetchCount > 0) this.resumeDeliveries();
@@ -453,11 +555,16 @@ export class Channel implements ConsumerHost {
   teardown(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.directReply.cancel();
     const pending = this.unacked.take(0, true);
     for (const { deliveries } of this.txSettlements) pending.push(...deliveries);
     this.txSettlements = [];
     this.txPublishes = [];
     pending.sort((a, b) => a.entry.sequence - b.entry.sequence);
+    for (const { consumer } of pending) if (consumer !== undefined) consumer.unackedCount--;
+    this.consumerUnackedCount = 0;
     requeueDeliveries(pending);
     this.connection.consumerCount -= this.consumers.size;
     for (const consumer of this.consumers.values()) consumer.queue.removeConsumer(consumer);
@@ -476,4 +583,5 @@ function requeueDeliveries(deliveries: readonly UnackedDelivery[]): void {
   }
   for (const [queue, entries] of byQueue) queue.requeue(entries);
 }
+
 

@@ -453,6 +453,11 @@ export class Connection implements FrameHandler, Publisher, BlockablePublisher {
     this.close(new ConnectionError(ReplyCode.InternalError, 'internal error'));
   }
 
+  /** Closes a channel with a channel error raised outside a frame (a timer found it out). */
+  failChannel(channelNumber: number, error: ChannelError): void {
+    this.closeChannel(channelNumber, error);
+  }
+
   private closeChannel(channelNumber: number, error: ChannelError): void {
     const channel = this.channels.get(channelNumber);
     if (channel === undefined || channel.closing) return;

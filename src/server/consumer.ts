@@ -25,6 +25,8 @@ export class ChannelConsumer implements Consumer {
     /** Per-consumer prefetch limit (0 = unlimited), fixed when the consumer was created. */
     readonly prefetchCount: number,
     private readonly host: ConsumerHost,
+    /** x-priority from the basic.consume arguments. */
+    readonly priority = 0,
   ) {}
 
   canAccept(): boolean {

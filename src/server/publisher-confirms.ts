@@ -26,13 +26,19 @@ export class PublisherConfirms {
   private unsyncedUpTo = 0;
   private syncInFlight = false;
   private syncTarget = 0;
+  /** Sequences refused by a queue (x-overflow reject-publish), nacked in order once reached, ascending. */
+  private rejected: number[] = [];
   private readonly onSyncedBound = (error: Error | undefined): void => this.onSynced(error);
 
   constructor(private readonly host: ConfirmHost) {}
 
-  /** Records a routed publish; persisted is true when it was written to a message store. */
-  published(persisted: boolean): void {
+  /**
+   * Records a routed publish; persisted is true when it was written to a message store, rejected when
+   * a queue refused it (it is nacked, in its turn).
+   */
+  published(persisted: boolean, rejected = false): void {
     const sequence = ++this.sequence;
+    if (rejected) this.rejected.push(sequence);
     if (persisted) this.unsyncedUpTo = sequence;
     if (this.unsyncedUpTo === 0 && !this.syncInFlight) this.confirmedUpTo = sequence;
     this.host.scheduleFlush();
@@ -51,10 +57,20 @@ export class PublisherConfirms {
   }
 
   private sendAcks(): void {
-    if (this.confirmedUpTo === this.sentUpTo) return;
-    const multiple = this.confirmedUpTo - this.sentUpTo > 1;
-    this.sentUpTo = this.confirmedUpTo;
-    this.host.send({ name: 'basicAck', deliveryTag: this.confirmedUpTo, multiple });
+    while (this.rejected.length > 0 && (this.rejected[0] as number) <= this.confirmedUpTo) {
+      const refused = this.rejected.shift() as number;
+      this.sendAckUpTo(refused - 1);
+      this.host.send({ name: 'basicNack', deliveryTag: refused, multiple: false, requeue: false });
+      this.sentUpTo = refused;
+    }
+    this.sendAckUpTo(this.confirmedUpTo);
+  }
+
+  private sendAckUpTo(sequence: number): void {
+    if (sequence <= this.sentUpTo) return;
+    const multiple = sequence - this.sentUpTo > 1;
+    this.sentUpTo = sequence;
+    this.host.send({ name: 'basicAck', deliveryTag: sequence, multiple });
   }
 
   private onSynced(error: Error | undefined): void {
@@ -67,6 +83,7 @@ export class PublisherConfirms {
       this.host.send({ name: 'basicNack', deliveryTag: this.syncTarget, multiple, requeue: false });
       this.sentUpTo = this.syncTarget;
       this.confirmedUpTo = this.syncTarget;
+      this.rejected = this.rejected.filter((sequence) => sequence > this.syncTarget);
     } else {
       // With nothing written since the fsync was requested, transient publishes after the target are confirmed too.
       this.confirmedUpTo = this.unsyncedUpTo === 0 ? this.sequence : this.syncTarget;

@@ -14,6 +14,8 @@ export interface UnackedDelivery {
   /** The consumer it went to; undefined for basic.get. */
   consumer: ChannelConsumer | undefined;
   deliveryTag: number;
+  /** When it was sent (ms since the epoch), for the acknowledgement timeout. */
+  deliveredAt: number;
 }
 
 /** The unacked set of one channel. */
@@ -23,6 +25,11 @@ export class Unacked {
   /** Number of unacknowledged deliveries. */
   get size(): number {
     return this.deliveries.size;
+  }
+
+  /** The deliveries, oldest first. */
+  values(): IterableIterator<UnackedDelivery> {
+    return this.deliveries.values();
   }
 
   /** Records a delivery. */

@@ -75,7 +75,7 @@ export class QueueStore implements QueueMessageStore {
   /** Opens the queue's directory (creating it if needed) and recovers its unacknowledged messages. */
   static open(directory: string, vhost: string, name: string, options: QueueStoreOptions): { store: QueueStore; recovery: QueueRecovery } {
     const store = new QueueStore(directory, vhost, name, options);
-    const recovery: QueueRecovery = { messages: [], pagedOut: { locations: [], redelivered: new Set() }, droppedRecords: 0, warnings: [] };
+    const recovery: QueueRecovery = { messages: [], pagedOut: { locations: [], redelivered: new Set(), sizes: [] }, droppedRecords: 0, warnings: [] };
     const delivered = new Map<number, Set<number>>();
     const opened = SegmentLog.open(
       directory,
@@ -308,6 +308,7 @@ export class QueueStore implements QueueMessageStore {
     }
     if (redelivered) pagedOut.redelivered.add(pagedOut.locations.length);
     pagedOut.locations.push(location);
+    pagedOut.sizes.push(message.body.length);
   }
 }
 

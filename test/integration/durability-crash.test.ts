@@ -201,7 +201,9 @@ test('acknowledgements in a committed transaction are on disk at tx.commit-ok: n
     assert.deepEqual(left, Array.from({ length: 10 }, (_, i) => `m${i + 10}`));
     await again.close();
   } finally {
+    const exited = broker.exitCode !== null || broker.signalCode !== null ? Promise.resolve() : new Promise((resolve) => broker.once('exit', resolve));
     broker.kill('SIGTERM');
+    await exited;
     await rm(dataDir, { recursive: true, force: true });
   }
 });

@@ -5,56 +5,10 @@
  * channel error. In CI a missing python3 or pika fails the suite; elsewhere it is skipped.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import amqplib from 'amqplib';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-
-const PYTHON = '/usr/bin/python3';
-const SCRIPTS = join(dirname(fileURLToPath(import.meta.url)), 'pika');
-const inCi = (process.env['CI'] ?? '') !== '' && process.env['CI'] !== 'false';
-
-/** Why pika cannot run here, or undefined when it can. */
-function pikaUnavailable(): string | undefined {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found (install python3 and python3-pika)`;
-  const probe = spawnSync(PYTHON, ['-c', 'import pika'], { encoding: 'utf8' });
-  if (probe.status !== 0) return `pika is not importable by ${PYTHON} (install python3-pika): ${probe.stderr.trim()}`;
-  return undefined;
-}
-
-const unavailable = pikaUnavailable();
-// Outside CI a missing pika skips these tests; in CI it must fail them, never skip.
-const skip = unavailable !== undefined && !inCi ? `skipped: ${unavailable}` : false;
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs one of the Python scripts and collects its output. */
-function runPython(script: string, args: string[], timeoutMs = 30_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [join(SCRIPTS, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function assertSucceeded(result: RunResult): void {
-  assert.equal(result.code, 0, `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
-}
+import { assertSucceeded, runPython, skip, unavailable } from '../helpers/python.js';
 
 let broker: TestBroker;
 

@@ -76,7 +76,8 @@ export function fieldArbs(options: FieldArbOptions = {}): { value: fc.Arbitrary<
       tie('table'),
     ),
     table: fc
-      .uniqueArray(fc.tuple(tableKey, tie('value')), { maxLength: 6, selector: (e) => e[0] })
+      // amqplib reads a nested table with a '!' key as its typed-value trapdoor ({'!': type, value}).
+      .uniqueArray(fc.tuple(options.amqplibCompatible === true ? tableKey.filter((key) => key !== '!') : tableKey, tie('value')), { maxLength: 6, selector: (e) => e[0] })
       .map((entries) => tableOf(entries)),
   }));
   return { value, table };

@@ -50,6 +50,11 @@ export abstract class Exchange {
   /** The exchange type name as declared ("direct", "topic", ...). */
   abstract get type(): string;
 
+  /** The type whose routing rules apply: the declared type, except for x-delayed-message (its x-delayed-type). */
+  get routingType(): string {
+    return this.type;
+  }
+
   /** Adds the destinations this message routes to (not following exchange-to-exchange links). */
   abstract route(message: Message, routingKey: string, out: Set<Destination>): void;
 

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { PagedFifo, type PagedMessage } from '../../../src/broker/paged-fifo.js';
 import type { MessageLocation } from '../../../src/broker/ports.js';
 
-test('push, shift, forEachLocation and clear agree with a plain array, across chunk boundaries', () => {
+test('push, shift, headExpiresAt, forEachLocation and clear agree with a plain array, across chunk boundaries', () => {
   const operation = fc.oneof(
     fc.record({ kind: fc.constant('push' as const), count: fc.integer({ min: 1, max: 5000 }) }),
     fc.record({ kind: fc.constant('shift' as const), count: fc.integer({ min: 1, max: 5000 }) }),
@@ -20,12 +20,15 @@ test('push, shift, forEachLocation and clear agree with a plain array, across ch
         if (kind === 'push') {
           for (let i = 0; i < count; i++, next++) {
             // Locations beyond 2^32 (segment > 0) must survive the packing exactly.
-            const message = { location: (next * 2 ** 32 + 7 * next) as MessageLocation, sequence: next, redelivered: next % 7 === 0 };
-            fifo.push(message.location, message.sequence, message.redelivered);
+            const message = { location: (next * 2 ** 32 + 7 * next) as MessageLocation, sequence: next, expiresAt: next * 1000, size: next % 300, redelivered: next % 7 === 0 };
+            fifo.push(message);
             model.push(message);
           }
         } else if (kind === 'shift') {
-          for (let i = 0; i < count; i++) assert.deepEqual(fifo.shift(), model.shift());
+          for (let i = 0; i < count; i++) {
+            assert.equal(fifo.headExpiresAt(), model[0]?.expiresAt);
+            assert.deepEqual(fifo.shift(), model.shift());
+          }
         } else {
           fifo.clear();
           model.length = 0;

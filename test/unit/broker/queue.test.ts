@@ -7,12 +7,12 @@ import { NO_FLOW_CONTROL } from '../../../src/broker/publisher-throttle.js';
 import { Queue } from '../../../src/broker/queue.js';
 
 function newQueue(): Queue {
-  const owner = { autoDeleteQueue: () => {}, openPagingStore: () => undefined };
+  const owner = { autoDeleteQueue: () => {}, openPagingStore: () => undefined, deadLetter: () => {} };
   const options = { durable: false, exclusiveOwner: null, autoDelete: false, arguments: {} };
   return new Queue('/', 'q', options, owner, NO_FLOW_CONTROL, new ResourceAlarm(Number.POSITIVE_INFINITY));
 }
 
-const message = (): Message => new Message('', 'q', Buffer.alloc(0), Buffer.alloc(0));
+const message = (): Message => new Message('', 'q', Buffer.from([0, 0]), Buffer.alloc(0));
 
 test('a queue always hands out its oldest entry, requeued ones back in their original place', () => {
   const operation = fc.oneof(

@@ -38,7 +38,7 @@ test('append, ack and recover: exactly the unacknowledged messages come back, in
   const data = temporaryDirectory(cleanups);
   const store = openStore(data);
   const { store: queue, recovery: empty } = store.openQueue('/', 'q');
-  assert.deepEqual(empty, { messages: [], pagedOut: { locations: [], redelivered: new Set() }, droppedRecords: 0, warnings: [] });
+  assert.deepEqual(empty, { messages: [], pagedOut: { locations: [], redelivered: new Set(), sizes: [] }, droppedRecords: 0, warnings: [] });
   const locations = Array.from({ length: 10 }, (_, i) => queue.append(message(`m${i}`, `key${i}`)));
   for (const i of [0, 3, 4, 9]) queue.ack(locations[i] as MessageLocation);
   const { recovery } = await reopen(store, data);
