@@ -85,6 +85,8 @@ export async function startWarren(options: StartWarrenOptions = {}): Promise<Bro
     'server',
     '--amqp-port',
     String(port),
+    '--http-port',
+    '0',
     '--bind',
     '127.0.0.1',
     '--data-dir',

@@ -1,11 +1,22 @@
 /**
- * Composition root: config -> storage -> broker -> AMQP server. HTTP and metrics join in later issues.
+ * Composition root: config -> storage -> broker -> AMQP listener -> task keeper and client -> HTTP
+ * server. Shutdown runs the same steps in reverse.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Broker } from './broker/broker.js';
+import { isLoopbackAddress } from './broker/users.js';
 import type { FlowControlPolicy } from './broker/publisher-throttle.js';
 import { resolveConfig, type WarrenConfig, type WarrenConfigInput } from './config/config.js';
 import type { MessageStore, Persistence } from './broker/ports.js';
+import { startHttpServer } from './http/server.js';
+import type { TaskGatewayBackend } from './http/task-backend.js';
+import { TASKS_VHOST } from './http/task-gateway.js';
+import { taskLayerBackend } from './http/task-layer-backend.js';
+import { connectTasks } from './tasks/client.js';
+import { startKeeper } from './tasks/keeper.js';
+import { SqliteResultStore } from './tasks/store/sqlite-store.js';
 import { DiskMonitor } from './server/disk-monitor.js';
 import { AmqpListener } from './server/listener.js';
 import { openStorage, type Storage } from './storage/index.js';
@@ -23,11 +34,19 @@ export interface WarrenNode {
   readonly config: WarrenConfig;
   /** The port the AMQP listener is bound to (useful when configured with port 0). */
   readonly amqpPort: number;
+  /** The port the HTTP server (management API, task gateway) is bound to. */
+  readonly httpPort: number;
   /** The node's broker state. */
   readonly broker: Broker;
-  /** Closes every connection with 320 CONNECTION_FORCED, stops listening, flushes storage and releases the data directory. */
+  /**
+   * Stops the HTTP server and the task keeper, closes every AMQP connection with 320 CONNECTION_FORCED,
+   * stops listening, flushes storage and releases the data directory.
+   */
   close(): Promise<void>;
 }
+
+/** One step of shutting a node down; the steps run in the reverse of the order they were added. */
+type ShutdownStep = () => Promise<void> | void;
 
 /** Starts a Warren node with the given settings (unset ones take their defaults). */
 export async function startWarren(input: WarrenConfigInput = {}, logger?: Logger): Promise<WarrenNode> {
@@ -35,39 +54,107 @@ export async function startWarren(input: WarrenConfigInput = {}, logger?: Logger
   const log = logger ?? createLogger(config.logLevel);
   await mkdir(config.dataDir, { recursive: true });
   const storage = openStorage(config.dataDir, { logger: log });
-  const load = new EventLoopLoad().start(FLOW_CONTROL_SAMPLE_MS);
+  const shutdown: ShutdownStep[] = [() => storage.close()];
   let disk: DiskMonitor | undefined;
   try {
+    const load = new EventLoopLoad().start(FLOW_CONTROL_SAMPLE_MS);
+    shutdown.push(() => load.stop());
     const persistence: Persistence = {
       definitions: storage.definitions,
       messages: reportingStoreErrors(storage.messages, (error) => disk?.storeResult(error)),
     };
     const broker = new Broker(config, flowControlPolicy(config, load), persistence, log);
+    shutdown.push(() => broker.stop());
     disk = new DiskMonitor({
       dataDir: config.dataDir, freeLimitBytes: config.limits.diskFreeLimitBytes, intervalMs: DISK_CHECK_MS,
       alarms: broker.alarms, logger: log, probeStore: (done) => storage.messages.sync(done),
     }).start();
+    shutdown.push(() => disk?.stop());
     broker.restore();
     removeOrphanQueueFiles(broker, storage, log);
     const listener = new AmqpListener(broker, config.limits, log);
     const amqpPort = await listener.listen(config.amqpPort, config.bind);
-    log.info({ amqpPort, bind: config.bind, dataDir: config.dataDir }, 'warren started');
+    shutdown.push(() => listener.close());
+    const tasks = await startTaskServices(config, broker, amqpPort, log);
+    if (tasks !== undefined) shutdown.push(() => tasks.close());
+    const http = await startHttpServer({
+      port: config.httpPort, bind: config.bind, users: broker.users, tasks: tasks?.backend,
+      bodySizeMaxBytes: config.limits.httpBodySizeMaxBytes, logger: log,
+    });
+    shutdown.push(() => http.close());
+    log.info({ amqpPort, httpPort: http.port, bind: config.bind, dataDir: config.dataDir }, 'warren started');
     let closing: Promise<void> | undefined;
     const close = async (): Promise<void> => {
-      await listener.close();
-      broker.stop();
-      load.stop();
-      disk?.stop();
-      await storage.close();
+      await runShutdown(shutdown, log);
       log.info({}, 'warren stopped');
     };
-    return { config, amqpPort, broker, close: () => (closing ??= close()) };
+    return { config, amqpPort, httpPort: http.port, broker, close: () => (closing ??= close()) };
   } catch (error) {
-    load.stop();
-    disk?.stop();
-    await storage.close();
+    // The start failure is what the caller needs to see; a failing cleanup step is only logged.
+    await runShutdown(shutdown, log).catch(() => {});
     throw error;
   }
+}
+
+/** Runs the shutdown steps newest first; a failing step does not stop the rest, and the first failure is rethrown. */
+async function runShutdown(steps: ShutdownStep[], log: Logger): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  for (const step of steps.splice(0).reverse()) {
+    try {
+      await step();
+    } catch (error) {
+      log.error({ error: String(error) }, 'a shutdown step failed');
+      failure ??= { error };
+    }
+  }
+  if (failure !== undefined) throw failure.error;
+}
+
+/** The node's own task layer: the HTTP gateway's backend, and how to stop it. */
+interface TaskServices {
+  backend: TaskGatewayBackend;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the node's task layer: a TasksClient the HTTP gateway submits with and, unless disabled, a
+ * result keeper with a SQLite store in the data directory. Both connect to the node's own AMQP
+ * listener over loopback as an internal user (in memory only, random password, loopback only).
+ * Undefined when they could not reach the listener over loopback, or the tasks vhost does not exist.
+ */
+async function startTaskServices(config: WarrenConfig, broker: Broker, amqpPort: number, log: Logger): Promise<TaskServices | undefined> {
+  const host = loopbackHostFor(config.bind);
+  if (host === undefined || !broker.vhosts.has(TASKS_VHOST)) {
+    log.warn({ bind: config.bind, vhost: TASKS_VHOST }, 'task keeper and HTTP task gateway off: they need a loopback or wildcard bind and the vhost');
+    return undefined;
+  }
+  const username = `warren-internal-${randomBytes(4).toString('hex')}`;
+  const password = randomBytes(24).toString('base64url');
+  broker.users.addInternal(username, password, { [TASKS_VHOST]: { configure: '.*', write: '.*', read: '.*' } });
+  const url = `amqp://${username}:${password}@${host}:${amqpPort}`;
+  const client = connectTasks({ url, logger: log.child({ component: 'task-gateway' }) });
+  if (!config.tasks.keeperEnabled) return { backend: taskLayerBackend(client, client), close: () => client.close() };
+  const store = new SqliteResultStore(join(config.dataDir, 'tasks.sqlite'));
+  try {
+    const keeper = await startKeeper({ url, store, retentionMs: config.tasks.retentionMs, logger: log });
+    const close = async (): Promise<void> => {
+      await client.close();
+      await keeper.close();
+      await store.close();
+    };
+    return { backend: taskLayerBackend(client, keeper), close };
+  } catch (error) {
+    await client.close();
+    await store.close();
+    throw error;
+  }
+}
+
+/** The loopback address that reaches a listener bound to `bind`, or undefined when none does. */
+function loopbackHostFor(bind: string): string | undefined {
+  if (bind === '::' || bind === '::1') return '[::1]';
+  if (bind === '0.0.0.0' || isLoopbackAddress(bind)) return '127.0.0.1';
+  return undefined;
 }
 
 function flowControlPolicy(config: WarrenConfig, load: EventLoopLoad): FlowControlPolicy {

@@ -52,6 +52,8 @@ export class Users {
   private readonly configured = new Map<string, UserConfig>();
   /** Users whose record is in the definitions store (their stored permissions are all they have). */
   private readonly stored = new Set<string>();
+  /** Users added with addInternal: in memory only, unlisted, and not changeable at runtime. */
+  private readonly internal = new Set<string>();
 
   /** Starts with the configured users; runtime changes are written to `definitions` when given. */
   constructor(
@@ -89,9 +91,23 @@ export class Users {
     return this.byName.get(username);
   }
 
-  /** Every user, in creation order. */
+  /** Every user, in creation order (internal users excepted). */
   list(): User[] {
-    return [...this.byName.values()];
+    return [...this.byName.values()].filter((user) => !this.internal.has(user.username));
+  }
+
+  /**
+   * Adds a user the node itself connects as (its task keeper and client): never stored, not listed,
+   * not changeable at runtime, and accepted only from loopback. Call after restore() so no stored user
+   * of the same name replaces it.
+   */
+  addInternal(username: string, password: string, permissions: Record<string, Permission>): User {
+    if (this.byName.has(username)) throw new DefinitionError('invalid', `user '${username}' already exists`);
+    const permissionMap = new Map(Object.entries(permissions).map(([vhost, p]) => [vhost, copyPermission(p)]));
+    const user: User = { username, passwordHash: hashPassword(password), tags: [], permissions: permissionMap, loopbackOnly: true };
+    this.byName.set(username, user);
+    this.internal.add(username);
+    return user;
   }
 
   /** Applies the stored users and their permissions; a stored record replaces a configured user's defaults. */
@@ -113,6 +129,7 @@ export class Users {
   /** Creates or replaces a user (keeping the permissions of one that exists) and stores it. */
   put(input: UserInput): User {
     validateUserInput(input);
+    this.refuseInternal(input.username);
     const { username, password, passwordHash } = input;
     const existing = this.byName.get(username);
     const user: User = {
@@ -128,6 +145,7 @@ export class Users {
 
   /** Deletes a runtime-created user and its permissions; false when there is no such user. */
   delete(username: string): boolean {
+    this.refuseInternal(username);
     if (this.configured.has(username)) {
       throw new DefinitionError('configured', `user '${username}' is defined in the configuration; remove it there`);
     }
@@ -160,11 +178,24 @@ export class Users {
   /** Removes every user's permissions on a vhost (the vhost is being deleted). */
   clearPermissionsOn(vhost: string): void {
     for (const user of [...this.byName.values()]) {
-      if (user.permissions.has(vhost)) this.clearPermission(user.username, vhost);
+      if (!user.permissions.has(vhost)) continue;
+      if (!this.internal.has(user.username)) {
+        this.clearPermission(user.username, vhost);
+        continue;
+      }
+      // An internal user is never stored, so its permission goes from memory only.
+      const permissions = new Map(user.permissions);
+      permissions.delete(vhost);
+      this.byName.set(user.username, { ...user, permissions });
     }
   }
 
+  private refuseInternal(username: string): void {
+    if (this.internal.has(username)) throw new DefinitionError('configured', `user '${username}' is internal to this node`);
+  }
+
   private existing(username: string): User {
+    this.refuseInternal(username);
     const user = this.byName.get(username);
     if (user === undefined) throw new DefinitionError('notFound', `no user '${username}'`);
     return user;

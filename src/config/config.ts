@@ -73,6 +73,16 @@ export interface Limits {
   queueMemoryWindowMessages: number;
   /** Free space on the data directory's file system below which publishers are blocked (RabbitMQ's disk_free_limit). */
   diskFreeLimitBytes: number;
+  /** Largest HTTP request body accepted (bytes); larger ones get 413 (RabbitMQ's management.http.max_body_size). */
+  httpBodySizeMaxBytes: number;
+}
+
+/** The task layer a node runs in-process (the result keeper and the HTTP task gateway). */
+export interface TasksConfig {
+  /** When false the node runs no result keeper; the HTTP task gateway then asks one running elsewhere over AMQP. */
+  keeperEnabled: boolean;
+  /** How long a finished task's record is kept in the result store (ms). */
+  retentionMs: number;
 }
 
 /** The whole configuration of one Warren node. */
@@ -85,6 +95,7 @@ export interface WarrenConfig {
   vhosts: string[];
   users: UserConfig[];
   limits: Limits;
+  tasks: TasksConfig;
 }
 
 /** RabbitMQ-compatible defaults. */
@@ -104,6 +115,13 @@ export const DEFAULT_LIMITS: Limits = {
   memoryHighWatermarkBytes: Math.floor(totalmem() * 0.4),
   queueMemoryWindowMessages: 10_000,
   diskFreeLimitBytes: 50 * 1024 * 1024,
+  httpBodySizeMaxBytes: 20 * 1024 * 1024,
+};
+
+/** Task layer defaults: the keeper runs and keeps finished tasks for 7 days. */
+export const DEFAULT_TASKS_CONFIG: TasksConfig = {
+  keeperEnabled: true,
+  retentionMs: 7 * 24 * 60 * 60 * 1000,
 };
 
 /** The guest user RabbitMQ ships: full rights on "/", loopback connections only. */
@@ -115,8 +133,11 @@ export const GUEST_USER: UserConfig = {
   loopbackOnly: true,
 };
 
-/** Settings a caller may override; limits may be overridden one by one. */
-export type WarrenConfigInput = Partial<Omit<WarrenConfig, 'limits'>> & { limits?: Partial<Limits> };
+/** Settings a caller may override; limits and task settings may be overridden one by one. */
+export type WarrenConfigInput = Partial<Omit<WarrenConfig, 'limits' | 'tasks'>> & {
+  limits?: Partial<Limits>;
+  tasks?: Partial<TasksConfig>;
+};
 
 /** Fills every unset setting with its default and checks the result; throws on an invalid value. */
 export function resolveConfig(input: WarrenConfigInput = {}): WarrenConfig {
@@ -129,6 +150,7 @@ export function resolveConfig(input: WarrenConfigInput = {}): WarrenConfig {
     vhosts: input.vhosts ?? ['/'],
     users: input.users ?? [GUEST_USER],
     limits: { ...DEFAULT_LIMITS, ...input.limits },
+    tasks: { ...DEFAULT_TASKS_CONFIG, ...input.tasks },
   };
   validateConfig(config);
   return config;
@@ -162,6 +184,15 @@ function validateConfig(config: WarrenConfig): void {
   checkRange('consumersPerChannelMax', limits.consumersPerChannelMax, 1, Number.MAX_SAFE_INTEGER);
   checkRange('consumerTimeoutMs', limits.consumerTimeoutMs, 1, 2 ** 31 - 1);
   checkRange('queueBacklogHighWaterMessages', limits.queueBacklogHighWaterMessages, 2, Number.MAX_SAFE_INTEGER);
+  checkRange('httpBodySizeMaxBytes', limits.httpBodySizeMaxBytes, 1024, 1024 * 1024 * 1024);
+  validateTasksConfig(config.tasks);
+}
+
+function validateTasksConfig(tasks: TasksConfig): void {
+  if (typeof tasks.keeperEnabled !== 'boolean') throw new Error('tasks.keeperEnabled must be true or false');
+  if (!Number.isInteger(tasks.retentionMs) || tasks.retentionMs < 1000 || tasks.retentionMs > Number.MAX_SAFE_INTEGER) {
+    throw new Error(`tasks.retentionMs must be an integer >= 1000, got ${String(tasks.retentionMs)}`);
+  }
 }
 
 function checkRange(name: string, value: number, min: number, max: number): void {

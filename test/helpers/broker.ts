@@ -35,7 +35,12 @@ export async function startTestBroker(options: WarrenConfigInput = {}): Promise<
     };
   }
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-test-'));
-  const node = await startWarren({ amqpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent', ...options });
+  // No in-process task keeper unless asked for: it would compete with a test's own keeper for task
+  // events, and its queues would show up among the test's.
+  const node = await startWarren({
+    amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent', ...options,
+    tasks: { keeperEnabled: false, ...options.tasks },
+  });
   return {
     url: `amqp://guest:guest@127.0.0.1:${node.amqpPort}`,
     host: '127.0.0.1',

@@ -43,7 +43,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const dataDir = await mkdtemp(join(tmpdir(), 'warren-cli-'));
     const port = await freePort();
     // The port comes from the environment, the rest from flags, to cover both ways of configuring.
-    const server = await startServer(['--bind', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info'], { WARREN_AMQP_PORT: String(port) });
+    const server = await startServer(['--bind', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info', '--http-port', '0'], { WARREN_AMQP_PORT: String(port) });
     try {
       const connection = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${port}`);
       const closed = new Promise<Error | undefined>((resolve) => {

@@ -17,7 +17,7 @@ const inProcessOnly = { skip: process.env['WARREN_TEST_URL'] ? 'restarts an in-p
 const ALL: Permission = { configure: '.*', write: '.*', read: '.*' };
 
 async function start(dataDir: string): Promise<WarrenNode> {
-  return startWarren({ amqpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' });
+  return startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent', tasks: { keeperEnabled: false } });
 }
 
 function url(node: WarrenNode, username: string, password: string, vhost: string): string {

@@ -26,7 +26,7 @@ function recordingLogger(warnings: string[]): Logger {
 }
 
 async function start(dataDir: string, warnings: string[] = []): Promise<WarrenNode> {
-  return startWarren({ amqpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' }, recordingLogger(warnings));
+  return startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent', tasks: { keeperEnabled: false } }, recordingLogger(warnings));
 }
 
 /** Fills a durable queue with persistent messages m0..m(count-1) and stops the broker; returns the segment files. */

@@ -29,7 +29,7 @@ interface ChildBroker {
 
 async function startBroker(dataDir: string): Promise<ChildBroker> {
   // Port 0 and the port read back from the log: a port picked beforehand could be taken by another test.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--amqp-port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--amqp-port', '0', '--http-port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));

@@ -13,7 +13,7 @@ import { startWarren } from '../../src/main.js';
 
 test('a deep durable backlog keeps only a window of bodies in memory and delivers every message intact', { skip: process.env['WARREN_TEST_URL'] ? 'inspects an in-process broker' : false }, async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-paging-'));
-  const node = await startWarren({ amqpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent', limits: { queueMemoryWindowMessages: 10 } });
+  const node = await startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent', limits: { queueMemoryWindowMessages: 10 } });
   try {
     const connection = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${node.amqpPort}`);
     const channel = await connection.createConfirmChannel();
@@ -54,7 +54,7 @@ test('a deep durable backlog keeps only a window of bodies in memory and deliver
 
 test('after a restart only the window of recovered bodies is loaded; the rest is read when reached', { skip: process.env['WARREN_TEST_URL'] ? 'inspects an in-process broker' : false }, async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-paging-restart-'));
-  const settings = { amqpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' as const, limits: { queueMemoryWindowMessages: 10 } };
+  const settings = { amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' as const, limits: { queueMemoryWindowMessages: 10 } };
   const bodyBytes = 10 * 1024;
   const total = 100;
   const expected = Array.from({ length: total }, (_, i) => `${i}:${'z'.repeat(bodyBytes)}`);
@@ -90,7 +90,7 @@ const inProcessOnly = { skip: process.env['WARREN_TEST_URL'] ? 'inspects an in-p
 
 test('a non-durable queue pages its backlog out to the data directory and delivers it in order', inProcessOnly, async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-paging-transient-'));
-  const node = await startWarren({ amqpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent', limits: { queueMemoryWindowMessages: 10 } });
+  const node = await startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent', limits: { queueMemoryWindowMessages: 10 } });
   try {
     const connection = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${node.amqpPort}`);
     const channel = await connection.createConfirmChannel();
@@ -119,7 +119,7 @@ test('a non-durable queue pages its backlog out to the data directory and delive
 
 test('transient messages paged out of a durable queue are gone after a restart; persistent ones come back in order', inProcessOnly, async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-paging-mixed-restart-'));
-  const settings = { amqpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' as const, limits: { queueMemoryWindowMessages: 5 } };
+  const settings = { amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' as const, limits: { queueMemoryWindowMessages: 5 } };
   const bodies = Array.from({ length: 60 }, (_, i) => ({ body: `message ${i}`, persistent: i % 3 !== 1 }));
   const first = await startWarren(settings);
   const connection = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${first.amqpPort}`);

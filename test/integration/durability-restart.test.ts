@@ -13,7 +13,7 @@ import { startWarren, type WarrenNode } from '../../src/main.js';
 const inProcessOnly = { skip: process.env['WARREN_TEST_URL'] ? 'restarts an in-process broker' : false };
 
 async function start(dataDir: string): Promise<WarrenNode> {
-  return startWarren({ amqpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' });
+  return startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' });
 }
 
 function url(node: WarrenNode): string {

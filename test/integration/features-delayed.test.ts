@@ -235,7 +235,7 @@ describe('x-delayed-type', { skip: warrenOnly }, () => {
 
 describe('across a restart', { skip: warrenOnly }, () => {
   async function start(dataDir: string): Promise<WarrenNode> {
-    return startWarren({ amqpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' });
+    return startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' });
   }
 
   test('persistent delayed messages come back and are delivered at their original due time (or at once when past)', async () => {

@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/amqp.js';
 
 test('messages with a queue TTL or an expiration survive a restart and expire after it', { skip: process.env['WARREN_TEST_URL'] ? 'restarts its own broker' : false }, async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-ttl-restart-'));
-  const settings = { amqpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' as const };
+  const settings = { amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' as const };
   const first = await startWarren(settings);
   const connection = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${first.amqpPort}`);
   const channel = await connection.createConfirmChannel();

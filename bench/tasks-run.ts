@@ -1,0 +1,73 @@
+// `npm run bench:tasks -- [--tasks N] [--rate R]`: Warren's task layer (a `warren server` process) next
+// to BullMQ on a private redis-server, same machine, same run. Prints a table and appends JSON lines to
+// .bench/tasks-<timestamp>.jsonl.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startRedis } from './redis.js';
+import { bullmqSystem, runTasks, warrenSystem, type TasksOptions, type TasksResult } from './tasks.js';
+import { startWarren } from './warren.js';
+
+const { values } = parseArgs({
+  options: {
+    tasks: { type: 'string', default: '20000' },
+    rate: { type: 'string', default: '500' },
+    seconds: { type: 'string', default: '10' },
+    window: { type: 'string', default: '500' },
+    'skip-build': { type: 'boolean', default: false },
+  },
+});
+const options: TasksOptions = {
+  tasks: Number(values.tasks),
+  concurrencies: [1, 8, 32],
+  window: Number(values.window),
+  ratePerSecond: Number(values.rate),
+  latencySeconds: Number(values.seconds),
+};
+const note = (line: string): void => console.error(line);
+mkdirSync('.bench', { recursive: true });
+const output = join('.bench', `tasks-${new Date().toISOString().replaceAll(':', '-')}.jsonl`);
+const results: TasksResult[] = [];
+const record = (result: TasksResult): void => {
+  results.push(result);
+  appendFileSync(output, `${JSON.stringify({ ...result, date: new Date().toISOString() })}\n`);
+  console.log(JSON.stringify(result));
+};
+
+note('starting warren ...');
+const warren = await startWarren({ skipBuild: values['skip-build'], log: note });
+try {
+  const system = await warrenSystem(warren.url);
+  for (const result of await runTasks(system, options)) record(result);
+  await system.close();
+} finally {
+  await warren.stop();
+}
+note('starting redis ...');
+const redis = await startRedis();
+try {
+  const system = bullmqSystem(redis.port);
+  for (const result of await runTasks(system, options)) record(result);
+  await system.close();
+} finally {
+  await redis.stop();
+}
+
+const figure = (broker: string, kind: string, concurrency: number, pick: (r: TasksResult) => number | undefined): number | undefined =>
+  pick(results.find((r) => r.broker === broker && r.kind === kind && r.concurrency === concurrency) ?? ({} as TasksResult));
+const rows: [string, number | undefined, number | undefined][] = [
+  ...options.concurrencies.map((c): [string, number | undefined, number | undefined] => [
+    `tasks/s, no-op handler, concurrency ${c}`,
+    figure('warren', 'throughput', c, (r) => r.tasksPerSecond),
+    figure('bullmq', 'throughput', c, (r) => r.tasksPerSecond),
+  ]),
+  [`submit-to-start p50 ms at ${options.ratePerSecond}/s`, figure('warren', 'latency', 8, (r) => r.submitToStartP50Ms), figure('bullmq', 'latency', 8, (r) => r.submitToStartP50Ms)],
+  [`submit-to-start p99 ms at ${options.ratePerSecond}/s`, figure('warren', 'latency', 8, (r) => r.submitToStartP99Ms), figure('bullmq', 'latency', 8, (r) => r.submitToStartP99Ms)],
+];
+console.log('\nmetric | warren | bullmq | warren/bullmq');
+for (const [metric, warrenValue, bullmqValue] of rows) {
+  const ratio = warrenValue !== undefined && bullmqValue !== undefined && bullmqValue !== 0 ? `${(warrenValue / bullmqValue).toFixed(2)}x` : '-';
+  console.log(`${metric} | ${warrenValue ?? '-'} | ${bullmqValue ?? '-'} | ${ratio}`);
+}
+console.log(`\nresults: ${output}`);
+process.exit(0);

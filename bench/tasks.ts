@@ -1,0 +1,182 @@
+// Task benchmark (issue 5): Warren's task layer (SDK + worker over AMQP, results recorded by the result
+// keeper running inside `warren server`) next to BullMQ on Redis, on the same machine in the same run.
+//   - throughput: N no-op tasks submitted (a window of outstanding submissions), processed by one worker
+//     at concurrency 1, 8 and 32; tasks/s from the first submit to the last completion;
+//   - latency: tasks submitted at a fixed rate; submit-to-start time (the handler's start minus the
+//     submit call) p50/p99.
+// The producer and the worker run in this process for both systems; each broker is its own process.
+import { Queue, Worker as BullWorker, type Job } from 'bullmq';
+import { percentile, round } from './common.js';
+
+/** Settings of a task benchmark run. */
+export interface TasksOptions {
+  readonly tasks: number;
+  readonly concurrencies: readonly number[];
+  /** Most submissions in flight. */
+  readonly window: number;
+  readonly ratePerSecond: number;
+  readonly latencySeconds: number;
+}
+
+/** One measurement. */
+export interface TasksResult {
+  readonly bench: 'tasks';
+  readonly broker: 'warren' | 'bullmq';
+  readonly kind: 'throughput' | 'latency';
+  readonly concurrency: number;
+  readonly tasks: number;
+  readonly tasksPerSecond?: number;
+  readonly submitToStartP50Ms?: number;
+  readonly submitToStartP99Ms?: number;
+}
+
+/** Callbacks of a benchmark worker. */
+export interface WorkerHooks {
+  onStart(payload: { submittedAt: number }): void;
+  onDone(): void;
+}
+
+/** What a system under test offers the benchmark: submit a task, and run a worker on a handler. */
+export interface TaskSystem {
+  readonly name: 'warren' | 'bullmq';
+  submit(queue: string, payload: { submittedAt: number }): Promise<void>;
+  /** Runs a worker: `onStart` when a handler starts, `onDone` once the task's outcome is recorded. */
+  startWorker(queue: string, concurrency: number, hooks: WorkerHooks): Promise<{ close(): Promise<void> }>;
+  close(): Promise<void>;
+}
+
+/** Runs throughput at every concurrency, then latency at concurrency 8. */
+export async function runTasks(system: TaskSystem, options: TasksOptions): Promise<TasksResult[]> {
+  const results: TasksResult[] = [];
+  await throughput(system, 8, Math.min(2000, options.tasks), options); // warm-up, not recorded
+  for (const concurrency of options.concurrencies) {
+    const seconds = await throughput(system, concurrency, options.tasks, options);
+    results.push({ bench: 'tasks', broker: system.name, kind: 'throughput', concurrency, tasks: options.tasks, tasksPerSecond: Math.round(options.tasks / seconds) });
+  }
+  results.push(await latency(system, 8, options));
+  return results;
+}
+
+async function throughput(system: TaskSystem, concurrency: number, tasks: number, options: TasksOptions): Promise<number> {
+  const queue = `bench-noop-${system.name}-${concurrency}-${Date.now()}`;
+  let completed = 0;
+  let allDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (allDone = resolve));
+  const worker = await system.startWorker(queue, concurrency, {
+    onStart: () => undefined,
+    onDone: () => {
+      if (++completed === tasks) allDone();
+    },
+  });
+  const started = process.hrtime.bigint();
+  await submitWindowed(system, queue, tasks, options.window);
+  await done;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await worker.close();
+  return seconds;
+}
+
+async function submitWindowed(system: TaskSystem, queue: string, tasks: number, window: number): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  for (let i = 0; i < tasks; i++) {
+    const submission = system.submit(queue, { submittedAt: Date.now() }).finally(() => inFlight.delete(submission));
+    inFlight.add(submission);
+    if (inFlight.size >= window) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+}
+
+async function latency(system: TaskSystem, concurrency: number, options: TasksOptions): Promise<TasksResult> {
+  const queue = `bench-latency-${system.name}-${Date.now()}`;
+  const samples: number[] = [];
+  const total = Math.round(options.ratePerSecond * options.latencySeconds);
+  let allDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (allDone = resolve));
+  const worker = await system.startWorker(queue, concurrency, {
+    onStart: (payload) => {
+      samples.push(performance.timeOrigin + performance.now() - payload.submittedAt);
+      if (samples.length === total) allDone();
+    },
+    onDone: () => undefined,
+  });
+  const intervalMs = 1000 / options.ratePerSecond;
+  const startedAt = performance.now();
+  const submissions: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = startedAt + i * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    submissions.push(system.submit(queue, { submittedAt: performance.timeOrigin + performance.now() }));
+  }
+  await Promise.all(submissions);
+  await done;
+  await worker.close();
+  const sorted = Float64Array.from(samples).sort();
+  return {
+    bench: 'tasks', broker: system.name, kind: 'latency', concurrency, tasks: total,
+    submitToStartP50Ms: round(percentile(sorted, 50), 3), submitToStartP99Ms: round(percentile(sorted, 99), 3),
+  };
+}
+
+/** BullMQ on a Redis at `port`. */
+export function bullmqSystem(port: number): TaskSystem {
+  const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
+  const queues = new Map<string, Queue>();
+  const queueOf = (name: string): Queue => {
+    let queue = queues.get(name);
+    if (queue === undefined) {
+      queue = new Queue(name, { connection });
+      queues.set(name, queue);
+    }
+    return queue;
+  };
+  return {
+    name: 'bullmq',
+    submit: async (name, payload) => {
+      // Completed jobs keep their return value in Redis, as Warren keeps results (removeOnComplete off).
+      await queueOf(name).add('noop', payload);
+    },
+    startWorker: async (name, concurrency, hooks) => {
+      const worker = new BullWorker(name, async (job: Job<{ submittedAt: number }>) => {
+        hooks.onStart(job.data);
+        return 'ok';
+      }, { connection, concurrency });
+      worker.on('completed', () => hooks.onDone());
+      await worker.waitUntilReady();
+      return { close: () => worker.close() };
+    },
+    close: async () => {
+      for (const queue of queues.values()) await queue.close();
+    },
+  };
+}
+
+/**
+ * Warren's task layer against a `warren server` at `url`: the SDK submits (each submit resolves once the
+ * broker confirmed the queued event and the task), a worker runs the handler and records the outcome
+ * (events confirmed, then acked); the server's in-process keeper stores results in SQLite. A task
+ * counts as done when the worker settled it.
+ */
+export async function warrenSystem(url: string): Promise<TaskSystem> {
+  const { connectTasks, createWorker } = await import('../src/tasks/index.js');
+  const client = connectTasks({ url });
+  return {
+    name: 'warren',
+    submit: async (name, payload) => {
+      await client.submit(name, payload);
+    },
+    startWorker: async (name, concurrency, hooks) => {
+      const worker = createWorker({ url, concurrency });
+      worker.handle<{ submittedAt: number }>(name, (payload) => {
+        hooks.onStart(payload);
+        return 'ok';
+      });
+      worker.on('settled', (settled) => {
+        if (settled.outcome === 'succeeded') hooks.onDone();
+      });
+      await worker.start();
+      return { close: () => worker.close() };
+    },
+    close: () => client.close(),
+  };
+}

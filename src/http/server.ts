@@ -1,0 +1,96 @@
+/**
+ * The HTTP server on the management port: basic authentication on every /api route, JSON errors in
+ * RabbitMQ's `{ error, reason }` shape, a body size limit, and the task gateway.
+ */
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Users } from '../broker/users.js';
+import type { Logger } from '../util/logger.js';
+import { authenticateRequest, setRequestUser, WWW_AUTHENTICATE } from './basic-auth.js';
+import { errorBody, HttpError } from './errors.js';
+import type { TaskGatewayBackend } from './task-backend.js';
+import { registerTaskGateway } from './task-gateway.js';
+
+/** What the HTTP server needs. */
+export interface HttpServerOptions {
+  /** Port to listen on; 0 picks a free one. */
+  port: number;
+  /** Address to listen on. */
+  bind: string;
+  /** The broker's users: every /api request authenticates as one of them. */
+  users: Users;
+  /** The task layer behind /api/tasks; undefined when the node runs no task keeper (503). */
+  tasks: TaskGatewayBackend | undefined;
+  /** Largest request body accepted, in bytes. */
+  bodySizeMaxBytes: number;
+  logger: Logger;
+}
+
+/** A running HTTP server. */
+export interface HttpServer {
+  /** The port it listens on (useful when started with port 0). */
+  readonly port: number;
+  /** Stops listening and closes idle connections; resolves once in-flight requests are answered. */
+  close(): Promise<void>;
+}
+
+/** Starts the HTTP server and resolves once it listens. */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const app = buildHttpApp(options);
+  await app.listen({ port: options.port, host: options.bind });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  return { port, close: () => app.close() };
+}
+
+/** The fastify app with every route, not yet listening (tests can call `inject` on it). */
+export function buildHttpApp(options: Omit<HttpServerOptions, 'port' | 'bind'>): FastifyInstance {
+  const { users, logger } = options;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodySizeMaxBytes,
+    // Idle keep-alive sockets would otherwise hold close() open until their clients hang up.
+    forceCloseConnections: 'idle',
+    // Room for the longest task name (200 characters) in a path segment; longer segments get 414.
+    routerOptions: { maxParamLength: 256 },
+    // Errors found while routing (a bad URL, an overlong segment) get the same JSON body as the rest.
+    frameworkErrors: (error, _request, reply) => sendErrorBody(reply as FastifyReply, error.statusCode ?? 400, error.message),
+    // Checks are strict: a wrong type or an unknown option is a 400, never silently coerced or dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+  });
+  app.addHook('onRequest', async (request) => {
+    if (!isApiPath(request.url)) return;
+    setRequestUser(request, authenticateRequest(users, request.headers.authorization, request.socket.remoteAddress ?? '', logger));
+  });
+  // Only JSON bodies are understood; a text/plain one is a 415 rather than a string that fails validation.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply, logger));
+  app.setNotFoundHandler((request, reply) => {
+    sendErrorBody(reply, 404, `no ${request.method} route for ${request.url.split('?')[0] ?? ''}`);
+  });
+  registerTaskGateway(app, users, options.tasks);
+  return app;
+}
+
+function isApiPath(url: string): boolean {
+  return url === '/api' || url.startsWith('/api/') || url.startsWith('/api?');
+}
+
+/** Answers an error: HttpError as it says, fastify's own errors (bad JSON, too large...) by their status, the rest 500. */
+function sendError(error: FastifyError | HttpError, request: FastifyRequest, reply: FastifyReply, logger: Logger): void {
+  if (error instanceof HttpError) {
+    if (error.statusCode === 401) void reply.header('WWW-Authenticate', WWW_AUTHENTICATE);
+    sendErrorBody(reply, error.statusCode, error.message);
+    return;
+  }
+  const statusCode = error.validation !== undefined ? 400 : (error.statusCode ?? 500);
+  if (statusCode >= 500) {
+    logger.error({ method: request.method, url: request.url, error: error.message }, 'HTTP request failed');
+    sendErrorBody(reply, 500, 'internal error; see the node\'s log');
+    return;
+  }
+  sendErrorBody(reply, statusCode, error.message);
+}
+
+function sendErrorBody(reply: FastifyReply, statusCode: number, reason: string): void {
+  void reply.code(statusCode).type('application/json; charset=utf-8').send(errorBody(statusCode, reason));
+}

@@ -1,0 +1,32 @@
+/**
+ * What the HTTP task gateway needs from the task layer: submit a task, read records, retry one. The
+ * node's TasksClient and result keeper provide it (see task-layer-backend.ts); tests may pass a fake.
+ * Methods may throw HttpError to answer with a given status.
+ */
+import type { Backoff, TaskOptions } from '../tasks/protocol.js';
+import type { TaskQuery, TaskRecord } from '../tasks/store/result-store.js';
+
+/** Options a submitter may set (the rest take DEFAULT_TASK_OPTIONS), plus the request's W3C trace context. */
+export type TaskSubmitOptions = Partial<Omit<TaskOptions, 'backoff'>> & {
+  backoff?: Partial<Backoff>;
+  traceparent?: string;
+  tracestate?: string;
+};
+
+/** The outcome of a manual retry. */
+export type RetryOutcome =
+  | { outcome: 'retried' }
+  | { outcome: 'notFound' }
+  | { outcome: 'notRetryable'; reason: string };
+
+/** The task layer as the HTTP task gateway uses it. */
+export interface TaskGatewayBackend {
+  /** Submits a task; resolves with its id once the broker has accepted it. */
+  submit(name: string, payload: unknown, options: TaskSubmitOptions): Promise<{ id: string }>;
+  /** The task's record, or undefined when no such task is known. */
+  get(id: string): Promise<TaskRecord | undefined>;
+  /** Records matching the query, newest first. */
+  list(query: TaskQuery): Promise<TaskRecord[]>;
+  /** Re-queues a failed or dead task for a new run. */
+  retry(id: string): Promise<RetryOutcome>;
+}

@@ -1,0 +1,75 @@
+/**
+ * The task gateway's backend made of the node's task layer: a TasksClient submits, and the in-process
+ * result keeper answers reads and retries from its store (or, with no keeper in this process, the
+ * client asks whichever keeper serves the broker, over AMQP). Task-layer errors become HTTP errors.
+ */
+import type { TaskOptions } from '../tasks/protocol.js';
+import type { TaskQuery, TaskRecord } from '../tasks/store/result-store.js';
+import { KeeperRequestError, TaskValidationError } from '../tasks/task-errors.js';
+import { resolveTaskOptions } from '../tasks/task-options.js';
+import { HttpError } from './errors.js';
+import { RecentSubmissions } from './recent-submissions.js';
+import type { RetryOutcome, TaskGatewayBackend, TaskSubmitOptions } from './task-backend.js';
+
+/** What the gateway reads and retries through (a Keeper in-process, or a TasksClient asking one). */
+export interface TaskRecordSource {
+  get(id: string): Promise<TaskRecord | undefined>;
+  list(query: TaskQuery): Promise<TaskRecord[]>;
+  retry(id: string): Promise<unknown>;
+}
+
+/** What the gateway submits through (a TasksClient). */
+export interface TaskSubmitter {
+  submit(name: string, payload: unknown, options: TaskSubmitOptions): Promise<{ id: string }>;
+}
+
+/** Status of each keeper error code. */
+const KEEPER_ERROR_STATUS = { not_found: 404, conflict: 409, bad_request: 400, internal: 500, unavailable: 503 } as const;
+
+/** A gateway backend that submits with `submitter` and reads and retries through `records`. */
+export function taskLayerBackend(submitter: TaskSubmitter, records: TaskRecordSource): TaskGatewayBackend {
+  const recent = new RecentSubmissions();
+  return {
+    async submit(name, payload, options) {
+      let resolved: TaskOptions;
+      try {
+        resolved = resolveTaskOptions(options);
+      } catch (error) {
+        throw asHttpError(error);
+      }
+      const { id } = await submitter.submit(name, payload, options).catch((error: unknown) => {
+        throw error instanceof TaskValidationError ? asHttpError(error) : new HttpError(503, `the task could not be queued: ${String(error)}`);
+      });
+      recent.add(id, name, payload, resolved);
+      return { id };
+    },
+    async get(id) {
+      const record = await records.get(id).catch(rethrowAsHttpError);
+      if (record === undefined) return recent.get(id);
+      recent.forget(id);
+      return record;
+    },
+    list: (query) => records.list(query).catch(rethrowAsHttpError),
+    async retry(id): Promise<RetryOutcome> {
+      try {
+        await records.retry(id);
+        return { outcome: 'retried' };
+      } catch (error) {
+        if (error instanceof KeeperRequestError && error.code === 'not_found') return { outcome: 'notFound' };
+        if (error instanceof KeeperRequestError && error.code === 'conflict') return { outcome: 'notRetryable', reason: error.message };
+        throw asHttpError(error);
+      }
+    },
+  };
+}
+
+function rethrowAsHttpError(error: unknown): never {
+  throw asHttpError(error);
+}
+
+/** The HTTP error for a task-layer error; anything unexpected is passed on (500). */
+function asHttpError(error: unknown): unknown {
+  if (error instanceof TaskValidationError) return new HttpError(400, error.message);
+  if (error instanceof KeeperRequestError) return new HttpError(KEEPER_ERROR_STATUS[error.code], error.message);
+  return error;
+}

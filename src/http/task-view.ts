@@ -1,0 +1,52 @@
+/**
+ * How the HTTP API shows a task record: the stored record with timestamps as ISO 8601 strings (UTC),
+ * `maxAttempts` spelled out, and `result` or `error` present only when there is one.
+ */
+import type { TaskError, TaskOptions, TaskState } from '../tasks/protocol.js';
+import type { TaskRecord } from '../tasks/store/result-store.js';
+
+/** A task as GET /api/tasks/{id} and GET /api/tasks report it. */
+export interface TaskView {
+  id: string;
+  name: string;
+  state: TaskState;
+  run: number;
+  attempts: number;
+  maxAttempts: number;
+  options: TaskOptions;
+  payload: unknown;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  updatedAt: string;
+  retryAt?: string;
+  result?: unknown;
+  error?: TaskError;
+}
+
+/** The HTTP view of a stored record. */
+export function taskView(record: TaskRecord): TaskView {
+  const view: TaskView = {
+    id: record.id,
+    name: record.name,
+    state: record.state,
+    run: record.run,
+    attempts: record.attempts,
+    maxAttempts: record.options.attempts,
+    options: record.options,
+    payload: record.payload ?? null,
+    createdAt: isoTime(record.createdAt),
+    updatedAt: isoTime(record.updatedAt),
+  };
+  if (record.startedAt !== undefined) view.startedAt = isoTime(record.startedAt);
+  if (record.finishedAt !== undefined) view.finishedAt = isoTime(record.finishedAt);
+  if (record.retryAt !== undefined) view.retryAt = isoTime(record.retryAt);
+  // A handler that returns nothing succeeded with null, so a succeeded task always has a result.
+  if (record.state === 'succeeded') view.result = record.result ?? null;
+  if (record.error !== undefined) view.error = record.error;
+  return view;
+}
+
+function isoTime(msSinceEpoch: number): string {
+  return new Date(msSinceEpoch).toISOString();
+}

@@ -1,0 +1,127 @@
+/**
+ * One connection of a TasksClient: a confirm-mode channel that declares, publishes and consumes the
+ * client's exclusive reply queue. A link that lost its connection stays lost; the client opens a new
+ * one on its next call, and whoever waited on the old reply queue learns it through onLost.
+ */
+import type { AMQPChannel, AMQPClient, AMQPMessage } from '@cloudamqp/amqp-client';
+import type { Logger } from '../util/logger.js';
+import { openAmqpConnection } from './amqp-connection.js';
+import type { OutgoingMessage } from './task-message.js';
+import { declareEventTopology, declareKeeperRequestsQueue, declareTaskTopology, declareWaitQueue } from './topology.js';
+
+/** Called once when a link's connection or channel is gone. */
+export type LostListener = () => void;
+
+/** A client's connection to the broker. */
+export class ClientLink {
+  private lost = false;
+  private readonly lostListeners = new Set<LostListener>();
+  /** Declarations done (or in flight) on this connection, by a key naming what was declared. */
+  private readonly declared = new Map<string, Promise<unknown>>();
+
+  private constructor(
+    private readonly connection: AMQPClient,
+    private readonly channel: AMQPChannel,
+    private readonly onReply: (message: AMQPMessage) => void,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Connects, opens the confirm-mode channel, and routes reply-queue messages to `onReply`. */
+  static async open(url: string, logger: Logger, onReply: (message: AMQPMessage) => void): Promise<ClientLink> {
+    const connection = await openAmqpConnection(url, 'warren tasks client', logger);
+    try {
+      const channel = await connection.channel();
+      await channel.confirmSelect();
+      const link = new ClientLink(connection, channel, onReply, logger);
+      connection.ondisconnect = (error) => link.markLost(error?.message ?? 'connection closed');
+      channel.onerror = (reason) => link.markLost(reason);
+      return link;
+    } catch (error) {
+      await connection.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** True once the connection or the channel is gone. */
+  get isLost(): boolean {
+    return this.lost;
+  }
+
+  /** Calls `listener` when the link is lost (at once if it already is); returns a function that stops listening. */
+  onLost(listener: LostListener): () => void {
+    if (this.lost) {
+      queueMicrotask(listener);
+      return () => {};
+    }
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
+  }
+
+  /** The name of this connection's exclusive, server-named reply queue, declared and consumed on first use. */
+  replyQueue(): Promise<string> {
+    return this.once('reply-queue', async () => {
+      const { name } = await this.channel.queueDeclare('', { durable: false, exclusive: true, autoDelete: true });
+      await this.channel.basicConsume(name, { noAck: true, exclusive: true }, this.onReply);
+      return name;
+    });
+  }
+
+  /** Declares the events exchange and keeper queue, once per connection. */
+  ensureEventTopology(): Promise<void> {
+    return this.once('events', () => declareEventTopology(this.channel));
+  }
+
+  /** Declares the keeper requests queue, once per connection. */
+  ensureKeeperRequestsQueue(): Promise<void> {
+    return this.once('keeper-requests', () => declareKeeperRequestsQueue(this.channel));
+  }
+
+  /** Declares a task name's work and dead-letter queues, once per connection. */
+  ensureTaskQueues(taskName: string): Promise<void> {
+    return this.once(`task:${taskName}`, () => declareTaskTopology(this.channel, taskName));
+  }
+
+  /** Declares the wait queue of a task name and (rounded) delay, once per connection; returns its name. */
+  ensureWaitQueue(taskName: string, delayMs: number): Promise<string> {
+    return this.once(`wait:${taskName}:${delayMs}`, () => declareWaitQueue(this.channel, taskName, delayMs));
+  }
+
+  /** Publishes and resolves once the broker confirmed the message. */
+  async publish(exchange: string, routingKey: string, message: OutgoingMessage): Promise<void> {
+    await this.channel.basicPublish(exchange, routingKey, message.body, message.properties);
+  }
+
+  /** Closes the connection; the link counts as lost from then on. */
+  async close(): Promise<void> {
+    const wasLost = this.lost;
+    this.notifyLost('closed by the client');
+    if (!wasLost && !this.connection.closed) await this.connection.close().catch(() => {});
+  }
+
+  private markLost(reason: string): void {
+    if (this.lost) return;
+    this.notifyLost(reason);
+    // A channel closed by the broker leaves the connection useless to this link: close it.
+    if (!this.connection.closed) void this.connection.close().catch(() => {});
+  }
+
+  private notifyLost(reason: string): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.logger.debug({ reason }, 'tasks client connection lost');
+    const listeners = [...this.lostListeners];
+    this.lostListeners.clear();
+    for (const listener of listeners) listener();
+  }
+
+  /** Runs `declare` once per key; a failed declaration is forgotten so the next call tries again. */
+  private once<T>(key: string, declare: () => Promise<T>): Promise<T> {
+    let done = this.declared.get(key) as Promise<T> | undefined;
+    if (done === undefined) {
+      done = declare();
+      this.declared.set(key, done);
+      done.catch(() => this.declared.delete(key));
+    }
+    return done;
+  }
+}

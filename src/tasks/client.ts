@@ -1,0 +1,301 @@
+/**
+ * The task SDK: submit tasks, await their results, read their records, retry them
+ * (docs/task-protocol.md). A client connects lazily and reconnects on its next call after a lost
+ * connection; results come from the reply queue when they can, and from the result keeper otherwise.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../util/logger.js';
+import { silentLogger, sleep } from './amqp-connection.js';
+import { ClientLink } from './client-link.js';
+import type { KeeperReply, KeeperRequest } from './keeper-protocol.js';
+import {
+  KEEPER_REQUESTS_QUEUE,
+  TASK_EVENTS_EXCHANGE,
+  TERMINAL_STATES,
+  eventRoutingKey,
+  taskQueueName,
+  waitQueueDelayMs,
+  type TaskError,
+  type TaskReply,
+} from './protocol.js';
+import { ReplyRouter } from './reply-router.js';
+import type { TaskQuery, TaskRecord } from './store/result-store.js';
+import {
+  KeeperRequestError,
+  TaskFailedError,
+  TaskResultTimeoutError,
+  TaskValidationError,
+  type UnsuccessfulState,
+} from './task-errors.js';
+import { jsonMessage, queuedEvent, taskMessage, type TaskMessageInput } from './task-message.js';
+import { assertTaskName, payloadJson, resolveTaskOptions, type SubmitOptions } from './task-options.js';
+
+/** Options of connectTasks. */
+export interface TasksClientOptions {
+  /** amqp://user:password@host:port/vhost of the broker. */
+  url: string;
+  logger?: Logger;
+  /** How long get, list and retry wait for a result keeper's answer (default 5000 ms). */
+  keeperTimeoutMs?: number;
+}
+
+/** Options of handle.result(). */
+export interface ResultOptions {
+  /** Reject with TaskResultTimeoutError when the task is not terminal within this many ms (default: wait). */
+  timeoutMs?: number;
+}
+
+/** A submitted task. */
+export interface TaskHandle<R = unknown> {
+  readonly id: string;
+  /** The task name (undefined for a handle made from an id alone). */
+  readonly name: string | undefined;
+  /** The task's result once it succeeded; rejects with TaskFailedError when it failed, went dead or was cancelled. */
+  result(options?: ResultOptions): Promise<R>;
+  /** The keeper's record of the task, or undefined when the keeper knows no such task (yet). */
+  status(): Promise<TaskRecord | undefined>;
+}
+
+/** The task SDK's client. */
+export interface TasksClient {
+  /** Submits a task; resolves once the broker confirmed its 'queued' event and its message. */
+  submit<P = unknown, R = unknown>(name: string, payload: P, options?: SubmitOptions): Promise<TaskHandle<R>>;
+  /** A handle for a task submitted elsewhere (its result comes from the keeper). */
+  handle<R = unknown>(id: string, name?: string): TaskHandle<R>;
+  /** The keeper's record of task `id`, or undefined when it knows no such task. */
+  get(id: string): Promise<TaskRecord | undefined>;
+  /** The keeper's records matching `query`, newest first. */
+  list(query?: TaskQuery): Promise<TaskRecord[]>;
+  /** Re-queues a failed or dead task for a new run; resolves with its record. */
+  retry(id: string): Promise<TaskRecord>;
+  /** Closes the connection; pending result() calls reject. */
+  close(): Promise<void>;
+}
+
+/** Creates a task client for the broker at `url`; it connects on first use. */
+export function connectTasks(options: TasksClientOptions): TasksClient {
+  return new Client(options);
+}
+
+const KEEPER_TIMEOUT_DEFAULT_MS = 5000;
+/** First and longest pause between two keeper polls of result(). */
+const POLL_FIRST_MS = 50;
+const POLL_MAX_MS = 2000;
+
+type Outcome = { state: 'succeeded'; result: unknown } | { state: UnsuccessfulState; error: TaskError };
+
+class Client implements TasksClient {
+  private readonly url: string;
+  private readonly logger: Logger;
+  private readonly keeperTimeoutMs: number;
+  private readonly router: ReplyRouter;
+  private link: ClientLink | undefined;
+  private opening: Promise<ClientLink> | undefined;
+  private closed = false;
+  /** Aborted on close, so pending result() calls end. */
+  private readonly closing = new AbortController();
+
+  constructor(options: TasksClientOptions) {
+    this.url = new URL(options.url).toString();
+    this.logger = options.logger ?? silentLogger;
+    this.keeperTimeoutMs = options.keeperTimeoutMs ?? KEEPER_TIMEOUT_DEFAULT_MS;
+    this.router = new ReplyRouter(this.logger);
+  }
+
+  async submit<P, R>(name: string, payload: P, options: SubmitOptions = {}): Promise<TaskHandle<R>> {
+    assertTaskName(name);
+    const resolved = resolveTaskOptions(options);
+    const input: TaskMessageInput = {
+      id: randomUUID(),
+      name,
+      payloadJson: payloadJson(payload),
+      options: resolved,
+      run: 1,
+      attempt: 1,
+      enqueuedAt: Date.now(),
+    };
+    if (options.traceparent !== undefined) input.traceparent = options.traceparent;
+    if (options.tracestate !== undefined) input.tracestate = options.tracestate;
+    const link = await this.currentLink();
+    input.replyTo = await link.replyQueue();
+    await link.ensureEventTopology();
+    await link.ensureTaskQueues(name);
+    const routingKey =
+      resolved.delayMs > 0 ? await link.ensureWaitQueue(name, waitQueueDelayMs(resolved.delayMs)) : taskQueueName(name);
+    // The event first: a keeper that sees the task run has always been told what was submitted.
+    const event = queuedEvent(input, input.enqueuedAt);
+    await link.publish(TASK_EVENTS_EXCHANGE, eventRoutingKey(event), jsonMessage(event));
+    await link.publish('', routingKey, taskMessage(input));
+    return new Handle<R>(this, input.id, name, link);
+  }
+
+  handle<R>(id: string, name?: string): TaskHandle<R> {
+    assertTaskId(id);
+    return new Handle<R>(this, id, name, undefined);
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
+    assertTaskId(id);
+    return (await this.keeperRequest({ op: 'get', id })).record;
+  }
+
+  async list(query: TaskQuery = {}): Promise<TaskRecord[]> {
+    return (await this.keeperRequest({ op: 'list', query })).records ?? [];
+  }
+
+  async retry(id: string): Promise<TaskRecord> {
+    assertTaskId(id);
+    const { record } = await this.keeperRequest({ op: 'retry', id });
+    this.router.forget(id);
+    if (record === undefined) throw new KeeperRequestError('internal', `the keeper retried task ${id} but sent no record`);
+    return record;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing.abort(new Error('the tasks client was closed'));
+    const opening = this.opening;
+    await this.link?.close();
+    if (opening !== undefined) await opening.then((link) => link.close()).catch(() => {});
+  }
+
+  /** What result() of a handle does: see TaskHandle.result. */
+  async awaitResult<R>(id: string, link: ClientLink | undefined, options: ResultOptions): Promise<R> {
+    this.assertOpen();
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) {
+      throw new TaskValidationError(`timeoutMs must be a non-negative integer, got ${JSON.stringify(timeoutMs)}`);
+    }
+    const controller = new AbortController();
+    const stopOnClose = (): void => controller.abort(this.closing.signal.reason);
+    this.closing.signal.addEventListener('abort', stopOnClose, { once: true });
+    const timer =
+      timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new TaskResultTimeoutError(id, timeoutMs)), timeoutMs);
+    try {
+      const outcome = await this.awaitOutcome(id, link, controller.signal);
+      if (outcome.state !== 'succeeded') throw new TaskFailedError(id, outcome.state, outcome.error);
+      return outcome.result as R;
+    } finally {
+      clearTimeout(timer);
+      this.closing.signal.removeEventListener('abort', stopOnClose);
+    }
+  }
+
+  /**
+   * The outcome of the run a handle stands for. A handle from submit() takes the reply of its run when
+   * the reply can come (or came); a handle made from an id, or one whose task was retried through this
+   * client, asks the keeper, which knows the latest run.
+   */
+  private async awaitOutcome(id: string, link: ClientLink | undefined, signal: AbortSignal): Promise<Outcome> {
+    if (link !== undefined && !this.router.wasRetried(id)) {
+      const kept = this.router.reply(id);
+      if (kept !== undefined) return replyOutcome(kept);
+      if (!link.isLost) {
+        const reply = await this.router.waitForReply(id, link, signal);
+        if (reply !== undefined) return replyOutcome(reply);
+      }
+    }
+    return this.pollKeeper(id, signal);
+  }
+
+  /** Asks the keeper until the task is terminal; used when no reply can come. */
+  private async pollKeeper(id: string, signal: AbortSignal): Promise<Outcome> {
+    let pauseMs = POLL_FIRST_MS;
+    for (;;) {
+      try {
+        const { record } = await this.keeperRequest({ op: 'get', id }, signal);
+        if (record !== undefined && TERMINAL_STATES.includes(record.state)) return recordOutcome(record);
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        this.logger.debug({ id, err: (error as Error).message }, 'result keeper poll failed; polling on');
+      }
+      await sleep(pauseMs, signal);
+      pauseMs = Math.min(pauseMs * 2, POLL_MAX_MS);
+    }
+  }
+
+  private async keeperRequest(request: KeeperRequest, signal?: AbortSignal): Promise<Extract<KeeperReply, { ok: true }>> {
+    const link = await this.currentLink();
+    const replyTo = await link.replyQueue();
+    await link.ensureKeeperRequestsQueue();
+    const correlationId = randomUUID();
+    const answer = this.router.expectKeeperReply(correlationId, link, this.keeperTimeoutMs, signal);
+    answer.catch(() => {}); // awaited below; this keeps a rejection during the publish from counting as unhandled
+    const message = jsonMessage(request, { replyTo, correlationId, deliveryMode: 1, expiration: String(this.keeperTimeoutMs) });
+    try {
+      await link.publish('', KEEPER_REQUESTS_QUEUE, message);
+    } catch (error) {
+      this.router.cancelRequest(correlationId, error);
+      throw error;
+    }
+    const reply = await answer;
+    if (!reply.ok) throw new KeeperRequestError(reply.error.code, reply.error.message);
+    return reply;
+  }
+
+  /** The open link, connecting (again) when there is none. */
+  private currentLink(): Promise<ClientLink> {
+    this.assertOpen();
+    if (this.link !== undefined && !this.link.isLost) return Promise.resolve(this.link);
+    this.opening ??= ClientLink.open(this.url, this.logger, this.router.deliver).then(
+      (link) => {
+        this.opening = undefined;
+        if (this.closed) {
+          void link.close();
+          throw new Error('the tasks client was closed');
+        }
+        this.link = link;
+        return link;
+      },
+      (error: unknown) => {
+        this.opening = undefined;
+        throw error;
+      },
+    );
+    return this.opening;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the tasks client is closed');
+  }
+}
+
+class Handle<R> implements TaskHandle<R> {
+  constructor(
+    private readonly client: Client,
+    readonly id: string,
+    readonly name: string | undefined,
+    /** The link whose reply queue the task's reply goes to, when this client submitted it. */
+    private readonly link: ClientLink | undefined,
+  ) {}
+
+  result(options: ResultOptions = {}): Promise<R> {
+    return this.client.awaitResult<R>(this.id, this.link, options);
+  }
+
+  status(): Promise<TaskRecord | undefined> {
+    return this.client.get(this.id);
+  }
+}
+
+function replyOutcome(reply: TaskReply): Outcome {
+  if (reply.state === 'succeeded') return { state: 'succeeded', result: reply.result };
+  return { state: reply.state, error: reply.error ?? unknownError(reply.state) };
+}
+
+function recordOutcome(record: TaskRecord): Outcome {
+  if (record.state === 'succeeded') return { state: 'succeeded', result: record.result };
+  const state = record.state as UnsuccessfulState;
+  return { state, error: record.error ?? unknownError(state) };
+}
+
+function unknownError(state: UnsuccessfulState): TaskError {
+  return { name: 'Error', message: `the task is ${state} and no error was recorded`, retryable: false };
+}
+
+function assertTaskId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id === '' || id.length > 255) {
+    throw new TaskValidationError(`a task id must be a string of 1-255 characters, got ${JSON.stringify(id)}`);
+  }
+}

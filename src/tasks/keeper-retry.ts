@@ -1,0 +1,90 @@
+/**
+ * A manual retry of a failed or dead task: a new run (run + 1) starts with its 'queued' event and a
+ * fresh task message (attempt 1), and the task's old message leaves the dead-letter queue.
+ */
+import type { AMQPChannel, AMQPMessage } from '@cloudamqp/amqp-client';
+import type { Logger } from '../util/logger.js';
+import { TASK_EVENTS_EXCHANGE, TaskHeader, deadLetterQueueName, eventRoutingKey, taskQueueName } from './protocol.js';
+import type { ResultStore, TaskRecord } from './store/result-store.js';
+import { KeeperRequestError } from './task-errors.js';
+import { jsonMessage, queuedEvent, taskMessage, type TaskMessageInput } from './task-message.js';
+import { declareTaskTopology } from './topology.js';
+
+/** Most dead-letter messages one retry looks through for the task's message. */
+export const DEAD_LETTER_SCAN_MAX = 10_000;
+
+/** What a retry works with: the store, and a confirm-mode channel the keeper owns. */
+export interface RetryContext {
+  store: ResultStore;
+  channel: AMQPChannel;
+  logger: Logger;
+}
+
+/**
+ * Retries task `id`; resolves with its record after the new 'queued' event. Throws
+ * KeeperRequestError 'not_found' for an unknown task and 'conflict' for one neither failed nor dead.
+ */
+export async function retryTask(context: RetryContext, id: string): Promise<TaskRecord> {
+  const { store, channel, logger } = context;
+  const record = await store.get(id);
+  if (record === undefined) throw new KeeperRequestError('not_found', `no task ${id} is recorded`);
+  if (record.state !== 'failed' && record.state !== 'dead') {
+    throw new KeeperRequestError('conflict', `task ${id} is ${record.state}; only failed or dead tasks can be retried`);
+  }
+  await declareTaskTopology(channel, record.name);
+  // The old message is held (unacknowledged) while the new run is published, and removed only then.
+  const deadMessage = await takeDeadLetter(channel, record.name, id);
+  const input = retryInput(record, deadMessage);
+  const event = queuedEvent(input, Date.now());
+  try {
+    const eventMessage = jsonMessage(event);
+    await channel.basicPublish(TASK_EVENTS_EXCHANGE, eventRoutingKey(event), eventMessage.body, eventMessage.properties);
+    const message = taskMessage(input);
+    await channel.basicPublish('', taskQueueName(record.name), message.body, message.properties);
+  } catch (error) {
+    await deadMessage?.nack(true).catch(() => {});
+    throw error;
+  }
+  await deadMessage?.ack();
+  logger.info({ id, name: record.name, run: input.run, fromDeadLetterQueue: deadMessage !== undefined }, 'task retried');
+  // The keeper queue brings the same event back later; applying it is idempotent.
+  return store.apply(event);
+}
+
+/** The new run's message: what the record says, with the trace context of the dead message if there is one. */
+function retryInput(record: TaskRecord, deadMessage: AMQPMessage | undefined): TaskMessageInput {
+  const input: TaskMessageInput = {
+    id: record.id,
+    name: record.name,
+    payloadJson: JSON.stringify(record.payload ?? null),
+    options: record.options,
+    run: record.run + 1,
+    attempt: 1,
+    enqueuedAt: record.createdAt,
+  };
+  const headers = deadMessage?.properties.headers ?? {};
+  const traceparent = headers[TaskHeader.traceparent];
+  const tracestate = headers[TaskHeader.tracestate];
+  if (typeof traceparent === 'string') input.traceparent = traceparent;
+  if (typeof tracestate === 'string') input.tracestate = tracestate;
+  return input;
+}
+
+/**
+ * Gets messages from the task name's dead-letter queue until task `id`'s turns up (bounded), requeues
+ * the others, and returns the match unacknowledged (or undefined when it is not there).
+ */
+async function takeDeadLetter(channel: AMQPChannel, taskName: string, id: string): Promise<AMQPMessage | undefined> {
+  const others: AMQPMessage[] = [];
+  try {
+    for (let scanned = 0; scanned < DEAD_LETTER_SCAN_MAX; scanned++) {
+      const message = await channel.basicGet(deadLetterQueueName(taskName), { noAck: false });
+      if (message === null) return undefined;
+      if (message.properties.messageId === id || message.properties.headers?.[TaskHeader.id] === id) return message;
+      others.push(message);
+    }
+    return undefined;
+  } finally {
+    await Promise.all(others.map((message) => message.nack(true)));
+  }
+}

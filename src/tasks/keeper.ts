@@ -1,0 +1,274 @@
+/**
+ * The result keeper: records every task state event in a ResultStore, answers get/list/retry
+ * requests over AMQP (and as methods, for callers in the same process), and deletes finished tasks
+ * after the retention period. It reconnects by itself when the connection is lost.
+ */
+import type { AMQPChannel, AMQPClient, AMQPMessage } from '@cloudamqp/amqp-client';
+import type { Logger } from '../util/logger.js';
+import { openAmqpConnection, silentLogger, sleep } from './amqp-connection.js';
+import {
+  errorReply,
+  parseKeeperRequest,
+  parseTaskQuery,
+  taskEventProblem,
+  type KeeperReply,
+  type KeeperRequest,
+} from './keeper-protocol.js';
+import { retryTask } from './keeper-retry.js';
+import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE, type TaskEvent } from './protocol.js';
+import type { ResultStore, TaskQuery, TaskRecord } from './store/result-store.js';
+import { KeeperRequestError } from './task-errors.js';
+import { jsonMessage, parseJsonBody } from './task-message.js';
+import { declareEventTopology, declareKeeperRequestsQueue } from './topology.js';
+
+/** Options of startKeeper. */
+export interface KeeperOptions {
+  url: string;
+  /** Where records go; the keeper does not close it. */
+  store: ResultStore;
+  /** How long finished tasks are kept (default 7 days). */
+  retentionMs?: number;
+  /** How often finished tasks past retention are deleted (default every minute). */
+  retentionCheckIntervalMs?: number;
+  /** Unacknowledged events (default 500) and requests (default 100) the broker may send at once. */
+  prefetch?: number;
+  logger?: Logger;
+}
+
+/** A running result keeper. */
+export interface Keeper {
+  /** The record of task `id`, or undefined. */
+  get(id: string): Promise<TaskRecord | undefined>;
+  /** Records matching `query`, newest first (throws KeeperRequestError 'bad_request' on a bad query). */
+  list(query: TaskQuery): Promise<TaskRecord[]>;
+  /** Re-queues a failed or dead task for a new run (KeeperRequestError 'not_found' or 'conflict' otherwise). */
+  retry(id: string): Promise<TaskRecord>;
+  /** Stops consuming, lets the event being recorded finish, and disconnects (the store stays open). */
+  close(): Promise<void>;
+}
+
+/** Starts a keeper; resolves once it consumes events and requests. */
+export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
+  const keeper = new KeeperService(options);
+  await keeper.connect();
+  keeper.startRetention();
+  return keeper;
+}
+
+const RETENTION_DEFAULT_MS = 7 * 24 * 60 * 60 * 1000;
+const RETENTION_CHECK_DEFAULT_MS = 60_000;
+/** Pause before an event the store refused is requeued, so a failing store is not hammered. */
+/** Events applied at once: enough for the store to commit hundreds per transaction. */
+const EVENTS_PREFETCH_DEFAULT = 500;
+const STORE_ERROR_PAUSE_MS = 1000;
+const RECONNECT_FIRST_MS = 100;
+const RECONNECT_MAX_MS = 5000;
+
+/** One connection's channels: events in one, requests and retries (confirm mode) in the other. */
+interface KeeperLink {
+  connection: AMQPClient;
+  events: AMQPChannel;
+  operations: AMQPChannel;
+}
+
+class KeeperService implements Keeper {
+  private readonly store: ResultStore;
+  private readonly logger: Logger;
+  private link: KeeperLink | undefined;
+  private closed = false;
+  private readonly closing = new AbortController();
+  /** Events are recorded one at a time, in delivery order. */
+  /** Events being applied: they run concurrently, so a store commits many in one transaction. */
+  private readonly recording = new Set<Promise<void>>();
+  /** Retries run one at a time: each holds dead-letter messages while it looks for its own. */
+  private retrying: Promise<unknown> = Promise.resolve();
+  private retentionTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: KeeperOptions) {
+    this.store = options.store;
+    this.logger = (options.logger ?? silentLogger).child({ component: 'task-keeper' });
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
+    return this.store.get(id);
+  }
+
+  async list(query: TaskQuery): Promise<TaskRecord[]> {
+    return this.store.list(parseTaskQuery(query));
+  }
+
+  retry(id: string): Promise<TaskRecord> {
+    const run = this.retrying.then(() => {
+      const link = this.link;
+      if (link === undefined) throw new KeeperRequestError('internal', 'the keeper is not connected to the broker');
+      return retryTask({ store: this.store, channel: link.operations, logger: this.logger }, id);
+    });
+    this.retrying = run.catch(() => {});
+    return run;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing.abort(new Error('the keeper is closing'));
+    clearInterval(this.retentionTimer);
+    const link = this.link;
+    this.link = undefined;
+    if (link === undefined) return;
+    // Cancel the consumers first so the event being recorded can still be acknowledged.
+    await Promise.all([...link.events.consumers.values(), ...link.operations.consumers.values()].map((c) => c.cancel().catch(() => {})));
+    await Promise.all(this.recording);
+    await this.retrying;
+    await link.connection.close().catch(() => {});
+  }
+
+  /** Connects, declares what the keeper consumes, and starts both consumers. */
+  async connect(): Promise<void> {
+    const connection = await openAmqpConnection(this.options.url, 'warren task keeper', this.logger);
+    try {
+      const events = await connection.channel();
+      await declareEventTopology(events);
+      await events.prefetch(this.options.prefetch ?? EVENTS_PREFETCH_DEFAULT);
+      const operations = await connection.channel();
+      await operations.confirmSelect();
+      await declareKeeperRequestsQueue(operations);
+      await operations.prefetch(this.options.prefetch ?? 100);
+      const link: KeeperLink = { connection, events, operations };
+      connection.ondisconnect = () => this.linkLost(link);
+      events.onerror = (reason) => this.channelLost(link, reason);
+      operations.onerror = (reason) => this.channelLost(link, reason);
+      this.link = link;
+      await events.basicConsume(KEEPER_QUEUE, { noAck: false }, (message) => this.enqueueEvent(message));
+      await operations.basicConsume(KEEPER_REQUESTS_QUEUE, { noAck: false }, (message) => this.serveRequest(link, message));
+      this.logger.info({}, 'task keeper consuming');
+    } catch (error) {
+      await connection.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Deletes finished tasks past retention now and then every retentionCheckIntervalMs. */
+  startRetention(): void {
+    const interval = this.options.retentionCheckIntervalMs ?? RETENTION_CHECK_DEFAULT_MS;
+    void this.deleteExpired();
+    this.retentionTimer = setInterval(() => void this.deleteExpired(), interval);
+    this.retentionTimer.unref();
+  }
+
+  private async deleteExpired(): Promise<void> {
+    const retentionMs = this.options.retentionMs ?? RETENTION_DEFAULT_MS;
+    try {
+      const deleted = await this.store.deleteFinishedBefore(Date.now() - retentionMs);
+      if (deleted > 0) this.logger.info({ deleted }, 'deleted finished tasks past retention');
+    } catch (error) {
+      this.logger.error({ err: (error as Error).message }, 'deleting finished tasks failed');
+    }
+  }
+
+  /**
+   * Applies events as they arrive, without waiting for earlier ones: applying is order-tolerant (the
+   * store orders by run, attempt and kind), and concurrent applies let the store group-commit them.
+   */
+  private enqueueEvent(message: AMQPMessage): void {
+    const recording = this.recordEvent(message).finally(() => this.recording.delete(recording));
+    this.recording.add(recording);
+  }
+
+  /** Applies one event and acknowledges it; never throws. */
+  private async recordEvent(message: AMQPMessage): Promise<void> {
+    let event: unknown;
+    let problem: string | undefined;
+    try {
+      event = parseJsonBody(message.body);
+      problem = taskEventProblem(event);
+    } catch (error) {
+      problem = (error as Error).message;
+    }
+    if (problem !== undefined) {
+      this.logger.warn({ routingKey: message.routingKey, problem }, 'dropped a malformed task event');
+      await message.ack().catch(() => {});
+      return;
+    }
+    try {
+      await this.store.apply(event as TaskEvent);
+      await message.ack().catch(() => {});
+    } catch (error) {
+      this.logger.error({ routingKey: message.routingKey, err: (error as Error).message }, 'result store refused an event; requeueing it');
+      await sleep(STORE_ERROR_PAUSE_MS, this.closing.signal).catch(() => {});
+      await message.nack(true).catch(() => {});
+    }
+  }
+
+  /** Answers one request to its reply_to, then acknowledges it; never throws. */
+  private async serveRequest(link: KeeperLink, message: AMQPMessage): Promise<void> {
+    let reply: KeeperReply;
+    try {
+      reply = await this.answer(requestOf(message));
+    } catch (error) {
+      reply = errorReply(error);
+      if (reply.ok === false && reply.error.code === 'internal') this.logger.error({ err: reply.error.message }, 'keeper request failed');
+    }
+    const { replyTo, correlationId } = message.properties;
+    try {
+      if (replyTo !== undefined && replyTo !== '') {
+        const out = jsonMessage(reply, { deliveryMode: 1, ...(correlationId === undefined ? {} : { correlationId }) });
+        await link.operations.basicPublish('', replyTo, out.body, out.properties);
+      }
+      await message.ack();
+    } catch (error) {
+      this.logger.debug({ err: (error as Error).message }, 'could not answer a keeper request');
+    }
+  }
+
+  private async answer(request: KeeperRequest): Promise<KeeperReply> {
+    switch (request.op) {
+      case 'get': {
+        const record = await this.get(request.id);
+        return record === undefined ? { ok: true } : { ok: true, record };
+      }
+      case 'list':
+        return { ok: true, records: await this.list(request.query) };
+      case 'retry':
+        return { ok: true, record: await this.retry(request.id) };
+    }
+  }
+
+  private channelLost(link: KeeperLink, reason: string): void {
+    this.logger.warn({ reason }, 'keeper channel closed; reconnecting');
+    void link.connection.close().catch(() => {});
+    this.linkLost(link);
+  }
+
+  private linkLost(link: KeeperLink): void {
+    if (this.link !== link) return;
+    this.link = undefined;
+    if (!this.closed) void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    let pauseMs = RECONNECT_FIRST_MS;
+    while (!this.closed) {
+      try {
+        await sleep(pauseMs, this.closing.signal);
+        await this.connect();
+        if (this.closed) await this.link?.connection.close().catch(() => {});
+        return;
+      } catch (error) {
+        if (this.closed) return;
+        this.logger.warn({ err: (error as Error).message, retryInMs: pauseMs }, 'keeper reconnect failed');
+        pauseMs = Math.min(pauseMs * 2, RECONNECT_MAX_MS);
+      }
+    }
+  }
+}
+
+/** The request in a message; a body that is not JSON is a bad request. */
+function requestOf(message: AMQPMessage): KeeperRequest {
+  let body: unknown;
+  try {
+    body = parseJsonBody(message.body);
+  } catch (error) {
+    throw new KeeperRequestError('bad_request', `a keeper request must be JSON: ${(error as Error).message}`);
+  }
+  return parseKeeperRequest(body);
+}

@@ -1,0 +1,57 @@
+/**
+ * What the result keeper records about each task, and the interface every result store implements
+ * (embedded SQLite, PostgreSQL). One conformance suite (test/unit/tasks/result-store-conformance.ts)
+ * runs against every implementation.
+ */
+import type { TaskError, TaskEvent, TaskOptions, TaskState } from '../protocol.js';
+
+/** A task as the result store knows it. */
+export interface TaskRecord {
+  id: string;
+  name: string;
+  state: TaskState;
+  /** Manual-retry generation (1 for the first run). */
+  run: number;
+  /** Attempts started in the current run. */
+  attempts: number;
+  payload: unknown;
+  options: TaskOptions;
+  /** Set once succeeded. */
+  result?: unknown;
+  /** The last attempt's error (failed, dead, or a retrying attempt). */
+  error?: TaskError;
+  /** When the next attempt is due, while waiting for a retry. */
+  retryAt?: number;
+  /** ms since the epoch. */
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  updatedAt: number;
+}
+
+/** Filters and paging of a task listing (newest first). */
+export interface TaskQuery {
+  name?: string;
+  state?: TaskState;
+  /** Most records returned (default 100). */
+  limit?: number;
+  offset?: number;
+}
+
+/** Durable storage of task records and their event history. */
+export interface ResultStore {
+  /**
+   * Applies a state event and returns the record after it. Idempotent and order-tolerant: an event
+   * older than what the record already reflects (by run, then attempt, then the order of states within
+   * an attempt) is recorded in the history but does not change the state. A non-queued event for an
+   * unknown task creates a record with what the event carries.
+   */
+  apply(event: TaskEvent): Promise<TaskRecord>;
+  get(id: string): Promise<TaskRecord | undefined>;
+  list(query: TaskQuery): Promise<TaskRecord[]>;
+  /** Every event applied for a task, oldest first (by `at`); a redelivered copy of an event is kept once. */
+  history(id: string): Promise<TaskEvent[]>;
+  /** Deletes terminal tasks that finished before `finishedBefore` (retention); returns how many. */
+  deleteFinishedBefore(finishedBefore: number): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,237 @@
+/**
+ * The embedded result store: one SQLite file (better-sqlite3) in the data directory, in WAL mode.
+ *
+ * Durability: synchronous=FULL by default, so a commit is on disk (the WAL is fsynced) before apply()
+ * resolves. The keeper acknowledges an event to the broker only after apply() resolved, so with
+ * NORMAL a power loss could drop results whose events the broker had already forgotten. To keep the
+ * cost of FULL (one fsync per commit) off the hot path, applies made in one event-loop turn are
+ * committed together in one transaction (each task row written once per batch), much as the broker's message
+ * store groups its fsyncs: throughput grows with load instead of being capped by fsync latency.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { TaskEvent } from '../protocol.js';
+import { applyEvent } from './apply-event.js';
+import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
+import { TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
+
+/** Version of the table layout, kept in PRAGMA user_version. */
+const SCHEMA_VERSION = 1;
+
+/** Most events committed in one transaction; more wait for the next round. */
+const APPLY_BATCH_MAX = 1000;
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    payload TEXT,
+    options TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    retry_at INTEGER,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_at, id);
+  CREATE INDEX IF NOT EXISTS tasks_by_name ON tasks (name, created_at, id);
+  CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, created_at, id);
+  CREATE INDEX IF NOT EXISTS tasks_by_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS task_events (
+    seq INTEGER PRIMARY KEY,
+    task_id TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    UNIQUE (task_id, run, attempt, kind, at)
+  );
+`;
+
+/** How hard a commit waits for the disk: FULL (the default) survives power loss, NORMAL only a crash. */
+export type SqliteSynchronous = 'FULL' | 'NORMAL';
+
+/** Settings of a SQLite result store. */
+export interface SqliteResultStoreOptions {
+  synchronous?: SqliteSynchronous;
+  /** How long a commit waits for another process holding the write lock (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+type Outcome = { record: TaskRecord } | { error: unknown };
+
+interface PendingApply {
+  event: TaskEvent;
+  resolve: (record: TaskRecord) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A result store in a SQLite file (or ':memory:'). */
+export class SqliteResultStore implements ResultStore {
+  readonly #db: Database.Database;
+  readonly #selectTask: Database.Statement<[string], TaskRow>;
+  readonly #upsertTask: Database.Statement<[TaskRow]>;
+  readonly #insertEvent: Database.Statement<[string, number, number, string, number, string]>;
+  readonly #selectHistory: Database.Statement<[string], { body: string }>;
+  readonly #applyBatch: Database.Transaction<(batch: readonly PendingApply[]) => Outcome[]>;
+  readonly #listStatements = new Map<string, Database.Statement<Record<string, string | number>, TaskRow>>();
+  #pending: PendingApply[] = [];
+  #roundScheduled = false;
+  #closed = false;
+
+  /** Opens (creating if needed) the store at `path`, a file path or ':memory:'. */
+  constructor(path: string, options: SqliteResultStoreOptions = {}) {
+    if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
+    this.#db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    this.#createSchema();
+    const columns = TASK_COLUMNS.join(', ');
+    const updates = TASK_COLUMNS.filter((column) => column !== 'id').map((column) => `${column} = excluded.${column}`);
+    this.#selectTask = this.#db.prepare(`SELECT ${columns} FROM tasks WHERE id = ?`);
+    this.#upsertTask = this.#db.prepare(
+      `INSERT INTO tasks (${columns}) VALUES (${TASK_COLUMNS.map((column) => `@${column}`).join(', ')})
+       ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
+    );
+    this.#selectHistory = this.#db.prepare('SELECT body FROM task_events WHERE task_id = ? ORDER BY at, seq');
+    this.#insertEvent = this.#db.prepare(
+      'INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.#applyBatch = this.#db.transaction((batch: readonly PendingApply[]) => this.#applyInTransaction(batch));
+  }
+
+  #createSchema(): void {
+    const version = this.#db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) throw new Error(`task result store has schema version ${version}; this Warren knows up to ${SCHEMA_VERSION}`);
+    this.#db.exec(SCHEMA);
+    this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }
+
+  /** Applies `event` (see ResultStore.apply); resolves once the change is committed. */
+  apply(event: TaskEvent): Promise<TaskRecord> {
+    if (this.#closed) return Promise.reject(new Error('task result store is closed'));
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ event, resolve, reject });
+      if (!this.#roundScheduled) {
+        this.#roundScheduled = true;
+        setImmediate(() => this.#commitRound());
+      }
+    });
+  }
+
+  /** Commits the pending applies, up to APPLY_BATCH_MAX, in one transaction; schedules the rest. */
+  #commitRound(): void {
+    if (this.#pending.length === 0) {
+      this.#roundScheduled = false;
+      return;
+    }
+    const batch = this.#pending.splice(0, APPLY_BATCH_MAX);
+    this.#roundScheduled = this.#pending.length > 0;
+    if (this.#roundScheduled) setImmediate(() => this.#commitRound());
+    let outcomes: Outcome[];
+    try {
+      outcomes = this.#applyBatch.immediate(batch);
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    batch.forEach((pending, index) => {
+      const outcome = outcomes[index];
+      if (outcome !== undefined && 'record' in outcome) pending.resolve(outcome.record);
+      else pending.reject(outcome?.error ?? new Error('internal error: no outcome for an apply'));
+    });
+  }
+
+  /**
+   * Applies a batch of events; the caller holds the write lock (an open transaction). Each task's row is
+   * read once and written once per batch, however many of its events the batch holds (a busy keeper
+   * sees a task's queued, started and succeeded events together). A statement that fails fails the
+   * whole transaction, and every apply of the batch rejects (the keeper then requeues the events).
+   */
+  #applyInTransaction(batch: readonly PendingApply[]): Outcome[] {
+    const tasks = new Map<string, { record: TaskRecord | undefined; changed: boolean }>();
+    const outcomes = batch.map(({ event }): Outcome => {
+      let task = tasks.get(event.id);
+      if (task === undefined) {
+        const row = this.#selectTask.get(event.id);
+        task = { record: row === undefined ? undefined : fromTaskRow(row), changed: false };
+        tasks.set(event.id, task);
+      }
+      const next = applyEvent(task.record, event);
+      if (next !== undefined) {
+        task.record = next;
+        task.changed = true;
+      }
+      if (task.record === undefined) return { error: new Error('internal error: applyEvent left an unknown task without a record') };
+      this.#insertEvent.run(...eventKey(event), JSON.stringify(event));
+      return { record: task.record };
+    });
+    for (const { record, changed } of tasks.values()) if (changed && record !== undefined) this.#upsertTask.run(toTaskRow(record));
+    return outcomes;
+  }
+
+  /** The record of task `id`, if known. */
+  async get(id: string): Promise<TaskRecord | undefined> {
+    const row = this.#selectTask.get(id);
+    return row === undefined ? undefined : fromTaskRow(row);
+  }
+
+  /** Records matching the query, newest first. */
+  async list(query: TaskQuery): Promise<TaskRecord[]> {
+    const filters: string[] = [];
+    const parameters: Record<string, string | number> = listPaging(query);
+    if (query.name !== undefined) {
+      filters.push('name = @name');
+      parameters['name'] = query.name;
+    }
+    if (query.state !== undefined) {
+      filters.push('state = @state');
+      parameters['state'] = query.state;
+    }
+    return this.#listStatement(filters).all(parameters).map(fromTaskRow);
+  }
+
+  #listStatement(filters: string[]): Database.Statement<Record<string, string | number>, TaskRow> {
+    const where = filters.length > 0 ? `WHERE ${filters.join(' AND ')}` : '';
+    let statement = this.#listStatements.get(where);
+    if (statement === undefined) {
+      statement = this.#db.prepare<Record<string, string | number>, TaskRow>(
+        `SELECT ${TASK_COLUMNS.join(', ')} FROM tasks ${where} ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset`,
+      );
+      this.#listStatements.set(where, statement);
+    }
+    return statement;
+  }
+
+  /** Every event applied for task `id`, oldest first. */
+  async history(id: string): Promise<TaskEvent[]> {
+    return this.#selectHistory.all(id).map((row) => JSON.parse(row.body) as TaskEvent);
+  }
+
+  /** Deletes tasks that finished before `finishedBefore`, with their history; returns how many. */
+  async deleteFinishedBefore(finishedBefore: number): Promise<number> {
+    return this.#db
+      .transaction(() => {
+        this.#db
+          .prepare('DELETE FROM task_events WHERE task_id IN (SELECT id FROM tasks WHERE finished_at < ?)')
+          .run(finishedBefore);
+        return this.#db.prepare('DELETE FROM tasks WHERE finished_at < ?').run(finishedBefore).changes;
+      })
+      .immediate();
+  }
+
+  /** Commits what is pending, then closes the database. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    while (this.#pending.length > 0) this.#commitRound();
+    this.#db.close();
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * How the SQL result stores lay a task record out in a table row (JSON text for the values, plain
+ * numbers for counters and times), and the paging rules of a listing, shared so that every store
+ * stores and returns exactly the same thing.
+ */
+import type { TaskEvent, TaskState } from '../protocol.js';
+import type { TaskQuery, TaskRecord } from './result-store.js';
+
+/** Columns of the tasks table, in the order the stores write them. */
+export const TASK_COLUMNS = [
+  'id',
+  'name',
+  'state',
+  'run',
+  'attempts',
+  'payload',
+  'options',
+  'result',
+  'error',
+  'retry_at',
+  'created_at',
+  'started_at',
+  'finished_at',
+  'updated_at',
+] as const;
+
+/** A row of the tasks table: JSON text (or NULL when absent) for values, numbers for times. */
+export interface TaskRow {
+  id: string;
+  name: string;
+  state: string;
+  run: number;
+  attempts: number;
+  payload: string | null;
+  options: string;
+  result: string | null;
+  error: string | null;
+  retry_at: number | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
+}
+
+/** Listing size when a query names none. */
+export const TASK_LIST_LIMIT_DEFAULT = 100;
+
+/** Most records one listing returns, whatever the query asks for. */
+export const TASK_LIST_LIMIT_MAX = 1000;
+
+/** JSON text of a value, or NULL for undefined (which JSON cannot hold). */
+function toJson(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}
+
+/** The row a record is stored as. */
+export function toTaskRow(record: TaskRecord): TaskRow {
+  return {
+    id: record.id,
+    name: record.name,
+    state: record.state,
+    run: record.run,
+    attempts: record.attempts,
+    payload: toJson(record.payload),
+    options: JSON.stringify(record.options),
+    result: toJson(record.result),
+    error: toJson(record.error),
+    retry_at: record.retryAt ?? null,
+    created_at: record.createdAt,
+    started_at: record.startedAt ?? null,
+    finished_at: record.finishedAt ?? null,
+    updated_at: record.updatedAt,
+  };
+}
+
+/** The record a row holds; absent optional fields are left out, as applyEvent leaves them out. */
+export function fromTaskRow(row: TaskRow): TaskRecord {
+  const record: TaskRecord = {
+    id: row.id,
+    name: row.name,
+    state: row.state as TaskState,
+    run: row.run,
+    attempts: row.attempts,
+    payload: row.payload === null ? undefined : JSON.parse(row.payload),
+    options: JSON.parse(row.options),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.result !== null) record.result = JSON.parse(row.result);
+  if (row.error !== null) record.error = JSON.parse(row.error);
+  if (row.retry_at !== null) record.retryAt = row.retry_at;
+  if (row.started_at !== null) record.startedAt = row.started_at;
+  if (row.finished_at !== null) record.finishedAt = row.finished_at;
+  return record;
+}
+
+/** The columns of an event that identify it: a redelivered copy of an event is recorded once. */
+export function eventKey(event: TaskEvent): [taskId: string, run: number, attempt: number, kind: string, at: number] {
+  return [event.id, event.run, event.attempt, event.kind, event.at];
+}
+
+/** A listing's limit and offset: whole numbers, the limit capped at TASK_LIST_LIMIT_MAX. */
+export function listPaging(query: TaskQuery): { limit: number; offset: number } {
+  const limit = Math.min(Math.max(0, Math.floor(query.limit ?? TASK_LIST_LIMIT_DEFAULT)), TASK_LIST_LIMIT_MAX);
+  const offset = Math.max(0, Math.floor(query.offset ?? 0));
+  return { limit: Number.isNaN(limit) ? TASK_LIST_LIMIT_DEFAULT : limit, offset: Number.isNaN(offset) ? 0 : offset };
+}

@@ -1,0 +1,98 @@
+/**
+ * Builds what submitters publish (docs/task-protocol.md): the task message with its properties and
+ * headers, and the 'queued' event of a run. The client and the keeper's manual retry share it.
+ */
+import type { AMQPProperties, Field } from '@cloudamqp/amqp-client';
+import {
+  TASK_CONTENT_TYPE,
+  TASK_PROTOCOL_VERSION,
+  TaskHeader,
+  type TaskEvent,
+  type TaskOptions,
+} from './protocol.js';
+
+/** Everything a task message carries. */
+export interface TaskMessageInput {
+  id: string;
+  name: string;
+  /** The payload's JSON text: the whole body of the task message. */
+  payloadJson: string;
+  options: TaskOptions;
+  run: number;
+  attempt: number;
+  /** When the task was first submitted, ms since the epoch. */
+  enqueuedAt: number;
+  /** The submitter's reply queue, when it waits for the reply. */
+  replyTo?: string;
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/** A message ready for basic.publish. */
+export interface OutgoingMessage {
+  body: string;
+  properties: AMQPProperties;
+}
+
+/**
+ * The task message. Counters go out as signed 32-bit integers ('I') and milliseconds as signed 64-bit
+ * ones ('l', a bigint here), so values past 2^31 keep their meaning in every client.
+ */
+export function taskMessage(input: TaskMessageInput): OutgoingMessage {
+  const { options } = input;
+  const headers: Record<string, Field> = {
+    [TaskHeader.protocol]: TASK_PROTOCOL_VERSION,
+    [TaskHeader.id]: input.id,
+    [TaskHeader.name]: input.name,
+    [TaskHeader.attempt]: input.attempt,
+    [TaskHeader.maxAttempts]: options.attempts,
+    [TaskHeader.timeoutMs]: BigInt(options.timeoutMs),
+    [TaskHeader.enqueuedAt]: BigInt(input.enqueuedAt),
+    [TaskHeader.backoff]: options.backoff.kind,
+    [TaskHeader.backoffDelayMs]: BigInt(options.backoff.delayMs),
+    [TaskHeader.backoffJitter]: options.backoff.jitter,
+    [TaskHeader.run]: input.run,
+  };
+  if (input.traceparent !== undefined) headers[TaskHeader.traceparent] = input.traceparent;
+  if (input.tracestate !== undefined) headers[TaskHeader.tracestate] = input.tracestate;
+  const properties: AMQPProperties = {
+    contentType: TASK_CONTENT_TYPE,
+    deliveryMode: 2,
+    messageId: input.id,
+    correlationId: input.id,
+    type: input.name,
+    timestamp: new Date(input.enqueuedAt),
+    headers,
+  };
+  // Priority 0 is the property's absence; amqp-client leaves a 0 out anyway.
+  if (options.priority > 0) properties.priority = options.priority;
+  if (input.replyTo !== undefined) properties.replyTo = input.replyTo;
+  return { body: input.payloadJson, properties };
+}
+
+/** The 'queued' event that opens a run (run 1 at submit, run n + 1 at a manual retry). */
+export function queuedEvent(input: Omit<TaskMessageInput, 'attempt' | 'replyTo'>, at: number): TaskEvent {
+  return {
+    protocol: TASK_PROTOCOL_VERSION,
+    kind: 'queued',
+    id: input.id,
+    name: input.name,
+    run: input.run,
+    attempt: 1,
+    at,
+    payload: JSON.parse(input.payloadJson) as unknown,
+    options: input.options,
+    enqueuedAt: input.enqueuedAt,
+  };
+}
+
+/** A JSON message for the events exchange, a reply queue or the keeper (persistent unless said otherwise). */
+export function jsonMessage(value: unknown, properties: AMQPProperties = {}): OutgoingMessage {
+  return { body: JSON.stringify(value), properties: { contentType: TASK_CONTENT_TYPE, deliveryMode: 2, ...properties } };
+}
+
+/** The JSON value of a message body; throws a SyntaxError on anything else. */
+export function parseJsonBody(body: Uint8Array | null): unknown {
+  if (body === null || body.length === 0) throw new SyntaxError('empty message body');
+  return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as unknown;
+}

@@ -1,0 +1,138 @@
+/**
+ * One attempt at one delivered task: 'started', the handler under its timeout and the worker's
+ * shutdown, the outcome recorded (succeeded, retrying, failed or dead), and only then the ack.
+ */
+import type { AMQPMessage } from '@cloudamqp/amqp-client';
+import { retryDelayMs, waitQueueDelayMs, type TaskError } from './protocol.js';
+import { NonRetryableError, TaskTimeoutError, toTaskError } from './worker-errors.js';
+import { readTaskPayload, type TaskHeaders } from './worker-message.js';
+import type { EncodedSuccess, OutcomeRecorder } from './worker-recorder.js';
+import type { HandlerSlots } from './handler-slots.js';
+import { assertNever } from '../util/assert.js';
+
+/** What a handler gets besides the payload. */
+export interface TaskContext {
+  id: string;
+  name: string;
+  /** 1-based number of this attempt. */
+  attempt: number;
+  maxAttempts: number;
+  /** Aborts when the attempt times out (reason: TaskTimeoutError) or the worker stops (WorkerShutdownError). */
+  signal: AbortSignal;
+  /** When the task was submitted, ms since the epoch. */
+  enqueuedAt: number;
+  /** Every header of the task message (trace context included). */
+  headers: Readonly<Record<string, unknown>>;
+}
+
+/** A task handler: gets the JSON payload, returns a JSON-encodable result (or throws). */
+export type TaskHandler<P = unknown, R = unknown> = (payload: P, ctx: TaskContext) => Promise<R> | R;
+
+/** How an attempt ended, as the worker reports it. */
+export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'dead' | 'requeued';
+
+type Decision =
+  | { kind: 'succeeded'; success: EncodedSuccess }
+  | { kind: 'retrying' | 'failed' | 'dead'; error: TaskError };
+
+/** A delivery being worked on; the worker keeps these to requeue what is still running when it stops. */
+export class TaskAttempt {
+  /** Aborts ctx.signal. */
+  readonly controller = new AbortController();
+  /** The outcome is being recorded: too late to requeue the delivery. */
+  recording = false;
+  /** The worker gave the delivery back (or lost it); whatever the handler does next is ignored. */
+  abandoned = false;
+
+  constructor(
+    readonly message: AMQPMessage,
+    readonly task: TaskHeaders,
+  ) {}
+
+  /** Aborts the handler and marks the delivery as given back; false when the outcome is already being recorded. */
+  abandon(reason: Error): boolean {
+    if (this.recording) return false;
+    this.abandoned = true;
+    this.controller.abort(reason);
+    return true;
+  }
+
+  /** Runs the attempt to its end; rejects only when recording the outcome or acking failed. */
+  async run(handler: TaskHandler, recorder: OutcomeRecorder, slots: HandlerSlots): Promise<AttemptOutcome> {
+    let payload: unknown;
+    try {
+      payload = readTaskPayload(this.message);
+    } catch (error) {
+      // The payload will never parse: no attempt is made, the message goes to the dead-letter queue.
+      this.recording = true;
+      return this.finish({ kind: 'dead', error: toTaskError(error) }, recorder);
+    }
+    await slots.acquire();
+    let decision: Decision;
+    let started: Promise<void>;
+    try {
+      if (this.abandoned) return 'requeued';
+      started = recorder.started(this.task);
+      // Awaited before the outcome is recorded; this only keeps an abandoned attempt's failure quiet.
+      started.catch(() => undefined);
+      decision = await this.callHandler(handler, payload, recorder);
+    } finally {
+      // The slot is free once the handler is done; recording the outcome overlaps the next handler.
+      slots.release();
+    }
+    if (this.abandoned) return 'requeued';
+    this.recording = true;
+    await started;
+    return this.finish(decision, recorder);
+  }
+
+  private async callHandler(handler: TaskHandler, payload: unknown, recorder: OutcomeRecorder): Promise<Decision> {
+    const { signal } = this.controller;
+    const { timeoutMs } = this.task;
+    const timer = timeoutMs > 0 ? setTimeout(() => this.controller.abort(new TaskTimeoutError(timeoutMs)), timeoutMs) : undefined;
+    // A handler that ignores its signal is not waited for: the attempt ends when the signal aborts.
+    const aborted = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    let result: unknown;
+    try {
+      result = await Promise.race([handler(payload, this.context()), aborted]);
+    } catch (error) {
+      return this.failure(error);
+    } finally {
+      clearTimeout(timer);
+    }
+    try {
+      return { kind: 'succeeded', success: recorder.encodeSuccess(this.task, result) };
+    } catch (error) {
+      // A result JSON cannot carry fails the same way on every attempt.
+      return this.failure(new NonRetryableError(`result is not JSON-encodable: ${(error as Error).message}`));
+    }
+  }
+
+  private context(): TaskContext {
+    const { id, name, attempt, maxAttempts, enqueuedAt, headers } = this.task;
+    return { id, name, attempt, maxAttempts, signal: this.controller.signal, enqueuedAt, headers };
+  }
+
+  private failure(thrown: unknown): Decision {
+    const error = toTaskError(thrown);
+    if (!error.retryable) return { kind: 'failed', error };
+    return { kind: this.task.attempt >= this.task.maxAttempts ? 'dead' : 'retrying', error };
+  }
+
+  private async finish(decision: Decision, recorder: OutcomeRecorder): Promise<AttemptOutcome> {
+    await this.record(decision, recorder);
+    await this.message.ack();
+    return decision.kind;
+  }
+
+  private record(decision: Decision, recorder: OutcomeRecorder): Promise<void> {
+    const { message, task } = this;
+    switch (decision.kind) {
+      case 'succeeded': return recorder.succeeded(message, task, decision.success);
+      case 'retrying': return recorder.retrying(message, task, decision.error, waitQueueDelayMs(retryDelayMs(task.backoff, task.attempt)));
+      case 'failed': return recorder.failed(message, task, decision.error);
+      case 'dead': return recorder.dead(message, task, decision.error);
+      default: return assertNever(decision);
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Records what happened to a task attempt through the broker: state events on the events exchange,
+ * the reply to reply_to, the copy that waits for a retry, the copy in the dead-letter queue. Publishes
+ * go over one channel in confirm mode, and every method resolves only once the broker confirmed all it
+ * published, so the caller may then ack the delivery.
+ */
+import type { AMQPChannel, AMQPMessage, AMQPProperties, Field } from '@cloudamqp/amqp-client';
+import {
+  TASK_CONTENT_TYPE,
+  TASK_EVENTS_EXCHANGE,
+  TASK_PROTOCOL_VERSION,
+  TaskHeader,
+  deadLetterQueueName,
+  eventRoutingKey,
+  taskQueueName,
+  type TaskError,
+  type TaskEvent,
+  type TaskEventKind,
+  type TaskReply,
+} from './protocol.js';
+import { declareWaitQueue } from './topology.js';
+import { copyHeaders, type TaskHeaders } from './worker-message.js';
+
+const PERSISTENT = 2;
+const JSON_PROPERTIES: AMQPProperties = { contentType: TASK_CONTENT_TYPE, deliveryMode: PERSISTENT };
+
+/** The JSON bodies that record a success, encoded as soon as the handler returned. */
+export interface EncodedSuccess {
+  event: string;
+  reply: string;
+}
+
+/** Publishes the outcomes of task attempts on a confirm-mode channel. */
+export class OutcomeRecorder {
+  constructor(
+    private readonly channel: AMQPChannel,
+    private readonly workerId: string,
+  ) {}
+
+  /** The 'started' event of an attempt. */
+  async started(task: TaskHeaders): Promise<void> {
+    await this.publishEvent(this.encodeEvent('started', task, { worker: this.workerId }), 'started', task.name);
+  }
+
+  /** The 'succeeded' event and reply of `result`; throws a TypeError when JSON cannot carry the result. */
+  encodeSuccess(task: TaskHeaders, result: unknown): EncodedSuccess {
+    return { event: this.encodeEvent('succeeded', task, { result }), reply: encodeReply(task, { state: 'succeeded', result }) };
+  }
+
+  /** Publishes the 'succeeded' event and the reply. */
+  succeeded(message: AMQPMessage, task: TaskHeaders, success: EncodedSuccess): Promise<void> {
+    return settleAll([this.publishEvent(success.event, 'succeeded', task.name), this.publishReply(message, task, success.reply)]);
+  }
+
+  /** The 'failed' event and the reply of an attempt that must not be retried. */
+  failed(message: AMQPMessage, task: TaskHeaders, error: TaskError): Promise<void> {
+    const event = this.encodeEvent('failed', task, { error });
+    const reply = encodeReply(task, { state: 'failed', error });
+    return settleAll([this.publishEvent(event, 'failed', task.name), this.publishReply(message, task, reply)]);
+  }
+
+  /**
+   * A copy of the message with the next attempt number, parked in the wait queue of `delayMs` (already
+   * rounded with waitQueueDelayMs) or, for no delay, straight in the work queue; then the 'retrying' event.
+   */
+  async retrying(message: AMQPMessage, task: TaskHeaders, error: TaskError, delayMs: number): Promise<void> {
+    const queue = delayMs > 0 ? await declareWaitQueue(this.channel, task.name, delayMs) : taskQueueName(task.name);
+    const copy = this.channel.basicPublish('', queue, message.body, copyProperties(message, { [TaskHeader.attempt]: task.attempt + 1 }));
+    const at = Date.now();
+    const event = this.encodeEvent('retrying', task, { at, error, retryAt: at + delayMs });
+    await settleAll([copy, this.publishEvent(event, 'retrying', task.name)]);
+  }
+
+  /** A copy of the message in the dead-letter queue with x-task-error, the 'dead' event and the reply. */
+  dead(message: AMQPMessage, task: TaskHeaders, error: TaskError): Promise<void> {
+    const event = this.encodeEvent('dead', task, { error });
+    const reply = encodeReply(task, { state: 'dead', error });
+    return settleAll([
+      this.deadLetter(message, task.name, error),
+      this.publishEvent(event, 'dead', task.name),
+      this.publishReply(message, task, reply),
+    ]);
+  }
+
+  /** A copy of a message that is not a readable task (a poison message) in `taskName`'s dead-letter queue. */
+  async poison(message: AMQPMessage, taskName: string, error: TaskError): Promise<void> {
+    await this.deadLetter(message, taskName, error);
+  }
+
+  private deadLetter(message: AMQPMessage, taskName: string, error: TaskError): Promise<number> {
+    const properties = copyProperties(message, { [TaskHeader.error]: JSON.stringify(error) });
+    return this.channel.basicPublish('', deadLetterQueueName(taskName), message.body, properties);
+  }
+
+  private encodeEvent(kind: TaskEventKind, task: TaskHeaders, details: Partial<TaskEvent>): string {
+    const event: TaskEvent = {
+      protocol: TASK_PROTOCOL_VERSION,
+      kind,
+      id: task.id,
+      name: task.name,
+      run: task.run,
+      attempt: task.attempt,
+      at: Date.now(),
+      ...details,
+    };
+    return JSON.stringify(event);
+  }
+
+  private publishEvent(body: string, kind: TaskEventKind, name: string): Promise<number> {
+    return this.channel.basicPublish(TASK_EVENTS_EXCHANGE, eventRoutingKey({ kind, name }), body, JSON_PROPERTIES);
+  }
+
+  /** Publishes the reply when the message asked for one (reply_to); replies are transient, like RPC replies. */
+  private publishReply(message: AMQPMessage, task: TaskHeaders, body: string): Promise<number> | undefined {
+    const replyTo = message.properties.replyTo;
+    if (replyTo === undefined || replyTo === '') return undefined;
+    return this.channel.basicPublish('', replyTo, body, { contentType: TASK_CONTENT_TYPE, correlationId: task.id });
+  }
+}
+
+function encodeReply(task: TaskHeaders, outcome: Pick<TaskReply, 'state' | 'result' | 'error'>): string {
+  const reply: TaskReply = { protocol: TASK_PROTOCOL_VERSION, id: task.id, name: task.name, attempt: task.attempt, ...outcome };
+  return JSON.stringify(reply);
+}
+
+/**
+ * The message's properties for a persistent copy: per-message expiration dropped, headers changed, and
+ * user_id dropped (the broker refuses a publish whose user_id is not the publishing connection's user,
+ * and the worker usually logs in as another user than the submitter).
+ */
+function copyProperties(message: AMQPMessage, changes: Record<string, Field>): AMQPProperties {
+  const { expiration: _expiration, userId: _userId, ...properties } = message.properties;
+  return { ...properties, headers: copyHeaders(message.properties, changes), deliveryMode: PERSISTENT };
+}
+
+/** Waits for every publish to be confirmed; rejects with the first failure once all have settled. */
+async function settleAll(publishes: (Promise<number> | undefined)[]): Promise<void> {
+  const results = await Promise.allSettled(publishes);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+}

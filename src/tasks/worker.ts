@@ -1,0 +1,295 @@
+/**
+ * The task worker: consumes the work queues of the task names it has handlers for and runs each
+ * delivery as a TaskAttempt. Register every handler with `handle()`, then call `start()`.
+ *
+ * Concurrency is one channel-wide prefetch (basic.qos global; per consumer when there is one task name)
+ * on the consuming channel: the broker never has more than `concurrency` unacked deliveries out to this
+ * worker, over all task names together, and as a delivery is acked only once its outcome is recorded,
+ * no more than `concurrency` handlers run at once.
+ * (An attempt that timed out while its handler ignores the signal is let go, so such a handler may run on.)
+ * Outcomes are published on a second channel in confirm mode.
+ */
+import { HandlerSlots } from './handler-slots.js';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { AMQPClient, type AMQPChannel, type AMQPConsumer, type AMQPMessage } from '@cloudamqp/amqp-client';
+import { assert } from '../util/assert.js';
+import type { Logger } from '../util/logger.js';
+import { isValidTaskName, taskQueueName } from './protocol.js';
+import { declareEventTopology, declareTaskTopology } from './topology.js';
+import { TaskAttempt, type AttemptOutcome, type TaskHandler } from './worker-attempt.js';
+import { WorkerShutdownError, toTaskError } from './worker-errors.js';
+import { readTaskHeaders } from './worker-message.js';
+import { OutcomeRecorder } from './worker-recorder.js';
+
+export { NonRetryableError, TaskTimeoutError, WorkerShutdownError } from './worker-errors.js';
+export type { AttemptOutcome, TaskContext, TaskHandler } from './worker-attempt.js';
+
+/** Largest concurrency: basic.qos prefetch-count is a 16-bit number. */
+const CONCURRENCY_MAX = 65_535;
+/** Default time close() gives running handlers before it aborts and requeues them. */
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/** Settings of a worker. */
+export interface WorkerOptions {
+  /** amqp:// or amqps:// URL of the broker. */
+  url: string;
+  /** Handlers that may run at once, over all task names (1..65535). */
+  concurrency: number;
+  /** How long close() waits for running handlers before it aborts and requeues them (default 10 s). */
+  shutdownTimeoutMs?: number;
+  /** Sent in 'started' events (default host:pid:random). */
+  workerId?: string;
+  logger?: Logger;
+}
+
+/** What the worker reports after each delivery it settled. */
+export interface SettledDelivery {
+  /** Undefined for a poison message that has no readable task id. */
+  id: string | undefined;
+  name: string;
+  attempt: number | undefined;
+  /** 'poison': not a readable task message; it went to the dead-letter queue. */
+  outcome: AttemptOutcome | 'poison';
+}
+
+/** Events of a Worker: 'error' when the connection or a channel is lost (the worker then closes). */
+export interface WorkerEvents {
+  settled: [SettledDelivery];
+  error: [Error];
+  close: [];
+}
+
+type WorkerState = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
+
+/** Creates a worker; nothing connects until start(). */
+export function createWorker(options: WorkerOptions): Worker {
+  return new Worker(options);
+}
+
+/** Runs task handlers for the task names it was given (see the file comment). */
+export class Worker extends EventEmitter<WorkerEvents> {
+  /** Identifier sent in 'started' events. */
+  readonly workerId: string;
+  private readonly handlers = new Map<string, TaskHandler>();
+  private readonly running = new Set<TaskAttempt>();
+  private readonly slots: HandlerSlots;
+  private readonly consumers: AMQPConsumer[] = [];
+  private readonly shutdownTimeoutMs: number;
+  private readonly logger: Logger | undefined;
+  private state: WorkerState = 'idle';
+  private connection: AMQPClient | undefined;
+  private recorder: OutcomeRecorder | undefined;
+  private starting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly idleWaiters: (() => void)[] = [];
+  private closeEmitted = false;
+
+  constructor(private readonly options: WorkerOptions) {
+    super();
+    if (!Number.isInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > CONCURRENCY_MAX) {
+      throw new RangeError(`concurrency must be an integer 1..${CONCURRENCY_MAX}, got ${options.concurrency}`);
+    }
+    this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.slots = new HandlerSlots(options.concurrency);
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.logger = options.logger?.child({ worker: this.workerId });
+  }
+
+  /** Handlers running now. */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /** Registers the handler of a task name; only before start(). */
+  handle<P = unknown, R = unknown>(name: string, handler: TaskHandler<P, R>): this {
+    if (this.state !== 'idle') throw new Error('handle() must be called before start()');
+    if (!isValidTaskName(name)) throw new TypeError(`invalid task name ${JSON.stringify(name)}`);
+    if (this.handlers.has(name)) throw new Error(`task ${name} already has a handler`);
+    // The payload is whatever JSON the submitter sent; P is the handler's own view of it.
+    this.handlers.set(name, handler as TaskHandler);
+    return this;
+  }
+
+  /** Connects, declares the topology of the handled names and starts consuming their work queues. */
+  start(): Promise<void> {
+    if (this.state !== 'idle') return Promise.reject(new Error(`worker cannot start: it is ${this.state}`));
+    if (this.handlers.size === 0) return Promise.reject(new Error('worker has no handlers: call handle() before start()'));
+    this.state = 'starting';
+    this.starting = this.connectAndConsume();
+    return this.starting;
+  }
+
+  /**
+   * Stops gracefully: cancels the consumers, waits up to shutdownTimeoutMs for running handlers, then
+   * aborts the rest (ctx.signal) and requeues their deliveries, and closes the connection.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** Calls close() on SIGTERM and SIGINT; returns a function that removes the handlers. */
+  installSignalHandlers(): () => void {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      this.logger?.info({ signal }, 'worker shutting down');
+      this.close().catch((error: unknown) => this.logger?.error({ error: String(error) }, 'worker shutdown failed'));
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    return () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    };
+  }
+
+  private async connectAndConsume(): Promise<void> {
+    const connection = new AMQPClient(this.options.url);
+    connection.name = `warren worker ${this.workerId}`;
+    connection.onerror = (error) => this.logger?.debug({ error: error.message }, 'connection error');
+    this.connection = connection;
+    try {
+      await connection.connect();
+      connection.ondisconnect = (error) => this.fail(error ?? new Error('connection to the broker lost'));
+      const publishing = await this.openChannel(connection, 'publishing');
+      await publishing.confirmSelect();
+      await declareEventTopology(publishing);
+      for (const name of this.handlers.keys()) await declareTaskTopology(publishing, name);
+      this.recorder = new OutcomeRecorder(publishing, this.workerId);
+      await this.consume(await this.openChannel(connection, 'consuming'));
+    } catch (error) {
+      this.state = 'closed';
+      connection.close().catch(() => undefined);
+      throw error;
+    }
+    if (this.state !== 'starting') throw new Error('worker closed while starting');
+    this.state = 'running';
+    this.logger?.info({ tasks: [...this.handlers.keys()], concurrency: this.options.concurrency }, 'worker started');
+  }
+
+  private async openChannel(connection: AMQPClient, role: string): Promise<AMQPChannel> {
+    const channel = await connection.channel();
+    channel.onerror = (reason) => this.fail(new Error(`${role} channel closed by the broker: ${reason}`));
+    return channel;
+  }
+
+  private async consume(channel: AMQPChannel): Promise<void> {
+    // One consumer: a per-consumer prefetch is the same limit, and RabbitMQ deprecates global qos.
+    // Twice the concurrency: while an outcome waits for the broker's confirm, the next delivery is here.
+    await channel.basicQos(Math.min(2 * this.options.concurrency, CONCURRENCY_MAX), 0, this.handlers.size > 1);
+    for (const [name, handler] of this.handlers) {
+      const consumer = await channel.basicConsume(taskQueueName(name), { noAck: false }, (message) => this.onDelivery(name, handler, message));
+      // wait() rejects when the broker cancels the consumer (its queue was deleted) or closes the channel.
+      consumer.wait().catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))));
+      this.consumers.push(consumer);
+    }
+  }
+
+  private async onDelivery(name: string, handler: TaskHandler, message: AMQPMessage): Promise<void> {
+    const recorder = this.recorder;
+    if (this.state !== 'running' && this.state !== 'starting') {
+      // Delivered after close() began, before the broker processed basic.cancel: give it back untouched.
+      await message.nack(true).catch(() => undefined);
+      return;
+    }
+    assert(recorder !== undefined, 'deliveries start after the recorder exists');
+    let attempt: TaskAttempt;
+    try {
+      attempt = new TaskAttempt(message, readTaskHeaders(message, name));
+    } catch (error) {
+      await this.deadLetterPoison(recorder, name, message, error);
+      return;
+    }
+    this.running.add(attempt);
+    try {
+      const outcome = await attempt.run(handler, recorder, this.slots);
+      this.emit('settled', { id: attempt.task.id, name, attempt: attempt.task.attempt, outcome });
+    } catch (error) {
+      await this.onRecordingFailed(message, error);
+    } finally {
+      this.running.delete(attempt);
+      if (this.running.size === 0) this.notifyIdle();
+    }
+  }
+
+  private async deadLetterPoison(recorder: OutcomeRecorder, name: string, message: AMQPMessage, error: unknown): Promise<void> {
+    this.logger?.warn({ task: name, error: String(error) }, 'poison message sent to the dead-letter queue');
+    try {
+      await recorder.poison(message, name, toTaskError(error));
+      await message.ack();
+      this.emit('settled', { id: undefined, name, attempt: undefined, outcome: 'poison' });
+    } catch (recordError) {
+      await this.onRecordingFailed(message, recordError);
+    }
+  }
+
+  /**
+   * The outcome could not be recorded (a publish was refused or the channel is gone): the delivery goes
+   * back to the queue, so the task is run again rather than lost.
+   */
+  private async onRecordingFailed(message: AMQPMessage, error: unknown): Promise<void> {
+    this.logger?.error({ error: String(error) }, 'recording a task outcome failed; requeueing the delivery');
+    await message.nack(true).catch(() => undefined);
+  }
+
+  private async shutdown(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    if (this.state !== 'running') {
+      this.state = 'closed';
+      return;
+    }
+    this.state = 'closing';
+    await Promise.allSettled(this.consumers.map((consumer) => consumer.cancel()));
+    await this.waitForIdle(this.shutdownTimeoutMs);
+    const requeued: Promise<void>[] = [];
+    for (const attempt of this.running) {
+      if (attempt.abandon(new WorkerShutdownError('the worker stopped before the attempt finished'))) {
+        requeued.push(attempt.message.nack(true).catch(() => undefined));
+      }
+    }
+    await Promise.all(requeued);
+    // Abandoned attempts end at once; those already recording their outcome need one confirm round trip.
+    await this.waitForIdle(this.shutdownTimeoutMs);
+    await this.connection?.close().catch(() => undefined);
+    this.setClosed();
+  }
+
+  /** Resolves once no delivery is running, or after `timeoutMs`. */
+  private async waitForIdle(timeoutMs: number): Promise<void> {
+    if (this.running.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.idleWaiters.push(resolve);
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+  }
+
+  private notifyIdle(): void {
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** The connection or a channel was lost: every running delivery is lost with it, and the worker closes. */
+  private fail(error: Error): void {
+    // While starting, start() rejects with the failure instead.
+    if (this.state === 'closed' || this.state === 'idle' || this.state === 'starting') return;
+    this.logger?.error({ error: error.message }, 'worker lost its broker connection');
+    this.state = 'closed';
+    for (const attempt of this.running) attempt.abandon(error);
+    this.connection?.close().catch(() => undefined);
+    try {
+      this.emit('error', error);
+    } finally {
+      this.setClosed();
+    }
+  }
+
+  private setClosed(): void {
+    this.state = 'closed';
+    this.notifyIdle();
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    this.emit('close');
+  }
+}

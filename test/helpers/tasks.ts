@@ -1,0 +1,75 @@
+/**
+ * Shared pieces of the task layer's integration tests: a broker without its in-process keeper (the
+ * tests run their own), unique task names, and a reader of the AMQP type tags a content header's
+ * headers table carries on the wire.
+ */
+import type { TestContext } from 'node:test';
+import { startTestBroker, type TestBroker } from './broker.js';
+
+let counter = 0;
+
+/** A task name no other test uses. */
+export function uniqueTaskName(prefix: string): string {
+  counter += 1;
+  return `test.${prefix}.${process.pid}.${counter}`;
+}
+
+/** Starts an in-process Warren with no keeper of its own, stopped when `t` ends. */
+export async function startTasksBroker(t: TestContext): Promise<TestBroker> {
+  const broker = await startTestBroker({ tasks: { keeperEnabled: false } });
+  t.after(() => broker.close());
+  return broker;
+}
+
+/** The AMQP field type tag ('S', 'I', 'l', 't'...) of each header in a basic content header frame payload. */
+export function headerFieldTypes(payload: Buffer): Record<string, string> {
+  const flags = payload.readUInt16BE(12);
+  let offset = 14;
+  if ((flags & 0x8000) !== 0) offset += 1 + payload.readUInt8(offset); // content-type
+  if ((flags & 0x4000) !== 0) offset += 1 + payload.readUInt8(offset); // content-encoding
+  if ((flags & 0x2000) === 0) return {};
+  const end = offset + 4 + payload.readUInt32BE(offset);
+  offset += 4;
+  const types: Record<string, string> = {};
+  while (offset < end) {
+    const keyLength = payload.readUInt8(offset);
+    const key = payload.toString('utf8', offset + 1, offset + 1 + keyLength);
+    offset += 1 + keyLength;
+    const tag = String.fromCharCode(payload.readUInt8(offset));
+    offset += 1;
+    types[key] = tag;
+    offset += fieldValueLength(payload, offset, tag);
+  }
+  return types;
+}
+
+function fieldValueLength(payload: Buffer, offset: number, tag: string): number {
+  switch (tag) {
+    case 't':
+    case 'b':
+    case 'B':
+      return 1;
+    case 's':
+    case 'u':
+      return 2;
+    case 'I':
+    case 'i':
+    case 'f':
+      return 4;
+    case 'D':
+      return 5;
+    case 'l':
+    case 'd':
+    case 'T':
+      return 8;
+    case 'V':
+      return 0;
+    case 'S':
+    case 'x':
+    case 'F':
+    case 'A':
+      return 4 + payload.readUInt32BE(offset);
+    default:
+      throw new Error(`unknown field type ${tag}`);
+  }
+}
