@@ -16,7 +16,7 @@ import { TASKS_VHOST } from './http/task-gateway.js';
 import { taskLayerBackend } from './http/task-layer-backend.js';
 import { connectTasks } from './tasks/client.js';
 import { startKeeper } from './tasks/keeper.js';
-import { SqliteResultStore } from './tasks/store/sqlite-store.js';
+import { ThreadedResultStore } from './tasks/store/threaded-store.js';
 import { DiskMonitor } from './server/disk-monitor.js';
 import { AmqpListener } from './server/listener.js';
 import { openStorage, type Storage } from './storage/index.js';
@@ -134,7 +134,7 @@ async function startTaskServices(config: WarrenConfig, broker: Broker, amqpPort:
   const url = `amqp://${username}:${password}@${host}:${amqpPort}`;
   const client = connectTasks({ url, logger: log.child({ component: 'task-gateway' }) });
   if (!config.tasks.keeperEnabled) return { backend: taskLayerBackend(client, client), close: () => client.close() };
-  const store = new SqliteResultStore(join(config.dataDir, 'tasks.sqlite'));
+  const store = new ThreadedResultStore(join(config.dataDir, 'tasks.sqlite'));
   try {
     const keeper = await startKeeper({ url, store, retentionMs: config.tasks.retentionMs, logger: log });
     const close = async (): Promise<void> => {

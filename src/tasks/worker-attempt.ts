@@ -43,6 +43,8 @@ export class TaskAttempt {
   recording = false;
   /** The worker gave the delivery back (or lost it); whatever the handler does next is ignored. */
   abandoned = false;
+  /** The handler has a slot (false while the delivery waits for one). */
+  handlerStarted = false;
 
   constructor(
     readonly message: AMQPMessage,
@@ -72,6 +74,7 @@ export class TaskAttempt {
     let started: Promise<void>;
     try {
       if (this.abandoned) return 'requeued';
+      this.handlerStarted = true;
       started = recorder.started(this.task);
       // Awaited before the outcome is recorded; this only keeps an abandoned attempt's failure quiet.
       started.catch(() => undefined);

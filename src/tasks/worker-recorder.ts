@@ -23,6 +23,7 @@ import { copyHeaders, type TaskHeaders } from './worker-message.js';
 
 const PERSISTENT = 2;
 const JSON_PROPERTIES: AMQPProperties = { contentType: TASK_CONTENT_TYPE, deliveryMode: PERSISTENT };
+const TRANSIENT_JSON_PROPERTIES: AMQPProperties = { contentType: TASK_CONTENT_TYPE, deliveryMode: 1 };
 
 /** The JSON bodies that record a success, encoded as soon as the handler returned. */
 export interface EncodedSuccess {
@@ -37,9 +38,13 @@ export class OutcomeRecorder {
     private readonly workerId: string,
   ) {}
 
-  /** The 'started' event of an attempt. */
+  /**
+   * The 'started' event of an attempt, transient: it costs the broker no disk write, and losing it in a
+   * broker crash only leaves the record 'queued' until the outcome's (persistent) event arrives.
+   */
   async started(task: TaskHeaders): Promise<void> {
-    await this.publishEvent(this.encodeEvent('started', task, { worker: this.workerId }), 'started', task.name);
+    const body = this.encodeEvent('started', task, { worker: this.workerId });
+    await this.channel.basicPublish(TASK_EVENTS_EXCHANGE, eventRoutingKey({ kind: 'started', name: task.name }), body, TRANSIENT_JSON_PROPERTIES);
   }
 
   /** The 'succeeded' event and reply of `result`; throws a TypeError when JSON cannot carry the result. */

@@ -28,6 +28,8 @@ export type { AttemptOutcome, TaskContext, TaskHandler } from './worker-attempt.
 
 /** Largest concurrency: basic.qos prefetch-count is a 16-bit number. */
 const CONCURRENCY_MAX = 65_535;
+/** Deliveries held per handler slot unless the options say otherwise. */
+const PREFETCH_MULTIPLIER_DEFAULT = 4;
 /** Default time close() gives running handlers before it aborts and requeues them. */
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -37,6 +39,11 @@ export interface WorkerOptions {
   url: string;
   /** Handlers that may run at once, over all task names (1..65535). */
   concurrency: number;
+  /**
+   * Deliveries the worker holds per handler slot (default 4, Celery's worker_prefetch_multiplier): more
+   * keeps handlers busy while outcomes are being confirmed; 1 leaves more tasks to other workers.
+   */
+  prefetchMultiplier?: number;
   /** How long close() waits for running handlers before it aborts and requeues them (default 10 s). */
   shutdownTimeoutMs?: number;
   /** Sent in 'started' events (default host:pid:random). */
@@ -90,6 +97,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     super();
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > CONCURRENCY_MAX) {
       throw new RangeError(`concurrency must be an integer 1..${CONCURRENCY_MAX}, got ${options.concurrency}`);
+    }
+    const multiplier = options.prefetchMultiplier;
+    if (multiplier !== undefined && (!Number.isInteger(multiplier) || multiplier < 1)) {
+      throw new RangeError(`prefetchMultiplier must be a positive integer, got ${multiplier}`);
     }
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     this.slots = new HandlerSlots(options.concurrency);
@@ -176,8 +187,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async consume(channel: AMQPChannel): Promise<void> {
     // One consumer: a per-consumer prefetch is the same limit, and RabbitMQ deprecates global qos.
-    // Twice the concurrency: while an outcome waits for the broker's confirm, the next delivery is here.
-    await channel.basicQos(Math.min(2 * this.options.concurrency, CONCURRENCY_MAX), 0, this.handlers.size > 1);
+    // More deliveries than handlers: while outcomes wait for the broker's confirms, the next ones are here.
+    const prefetch = this.options.concurrency * (this.options.prefetchMultiplier ?? PREFETCH_MULTIPLIER_DEFAULT);
+    await channel.basicQos(Math.min(prefetch, CONCURRENCY_MAX), 0, this.handlers.size > 1);
     for (const [name, handler] of this.handlers) {
       const consumer = await channel.basicConsume(taskQueueName(name), { noAck: false }, (message) => this.onDelivery(name, handler, message));
       // wait() rejects when the broker cancels the consumer (its queue was deleted) or closes the channel.
@@ -241,6 +253,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.state = 'closing';
     await Promise.allSettled(this.consumers.map((consumer) => consumer.cancel()));
+    // Prefetched deliveries whose handler never started go straight back to the queue for other workers.
+    const waiting: Promise<void>[] = [];
+    for (const attempt of this.running) {
+      if (!attempt.handlerStarted && attempt.abandon(new WorkerShutdownError('the worker stopped before the attempt started'))) {
+        waiting.push(attempt.message.nack(true).catch(() => undefined));
+      }
+    }
+    await Promise.all(waiting);
     await this.waitForIdle(this.shutdownTimeoutMs);
     const requeued: Promise<void>[] = [];
     for (const attempt of this.running) {

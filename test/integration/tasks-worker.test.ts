@@ -232,6 +232,24 @@ test('close() lets running handlers finish within the deadline and requeues the 
   assert.equal((await probe.waitForReply(stuck)).result, 'second worker');
 });
 
+test('close() gives prefetched deliveries whose handler never started straight back to the queue', async () => {
+  const probe = await openProbe();
+  const ran: number[] = [];
+  const worker = await startWorker(probe.name, async (payload: { n: number }) => {
+    ran.push(payload.n);
+    await delay(300);
+    return payload.n;
+  }, { concurrency: 1, shutdownTimeoutMs: 5000 });
+  const first = await probe.submit({ n: 1 });
+  await probe.submit({ n: 2 });
+  await probe.submit({ n: 3 });
+  await probe.waitForEvent(first, 'started');
+  await worker.close();
+  assert.deepEqual(ran, [1], 'only the running handler finished; the prefetched ones did not run');
+  assert.equal((await probe.waitForReply(first)).result, 1);
+  await waitFor(async () => (await probe.workQueue()).messageCount === 2, 2000, 'the two prefetched tasks back in the queue');
+});
+
 test('close() with nothing running returns promptly and stops consuming', async () => {
   const probe = await openProbe();
   const worker = await startWorker(probe.name, () => 'ok', { shutdownTimeoutMs: 5000 });

@@ -10,6 +10,7 @@ export { applyEvent } from './apply-event.js';
 export { PostgresResultStore, type PostgresResultStoreOptions } from './postgres-store.js';
 export type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 export { SqliteResultStore, type SqliteResultStoreOptions, type SqliteSynchronous } from './sqlite-store.js';
+export { ThreadedResultStore } from './threaded-store.js';
 export { TASK_LIST_LIMIT_DEFAULT, TASK_LIST_LIMIT_MAX } from './task-rows.js';
 
 /**

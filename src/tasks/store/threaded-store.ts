@@ -1,0 +1,101 @@
+/**
+ * A SQLite result store running in a worker thread. better-sqlite3 is synchronous, and a commit with
+ * synchronous=FULL waits for an fsync: on the main thread of `warren server` that would stall the
+ * broker's event loop for every batch of task events. Each call is posted to the thread and answered
+ * there (structured clone: records and events are plain JSON-like values).
+ */
+import { Worker } from 'node:worker_threads';
+import type { TaskEvent } from '../protocol.js';
+import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
+import type { SqliteResultStoreOptions } from './sqlite-store.js';
+
+/** A call posted to the store thread. */
+export type StoreCall = { id: number } & (
+  | { method: 'apply'; argument: TaskEvent }
+  | { method: 'get'; argument: string }
+  | { method: 'list'; argument: TaskQuery }
+  | { method: 'history'; argument: string }
+  | { method: 'deleteFinishedBefore'; argument: number }
+  | { method: 'close'; argument?: undefined }
+);
+
+/** The thread's answer to one call. */
+export type StoreAnswer = { id: number; result: unknown; error?: undefined } | { id: number; error: { name: string; message: string } };
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+interface PendingCall {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+/** The result store of `warren server`: SQLite in a worker thread. */
+export class ThreadedResultStore implements ResultStore {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, PendingCall>();
+  private nextId = 1;
+  private failure: Error | undefined;
+
+  /** Opens (creating if needed) the SQLite store at `path` in a new worker thread. */
+  constructor(path: string, options: SqliteResultStoreOptions = {}) {
+    // Under tsx (tests, development) this module is TypeScript, and so is its sibling.
+    const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+    const entry = new URL(`./store-thread.${extension}`, import.meta.url);
+    this.worker = extension === 'js'
+      ? new Worker(entry, { workerData: { path, options } })
+      : // A worker thread does not inherit tsx's loader: register it there before loading the TypeScript entry.
+        new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: { path, options } });
+    this.worker.on('message', (answer: StoreAnswer) => this.settle(answer));
+    this.worker.on('error', (error) => this.failAll(error));
+    this.worker.on('exit', (code) => this.failAll(new Error(`task result store thread exited (code ${code})`)));
+  }
+
+  apply(event: TaskEvent): Promise<TaskRecord> {
+    return this.call({ method: 'apply', argument: event }) as Promise<TaskRecord>;
+  }
+
+  get(id: string): Promise<TaskRecord | undefined> {
+    return this.call({ method: 'get', argument: id }) as Promise<TaskRecord | undefined>;
+  }
+
+  list(query: TaskQuery): Promise<TaskRecord[]> {
+    return this.call({ method: 'list', argument: query }) as Promise<TaskRecord[]>;
+  }
+
+  history(id: string): Promise<TaskEvent[]> {
+    return this.call({ method: 'history', argument: id }) as Promise<TaskEvent[]>;
+  }
+
+  deleteFinishedBefore(finishedBefore: number): Promise<number> {
+    return this.call({ method: 'deleteFinishedBefore', argument: finishedBefore }) as Promise<number>;
+  }
+
+  /** Closes the store, then ends the thread. */
+  async close(): Promise<void> {
+    if (this.failure === undefined) await this.call({ method: 'close' });
+    await this.worker.terminate();
+  }
+
+  private call(call: DistributiveOmit<StoreCall, 'id'>): Promise<unknown> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...call, id });
+    });
+  }
+
+  private settle(answer: StoreAnswer): void {
+    const pending = this.pending.get(answer.id);
+    if (pending === undefined) return;
+    this.pending.delete(answer.id);
+    if (answer.error === undefined) pending.resolve(answer.result);
+    else pending.reject(Object.assign(new Error(answer.error.message), { name: answer.error.name }));
+  }
+
+  private failAll(error: Error): void {
+    this.failure ??= error;
+    for (const pending of this.pending.values()) pending.reject(this.failure);
+    this.pending.clear();
+  }
+}
