@@ -71,13 +71,13 @@ export class TaskAttempt {
     }
     await slots.acquire();
     let decision: Decision;
-    let started: Promise<void>;
     try {
       if (this.abandoned) return 'requeued';
       this.handlerStarted = true;
-      started = recorder.started(this.task);
-      // Awaited before the outcome is recorded; this only keeps an abandoned attempt's failure quiet.
-      started.catch(() => undefined);
+      // Not awaited: the broker takes it before the outcome published on the same channel anyway, and
+      // its confirm would queue behind earlier tasks' fsync-bound outcomes. A failure to publish it
+      // (the channel is gone) fails the outcome's publishes too, and that is what is handled.
+      recorder.started(this.task).catch(() => undefined);
       decision = await this.callHandler(handler, payload, recorder);
     } finally {
       // The slot is free once the handler is done; recording the outcome overlaps the next handler.
@@ -85,7 +85,6 @@ export class TaskAttempt {
     }
     if (this.abandoned) return 'requeued';
     this.recording = true;
-    await started;
     return this.finish(decision, recorder);
   }
 
