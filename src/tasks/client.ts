@@ -122,10 +122,13 @@ class Client implements TasksClient {
     await link.ensureTaskQueues(name);
     const routingKey =
       resolved.delayMs > 0 ? await link.ensureWaitQueue(name, waitQueueDelayMs(resolved.delayMs)) : taskQueueName(name);
-    // The event first: a keeper that sees the task run has always been told what was submitted.
+    // The event first, on the same channel: the broker routes it before the task, so a keeper that sees
+    // the task run has always been told what was submitted. Both confirms are awaited together (one
+    // group-commit round, not two); should the broker refuse the event but take the task, submit
+    // rejects although the task runs (at least once, as with any lost confirm).
     const event = queuedEvent(input, input.enqueuedAt);
-    await link.publish(TASK_EVENTS_EXCHANGE, eventRoutingKey(event), jsonMessage(event));
-    await link.publish('', routingKey, taskMessage(input));
+    const published = [link.publish(TASK_EVENTS_EXCHANGE, eventRoutingKey(event), jsonMessage(event)), link.publish('', routingKey, taskMessage(input))];
+    for (const outcome of await Promise.allSettled(published)) if (outcome.status === 'rejected') throw outcome.reason;
     return new Handle<R>(this, input.id, name, link);
   }
 
