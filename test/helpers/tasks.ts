@@ -4,6 +4,8 @@
  * headers table carries on the wire.
  */
 import type { TestContext } from 'node:test';
+import amqplib from 'amqplib';
+import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE } from '../../src/tasks/protocol.js';
 import { startTestBroker, type TestBroker } from './broker.js';
 
 let counter = 0;
@@ -18,7 +20,25 @@ export function uniqueTaskName(prefix: string): string {
 export async function startTasksBroker(t: TestContext): Promise<TestBroker> {
   const broker = await startTestBroker({ tasks: { keeperEnabled: false } });
   t.after(() => broker.close());
+  if (broker.external) await purgeSharedKeeperQueues(broker.url);
   return broker;
+}
+
+/**
+ * An external broker (WARREN_TEST_URL, e.g. RabbitMQ) keeps the keeper queues between tests and runs:
+ * events and requests left there by an earlier test would reach this test's keeper, so they go first.
+ */
+async function purgeSharedKeeperQueues(url: string): Promise<void> {
+  const connection = await amqplib.connect(url);
+  try {
+    const channel = await connection.createChannel();
+    for (const queue of [KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE]) {
+      await channel.assertQueue(queue, { durable: true });
+      await channel.purgeQueue(queue);
+    }
+  } finally {
+    await connection.close();
+  }
 }
 
 /** The AMQP field type tag ('S', 'I', 'l', 't'...) of each header in a basic content header frame payload. */
