@@ -31,6 +31,14 @@ export type TaskHandler<P = unknown, R = unknown> = (payload: P, ctx: TaskContex
 /** How an attempt ended, as the worker reports it. */
 export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'dead' | 'requeued';
 
+/**
+ * Returns to the queue without an outcome (workers that died, lost their connection or stopped while
+ * holding the task) after which the task is dead instead of tried again, so a task that kills every
+ * worker it reaches cannot cycle forever. Counted from the x-delivery-count header, which Warren (and
+ * RabbitMQ's quorum queues) add to a redelivered message; without it there is no bound.
+ */
+export const LOST_DELIVERIES_MAX = 20;
+
 type Decision =
   | { kind: 'succeeded'; success: EncodedSuccess }
   | { kind: 'retrying' | 'failed' | 'dead'; error: TaskError };
@@ -68,6 +76,12 @@ export class TaskAttempt {
       // The payload will never parse: no attempt is made, the message goes to the dead-letter queue.
       this.recording = true;
       return this.finish({ kind: 'dead', error: toTaskError(error) }, recorder);
+    }
+    const lost = lostDeliveries(this.message);
+    if (lost >= LOST_DELIVERIES_MAX) {
+      this.recording = true;
+      const message = `the task came back to its queue ${lost} times without an outcome (its workers died, lost their connection or stopped while holding it)`;
+      return this.finish({ kind: 'dead', error: { name: 'WorkerLostError', message, retryable: false } }, recorder);
     }
     await slots.acquire();
     let decision: Decision;
@@ -137,4 +151,11 @@ export class TaskAttempt {
       default: return assertNever(decision);
     }
   }
+}
+
+/** How often the message went back to its queue undelivered-to-completion (the x-delivery-count header), 0 when unknown. */
+function lostDeliveries(message: AMQPMessage): number {
+  const count = message.properties.headers?.['x-delivery-count'];
+  if (typeof count === 'bigint') return Number(count);
+  return typeof count === 'number' && Number.isInteger(count) ? count : 0;
 }

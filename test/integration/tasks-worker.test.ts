@@ -8,7 +8,9 @@ import { after, before, test } from 'node:test';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { delay, uniqueName, waitFor } from '../helpers/amqp.js';
 import { TaskProbe } from '../helpers/task-probe.js';
-import { TaskHeader, type TaskError } from '../../src/tasks/protocol.js';
+import { TaskHeader, taskQueueName, type TaskError } from '../../src/tasks/protocol.js';
+import { LOST_DELIVERIES_MAX } from '../../src/tasks/worker-attempt.js';
+import amqplib from 'amqplib';
 import { NonRetryableError, TaskTimeoutError, WorkerShutdownError, createWorker, type TaskContext, type Worker, type WorkerOptions } from '../../src/tasks/worker.js';
 
 let broker: TestBroker;
@@ -248,6 +250,30 @@ test('close() gives prefetched deliveries whose handler never started straight b
   assert.deepEqual(ran, [1], 'only the running handler finished; the prefetched ones did not run');
   assert.equal((await probe.waitForReply(first)).result, 1);
   await waitFor(async () => (await probe.workQueue()).messageCount === 2, 2000, 'the two prefetched tasks back in the queue');
+});
+
+test('a task that came back to its queue too often without an outcome is dead, not tried again', { skip: process.env['WARREN_TEST_URL'] ? 'x-delivery-count is added by Warren (and quorum queues)' : false }, async () => {
+  const probe = await openProbe();
+  const id = await probe.submit('crashes its workers');
+  // Stand-ins for workers that died holding the task: each takes it and gives it back without an outcome.
+  const connection = await amqplib.connect(broker.url);
+  const channel = await connection.createChannel();
+  for (let returned = 0; returned < LOST_DELIVERIES_MAX; returned++) {
+    const message = await channel.get(taskQueueName(probe.name), { noAck: false });
+    assert.ok(message !== false, 'the task is back in its queue');
+    channel.nack(message, false, true);
+  }
+  await connection.close();
+  let ran = false;
+  await startWorker(probe.name, () => {
+    ran = true;
+    return 'never';
+  });
+  const reply = await probe.waitForReply(id);
+  assert.equal(reply.state, 'dead');
+  assert.equal(reply.error?.name, 'WorkerLostError');
+  assert.equal(ran, false, 'the handler did not run again');
+  assert.equal((await probe.drainDeadLetters()).length, 1);
 });
 
 test('close() with nothing running returns promptly and stops consuming', async () => {

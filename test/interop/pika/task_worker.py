@@ -28,6 +28,9 @@ class NonRetryableError(Exception):
     retryable = False
 
 
+LOST_DELIVERIES_MAX = 20
+
+
 class MalformedTaskError(Exception):
     """A message that is not a task this worker can run (section 4.2, steps 1 and 2)."""
     retryable = False
@@ -249,6 +252,12 @@ class Worker:
             payload = read_payload(properties, body)
         except MalformedTaskError as error:
             return task, self.dead(properties, body, task, task_error(error))
+        lost = (properties.headers or {}).get('x-delivery-count', 0)
+        if isinstance(lost, int) and lost >= LOST_DELIVERIES_MAX:
+            # Returned to its queue that often without an outcome: dead, not tried again (section 4.2).
+            error = {'name': 'WorkerLostError', 'retryable': False,
+                     'message': 'the task came back to its queue %d times without an outcome' % lost}
+            return task, self.dead(properties, body, task, error)
         self.event('started', task, worker=self.worker_id)
         try:
             result = run_handler(HANDLERS[name], payload, task)
