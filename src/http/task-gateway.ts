@@ -5,13 +5,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Users } from '../broker/users.js';
-import { isValidTaskName, type TaskState } from '../tasks/protocol.js';
+import { TERMINAL_STATES, isValidTaskName, type TaskState } from '../tasks/protocol.js';
 import type { TaskQuery } from '../tasks/store/result-store.js';
 import { requestUser } from './basic-auth.js';
 import { HttpError } from './errors.js';
 import type { TaskGatewayBackend, TaskSubmitOptions } from './task-backend.js';
 import { taskOpenApiDocument } from './task-openapi.js';
-import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, listQuerySchema, submitBodySchema } from './task-schemas.js';
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TASK_WAIT_MAX_SECONDS, getTaskQuerySchema, listQuerySchema, submitBodySchema } from './task-schemas.js';
 import { taskView } from './task-view.js';
 
 /** The vhost the task layer lives in: the node's own keeper and client connect to it. */
@@ -64,10 +64,12 @@ export function registerTaskGateway(app: FastifyInstance, users: Users, backend:
     },
   );
 
-  app.get<{ Params: { id: string } }>('/api/tasks/:id', async (request, reply) => {
+  app.get<{ Params: { id: string }; Querystring: { wait?: string } }>('/api/tasks/:id', { schema: { querystring: getTaskQuerySchema } }, async (request, reply) => {
     const backendForRequest = tasks(request);
     const { id } = request.params;
-    const record = id.length > TASK_ID_MAX_LENGTH ? undefined : await backendForRequest.get(id);
+    const waitSeconds = Number(request.query.wait ?? 0);
+    if (waitSeconds > TASK_WAIT_MAX_SECONDS) throw new HttpError(400, `wait must be 0 to ${TASK_WAIT_MAX_SECONDS} seconds`);
+    const record = id.length > TASK_ID_MAX_LENGTH ? undefined : await waitForFinish(backendForRequest, id, waitSeconds * 1000, request);
     if (record === undefined) throw new HttpError(404, `no task '${id}'`);
     if (record.state === 'queued' || record.state === 'running') void reply.header('Retry-After', String(POLL_AFTER_SECONDS));
     return taskView(record);
@@ -86,6 +88,28 @@ export function registerTaskGateway(app: FastifyInstance, users: Users, backend:
         throw new HttpError(409, retried.reason);
     }
   });
+}
+
+/** Long-poll delays: the first check comes soon, later ones farther apart. */
+const WAIT_POLL_FIRST_MS = 25;
+const WAIT_POLL_MAX_MS = 250;
+
+/**
+ * The task's record once it is finished, or when `waitMs` ran out (or the client went away), whichever
+ * comes first; undefined when the task is unknown throughout.
+ */
+async function waitForFinish(backend: TaskGatewayBackend, id: string, waitMs: number, request: FastifyRequest): Promise<Awaited<ReturnType<TaskGatewayBackend['get']>>> {
+  const deadline = Date.now() + waitMs;
+  let gone = false;
+  request.raw.once('close', () => (gone = true));
+  let pauseMs = WAIT_POLL_FIRST_MS;
+  for (;;) {
+    const record = await backend.get(id);
+    const finished = record !== undefined && TERMINAL_STATES.includes(record.state);
+    if (finished || gone || Date.now() + pauseMs > deadline) return record;
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    pauseMs = Math.min(pauseMs * 2, WAIT_POLL_MAX_MS);
+  }
 }
 
 /** A 202 pointing at the task's status: Location to poll, Retry-After seconds to wait first. */

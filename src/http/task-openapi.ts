@@ -6,6 +6,7 @@ import {
   LIST_LIMIT_DEFAULT,
   LIST_LIMIT_MAX,
   TASK_STATES,
+  TASK_WAIT_MAX_SECONDS,
   acceptedSchema,
   errorSchema,
   submitBodySchema,
@@ -60,7 +61,14 @@ export const taskOpenApiDocument = {
       get: {
         summary: 'A task\'s status, and its result or error once finished',
         operationId: 'getTask',
-        parameters: [idParameter],
+        parameters: [
+          idParameter,
+          {
+            name: 'wait', in: 'query',
+            description: 'Long-poll: wait up to this many seconds for the task to finish before answering (default 0).',
+            schema: { type: 'integer', minimum: 0, maximum: TASK_WAIT_MAX_SECONDS, default: 0 },
+          },
+        ],
         responses: {
           '200': {
             description: 'The task. While it is queued or running, Retry-After says when to poll again.',

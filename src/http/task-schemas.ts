@@ -59,6 +59,18 @@ export const listQuerySchema = {
   },
 } as const;
 
+/** Longest a GET of one task may wait for it to finish (?wait=), in seconds. */
+export const TASK_WAIT_MAX_SECONDS = 60;
+
+/** Query of GET /api/tasks/{id}: an optional long-poll. */
+export const getTaskQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    wait: { type: 'string', pattern: '^[0-9]{1,3}$', description: `Seconds (0 to ${TASK_WAIT_MAX_SECONDS}) to wait for the task to finish before answering.` },
+  },
+} as const;
+
 /** An error of a failed attempt. */
 export const taskErrorSchema = {
   type: 'object',

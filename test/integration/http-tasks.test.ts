@@ -149,6 +149,27 @@ test('POST answers 202; GET reports the task queued, then succeeded with the wor
   assert.ok(Date.parse(done.finishedAt ?? '') >= Date.parse(done.startedAt ?? ''));
 });
 
+test('GET ?wait=N long-polls: it answers as soon as the task finishes, or with its state when N runs out', skipExternal, async () => {
+  await startWorker();
+  const { location } = await submit('square', { payload: { n: 12 }, options: { delayMs: 300 } });
+  const started = Date.now();
+  const waited = await get(`${location}?wait=5`);
+  const tookMs = Date.now() - started;
+  assert.equal(waited.status, 200);
+  const body = (await waited.json()) as TaskBody;
+  assert.equal(body.state, 'succeeded', 'answered once the delayed task had run');
+  assert.equal(body.result, 144);
+  assert.ok(tookMs >= 250 && tookMs < 4000, `answered after ${tookMs} ms`);
+  // A task nobody handles stays queued: the long poll answers when its wait runs out.
+  const { location: unhandled } = await submit('nobody-handles-this', { payload: null });
+  const before = Date.now();
+  const timedOut = (await (await get(`${unhandled}?wait=1`)).json()) as TaskBody;
+  assert.equal(timedOut.state, 'queued');
+  assert.ok(Date.now() - before >= 700, 'it waited for most of the second');
+  await assertJsonError(await get(`${unhandled}?wait=61`), 400, 'bad_request');
+  await assertJsonError(await get(`${unhandled}?wait=soon`), 400, 'bad_request');
+});
+
 test('GET /api/tasks lists by name and state', skipExternal, async () => {
   await startWorker();
   const { id, location } = await submit('square', { payload: { n: 3 } });
