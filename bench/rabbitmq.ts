@@ -48,6 +48,8 @@ function rabbitmqVersion(): string {
 export interface StartRabbitmqOptions {
   /** How long to wait for the node to accept AMQP, in milliseconds. */
   readonly startTimeoutMs?: number;
+  /** Names the node and its temp directory, so a leftover shows who started it (default 'bench'). */
+  readonly label?: string;
 }
 
 /** Starts a private RabbitMQ node and resolves once it accepts AMQP connections. */
@@ -55,13 +57,14 @@ export async function startRabbitmq(options: StartRabbitmqOptions = {}): Promise
   if (!isRabbitmqInstalled()) {
     throw new Error(`RabbitMQ is not installed (${rabbitmqServerInstalledPath} missing); apt-get install rabbitmq-server`);
   }
-  const directory = mkdtempSync(join(tmpdir(), 'warren-bench-rabbitmq-'));
+  const label = options.label ?? 'bench';
+  const directory = mkdtempSync(join(tmpdir(), `warren-${label}-rabbitmq-`));
   // Ports: AMQP anywhere free; Erlang distribution below 45000 because rabbitmqctl uses
   // dist port + 10000 .. + 10010 for itself, and that must stay a valid port.
   const amqpPort = await findFreePort();
   const distributionPort = await findFreePort({ min: 20000, max: 30000 });
   const epmdPort = await findFreePort({ min: 30000, max: 32000 });
-  const nodeName = `bench-${process.pid}-${amqpPort}@localhost`;
+  const nodeName = `${label}-${process.pid}-${amqpPort}@localhost`;
 
   writeFileSync(join(directory, 'enabled_plugins'), '[].\n');
   writeFileSync(join(directory, 'rabbitmq-env.conf'), '');

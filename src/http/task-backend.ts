@@ -5,6 +5,7 @@
  */
 import type { Backoff, TaskOptions } from '../tasks/protocol.js';
 import type { TaskQuery, TaskRecord } from '../tasks/store/result-store.js';
+import type { TaskNameStats } from '../tasks/task-stats.js';
 
 /** Options a submitter may set (the rest take DEFAULT_TASK_OPTIONS), plus the request's W3C trace context. */
 export type TaskSubmitOptions = Partial<Omit<TaskOptions, 'backoff'>> & {
@@ -29,4 +30,6 @@ export interface TaskGatewayBackend {
   list(query: TaskQuery): Promise<TaskRecord[]>;
   /** Re-queues a failed or dead task for a new run. */
   retry(id: string): Promise<RetryOutcome>;
+  /** Per task name: throughput, response time, wait and processing latency (sliding windows and since start). */
+  stats(): Record<string, TaskNameStats>;
 }

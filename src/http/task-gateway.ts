@@ -47,6 +47,8 @@ export function registerTaskGateway(app: FastifyInstance, users: Users, backend:
 
   app.get('/api/tasks/openapi.json', async () => taskOpenApiDocument);
 
+  app.get('/api/tasks/stats', async (request) => tasks(request).stats());
+
   app.get<{ Querystring: ListQuery }>('/api/tasks', { schema: { querystring: listQuerySchema } }, async (request) => {
     const records = await tasks(request).list(listQuery(request.query));
     return records.map(taskView);

@@ -5,6 +5,7 @@
  */
 import type { TaskOptions } from '../tasks/protocol.js';
 import type { TaskQuery, TaskRecord } from '../tasks/store/result-store.js';
+import type { TaskNameStats } from '../tasks/task-stats.js';
 import { KeeperRequestError, TaskValidationError } from '../tasks/task-errors.js';
 import { resolveTaskOptions } from '../tasks/task-options.js';
 import { HttpError } from './errors.js';
@@ -16,6 +17,8 @@ export interface TaskRecordSource {
   get(id: string): Promise<TaskRecord | undefined>;
   list(query: TaskQuery): Promise<TaskRecord[]>;
   retry(id: string): Promise<unknown>;
+  /** Per task name statistics; only an in-process keeper has them. */
+  stats?(): Record<string, TaskNameStats>;
 }
 
 /** What the gateway submits through (a TasksClient). */
@@ -50,6 +53,10 @@ export function taskLayerBackend(submitter: TaskSubmitter, records: TaskRecordSo
       return record;
     },
     list: (query) => records.list(query).catch(rethrowAsHttpError),
+    stats() {
+      if (records.stats === undefined) throw new HttpError(503, 'task statistics are kept by the result keeper, which does not run in this process');
+      return records.stats();
+    },
     async retry(id): Promise<RetryOutcome> {
       try {
         await records.retry(id);

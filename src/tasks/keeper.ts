@@ -15,7 +15,8 @@ import {
   type KeeperRequest,
 } from './keeper-protocol.js';
 import { retryTask } from './keeper-retry.js';
-import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE, type TaskEvent } from './protocol.js';
+import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE, TERMINAL_STATES, type TaskEvent } from './protocol.js';
+import { TaskStats, type TaskNameStats } from './task-stats.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './store/result-store.js';
 import { KeeperRequestError } from './task-errors.js';
 import { jsonMessage, parseJsonBody } from './task-message.js';
@@ -43,6 +44,8 @@ export interface Keeper {
   list(query: TaskQuery): Promise<TaskRecord[]>;
   /** Re-queues a failed or dead task for a new run (KeeperRequestError 'not_found' or 'conflict' otherwise). */
   retry(id: string): Promise<TaskRecord>;
+  /** Per task name: throughput, response time and latency of the tasks finished since the keeper started. */
+  stats(): Record<string, TaskNameStats>;
   /** Stops consuming, lets the event being recorded finish, and disconnects (the store stays open). */
   close(): Promise<void>;
 }
@@ -77,12 +80,12 @@ class KeeperService implements Keeper {
   private link: KeeperLink | undefined;
   private closed = false;
   private readonly closing = new AbortController();
-  /** Events are recorded one at a time, in delivery order. */
   /** Events being applied: they run concurrently, so a store commits many in one transaction. */
   private readonly recording = new Set<Promise<void>>();
   /** Retries run one at a time: each holds dead-letter messages while it looks for its own. */
   private retrying: Promise<unknown> = Promise.resolve();
   private retentionTimer: NodeJS.Timeout | undefined;
+  private readonly taskStats = new TaskStats();
 
   constructor(private readonly options: KeeperOptions) {
     this.store = options.store;
@@ -91,6 +94,10 @@ class KeeperService implements Keeper {
 
   async get(id: string): Promise<TaskRecord | undefined> {
     return this.store.get(id);
+  }
+
+  stats(): Record<string, TaskNameStats> {
+    return this.taskStats.snapshot();
   }
 
   async list(query: TaskQuery): Promise<TaskRecord[]> {
@@ -190,7 +197,8 @@ class KeeperService implements Keeper {
       return;
     }
     try {
-      await this.store.apply(event as TaskEvent);
+      const record = await this.store.apply(event as TaskEvent);
+      if (isFinishingEvent(event as TaskEvent) && TERMINAL_STATES.includes(record.state)) this.taskStats.record(record);
       await message.ack().catch(() => {});
     } catch (error) {
       this.logger.error({ routingKey: message.routingKey, err: (error as Error).message }, 'result store refused an event; requeueing it');
@@ -271,4 +279,9 @@ function requestOf(message: AMQPMessage): KeeperRequest {
     throw new KeeperRequestError('bad_request', `a keeper request must be JSON: ${(error as Error).message}`);
   }
   return parseKeeperRequest(body);
+}
+
+/** Events that end a task (a retrying attempt does not). */
+function isFinishingEvent(event: TaskEvent): boolean {
+  return event.kind === 'succeeded' || event.kind === 'failed' || event.kind === 'dead';
 }

@@ -12,6 +12,7 @@ import { startWarren, type WarrenNode } from '../../src/main.js';
 import { startKeeper } from '../../src/tasks/keeper.js';
 import { SqliteResultStore } from '../../src/tasks/store/sqlite-store.js';
 import { createWorker, type Worker } from '../../src/tasks/worker.js';
+import { waitFor } from '../helpers/amqp.js';
 
 const skipExternal = { skip: process.env['WARREN_TEST_URL'] ? 'needs the in-process node' : false, timeout: 30_000 };
 const GUEST = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
@@ -31,6 +32,10 @@ before(async () => {
   base = `http://127.0.0.1:${node.httpPort}`;
   worker = createWorker({ url: `amqp://guest:guest@127.0.0.1:${node.amqpPort}`, concurrency: 4, shutdownTimeoutMs: 1000 });
   worker.handle<{ n: number }, number>('square', ({ n }) => n * n);
+  worker.handle<{ ms: number }, number>('sleepy', async ({ ms }) => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return ms;
+  });
   worker.handle('flaky', () => {
     if (!flakyHealthy) throw new Error('not yet');
     return 'recovered';
@@ -168,6 +173,30 @@ test('GET ?wait=N long-polls: it answers as soon as the task finishes, or with i
   assert.ok(Date.now() - before >= 700, 'it waited for most of the second');
   await assertJsonError(await get(`${unhandled}?wait=61`), 400, 'bad_request');
   await assertJsonError(await get(`${unhandled}?wait=soon`), 400, 'bad_request');
+});
+
+test('GET /api/tasks/stats reports per task name throughput, response time, and the wait/processing split', skipExternal, async () => {
+  await startWorker();
+  const submitted = await Promise.all([1, 2, 3, 4].map(() => submit('sleepy', { payload: { ms: 120 } })));
+  for (const { location } of submitted) assert.equal((await pollUntil(location, ['succeeded'])).result, 120);
+  await waitFor(async () => {
+    const stats = (await (await get('/api/tasks/stats')).json()) as Record<string, { sinceStart: { finished: number } }>;
+    return stats['sleepy']?.sinceStart.finished === 4;
+  }, 3000, 'the four finished tasks counted');
+  const response = await get('/api/tasks/stats');
+  assert.equal(response.status, 200);
+  type Latency = { mean: number; p50: number; p90: number; p99: number };
+  type Period = { finished: number; succeeded: number; throughputPerSecond: number; responseMs: Latency; waitMs: Latency; processingMs: Latency };
+  const sleepy = ((await response.json()) as Record<string, { sinceStart: Period; windows: Record<string, Period> }>)['sleepy'];
+  assert.ok(sleepy !== undefined);
+  const { sinceStart } = sleepy;
+  assert.equal(sinceStart.succeeded, 4);
+  assert.ok(sinceStart.processingMs.p50 >= 115 && sinceStart.processingMs.p99 < 1000, `processing ${JSON.stringify(sinceStart.processingMs)}`);
+  assert.ok(sinceStart.waitMs.p50 >= 0 && sinceStart.waitMs.p99 < 1000, `wait ${JSON.stringify(sinceStart.waitMs)}`);
+  assert.ok(sinceStart.responseMs.mean >= sinceStart.processingMs.mean, 'response time covers waiting and processing');
+  assert.ok(sinceStart.throughputPerSecond > 0);
+  assert.equal(sleepy.windows['60s']?.finished, 4);
+  assert.equal((await get('/api/tasks/stats', {})).status, 401);
 });
 
 test('GET /api/tasks lists by name and state', skipExternal, async () => {

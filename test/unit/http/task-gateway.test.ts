@@ -11,6 +11,7 @@ import { buildHttpApp } from '../../../src/http/server.js';
 import type { RetryOutcome, TaskGatewayBackend, TaskSubmitOptions } from '../../../src/http/task-backend.js';
 import { DEFAULT_TASK_OPTIONS } from '../../../src/tasks/protocol.js';
 import type { TaskQuery, TaskRecord } from '../../../src/tasks/store/result-store.js';
+import type { TaskNameStats } from '../../../src/tasks/task-stats.js';
 import { createLogger } from '../../../src/util/logger.js';
 
 const GUEST = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
@@ -36,6 +37,9 @@ class FakeBackend implements TaskGatewayBackend {
     const record = this.records.get(id);
     if (record === undefined) return { outcome: 'notFound' };
     return record.state === 'dead' || record.state === 'failed' ? { outcome: 'retried' } : { outcome: 'notRetryable', reason: `task ${id} is ${record.state}` };
+  }
+  stats(): Record<string, TaskNameStats> {
+    return {};
   }
 }
 

@@ -1,0 +1,35 @@
+/**
+ * A private RabbitMQ node for a test file, from Debian's rabbitmq-server package, started the way
+ * bench/rabbitmq.ts starts one for benchmarks: its own epmd, Erlang distribution and AMQP ports, node
+ * name, cookie (HOME), data and log directories, no plugins, nothing read from /etc/rabbitmq. In CI a
+ * missing server fails the RabbitMQ suites; elsewhere they are skipped.
+ */
+import { isRabbitmqInstalled, startRabbitmq } from '../../bench/rabbitmq.js';
+
+const inCi = (process.env['CI'] ?? '') !== '' && process.env['CI'] !== 'false';
+
+/** Why RabbitMQ cannot run here, or undefined when it can. */
+export const unavailable: string | undefined = isRabbitmqInstalled()
+  ? undefined
+  : 'no /usr/lib/rabbitmq/bin/rabbitmq-server (install Debian\'s rabbitmq-server package)';
+
+/** The `skip` option for RabbitMQ tests: outside CI a missing server skips them; in CI it must fail them. */
+export const skip: string | false = unavailable !== undefined && !inCi ? `skipped: ${unavailable}` : false;
+
+/** A running private RabbitMQ node. */
+export interface TestRabbitmq {
+  /** amqp://guest:guest@127.0.0.1:PORT/ of the node's default vhost. */
+  url: string;
+  /** Stops the node and its epmd and removes its directory; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a node and resolves once it accepts AMQP connections. If the test process exits without
+ * calling stop() (a failed hook, an uncaught error, SIGINT), an exit hook kills the node and its epmd.
+ */
+export async function startTestRabbitmq(): Promise<TestRabbitmq> {
+  if (unavailable !== undefined) throw new Error(unavailable);
+  const node = await startRabbitmq({ label: 'test', startTimeoutMs: 60_000 });
+  return { url: node.url, stop: node.stop };
+}

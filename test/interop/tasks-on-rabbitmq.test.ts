@@ -1,0 +1,188 @@
+/**
+ * Issue 6's scale-out acceptance: the task layer (SDK, worker, result keeper) runs unchanged on
+ * Debian's RabbitMQ without plugins, with PostgreSQL as the result store. One private RabbitMQ node
+ * and one private PostgreSQL serve the whole file; both are started here and stopped afterwards.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import amqplib from 'amqplib';
+import { waitFor } from '../helpers/amqp.js';
+import { skip as postgresSkip, startTestPostgres } from '../helpers/postgres.js';
+import { skip as rabbitmqSkip, startTestRabbitmq } from '../helpers/rabbitmq.js';
+import {
+  NonRetryableError,
+  PostgresResultStore,
+  TaskFailedError,
+  connectTasks,
+  createWorker,
+  deadLetterQueueName,
+  startKeeper,
+  type TaskEvent,
+  type TaskEventKind,
+  type TasksClient,
+} from '../../src/tasks/index.js';
+
+const options = { skip: rabbitmqSkip || postgresSkip, timeout: 20_000 };
+
+let url: string;
+let store: PostgresResultStore;
+let client: TasksClient;
+/** Stops what `before` started, newest first, however far it got. */
+const cleanup: (() => Promise<unknown>)[] = [];
+
+/** Handler calls per task id. */
+const calls = new Map<string, number>();
+/** Tasks the 'rmq.dlq' handler lets succeed. */
+const healed = new Set<string>();
+/** What the 'rmq.timeout' handler saw when its signal aborted. */
+const aborts = new Map<string, { reasonName: string; afterMs: number }>();
+
+function countCall(id: string): number {
+  const count = (calls.get(id) ?? 0) + 1;
+  calls.set(id, count);
+  return count;
+}
+
+before(async () => {
+  if (options.skip !== false) return;
+  // Both servers start at once: RabbitMQ's few seconds of boot dominate the file's run time.
+  const [rabbitmq, postgres] = await Promise.allSettled([startTestRabbitmq(), startTestPostgres()]);
+  for (const server of [rabbitmq, postgres]) if (server.status === 'fulfilled') cleanup.push(() => server.value.stop());
+  if (rabbitmq.status === 'rejected') throw rabbitmq.reason;
+  if (postgres.status === 'rejected') throw postgres.reason;
+  url = rabbitmq.value.url;
+  store = await PostgresResultStore.open(postgres.value.url);
+  cleanup.push(() => store.close());
+  const keeper = await startKeeper({ url, store });
+  cleanup.push(() => keeper.close());
+  client = connectTasks({ url });
+  cleanup.push(() => client.close());
+  const worker = createWorker({ url, concurrency: 8, shutdownTimeoutMs: 1000 });
+  cleanup.push(() => worker.close());
+  worker.handle<number, number>('rmq.square', (n, ctx) => (countCall(ctx.id), n * n));
+  worker.handle('rmq.flaky', (payload, ctx) => {
+    if (countCall(ctx.id) < 3) throw new Error(`attempt ${ctx.attempt} fails`);
+    return { payload, attempt: ctx.attempt };
+  });
+  worker.handle('rmq.dlq', (payload, ctx) => {
+    countCall(ctx.id);
+    if (!healed.has(ctx.id)) throw new Error(`broken ${ctx.id}`);
+    return { healed: payload };
+  });
+  worker.handle('rmq.refuse', (_payload, ctx) => {
+    countCall(ctx.id);
+    throw new NonRetryableError('bad input');
+  });
+  worker.handle('rmq.timeout', (_payload, ctx) => {
+    countCall(ctx.id);
+    const began = Date.now();
+    return new Promise((_resolve, reject) => {
+      const work = setTimeout(() => reject(new Error('the signal never aborted')), 5000);
+      ctx.signal.addEventListener('abort', () => {
+        clearTimeout(work);
+        const reason = ctx.signal.reason as Error;
+        aborts.set(ctx.id, { reasonName: reason.name, afterMs: Date.now() - began });
+        reject(reason);
+      }, { once: true });
+    });
+  });
+  await worker.start();
+});
+
+after(async () => {
+  for (const step of cleanup.reverse()) await step().catch(() => undefined);
+});
+
+/** The keeper's PostgreSQL history of a task once it holds an event of `kind` in `run`. */
+async function historyWith(id: string, kind: TaskEventKind, run = 1): Promise<TaskEvent[]> {
+  let events: TaskEvent[] = [];
+  await waitFor(async () => {
+    events = await store.history(id);
+    return events.some((event) => event.kind === kind && event.run === run);
+  }, 5000, `a ${kind} event of ${id} (run ${run}) in PostgreSQL`);
+  return events;
+}
+
+/** The first event of `kind` of each attempt of run 1, by attempt. */
+function byAttempt(events: TaskEvent[], kind: TaskEventKind): TaskEvent[] {
+  return events.filter((event, index) => event.kind === kind && event.run === 1
+    && events.findIndex((other) => other.kind === kind && other.run === 1 && other.attempt === event.attempt) === index);
+}
+
+/** Messages ready in a queue, asked of RabbitMQ with plain amqplib. */
+async function messageCount(queue: string): Promise<number> {
+  const connection = await amqplib.connect(url);
+  try {
+    return (await (await connection.createChannel()).checkQueue(queue)).messageCount;
+  } finally {
+    await connection.close();
+  }
+}
+
+test('submit -> worker -> handle.result(); the keeper stores the succeeded record in PostgreSQL', options, async () => {
+  const handle = await client.submit<number, number>('rmq.square', 12);
+  assert.equal(await handle.result({ timeoutMs: 5000 }), 144);
+  await waitFor(async () => (await store.get(handle.id))?.state === 'succeeded', 5000, 'the succeeded record');
+  const record = await store.get(handle.id);
+  assert.equal(record?.result, 144);
+  assert.equal(record?.attempts, 1);
+  assert.deepEqual((await historyWith(handle.id, 'succeeded')).map((event) => event.kind), ['queued', 'started', 'succeeded']);
+  assert.equal((await client.get(handle.id))?.state, 'succeeded', 'the SDK reads the same record through the keeper');
+});
+
+test('retries wait out an exponential backoff in RabbitMQ TTL wait queues', options, async () => {
+  const delays = [200, 400];
+  const handle = await client.submit('rmq.flaky', 'x', { attempts: 3, backoff: { kind: 'exponential', delayMs: 200, jitter: false } });
+  assert.deepEqual(await handle.result({ timeoutMs: 8000 }), { payload: 'x', attempt: 3 });
+  const events = await historyWith(handle.id, 'succeeded');
+  const starts = byAttempt(events, 'started');
+  assert.deepEqual(starts.map((event) => event.attempt), [1, 2, 3]);
+  assert.deepEqual(byAttempt(events, 'retrying').map((event) => (event.retryAt ?? 0) - event.at), delays);
+  for (const [retry, delayMs] of delays.entries()) {
+    const waitedMs = (starts[retry + 1]?.at ?? 0) - (starts[retry]?.at ?? Infinity);
+    assert.ok(waitedMs >= delayMs, `attempt ${retry + 2} started ${waitedMs} ms after attempt ${retry + 1}, less than ${delayMs}`);
+  }
+});
+
+test('an exhausted task is dead and in its dead-letter queue; client.retry() brings it back (run 2)', options, async () => {
+  const handle = await client.submit('rmq.dlq', { job: 1 }, { attempts: 2, backoff: { kind: 'fixed', delayMs: 50, jitter: false } });
+  await assert.rejects(handle.result({ timeoutMs: 5000 }), (error: unknown) => error instanceof TaskFailedError && error.state === 'dead');
+  await waitFor(async () => (await store.get(handle.id))?.state === 'dead', 5000, 'the dead record');
+  assert.equal(await messageCount(deadLetterQueueName('rmq.dlq')), 1);
+
+  healed.add(handle.id);
+  assert.equal((await client.retry(handle.id)).run, 2);
+  assert.deepEqual(await handle.result({ timeoutMs: 5000 }), { healed: { job: 1 } });
+  await waitFor(async () => (await store.get(handle.id))?.state === 'succeeded', 5000, 'the succeeded record of run 2');
+  assert.equal((await store.get(handle.id))?.run, 2);
+  assert.equal(calls.get(handle.id), 3, 'two dead attempts, then the retried run');
+  assert.equal(await messageCount(deadLetterQueueName('rmq.dlq')), 0, 'the retry took the message out of the dead-letter queue');
+});
+
+test('a timeout aborts ctx.signal; with no attempt left the task is dead', options, async () => {
+  const handle = await client.submit('rmq.timeout', null, { attempts: 1, timeoutMs: 150 });
+  await assert.rejects(handle.result({ timeoutMs: 5000 }), (error: unknown) =>
+    error instanceof TaskFailedError && error.state === 'dead' && error.error.name === 'TimeoutError');
+  const seen = aborts.get(handle.id);
+  assert.equal(seen?.reasonName, 'TimeoutError');
+  assert.ok(seen.afterMs >= 145 && seen.afterMs < 4000, `aborted after ${seen.afterMs} ms`);
+});
+
+test('a delayed submission (delayMs) runs after its delay', options, async () => {
+  const delayMs = 500;
+  const handle = await client.submit<number, number>('rmq.square', 3, { delayMs });
+  assert.equal(await handle.result({ timeoutMs: 5000 }), 9);
+  const events = await historyWith(handle.id, 'succeeded');
+  const [queued, started] = [events.find((event) => event.kind === 'queued'), events.find((event) => event.kind === 'started')];
+  assert.ok(queued !== undefined && started !== undefined);
+  assert.ok(started.at - queued.at >= delayMs, `started ${started.at - queued.at} ms after submission, less than ${delayMs}`);
+});
+
+test('a NonRetryableError fails the task at once, without retries or a dead letter', options, async () => {
+  const handle = await client.submit('rmq.refuse', null, { attempts: 3 });
+  await assert.rejects(handle.result({ timeoutMs: 5000 }), (error: unknown) =>
+    error instanceof TaskFailedError && error.state === 'failed' && error.error.message === 'bad input');
+  await waitFor(async () => (await store.get(handle.id))?.state === 'failed', 5000, 'the failed record');
+  assert.equal(calls.get(handle.id), 1);
+  assert.equal(await messageCount(deadLetterQueueName('rmq.refuse')), 0);
+});
