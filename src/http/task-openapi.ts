@@ -88,7 +88,6 @@ export const taskOpenApiDocument = {
             description: 'An object keyed by task name: { sinceStart, windows: { "60s", "300s", "900s" } }, each with finished, succeeded, failed, throughputPerSecond and responseMs / waitMs / processingMs ({ mean, p50, p90, p99 }).',
             content: { 'application/json': { schema: { type: 'object', additionalProperties: { type: 'object' } } } },
           },
-          '503': error('No result keeper runs in this process.'),
           ...common,
         },
       },
