@@ -93,13 +93,18 @@ after(async () => {
   for (const step of cleanup.reverse()) await step().catch(() => undefined);
 });
 
-/** The keeper's PostgreSQL history of a task once it holds an event of `kind` in `run`. */
-async function historyWith(id: string, kind: TaskEventKind, run = 1): Promise<TaskEvent[]> {
+/**
+ * The keeper's PostgreSQL history of a task once it holds every event in `expected` ('kind' or
+ * 'kind:attempt', run 1). The keeper applies events concurrently and PostgreSQL orders them by a
+ * compare-and-set, so a 'started' that lost the race to its outcome is recorded just after it.
+ */
+async function historyWith(id: string, expected: string[]): Promise<TaskEvent[]> {
   let events: TaskEvent[] = [];
   await waitFor(async () => {
     events = await store.history(id);
-    return events.some((event) => event.kind === kind && event.run === run);
-  }, 5000, `a ${kind} event of ${id} (run ${run}) in PostgreSQL`);
+    const seen = new Set(events.filter((event) => event.run === 1).flatMap((event) => [event.kind, `${event.kind}:${event.attempt}`]));
+    return expected.every((each) => seen.has(each));
+  }, 5000, `events ${expected.join(', ')} of ${id} in PostgreSQL`);
   return events;
 }
 
@@ -126,7 +131,13 @@ test('submit -> worker -> handle.result(); the keeper stores the succeeded recor
   const record = await store.get(handle.id);
   assert.equal(record?.result, 144);
   assert.equal(record?.attempts, 1);
-  assert.deepEqual((await historyWith(handle.id, 'succeeded')).map((event) => event.kind), ['queued', 'started', 'succeeded']);
+  // Sorted: 'started' and 'succeeded' often share a millisecond, and history() orders ties by arrival.
+  assert.deepEqual((await historyWith(handle.id, ['queued', 'started', 'succeeded'])).map((event) => event.kind).sort(), ['queued', 'started', 'succeeded']);
+  // A late 'started' reaches the history before the record (the event is written even when its
+  // compare-and-set lost and is retried), so the record's start is waited for too.
+  await waitFor(async () => (await store.get(handle.id))?.startedAt !== undefined, 5000, 'the record\'s startedAt');
+  const stored = await store.get(handle.id);
+  assert.ok(stored?.startedAt !== undefined && stored.finishedAt !== undefined && stored.startedAt <= stored.finishedAt);
   assert.equal((await client.get(handle.id))?.state, 'succeeded', 'the SDK reads the same record through the keeper');
 });
 
@@ -134,7 +145,7 @@ test('retries wait out an exponential backoff in RabbitMQ TTL wait queues', opti
   const delays = [200, 400];
   const handle = await client.submit('rmq.flaky', 'x', { attempts: 3, backoff: { kind: 'exponential', delayMs: 200, jitter: false } });
   assert.deepEqual(await handle.result({ timeoutMs: 8000 }), { payload: 'x', attempt: 3 });
-  const events = await historyWith(handle.id, 'succeeded');
+  const events = await historyWith(handle.id, ['started:1', 'retrying:1', 'started:2', 'retrying:2', 'started:3', 'succeeded']);
   const starts = byAttempt(events, 'started');
   assert.deepEqual(starts.map((event) => event.attempt), [1, 2, 3]);
   assert.deepEqual(byAttempt(events, 'retrying').map((event) => (event.retryAt ?? 0) - event.at), delays);
@@ -172,7 +183,7 @@ test('a delayed submission (delayMs) runs after its delay', options, async () =>
   const delayMs = 500;
   const handle = await client.submit<number, number>('rmq.square', 3, { delayMs });
   assert.equal(await handle.result({ timeoutMs: 5000 }), 9);
-  const events = await historyWith(handle.id, 'succeeded');
+  const events = await historyWith(handle.id, ['queued', 'started', 'succeeded']);
   const [queued, started] = [events.find((event) => event.kind === 'queued'), events.find((event) => event.kind === 'started')];
   assert.ok(queued !== undefined && started !== undefined);
   assert.ok(started.at - queued.at >= delayMs, `started ${started.at - queued.at} ms after submission, less than ${delayMs}`);

@@ -11,7 +11,7 @@ import pg from 'pg';
 import type { TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
-import { TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
+import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
 
 /**
  * json, not jsonb: jsonb rejects "\u0000" in strings and reorders keys; json keeps the text as written.
@@ -203,7 +203,7 @@ export class PostgresResultStore implements ResultStore {
   /** Every event applied for task `id`, oldest first. */
   async history(id: string): Promise<TaskEvent[]> {
     const { rows } = await this.#pool.query<{ body: string }>(
-      'SELECT body::text AS body FROM warren_task_events WHERE task_id = $1 ORDER BY at, seq',
+      `SELECT body::text AS body FROM warren_task_events WHERE task_id = $1 ORDER BY ${HISTORY_ORDER}`,
       [id],
     );
     return rows.map((row) => JSON.parse(row.body) as TaskEvent);

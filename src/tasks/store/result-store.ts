@@ -49,7 +49,7 @@ export interface ResultStore {
   apply(event: TaskEvent): Promise<TaskRecord>;
   get(id: string): Promise<TaskRecord | undefined>;
   list(query: TaskQuery): Promise<TaskRecord[]>;
-  /** Every event applied for a task, oldest first (by `at`); a redelivered copy of an event is kept once. */
+  /** Every event applied for a task, oldest first (by `at`, then by the order of states within an attempt); a redelivered copy of an event is kept once. */
   history(id: string): Promise<TaskEvent[]>;
   /** Deletes terminal tasks that finished before `finishedBefore` (retention); returns how many. */
   deleteFinishedBefore(finishedBefore: number): Promise<number>;

@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import type { TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
-import { TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
+import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
 
 /** Version of the table layout, kept in PRAGMA user_version. */
 const SCHEMA_VERSION = 1;
@@ -100,7 +100,7 @@ export class SqliteResultStore implements ResultStore {
       `INSERT INTO tasks (${columns}) VALUES (${TASK_COLUMNS.map((column) => `@${column}`).join(', ')})
        ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
     );
-    this.#selectHistory = this.#db.prepare('SELECT body FROM task_events WHERE task_id = ? ORDER BY at, seq');
+    this.#selectHistory = this.#db.prepare(`SELECT body FROM task_events WHERE task_id = ? ORDER BY ${HISTORY_ORDER}`);
     this.#insertEvent = this.#db.prepare(
       'INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)',
     );

@@ -105,3 +105,9 @@ export function listPaging(query: TaskQuery): { limit: number; offset: number } 
   const offset = Math.max(0, Math.floor(query.offset ?? 0));
   return { limit: Number.isNaN(limit) ? TASK_LIST_LIMIT_DEFAULT : limit, offset: Number.isNaN(offset) ? 0 : offset };
 }
+
+/**
+ * SQL ordering of a task's history: by time, and within one millisecond by the order of states in an
+ * attempt (a fast handler's started and succeeded events often share a timestamp), then by arrival.
+ */
+export const HISTORY_ORDER = "at, CASE kind WHEN 'queued' THEN 0 WHEN 'started' THEN 1 ELSE 2 END, seq";
