@@ -34,6 +34,8 @@ export const submitOptionsSchema = {
     delayMs: { ...durationMs, description: 'Milliseconds to wait before the first attempt (default 0).' },
     priority: { type: 'integer', minimum: 0, maximum: TASK_PRIORITY_MAX, description: `0 (default) to ${TASK_PRIORITY_MAX}; higher runs first.` },
     backoff: backoffSchema,
+    replyTo: { type: 'string', minLength: 1, maxLength: 255, description: 'A queue to publish the result to as well (an AMQP reply; routing key on the default exchange).' },
+    correlationId: { type: 'string', minLength: 1, maxLength: 255, description: 'The correlation_id of that reply (default: the task id).' },
   },
 } as const;
 

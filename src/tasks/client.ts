@@ -117,7 +117,13 @@ class Client implements TasksClient {
     if (options.traceparent !== undefined) input.traceparent = options.traceparent;
     if (options.tracestate !== undefined) input.tracestate = options.tracestate;
     const link = await this.currentLink();
-    input.replyTo = await link.replyQueue();
+    const ownReplyTo = options.replyTo !== undefined;
+    if (ownReplyTo) {
+      input.replyTo = assertShortString('replyTo', options.replyTo);
+      if (options.correlationId !== undefined) input.replyCorrelationId = assertShortString('correlationId', options.correlationId);
+    } else {
+      input.replyTo = await link.replyQueue();
+    }
     await link.ensureEventTopology();
     await link.ensureTaskQueues(name);
     const routingKey =
@@ -129,7 +135,8 @@ class Client implements TasksClient {
     const event = queuedEvent(input, input.enqueuedAt);
     const published = [link.publish(TASK_EVENTS_EXCHANGE, eventRoutingKey(event), jsonMessage(event)), link.publish('', routingKey, taskMessage(input))];
     for (const outcome of await Promise.allSettled(published)) if (outcome.status === 'rejected') throw outcome.reason;
-    return new Handle<R>(this, input.id, name, link);
+    // A reply that goes elsewhere never reaches this client: its handle asks the keeper.
+    return new Handle<R>(this, input.id, name, ownReplyTo ? undefined : link);
   }
 
   handle<R>(id: string, name?: string): TaskHandle<R> {
@@ -301,4 +308,12 @@ function assertTaskId(id: unknown): asserts id is string {
   if (typeof id !== 'string' || id === '' || id.length > 255) {
     throw new TaskValidationError(`a task id must be a string of 1-255 characters, got ${JSON.stringify(id)}`);
   }
+}
+
+/** An AMQP short string (reply_to, correlation_id): 1 to 255 bytes of UTF-8. */
+function assertShortString(option: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '' || Buffer.byteLength(value) > 255) {
+    throw new TaskValidationError(`${option} must be 1 to 255 bytes of text`);
+  }
+  return value;
 }

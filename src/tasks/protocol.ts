@@ -69,6 +69,11 @@ export const TaskHeader = {
   /** W3C trace context, passed through untouched. */
   traceparent: 'traceparent',
   tracestate: 'tracestate',
+  /**
+   * The correlation_id the reply to reply_to carries, when the submitter chose it (a reply queue of its
+   * own, another service's queue); without it the reply's correlation_id is the task id.
+   */
+  replyCorrelationId: 'x-task-reply-correlation-id',
   /** On a message in the dead-letter queue: the last error, as JSON. */
   error: 'x-task-error',
 } as const;

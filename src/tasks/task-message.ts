@@ -24,6 +24,8 @@ export interface TaskMessageInput {
   enqueuedAt: number;
   /** The submitter's reply queue, when it waits for the reply. */
   replyTo?: string;
+  /** The reply's correlation_id when the submitter chose one (default: the task id). */
+  replyCorrelationId?: string;
   traceparent?: string;
   tracestate?: string;
 }
@@ -55,6 +57,7 @@ export function taskMessage(input: TaskMessageInput): OutgoingMessage {
   };
   if (input.traceparent !== undefined) headers[TaskHeader.traceparent] = input.traceparent;
   if (input.tracestate !== undefined) headers[TaskHeader.tracestate] = input.tracestate;
+  if (input.replyCorrelationId !== undefined) headers[TaskHeader.replyCorrelationId] = input.replyCorrelationId;
   const properties: AMQPProperties = {
     contentType: TASK_CONTENT_TYPE,
     deliveryMode: 2,

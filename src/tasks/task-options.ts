@@ -19,6 +19,14 @@ export type SubmitOptions = Partial<Omit<TaskOptions, 'backoff'>> & {
   traceparent?: string;
   /** W3C tracestate, sent as the tracestate header. */
   tracestate?: string;
+  /**
+   * A queue of your own for the result (the AMQP reply channel): the worker publishes the TaskReply there
+   * (to the default exchange, this routing key) instead of to this client; handle.result() then asks
+   * the keeper.
+   */
+  replyTo?: string;
+  /** The correlation_id of that reply (default: the task id). */
+  correlationId?: string;
 };
 
 /** Throws TaskValidationError unless `name` is a valid task name. */

@@ -119,7 +119,9 @@ export class OutcomeRecorder {
   private publishReply(message: AMQPMessage, task: TaskHeaders, body: string): Promise<number> | undefined {
     const replyTo = message.properties.replyTo;
     if (replyTo === undefined || replyTo === '') return undefined;
-    return this.channel.basicPublish('', replyTo, body, { contentType: TASK_CONTENT_TYPE, correlationId: task.id });
+    const chosen = message.properties.headers?.[TaskHeader.replyCorrelationId];
+    const correlationId = typeof chosen === 'string' && chosen !== '' ? chosen : task.id;
+    return this.channel.basicPublish('', replyTo, body, { contentType: TASK_CONTENT_TYPE, correlationId });
   }
 }
 

@@ -197,7 +197,9 @@ class Worker:
         if properties.reply_to:
             body = {'protocol': 1, 'id': task['id'], 'name': task['name'], 'state': state, 'attempt': task['attempt']}
             body.update(outcome)
-            self.publish_json('', properties.reply_to, body, correlation_id=task['id'])
+            chosen = (properties.headers or {}).get('x-task-reply-correlation-id')
+            correlation_id = chosen if isinstance(chosen, str) and chosen else task['id']
+            self.publish_json('', properties.reply_to, body, correlation_id=correlation_id)
 
     def publish_copy(self, routing_key, properties, body, changes):
         headers = {key: value for key, value in (properties.headers or {}).items() if not key.startswith(DEATH_HEADERS)}

@@ -1,0 +1,97 @@
+/**
+ * The AMQP reply channel: a submitter names a queue of its own (reply_to) and a correlation_id; the
+ * worker publishes the result there, and handle.result() still gets it (from the keeper). Also through
+ * the HTTP gateway's options.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import amqplib, { type ConsumeMessage } from 'amqplib';
+import { startWarren, type WarrenNode } from '../../src/main.js';
+import { connectTasks, createWorker, type TaskReply, type TasksClient, type Worker } from '../../src/tasks/index.js';
+import { waitFor } from '../helpers/amqp.js';
+
+const skip = { skip: process.env['WARREN_TEST_URL'] ? 'runs its own Warren with its keeper' : false };
+let node: WarrenNode;
+let dataDir: string;
+let url: string;
+let client: TasksClient;
+let worker: Worker;
+
+before(async () => {
+  if (skip.skip !== false) return;
+  dataDir = await mkdtemp(join(tmpdir(), 'warren-reply-to-'));
+  node = await startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' });
+  url = `amqp://guest:guest@127.0.0.1:${node.amqpPort}`;
+  worker = createWorker({ url, concurrency: 2 });
+  worker.handle<{ n: number }, number>('double', ({ n }) => n * 2);
+  await worker.start();
+  client = connectTasks({ url });
+});
+
+after(async () => {
+  if (skip.skip !== false) return;
+  await worker.close();
+  await client.close();
+  await node.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** A queue of the test's own that collects what is published to it. */
+async function resultsQueue(): Promise<{ queue: string; received: ConsumeMessage[]; close(): Promise<void> }> {
+  const connection = await amqplib.connect(url);
+  const channel = await connection.createChannel();
+  const { queue } = await channel.assertQueue('', { exclusive: true });
+  const received: ConsumeMessage[] = [];
+  await channel.consume(queue, (message) => {
+    if (message !== null) received.push(message);
+  }, { noAck: true });
+  return { queue, received, close: () => connection.close() };
+}
+
+test('submit with replyTo and correlationId: the result goes to that queue, and result() still resolves', skip, async () => {
+  const results = await resultsQueue();
+  try {
+    const handle = await client.submit('double', { n: 21 }, { replyTo: results.queue, correlationId: 'order-7' });
+    assert.equal(await handle.result({ timeoutMs: 5000 }), 42, 'the handle gets the result from the keeper');
+    await waitFor(() => results.received.length === 1, 3000, 'the reply in our queue');
+    const [reply] = results.received;
+    assert.equal(reply?.properties.correlationId, 'order-7');
+    const body = JSON.parse(reply?.content.toString() ?? '{}') as TaskReply;
+    assert.deepEqual([body.id, body.state, body.result], [handle.id, 'succeeded', 42]);
+  } finally {
+    await results.close();
+  }
+});
+
+test('without a correlationId the reply carries the task id; bad values are refused before anything is sent', skip, async () => {
+  const results = await resultsQueue();
+  try {
+    const handle = await client.submit('double', { n: 1 }, { replyTo: results.queue });
+    await waitFor(() => results.received.length === 1, 3000, 'the reply in our queue');
+    assert.equal(results.received[0]?.properties.correlationId, handle.id);
+    await assert.rejects(client.submit('double', { n: 1 }, { replyTo: '' }), { name: 'TaskValidationError' });
+    await assert.rejects(client.submit('double', { n: 1 }, { replyTo: results.queue, correlationId: 'x'.repeat(256) }), { name: 'TaskValidationError' });
+  } finally {
+    await results.close();
+  }
+});
+
+test('the HTTP gateway takes replyTo and correlationId as options', skip, async () => {
+  const results = await resultsQueue();
+  try {
+    const response = await fetch(`http://127.0.0.1:${node.httpPort}/api/tasks/double`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ payload: { n: 5 }, options: { replyTo: results.queue, correlationId: 'http-1' } }),
+    });
+    assert.equal(response.status, 202);
+    await waitFor(() => results.received.length === 1, 3000, 'the reply in our queue');
+    assert.equal(results.received[0]?.properties.correlationId, 'http-1');
+    assert.equal((JSON.parse(results.received[0]?.content.toString() ?? '{}') as TaskReply).result, 10);
+  } finally {
+    await results.close();
+  }
+});
