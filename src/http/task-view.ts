@@ -22,6 +22,8 @@ export interface TaskView {
   retryAt?: string;
   result?: unknown;
   error?: TaskError;
+  /** Why a queued task is not running; `until` is an ISO time for a delay or a backoff. */
+  blockedReason?: { kind: string; until?: string; consumers?: number };
 }
 
 /** The HTTP view of a stored record. */
@@ -44,6 +46,8 @@ export function taskView(record: TaskRecord): TaskView {
   // A handler that returns nothing succeeded with null, so a succeeded task always has a result.
   if (record.state === 'succeeded') view.result = record.result ?? null;
   if (record.error !== undefined) view.error = record.error;
+  const reason = record.blockedReason;
+  if (reason !== undefined) view.blockedReason = 'until' in reason ? { kind: reason.kind, until: isoTime(reason.until) } : reason;
   return view;
 }
 

@@ -15,8 +15,9 @@ import {
   type KeeperRequest,
 } from './keeper-protocol.js';
 import { retryTask } from './keeper-retry.js';
-import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE, TERMINAL_STATES, type TaskEvent } from './protocol.js';
+import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE, TERMINAL_STATES, taskQueueName, type TaskEvent } from './protocol.js';
 import { TaskStats, type TaskNameStats } from './task-stats.js';
+import { consumerBlockedReason, timedBlockedReason } from './blocked-reason.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './store/result-store.js';
 import { KeeperRequestError } from './task-errors.js';
 import { jsonMessage, parseJsonBody } from './task-message.js';
@@ -92,8 +93,26 @@ class KeeperService implements Keeper {
     this.logger = (options.logger ?? silentLogger).child({ component: 'task-keeper' });
   }
 
+  /** The record of task `id`, with the reason it is not running when it is queued. */
   async get(id: string): Promise<TaskRecord | undefined> {
-    return this.store.get(id);
+    const record = await this.store.get(id);
+    if (record === undefined || record.state !== 'queued') return record;
+    const blockedReason = timedBlockedReason(record, Date.now()) ?? (await this.consumersOf(record.name).then(consumerBlockedReason, () => undefined));
+    return blockedReason === undefined ? record : { ...record, blockedReason };
+  }
+
+  /** Consumers of a task name's work queue, by a passive declare on a channel of its own (a 404 closes it). */
+  private async consumersOf(name: string): Promise<number> {
+    const link = this.link;
+    if (link === undefined) throw new Error('the keeper is not connected');
+    const channel = await link.connection.channel();
+    try {
+      return (await channel.queueDeclare(taskQueueName(name), { passive: true })).consumerCount;
+    } catch {
+      return 0;
+    } finally {
+      await channel.close().catch(() => {});
+    }
   }
 
   stats(): Record<string, TaskNameStats> {

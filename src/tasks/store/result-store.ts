@@ -3,6 +3,7 @@
  * (embedded SQLite, PostgreSQL). One conformance suite (test/unit/tasks/result-store-conformance.ts)
  * runs against every implementation.
  */
+import type { BlockedReason } from '../blocked-reason.js';
 import type { TaskError, TaskEvent, TaskOptions, TaskState } from '../protocol.js';
 
 /** A task as the result store knows it. */
@@ -27,6 +28,8 @@ export interface TaskRecord {
   startedAt?: number;
   finishedAt?: number;
   updatedAt: number;
+  /** Why a queued task is not running: computed by the keeper when the status is read, never stored. */
+  blockedReason?: BlockedReason;
 }
 
 /** Filters and paging of a task listing (newest first). */
