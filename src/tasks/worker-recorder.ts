@@ -70,8 +70,9 @@ export class OutcomeRecorder {
    */
   async retrying(message: AMQPMessage, task: TaskHeaders, error: TaskError, delayMs: number): Promise<void> {
     const queue = delayMs > 0 ? await declareWaitQueue(this.channel, task.name, delayMs) : taskQueueName(task.name);
-    const copy = this.channel.basicPublish('', queue, message.body, copyProperties(message, { [TaskHeader.attempt]: task.attempt + 1 }));
+    // Before the copy goes out: the broker starts its TTL later, so the next attempt never precedes retryAt.
     const at = Date.now();
+    const copy = this.channel.basicPublish('', queue, message.body, copyProperties(message, { [TaskHeader.attempt]: task.attempt + 1 }));
     const event = this.encodeEvent('retrying', task, { at, error, retryAt: at + delayMs });
     await settleAll([copy, this.publishEvent(event, 'retrying', task.name)]);
   }

@@ -218,8 +218,10 @@ class Worker:
                 'x-message-ttl': delay, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue,
                 'x-expires': delay + 60000})
             queue = wait
-        self.publish_copy(queue, properties, body, {'x-task-attempt': task['attempt'] + 1})
+        # Taken before the copy is published (and confirmed): the broker starts its TTL after this, so the
+        # next attempt never comes before retryAt.
         at = now_ms()
+        self.publish_copy(queue, properties, body, {'x-task-attempt': task['attempt'] + 1})
         self.event('retrying', task, at=at, error=error, retryAt=at + delay)
 
     def dead_letter(self, name, properties, body, error):
