@@ -3,7 +3,7 @@
  * A bad value is a 406 PRECONDITION_FAILED channel error, as in RabbitMQ.
  */
 import type { FieldTable, FieldValue } from '../codec/index.js';
-import { describeValue, fieldTypeName } from './arguments.js';
+import { describeValue, fieldTypeName, integerValue } from './arguments.js';
 import { preconditionFailed } from './errors.js';
 import { X_MATCH_MODES } from './exchange/headers.js';
 
@@ -15,8 +15,7 @@ const EXPIRY_MAX_MS = 315_360_000_000;
 /** RabbitMQ's highest x-max-priority. */
 const PRIORITY_MAX = 255;
 
-const integer = (value: FieldValue): number | undefined =>
-  typeof value === 'bigint' ? Number(value) : typeof value === 'number' && Number.isInteger(value) ? value : undefined;
+const integer = integerValue;
 
 const integerCheck: Check = (value) => (integer(value) === undefined ? `"expected integer, got ${fieldTypeName(value)}"` : undefined);
 

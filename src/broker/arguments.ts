@@ -51,9 +51,22 @@ function isNumeric(value: FieldValue | undefined): value is number | bigint {
   return typeof value === 'number' || typeof value === 'bigint';
 }
 
-function isTable(value: FieldValue): value is FieldTable {
+/** True for a nested field table (not an array, bytes, a timestamp or a decimal). */
+export function isTable(value: FieldValue): value is FieldTable {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) &&
     !(value instanceof Date) && !(value instanceof Decimal);
+}
+
+/** A field value as an integer, whatever integer encoding the client chose; undefined when it is none. */
+export function integerValue(value: FieldValue | undefined): number | undefined {
+  if (typeof value === 'bigint') return Number(value);
+  return typeof value === 'number' && Number.isInteger(value) ? value : undefined;
+}
+
+/** A field value as text (longstr or bytes); undefined when it is neither. */
+export function stringValue(value: FieldValue | undefined): string | undefined {
+  if (typeof value === 'string') return value;
+  return Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
 }
 
 /** Renders a field value for an error message. */

@@ -3,8 +3,9 @@
  * dead-letter exchange with an `x-death` header recording why, where and how often, and RabbitMQ's
  * rule against endless cycles.
  */
-import { Decimal, encodeBasicProperties, type FieldTable, type FieldValue } from '../codec/index.js';
-import { Message } from './message.js';
+import { encodeBasicProperties, type FieldTable, type FieldValue } from '../codec/index.js';
+import { integerValue, isTable } from './arguments.js';
+import { Message, routingKeysOf } from './message.js';
 
 /** Why a queue discarded a message (the x-death `reason`). */
 export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_limit';
@@ -86,17 +87,10 @@ function normaliseStrings(table: FieldTable): FieldTable {
 }
 
 function countOf(death: FieldTable): number {
-  const count = death['count'];
-  return typeof count === 'bigint' ? Number(count) : typeof count === 'number' ? count : 0;
+  return integerValue(death['count']) ?? 0;
 }
 
 /** The routing key plus the CC header's keys (BCC never reaches a stored message). */
 function originalRoutingKeys(message: Message, headers: FieldTable): FieldValue[] {
-  const cc = headers['CC'];
-  const ccKeys = Array.isArray(cc) ? cc.flatMap((key) => (typeof key === 'string' ? [key] : Buffer.isBuffer(key) ? [key.toString('utf8')] : [])) : [];
-  return [message.routingKey, ...ccKeys];
-}
-
-function isTable(value: FieldValue): value is FieldTable {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) && !(value instanceof Date) && !(value instanceof Decimal);
+  return [message.routingKey, ...routingKeysOf(headers['CC'])];
 }

@@ -137,7 +137,8 @@ function headersTableEmpty(raw: Buffer, flags: number): boolean {
   return offset + 4 <= raw.length && raw.readUInt32BE(offset) === 0;
 }
 
-function routingKeysOf(value: FieldValue | undefined): string[] {
+/** The routing keys a CC or BCC header lists (strings or bytes); [] when it is not an array. */
+export function routingKeysOf(value: FieldValue | undefined): string[] {
   if (!Array.isArray(value)) return [];
   return value.flatMap((item) => (typeof item === 'string' ? [item] : Buffer.isBuffer(item) ? [item.toString()] : []));
 }

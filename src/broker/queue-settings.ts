@@ -3,7 +3,8 @@
  * priorities, single active consumer, delivery limit, acknowledgement timeout), read once from the
  * validated x-arguments into plain fields the hot paths can test cheaply.
  */
-import type { FieldTable, FieldValue } from '../codec/index.js';
+import type { FieldTable } from '../codec/index.js';
+import { integerValue, stringValue } from './arguments.js';
 
 /** What a queue does when a publish would take it past x-max-length or x-max-length-bytes. */
 export type OverflowMode = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
@@ -33,26 +34,16 @@ export interface QueueSettings {
 /** Reads the settings from arguments already checked by validateQueueArguments. */
 export function queueSettings(args: FieldTable): QueueSettings {
   return {
-    messageTtl: integerArgument(args['x-message-ttl']),
-    expires: integerArgument(args['x-expires']),
-    deadLetterExchange: stringArgument(args['x-dead-letter-exchange']),
-    deadLetterRoutingKey: stringArgument(args['x-dead-letter-routing-key']),
-    maxLength: integerArgument(args['x-max-length']),
-    maxLengthBytes: integerArgument(args['x-max-length-bytes']),
-    overflow: (stringArgument(args['x-overflow']) as OverflowMode | undefined) ?? 'drop-head',
-    maxPriority: integerArgument(args['x-max-priority']),
+    messageTtl: integerValue(args['x-message-ttl']),
+    expires: integerValue(args['x-expires']),
+    deadLetterExchange: stringValue(args['x-dead-letter-exchange']),
+    deadLetterRoutingKey: stringValue(args['x-dead-letter-routing-key']),
+    maxLength: integerValue(args['x-max-length']),
+    maxLengthBytes: integerValue(args['x-max-length-bytes']),
+    overflow: (stringValue(args['x-overflow']) as OverflowMode | undefined) ?? 'drop-head',
+    maxPriority: integerValue(args['x-max-priority']),
     singleActiveConsumer: args['x-single-active-consumer'] === true,
-    deliveryLimit: integerArgument(args['x-delivery-limit']),
-    consumerTimeout: integerArgument(args['x-consumer-timeout']),
+    deliveryLimit: integerValue(args['x-delivery-limit']),
+    consumerTimeout: integerValue(args['x-consumer-timeout']),
   };
-}
-
-function integerArgument(value: FieldValue | undefined): number | undefined {
-  if (typeof value === 'bigint') return Number(value);
-  return typeof value === 'number' && Number.isInteger(value) ? value : undefined;
-}
-
-function stringArgument(value: FieldValue | undefined): string | undefined {
-  if (typeof value === 'string') return value;
-  return Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
 }

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FieldTable } from '../codec/index.js';
-import { describeInequivalence, fieldValuesEqual } from './arguments.js';
+import { describeInequivalence, fieldValuesEqual, stringValue } from './arguments.js';
 import { validateExchangeArguments, validateHeadersBinding, validateQueueArguments } from './argument-validation.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { DelayScheduler } from './delay-scheduler.js';
@@ -465,7 +465,5 @@ export function generateQueueName(): string {
 
 /** The alternate-exchange argument of an exchange, if it has one. */
 function alternateExchangeOf(exchange: Exchange): string | undefined {
-  const value = exchange.options.arguments['alternate-exchange'];
-  if (typeof value === 'string') return value;
-  return Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
+  return stringValue(exchange.options.arguments['alternate-exchange']);
 }

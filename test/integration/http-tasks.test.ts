@@ -13,6 +13,7 @@ import { startKeeper } from '../../src/tasks/keeper.js';
 import { SqliteResultStore } from '../../src/tasks/store/sqlite-store.js';
 import { createWorker, type Worker } from '../../src/tasks/worker.js';
 import { waitFor } from '../helpers/amqp.js';
+import type { TaskView } from '../../src/http/task-view.js';
 
 const skipExternal = { skip: process.env['WARREN_TEST_URL'] ? 'needs the in-process node' : false, timeout: 30_000 };
 const GUEST = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
@@ -55,19 +56,8 @@ function startWorker(): Promise<void> {
   return workerStarted;
 }
 
-interface TaskBody {
-  id: string;
-  name: string;
-  state: string;
-  run: number;
-  attempts: number;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  updatedAt: string;
-  result?: unknown;
-  error?: { name: string; message: string };
-}
+/** A task as GET /api/tasks/{id} reports it. */
+type TaskBody = TaskView;
 
 function post(path: string, body: string | object, headers: Record<string, string> = GUEST): Promise<Response> {
   return fetch(`${base}${path}`, {

@@ -16,6 +16,7 @@ import { after, before, test } from 'node:test';
 import amqplib from 'amqplib';
 import { waitFor } from '../helpers/amqp.js';
 import { startWarren, type WarrenNode } from '../../src/main.js';
+import type { TaskView } from '../../src/http/task-view.js';
 import {
   SqliteResultStore,
   TaskFailedError,
@@ -123,19 +124,7 @@ after(async () => {
 });
 
 /** A task as GET /api/tasks/{id} reports it. */
-interface TaskBody {
-  id: string;
-  name: string;
-  state: string;
-  run: number;
-  attempts: number;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  updatedAt: string;
-  result?: unknown;
-  error?: TaskError;
-}
+type TaskBody = TaskView;
 
 function httpGet(base: string, path: string): Promise<Response> {
   return fetch(`${base}${path}`, { headers: GUEST });

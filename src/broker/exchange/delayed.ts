@@ -5,6 +5,7 @@
  * held back and routed only when its delay has passed (see ../delay-scheduler.ts).
  */
 import { Decimal, type FieldTable, type FieldValue } from '../../codec/index.js';
+import { stringValue } from '../arguments.js';
 import { commandInvalid, preconditionFailed } from '../errors.js';
 import type { Message } from '../message.js';
 import { DirectExchange } from './direct.js';
@@ -43,9 +44,7 @@ export function validateDelayedType(args: FieldTable, isExchangeType: (type: str
 
 /** The x-delayed-type argument as text, or undefined when it is absent or not a string. */
 function delayedTypeOf(args: FieldTable): string | undefined {
-  const value = args['x-delayed-type'];
-  if (typeof value === 'string') return value;
-  return Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
+  return stringValue(args['x-delayed-type']);
 }
 
 /**
