@@ -1,4 +1,5 @@
-// `npm run bench:tasks -- [--tasks N] [--rate R]`: Warren's task layer (a `warren server` process) next
+// `npm run bench:tasks -- [--tasks N] [--rate R] [--concurrency 1,8,32] [--only warren|bullmq]`: Warren's task layer
+// (a `warren server` process)
 // to BullMQ on a private redis-server, same machine, same run. Prints a table and appends JSON lines to
 // .bench/tasks-<timestamp>.jsonl.
 import { appendFileSync, mkdirSync } from 'node:fs';
@@ -15,11 +16,13 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     window: { type: 'string', default: '500' },
     'skip-build': { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '1,8,32' },
+    only: { type: 'string' },
   },
 });
 const options: TasksOptions = {
   tasks: Number(values.tasks),
-  concurrencies: [1, 8, 32],
+  concurrencies: values.concurrency.split(',').map(Number),
   window: Number(values.window),
   ratePerSecond: Number(values.rate),
   latencySeconds: Number(values.seconds),
@@ -34,23 +37,27 @@ const record = (result: TasksResult): void => {
   console.log(JSON.stringify(result));
 };
 
-note('starting warren ...');
-const warren = await startWarren({ skipBuild: values['skip-build'], log: note });
-try {
-  const system = await warrenSystem(warren.url);
-  for (const result of await runTasks(system, options)) record(result);
-  await system.close();
-} finally {
-  await warren.stop();
+if (values.only !== 'bullmq') {
+  note('starting warren ...');
+  const warren = await startWarren({ skipBuild: values['skip-build'], log: note });
+  try {
+    const system = await warrenSystem(warren.url);
+    for (const result of await runTasks(system, options)) record(result);
+    await system.close();
+  } finally {
+    await warren.stop();
+  }
 }
-note('starting redis ...');
-const redis = await startRedis();
-try {
-  const system = bullmqSystem(redis.port);
-  for (const result of await runTasks(system, options)) record(result);
-  await system.close();
-} finally {
-  await redis.stop();
+if (values.only !== 'warren') {
+  note('starting redis ...');
+  const redis = await startRedis();
+  try {
+    const system = bullmqSystem(redis.port);
+    for (const result of await runTasks(system, options)) record(result);
+    await system.close();
+  } finally {
+    await redis.stop();
+  }
 }
 
 const figure = (broker: string, kind: string, concurrency: number, pick: (r: TasksResult) => number | undefined): number | undefined =>

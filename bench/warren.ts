@@ -80,7 +80,10 @@ export async function startWarren(options: StartWarrenOptions = {}): Promise<Bro
 
   const directory = mkdtempSync(join(tmpdir(), 'warren-bench-warren-'));
   const port = await findFreePort();
+  // WARREN_BENCH_NODE_OPTIONS: extra node flags for the broker process (e.g. --cpu-prof), for profiling.
+  const nodeFlags = (process.env['WARREN_BENCH_NODE_OPTIONS'] ?? '').split(' ').filter((flag) => flag !== '');
   const arguments_ = [
+    ...nodeFlags,
     join(repositoryRoot, 'bin', 'warren.js'),
     'server',
     '--amqp-port',
@@ -93,6 +96,8 @@ export async function startWarren(options: StartWarrenOptions = {}): Promise<Bro
     join(directory, 'data'),
     '--log-level',
     'warn',
+    // WARREN_BENCH_SERVER_ARGS: extra `warren server` flags (e.g. --no-task-keeper), for experiments.
+    ...(process.env['WARREN_BENCH_SERVER_ARGS'] ?? '').split(' ').filter((flag) => flag !== ''),
   ];
   const child = spawn(process.execPath, arguments_, { cwd: directory, stdio: ['ignore', 'pipe', 'pipe'] });
   const pid = child.pid;
