@@ -4,12 +4,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Broker } from './broker/broker.js';
 import { isLoopbackAddress } from './broker/users.js';
 import type { FlowControlPolicy } from './broker/publisher-throttle.js';
 import { resolveConfig, type WarrenConfig, type WarrenConfigInput } from './config/config.js';
 import type { MessageStore, Persistence } from './broker/ports.js';
+import type { ManagementBackend } from './http/management/index.js';
 import { startHttpServer } from './http/server.js';
 import type { TaskGatewayBackend } from './http/task-backend.js';
 import { TASKS_VHOST } from './http/task-gateway.js';
@@ -19,6 +21,7 @@ import { startKeeper } from './tasks/keeper.js';
 import { ThreadedResultStore } from './tasks/store/threaded-store.js';
 import { DiskMonitor } from './server/disk-monitor.js';
 import { AmqpListener } from './server/listener.js';
+import { WARREN_VERSION } from './server/server-properties.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { EventLoopLoad } from './util/event-loop-load.js';
 import { createLogger, type Logger } from './util/logger.js';
@@ -77,10 +80,21 @@ export async function startWarren(input: WarrenConfigInput = {}, logger?: Logger
     shutdown.push(() => listener.close());
     const tasks = await startTaskServices(config, broker, amqpPort, log);
     if (tasks !== undefined) shutdown.push(() => tasks.close());
+    let httpPort = config.httpPort;
+    const management: ManagementBackend = {
+      broker, nodeName: `warren@${hostname()}`, version: WARREN_VERSION, startedAt: Date.now(),
+      listeners: () => [
+        { protocol: 'amqp', ipAddress: config.bind, port: amqpPort },
+        { protocol: 'http', ipAddress: config.bind, port: httpPort },
+      ],
+      connections: () => listener.connectionInfos(),
+      closeConnection: (name, reason) => listener.closeConnection(name, reason),
+    };
     const http = await startHttpServer({
-      port: config.httpPort, bind: config.bind, users: broker.users, tasks: tasks?.backend,
+      port: config.httpPort, bind: config.bind, users: broker.users, tasks: tasks?.backend, management,
       bodySizeMaxBytes: config.limits.httpBodySizeMaxBytes, logger: log,
     });
+    httpPort = http.port;
     shutdown.push(() => http.close());
     log.info({ amqpPort, httpPort: http.port, bind: config.bind, dataDir: config.dataDir }, 'warren started');
     let closing: Promise<void> | undefined;

@@ -66,6 +66,8 @@ export class Queue implements DeliverySource, ThrottledQueue {
   private readonly throttle: PublisherThrottle;
   /** Deliveries to consumers so far (flow control watches it for progress). */
   deliveryCount = 0;
+  /** Entries handed out (to consumers or basic.get) and not yet settled, rejected or returned. */
+  private outstanding = 0;
   /**
    * Where the queue's messages go to disk: a durable queue's store (persistent messages, and transient
    * ones paged out), or a non-durable queue's paging store, opened the first time it is needed.
@@ -113,6 +115,11 @@ export class Queue implements DeliverySource, ThrottledQueue {
     let bytes = 0;
     for (const level of this.levels) bytes += level.bytes;
     return bytes;
+  }
+
+  /** Messages delivered and not yet acknowledged (RabbitMQ's messages_unacknowledged). */
+  get unackedCount(): number {
+    return Math.max(0, this.outstanding);
   }
 
   /** Number of consumers subscribed. */
@@ -197,6 +204,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
       }
       // Recovery after a crash marks messages that may have reached a consumer as redelivered.
       if (entry.location !== undefined && !entry.redelivered) this.store?.markDelivered(entry.location);
+      this.outstanding++;
       return entry;
     }
   }
@@ -217,6 +225,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
 
   /** Returns delivered entries to the queue (nack/reject with requeue, or their channel went away). */
   requeue(entries: readonly QueueEntry[]): void {
+    this.outstanding -= entries.length;
     if (this.deleted || entries.length === 0) return;
     const limit = this.settings.deliveryLimit;
     const returned: QueueEntry[] = [];
@@ -249,12 +258,14 @@ export class Queue implements DeliverySource, ThrottledQueue {
 
   /** An acknowledged (or no-ack delivered) entry leaves for good. */
   settle(entry: QueueEntry): void {
+    this.outstanding--;
     this.alarms.held(-entry.message.body.length);
     if (entry.location !== undefined && this.store !== undefined) this.store.ack(entry.location);
   }
 
   /** basic.reject / basic.nack without requeue: the entry is dead-lettered (reason rejected) or dropped. */
   reject(entry: QueueEntry): void {
+    this.outstanding--;
     this.discard(entry, 'rejected');
   }
 

@@ -31,6 +31,14 @@ export class ResourceAlarm {
     return this.diskReason !== undefined || this.heldBytes >= this.highWatermarkBytes;
   }
 
+  /** The alarms on, in RabbitMQ's terms ('memory', 'disk'), for health checks. */
+  get activeAlarms(): ('memory' | 'disk')[] {
+    const alarms: ('memory' | 'disk')[] = [];
+    if (this.heldBytes >= this.highWatermarkBytes) alarms.push('memory');
+    if (this.diskReason !== undefined) alarms.push('disk');
+    return alarms;
+  }
+
   /** Bytes came in (positive) or went (negative); leaving the alarm unblocks every blocked publisher. */
   held(deltaBytes: number): void {
     this.heldBytes += deltaBytes;

@@ -1,12 +1,13 @@
 /**
  * The HTTP server on the management port: basic authentication on every /api route, JSON errors in
- * RabbitMQ's `{ error, reason }` shape, a body size limit, and the task gateway.
+ * RabbitMQ's `{ error, reason }` shape, a body size limit, RabbitMQ's management API and the task gateway.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Users } from '../broker/users.js';
 import type { Logger } from '../util/logger.js';
 import { authenticateRequest, setRequestUser, WWW_AUTHENTICATE } from './basic-auth.js';
 import { errorBody, HttpError } from './errors.js';
+import { registerManagementApi, type ManagementBackend } from './management/index.js';
 import type { TaskGatewayBackend } from './task-backend.js';
 import { registerTaskGateway } from './task-gateway.js';
 
@@ -18,6 +19,8 @@ export interface HttpServerOptions {
   bind: string;
   /** The broker's users: every /api request authenticates as one of them. */
   users: Users;
+  /** The node behind RabbitMQ's management API (/api/overview, /api/queues, ...); undefined: not served. */
+  management?: ManagementBackend;
   /** The task layer behind /api/tasks; undefined when the node runs no task keeper (503). */
   tasks: TaskGatewayBackend | undefined;
   /** Largest request body accepted, in bytes. */
@@ -68,6 +71,7 @@ export function buildHttpApp(options: Omit<HttpServerOptions, 'port' | 'bind'>):
     sendErrorBody(reply, 404, `no ${request.method} route for ${request.url.split('?')[0] ?? ''}`);
   });
   registerTaskGateway(app, users, options.tasks);
+  if (options.management !== undefined) registerManagementApi(app, options.management);
   return app;
 }
 

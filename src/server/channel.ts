@@ -20,6 +20,7 @@ import { ContentAssembler, type AssembledPublish } from './content-assembler.js'
 import { ChannelConsumer, type ConsumerHost } from './consumer.js';
 import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
 import { PublisherConfirms } from './publisher-confirms.js';
+import type { ChannelInfo } from '../broker/connection-info.js';
 import { Unacked, type UnackedDelivery } from './unacked.js';
 
 /** A publish held back until tx.commit, already routed (RabbitMQ routes at publish time too). */
@@ -99,6 +100,20 @@ export class Channel implements ConsumerHost, ReplyTarget {
       if (error instanceof AmqpError) error.causedBy(METHOD_IDS[method.name].classId, METHOD_IDS[method.name].methodId);
       throw error;
     }
+  }
+
+  /** What the management API shows of this channel and its consumers. */
+  info(): ChannelInfo {
+    return {
+      number: this.number, prefetchCount: this.consumerPrefetchCount, globalPrefetchCount: this.channelPrefetchCount,
+      confirm: this.confirms !== undefined, transactional: this.txMode, messagesUnacknowledged: this.unacked.size,
+      messagesUnconfirmed: this.confirms?.unconfirmedCount ?? 0,
+      consumers: [...this.consumers.values()].map((consumer) => ({
+        consumerTag: consumer.consumerTag, queue: consumer.queue.name, ackRequired: !consumer.noAck,
+        exclusive: consumer.exclusive, prefetchCount: consumer.prefetchCount, priority: consumer.priority,
+        unacknowledged: consumer.unackedCount,
+      })),
+    };
   }
 
   /** Starts a server-initiated close: the channel lets go of everything and waits for close-ok. */

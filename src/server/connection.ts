@@ -20,6 +20,7 @@ import type { Logger } from '../util/logger.js';
 import { MECHANISMS, parseCredentials } from './auth.js';
 import { Channel } from './channel.js';
 import { serverProperties } from './server-properties.js';
+import type { ConnectionInfo } from '../broker/connection-info.js';
 
 /** Where the connection is in its life. */
 type ConnectionState = 'awaitingHeader' | 'awaitingStartOk' | 'awaitingTuneOk' | 'awaitingOpen' | 'open' | 'closing' | 'closed';
@@ -80,6 +81,10 @@ export class Connection implements FrameHandler, Publisher, BlockablePublisher {
   vhost: Vhost | undefined;
   /** The client's capabilities table from connection.start-ok. */
   clientCapabilities: FieldTable = {};
+  /** The client's properties from connection.start-ok (shown by the management API). */
+  private clientProperties: FieldTable = {};
+  private authMechanism = '';
+  private readonly connectedAt = Date.now();
   private readonly flushBound = (): void => this.guarded(() => this.flush());
   private readonly drainBound = (): void => this.guarded(() => this.resumeConsumers());
 
@@ -208,6 +213,25 @@ export class Connection implements FrameHandler, Publisher, BlockablePublisher {
       classId: error.classId, methodId: error.methodId,
     });
     this.flush();
+  }
+
+  /** RabbitMQ's name of the connection: "peer_host:peer_port -> host:port". */
+  get name(): string {
+    return `${this.socket.remoteAddress ?? ''}:${this.socket.remotePort ?? 0} -> ${this.socket.localAddress ?? ''}:${this.socket.localPort ?? 0}`;
+  }
+
+  /** What the management API shows of this connection and its channels. */
+  info(): ConnectionInfo {
+    return {
+      name: this.name, user: this.username, vhost: this.vhost?.name ?? '',
+      state: this.publishingPausedBy > 0 || this.blockedByMemory ? 'blocked' : STATE_NAMES[this.state],
+      peerHost: this.socket.remoteAddress ?? '', peerPort: this.socket.remotePort ?? 0,
+      host: this.socket.localAddress ?? '', port: this.socket.localPort ?? 0,
+      authMechanism: this.authMechanism, clientProperties: this.clientProperties, connectedAt: this.connectedAt,
+      frameMax: this.frameMax, channelMax: this.channelMax, heartbeatSeconds: this.heartbeatSeconds,
+      receivedBytes: this.socket.bytesRead, sentBytes: this.socket.bytesWritten,
+      channels: [...this.channels.values()].filter((channel) => !channel.closing).map((channel) => channel.info()),
+    };
   }
 
   /** Closes with 320 CONNECTION_FORCED, as on broker shutdown. */
@@ -351,6 +375,8 @@ export class Connection implements FrameHandler, Publisher, BlockablePublisher {
   private onStartOk(mechanism: string, response: Buffer, clientProperties: FieldTable): void {
     const capabilities = clientProperties['capabilities'];
     if (isTable(capabilities)) this.clientCapabilities = capabilities;
+    this.clientProperties = clientProperties;
+    this.authMechanism = mechanism;
     const credentials = parseCredentials(mechanism, response);
     if (credentials === undefined) {
       // RabbitMQ answers an unknown mechanism or a malformed response by closing the socket, without a frame.

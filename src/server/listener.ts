@@ -7,6 +7,7 @@ import type { Broker } from '../broker/broker.js';
 import type { Limits } from '../config/config.js';
 import type { Logger } from '../util/logger.js';
 import { Connection, type ConnectionContext } from './connection.js';
+import type { ConnectionInfo } from '../broker/connection-info.js';
 
 /** How long shutdown waits for clients to answer connection.close before dropping them. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -38,6 +39,21 @@ export class AmqpListener {
   /** Number of open connections. */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Every open connection, for the management API. */
+  connectionInfos(): ConnectionInfo[] {
+    return [...this.connections].map((connection) => connection.info());
+  }
+
+  /** Closes the connection of that name with 320 CONNECTION_FORCED and `reason`; false when there is none. */
+  closeConnection(name: string, reason: string): boolean {
+    for (const connection of this.connections) {
+      if (connection.name !== name) continue;
+      connection.forceClose(reason);
+      return true;
+    }
+    return false;
   }
 
   /** Stops accepting, force-closes every connection and waits (bounded) for their sockets to close. */

@@ -32,6 +32,11 @@ export class PublisherConfirms {
 
   constructor(private readonly host: ConfirmHost) {}
 
+  /** Publishes received but not yet confirmed. */
+  get unconfirmedCount(): number {
+    return this.sequence - this.confirmedUpTo;
+  }
+
   /**
    * Records a routed publish; persisted is true when it was written to a message store, rejected when
    * a queue refused it (it is nacked, in its turn).

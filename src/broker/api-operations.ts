@@ -1,0 +1,72 @@
+/**
+ * Publishing and getting messages on behalf of the HTTP management API (RabbitMQ's
+ * /api/exchanges/{vhost}/{name}/publish and /api/queues/{vhost}/{name}/get), through the same paths an
+ * AMQP channel uses: exchange checks, delayed exchanges, routing, queue limits, dead-lettering.
+ */
+import { encodeBasicProperties, type BasicProperties } from '../codec/index.js';
+import { prepareMessage, type Message, type QueueEntry } from './message.js';
+import { Enqueued, type Queue } from './queue.js';
+import type { Vhost } from './vhost.js';
+
+export { Decimal, type BasicProperties, type FieldTable, type FieldValue } from '../codec/index.js';
+
+/** What a publish did. */
+export interface ApiPublishOutcome {
+  /** True when at least one queue (or a delayed exchange) took the message. */
+  routed: boolean;
+  /** True when it was written to a message store: the caller waits for vhost.syncMessages before answering. */
+  persisted: boolean;
+}
+
+/** Publishes one message as `username`; throws the AmqpError a channel would close with. */
+export function publishFromApi(
+  vhost: Vhost,
+  target: { exchange: string; routingKey: string },
+  properties: BasicProperties,
+  body: Buffer,
+  username: string,
+): ApiPublishOutcome {
+  const exchange = vhost.exchangeForPublish(target.exchange);
+  const message = prepareMessage(target.exchange, target.routingKey, encodeBasicProperties(properties), body, username);
+  const held = vhost.delayedMessages.hold(exchange, message);
+  if (held !== undefined) return { routed: true, persisted: held.persisted };
+  let routed = false;
+  let persisted = false;
+  for (const queue of vhost.route(exchange, message, [])) {
+    if (queue.deleted) continue;
+    const outcome = queue.enqueue(message);
+    routed ||= outcome !== Enqueued.rejected;
+    persisted ||= outcome === Enqueued.persisted;
+  }
+  return { routed, persisted };
+}
+
+/** How /get settles what it took: RabbitMQ's ackmode values. */
+export type ApiGetAckMode = 'ack_requeue_true' | 'ack_requeue_false' | 'reject_requeue_true' | 'reject_requeue_false';
+
+/** One message taken by /get, with the count of ready messages left after it. */
+export interface ApiGotMessage {
+  message: Message;
+  redelivered: boolean;
+  deliveryCount: number;
+  messageCount: number;
+}
+
+/**
+ * Takes up to `count` messages and settles them as `ackMode` says: requeued (marked redelivered, as
+ * RabbitMQ does), acknowledged, or rejected (dead-lettered when the queue has a dead-letter exchange).
+ */
+export function getFromApi(queue: Queue, count: number, ackMode: ApiGetAckMode): ApiGotMessage[] {
+  const taken: QueueEntry[] = [];
+  const got: ApiGotMessage[] = [];
+  for (let i = 0; i < count; i++) {
+    const entry = queue.get();
+    if (entry === undefined) break;
+    taken.push(entry);
+    got.push({ message: entry.message, redelivered: entry.redelivered, deliveryCount: entry.deliveryCount, messageCount: queue.messageCount });
+  }
+  if (ackMode === 'ack_requeue_true' || ackMode === 'reject_requeue_true') queue.requeue(taken);
+  else if (ackMode === 'ack_requeue_false') for (const entry of taken) queue.settle(entry);
+  else for (const entry of taken) queue.reject(entry);
+  return got;
+}
