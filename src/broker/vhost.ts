@@ -133,13 +133,13 @@ export class Vhost implements QueueOwner, RestorableVhost {
     this.removeExchange(exchange);
   }
 
-  /** queue.declare (passive or not); an empty name gets a server-generated one. */
-  declareQueue(name: string, options: QueueOptions, passive: boolean, connectionId: number): QueueDeclareResult {
+  /** queue.declare (passive or not); an empty name gets `serverName` (or a freshly generated one). */
+  declareQueue(name: string, options: QueueOptions, passive: boolean, connectionId: number, serverName?: string): QueueDeclareResult {
     if (passive) {
       const queue = this.queueFor(name, connectionId);
       return { queue, messageCount: queue.messageCount, consumerCount: queue.consumerCount };
     }
-    const queueName = name === '' ? generateQueueName() : name;
+    const queueName = name === '' ? (serverName ?? generateQueueName()) : name;
     if (name.startsWith('amq.')) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
     validateQueueArguments(options.arguments, this.describeQueue(queueName));
     let queue = this.queues.get(queueName);

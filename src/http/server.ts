@@ -66,6 +66,14 @@ export function buildHttpApp(options: Omit<HttpServerOptions, 'port' | 'bind'>):
   });
   // Only JSON bodies are understood; a text/plain one is a 415 rather than a string that fails validation.
   app.removeContentTypeParser('text/plain');
+  // Clients (curl, HTTP libraries) often send Content-Type: application/json with an empty DELETE or
+  // PUT body; RabbitMQ accepts that as no body, so the JSON parser does too (fastify's would answer 400).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(request, body.toString(), done);
+  });
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply, logger));
   app.setNotFoundHandler((request, reply) => {
     sendErrorBody(reply, 404, `no ${request.method} route for ${request.url.split('?')[0] ?? ''}`);

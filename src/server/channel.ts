@@ -13,13 +13,14 @@ import {
 import type { Exchange } from '../broker/exchange/exchange.js';
 import { prepareMessage, type Message, type QueueEntry } from '../broker/message.js';
 import { Enqueued, type Queue } from '../broker/queue.js';
-import type { ReplyTarget, Vhost } from '../broker/vhost.js';
+import { generateQueueName, type ReplyTarget, type Vhost } from '../broker/vhost.js';
 import type { Limits } from '../config/config.js';
 import type { Connection } from './connection.js';
 import { ContentAssembler, type AssembledPublish } from './content-assembler.js';
 import { ChannelConsumer, type ConsumerHost } from './consumer.js';
 import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
 import { PublisherConfirms } from './publisher-confirms.js';
+import type { ResourceAccess } from '../broker/access-control.js';
 import type { ChannelInfo } from '../broker/connection-info.js';
 import { Unacked, type UnackedDelivery } from './unacked.js';
 
@@ -66,6 +67,8 @@ export class Channel implements ConsumerHost, ReplyTarget {
     private readonly connection: Connection,
     private readonly vhost: Vhost,
     limits: Limits,
+    /** The user's configure/write/read permissions in this vhost. */
+    private readonly access: ResourceAccess,
   ) {
     this.content = new ContentAssembler(limits.messageSizeMaxBytes);
     this.consumersMax = limits.consumersPerChannelMax;
@@ -151,16 +154,20 @@ export class Channel implements ConsumerHost, ReplyTarget {
       case 'accessRequest': return this.send({ name: 'accessRequestOk', ticket: 1 });
       case 'exchangeDeclare': {
         const { exchange, type, passive, durable, autoDelete, internal, nowait, arguments: args } = method;
+        if (!passive) this.access.checkExchangeDeclare(exchange, args);
         this.vhost.declareExchange(exchange, type, { durable, autoDelete, internal, arguments: args }, passive);
         return this.reply(nowait, { name: 'exchangeDeclareOk' });
       }
       case 'exchangeDelete':
+        this.access.check('configure', 'exchange', method.exchange);
         this.vhost.deleteExchange(method.exchange, method.ifUnused);
         return this.reply(method.nowait, { name: 'exchangeDeleteOk' });
       case 'exchangeBind':
+        this.access.checkBind('exchange', method.destination, method.source);
         this.vhost.bindExchange(method.destination, method.source, method.routingKey, method.arguments);
         return this.reply(method.nowait, { name: 'exchangeBindOk' });
       case 'exchangeUnbind':
+        this.access.checkBind('exchange', method.destination, method.source);
         this.vhost.unbindExchange(method.destination, method.source, method.routingKey, method.arguments);
         return this.reply(method.nowait, { name: 'exchangeUnbindOk' });
       case 'queueDeclare': return this.onQueueDeclare(method);
@@ -168,18 +175,22 @@ export class Channel implements ConsumerHost, ReplyTarget {
         // RabbitMQ: an empty queue name and key bind the last declared queue under its own name.
         const queue = this.queueName(method.queue);
         const routingKey = method.queue === '' && method.routingKey === '' ? queue : method.routingKey;
+        this.access.checkBind('queue', queue, method.exchange);
         this.vhost.bindQueue(queue, method.exchange, routingKey, method.arguments, this.connection.id);
         return this.reply(method.nowait, { name: 'queueBindOk' });
       }
       case 'queueUnbind':
+        this.access.checkBind('queue', this.queueName(method.queue), method.exchange);
         this.vhost.unbindQueue(this.queueName(method.queue), method.exchange, method.routingKey, method.arguments, this.connection.id);
         return this.send({ name: 'queueUnbindOk' });
       case 'queuePurge': {
+        this.access.check('read', 'queue', this.queueName(method.queue));
         const messageCount = this.vhost.purgeQueue(this.queueName(method.queue), this.connection.id);
         return this.reply(method.nowait, { name: 'queuePurgeOk', messageCount });
       }
       case 'queueDelete': {
         const flags = { ifUnused: method.ifUnused, ifEmpty: method.ifEmpty };
+        this.access.check('configure', 'queue', this.queueName(method.queue));
         const messageCount = this.vhost.deleteQueue(this.queueName(method.queue), flags, this.connection.id);
         return this.reply(method.nowait, { name: 'queueDeleteOk', messageCount });
       }
@@ -187,7 +198,9 @@ export class Channel implements ConsumerHost, ReplyTarget {
       case 'basicConsume': return this.onConsume(method);
       case 'basicCancel': return this.onCancel(method.consumerTag, method.nowait);
       case 'basicPublish': return this.onPublish(method);
-      case 'basicGet': return this.onGet(this.queueName(method.queue), method.noAck);
+      case 'basicGet':
+        this.access.check('read', 'queue', this.queueName(method.queue));
+        return this.onGet(this.queueName(method.queue), method.noAck);
       case 'basicAck': return this.settle(this.unacked.take(method.deliveryTag, method.multiple), 'ack');
       case 'basicNack': return this.settle(this.unacked.take(method.deliveryTag, method.multiple), method.requeue);
       case 'basicReject': return this.settle(this.unacked.take(method.deliveryTag, false), method.requeue);
@@ -238,7 +251,10 @@ export class Channel implements ConsumerHost, ReplyTarget {
       autoDelete: method.autoDelete,
       arguments: method.arguments,
     };
-    const result = this.vhost.declareQueue(method.queue, options, method.passive, this.connection.id);
+    // A server-named queue is checked under the name it will get, as in RabbitMQ.
+    const serverName = method.queue === '' ? generateQueueName() : undefined;
+    if (!method.passive) this.access.checkQueueDeclare(serverName ?? method.queue, method.arguments);
+    const result = this.vhost.declareQueue(method.queue, options, method.passive, this.connection.id, serverName);
     this.lastDeclaredQueue = result.queue.name;
     this.reply(method.nowait, {
       name: 'queueDeclareOk', queue: result.queue.name, messageCount: result.messageCount, consumerCount: result.consumerCount,
@@ -272,6 +288,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
       this.reply(method.nowait, { name: 'basicConsumeOk', consumerTag });
       return;
     }
+    this.access.check('read', 'queue', this.queueName(method.queue));
     const queue = this.vhost.queueFor(this.queueName(method.queue), this.connection.id);
     if (this.consumers.size >= this.consumersMax) throw notAllowed(`reached maximum (${this.consumersMax}) of consumers per channel`);
     if (method.exclusive && queue.settings.singleActiveConsumer) {
@@ -304,6 +321,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
     // Content assembly starts first: if the exchange check fails, the closing channel still
     // swallows the header and body frames that follow, as RabbitMQ does.
     this.content.begin(method);
+    this.access.checkPublish(method.exchange);
     this.vhost.exchangeForPublish(method.exchange);
   }
 

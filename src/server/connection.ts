@@ -8,6 +8,7 @@ import {
   ReplyCode, decodeMethod, encodeBodyFrames, encodeContentHeaderFrame, encodeMethodFrame,
   type FieldTable, type FrameHandler, type Method,
 } from '../codec/index.js';
+import { ResourceAccess } from '../broker/access-control.js';
 import type { Broker } from '../broker/broker.js';
 import { AmqpError, ChannelError, ConnectionError, channelError, frameError, notAllowed, unexpectedFrame } from '../broker/errors.js';
 import type { Message } from '../broker/message.js';
@@ -449,7 +450,7 @@ export class Connection implements FrameHandler, Publisher, BlockablePublisher {
         .causedBy(0, 0);
     }
     const vhost = this.vhost as Vhost;
-    this.channels.set(channelNumber, new Channel(channelNumber, this, vhost, this.context.limits));
+    this.channels.set(channelNumber, new Channel(channelNumber, this, vhost, this.context.limits, new ResourceAccess(this.context.broker.users, this.username, vhost.name)));
     this.sendMethod(channelNumber, { name: 'channelOpenOk', channelId: Buffer.alloc(0) });
   }
 

@@ -5,6 +5,7 @@
  * Changing anything in a vhost needs a permission entry on it, administrators included.
  */
 import type { FastifyRequest } from 'fastify';
+import { ResourceAccess } from '../../broker/access-control.js';
 import type { Users, User } from '../../broker/users.js';
 import { requestUser } from '../basic-auth.js';
 import { HttpError } from '../errors.js';
@@ -38,4 +39,13 @@ export function canSeeVhost(users: Users, user: User, vhost: string): boolean {
 /** Throws unless `user` holds a permission entry on `vhost` (needed to change anything in it). */
 export function requireVhostAccess(users: Users, user: User, vhost: string): void {
   if (users.permission(user, vhost) === undefined) throw new HttpError(401, `access to vhost '${vhost}' refused for user '${user.username}'`);
+}
+
+/**
+ * The user's configure/write/read checks in `vhost`, after the vhost access check: the HTTP API checks
+ * the same permissions as the AMQP operation it stands for (a refusal is a 403).
+ */
+export function resourceAccess(users: Users, user: User, vhost: string): ResourceAccess {
+  requireVhostAccess(users, user, vhost);
+  return new ResourceAccess(users, user.username, vhost);
 }

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Exchange, type Binding } from '../../broker/exchange/exchange.js';
 import type { Vhost } from '../../broker/vhost.js';
 import { HttpError } from '../errors.js';
-import { canSeeVhost, managementUser, requireVhostAccess } from './access.js';
+import { canSeeVhost, managementUser, resourceAccess } from './access.js';
 import type { ManagementBackend } from './backend.js';
 import { callBroker, existingVhost } from './broker-calls.js';
 import { exchangeNameOf } from './routes-exchanges.js';
@@ -59,15 +59,18 @@ export function registerBindingRoutes(app: FastifyInstance, backend: ManagementB
 
     app.post<{ Params: PairParams; Body: Record<string, unknown> | undefined }>(path, async (request, reply) => {
       const vhost = existingVhost(broker, request.params.vhost);
-      requireVhostAccess(broker.users, managementUser(request), vhost.name);
+      const access = resourceAccess(broker.users, managementUser(request), vhost.name);
       const body = request.body ?? {};
       const routingKey = body['routing_key'] ?? '';
       if (typeof routingKey !== 'string') throw new HttpError(400, 'routing_key must be a string');
       const args = jsonToFieldTable(body['arguments'], 'arguments');
       const source = exchangeNameOf(request.params.source);
-      callBroker(() => kind === 'q'
-        ? vhost.bindQueue(request.params.destination, source, routingKey, args, 0)
-        : vhost.bindExchange(exchangeNameOf(request.params.destination), source, routingKey, args));
+      const destination = kind === 'q' ? request.params.destination : exchangeNameOf(request.params.destination);
+      callBroker(() => {
+        access.checkBind(kind === 'q' ? 'queue' : 'exchange', destination, source);
+        if (kind === 'q') vhost.bindQueue(destination, source, routingKey, args, 0);
+        else vhost.bindExchange(destination, source, routingKey, args);
+      });
       return reply.code(201).header('Location', encodeURIComponent(bindingPropertiesKey(routingKey, args))).send();
     });
 
@@ -83,8 +86,9 @@ export function registerBindingRoutes(app: FastifyInstance, backend: ManagementB
     });
     app.delete<{ Params: OneParams }>(onePath, async (request, reply) => {
       const vhost = existingVhost(broker, request.params.vhost);
-      requireVhostAccess(broker.users, managementUser(request), vhost.name);
+      const access = resourceAccess(broker.users, managementUser(request), vhost.name);
       const binding = findOne(vhost, request.params);
+      callBroker(() => access.checkBind(binding.destination instanceof Exchange ? 'exchange' : 'queue', binding.destination.name, binding.source.name));
       callBroker(() => binding.destination instanceof Exchange
         ? vhost.unbindExchange(binding.destination.name, binding.source.name, binding.routingKey, binding.arguments)
         : vhost.unbindQueue(binding.destination.name, binding.source.name, binding.routingKey, binding.arguments, binding.destination.options.exclusiveOwner ?? 0));

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { publishFromApi } from '../../broker/api-operations.js';
 import { Exchange } from '../../broker/exchange/exchange.js';
 import { HttpError } from '../errors.js';
-import { canSeeVhost, managementUser, requireVhostAccess } from './access.js';
+import { canSeeVhost, managementUser, resourceAccess } from './access.js';
 import type { ManagementBackend } from './backend.js';
 import { callBroker, existingVhost, syncedToDisk } from './broker-calls.js';
 import { jsonToFieldTable, jsonToProperties } from './json-values.js';
@@ -47,32 +47,39 @@ export function registerExchangeRoutes(app: FastifyInstance, backend: Management
   app.put<{ Params: Params; Body: Record<string, unknown> | undefined }>('/api/exchanges/:vhost/:name', async (request, reply) => {
     const user = managementUser(request);
     const vhost = existingVhost(broker, request.params.vhost);
-    requireVhostAccess(broker.users, user, vhost.name);
+    const access = resourceAccess(broker.users, user, vhost.name);
     const body = request.body ?? {};
     if (typeof body['type'] !== 'string') throw new HttpError(400, 'type is required (direct, fanout, topic, headers, x-delayed-message)');
     const name = request.params.name;
     const existed = vhost.exchanges.has(name);
-    callBroker(() => vhost.declareExchange(name, body['type'] as string, {
-      durable: booleanField(body, 'durable', true), autoDelete: booleanField(body, 'auto_delete', false),
-      internal: booleanField(body, 'internal', false), arguments: jsonToFieldTable(body['arguments'], 'arguments'),
-    }, false));
+    const args = jsonToFieldTable(body['arguments'], 'arguments');
+    callBroker(() => {
+      access.checkExchangeDeclare(name, args);
+      vhost.declareExchange(name, body['type'] as string, {
+        durable: booleanField(body, 'durable', true), autoDelete: booleanField(body, 'auto_delete', false),
+        internal: booleanField(body, 'internal', false), arguments: args,
+      }, false);
+    });
     return reply.code(existed ? 204 : 201).send();
   });
 
   app.delete<{ Params: Params; Querystring: { 'if-unused'?: string } }>('/api/exchanges/:vhost/:name', async (request, reply) => {
     const user = managementUser(request);
     const vhost = existingVhost(broker, request.params.vhost);
-    requireVhostAccess(broker.users, user, vhost.name);
+    const access = resourceAccess(broker.users, user, vhost.name);
     const name = exchangeNameOf(request.params.name);
     if (!vhost.exchanges.has(name)) throw new HttpError(404, 'Object Not Found');
-    callBroker(() => vhost.deleteExchange(name, request.query['if-unused'] === 'true'));
+    callBroker(() => {
+      access.check('configure', 'exchange', name);
+      vhost.deleteExchange(name, request.query['if-unused'] === 'true');
+    });
     return reply.code(204).send();
   });
 
   app.post<{ Params: Params; Body: Record<string, unknown> | undefined }>('/api/exchanges/:vhost/:name/publish', async (request) => {
     const user = managementUser(request);
     const vhost = existingVhost(broker, request.params.vhost);
-    requireVhostAccess(broker.users, user, vhost.name);
+    const access = resourceAccess(broker.users, user, vhost.name);
     const body = request.body ?? {};
     const routingKey = body['routing_key'];
     const payload = body['payload'];
@@ -82,7 +89,11 @@ export function registerExchangeRoutes(app: FastifyInstance, backend: Management
     if (encoding !== 'string' && encoding !== 'base64') throw new HttpError(400, "payload_encoding must be 'string' or 'base64'");
     const bytes = Buffer.from(payload, encoding === 'base64' ? 'base64' : 'utf8');
     const properties = jsonToProperties(body['properties']);
-    const outcome = callBroker(() => publishFromApi(vhost, { exchange: exchangeNameOf(request.params.name), routingKey }, properties, bytes, user.username));
+    const exchange = exchangeNameOf(request.params.name);
+    const outcome = callBroker(() => {
+      access.checkPublish(exchange);
+      return publishFromApi(vhost, { exchange, routingKey }, properties, bytes, user.username);
+    });
     if (outcome.persisted) await syncedToDisk(vhost);
     return { routed: outcome.routed };
   });

@@ -4,10 +4,11 @@
  * bindings. The HTTP API acts as the owner of an exclusive queue, as RabbitMQ's does.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { PermissionKind } from '../../broker/access-control.js';
 import { getFromApi, type ApiGetAckMode } from '../../broker/api-operations.js';
 import type { Queue } from '../../broker/queue.js';
 import { HttpError } from '../errors.js';
-import { canSeeVhost, managementUser, requireVhostAccess } from './access.js';
+import { canSeeVhost, managementUser, resourceAccess } from './access.js';
 import type { ManagementBackend } from './backend.js';
 import { callBroker, existingVhost } from './broker-calls.js';
 import { booleanField } from './routes-exchanges.js';
@@ -39,10 +40,12 @@ export function registerQueueRoutes(app: FastifyInstance, backend: ManagementBac
     if (queue === undefined) throw new HttpError(404, 'Object Not Found');
     return queue;
   };
-  /** The queue a request changes: its user needs access to the vhost. */
-  const changedQueue = (request: FastifyRequest<{ Params: Params }>): Queue => {
-    requireVhostAccess(broker.users, managementUser(request), request.params.vhost);
-    return visibleQueue(request);
+  /** The queue a request changes: its user needs `kind` permission on it. */
+  const changedQueue = (request: FastifyRequest<{ Params: Params }>, kind: PermissionKind): Queue => {
+    const access = resourceAccess(broker.users, managementUser(request), request.params.vhost);
+    const queue = visibleQueue(request);
+    callBroker(() => access.check(kind, 'queue', queue.name));
+    return queue;
   };
 
   app.get('/api/queues', async (request) => listAnswer(listQueues(request), request.query as ListQuery));
@@ -53,32 +56,35 @@ export function registerQueueRoutes(app: FastifyInstance, backend: ManagementBac
   app.put<{ Params: Params; Body: Record<string, unknown> | undefined }>('/api/queues/:vhost/:name', async (request, reply) => {
     const user = managementUser(request);
     const vhost = existingVhost(broker, request.params.vhost);
-    requireVhostAccess(broker.users, user, vhost.name);
+    const access = resourceAccess(broker.users, user, vhost.name);
     const body = request.body ?? {};
     const name = request.params.name;
     const existed = vhost.queues.has(name);
-    callBroker(() => vhost.declareQueue(name, {
-      durable: booleanField(body, 'durable', true), autoDelete: booleanField(body, 'auto_delete', false),
-      exclusiveOwner: null, arguments: jsonToFieldTable(body['arguments'], 'arguments'),
-    }, false, 0));
+    const args = jsonToFieldTable(body['arguments'], 'arguments');
+    callBroker(() => {
+      access.checkQueueDeclare(name, args);
+      vhost.declareQueue(name, {
+        durable: booleanField(body, 'durable', true), autoDelete: booleanField(body, 'auto_delete', false), exclusiveOwner: null, arguments: args,
+      }, false, 0);
+    });
     return reply.code(existed ? 204 : 201).send();
   });
 
   app.delete<{ Params: Params; Querystring: Record<string, string | undefined> }>('/api/queues/:vhost/:name', async (request, reply) => {
-    const queue = changedQueue(request);
+    const queue = changedQueue(request, 'configure');
     const flags = { ifEmpty: request.query['if-empty'] === 'true', ifUnused: request.query['if-unused'] === 'true' };
     callBroker(() => existingVhost(broker, queue.vhost).deleteQueue(queue.name, flags, queue.options.exclusiveOwner ?? 0));
     return reply.code(204).send();
   });
 
   app.delete<{ Params: Params }>('/api/queues/:vhost/:name/contents', async (request, reply) => {
-    const queue = changedQueue(request);
+    const queue = changedQueue(request, 'read');
     callBroker(() => existingVhost(broker, queue.vhost).purgeQueue(queue.name, queue.options.exclusiveOwner ?? 0));
     return reply.code(204).send();
   });
 
   app.post<{ Params: Params; Body: Record<string, unknown> | undefined }>('/api/queues/:vhost/:name/get', async (request) => {
-    const queue = changedQueue(request);
+    const queue = changedQueue(request, 'read');
     const body = request.body ?? {};
     // rabbitmqadmin sends numbers as text; RabbitMQ takes both.
     const count = numberOrText(body['count'] ?? 1);
