@@ -92,6 +92,22 @@ export const taskOpenApiDocument = {
         },
       },
     },
+    '/api/tasks/webhooks/secret': {
+      get: {
+        summary: 'The secret a webhook receiver verifies signatures with',
+        description: 'Every callback URL of one endpoint (scheme, host, port and path; the query string does not count) has one Standard Webhooks secret, derived from the keeper\'s signing key. See docs/webhooks.md.',
+        operationId: 'getWebhookSecret',
+        parameters: [{ name: 'url', in: 'query', required: true, description: 'A callback URL (http or https).', schema: { type: 'string' } }],
+        responses: {
+          '200': {
+            description: 'The secret, whsec_ followed by base64 of the HMAC-SHA256 key.',
+            content: { 'application/json': { schema: { type: 'object', required: ['url', 'secret'], properties: { url: { type: 'string' }, secret: { type: 'string', pattern: '^whsec_' } } } } },
+          },
+          '400': error('The url is missing or not an http(s) URL.'),
+          ...common,
+        },
+      },
+    },
     '/api/tasks': {
       get: {
         summary: 'List tasks, newest first',
