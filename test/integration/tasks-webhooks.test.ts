@@ -9,6 +9,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import amqplib from 'amqplib';
 import { Webhook } from 'standardwebhooks';
 import { startWarren, type WarrenNode } from '../../src/main.js';
 import type { TaskView } from '../../src/http/task-view.js';
@@ -235,5 +236,28 @@ test('a pending delivery survives a restart of the node, and the secret stays th
     await second?.close();
     await receiver.close();
     await rm(restartDir, { recursive: true, force: true });
+  }
+});
+
+test('the keeper answers a webhook-secret request over AMQP, and refuses a bad URL with bad_request', skip, async () => {
+  const connection = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${node.amqpPort}`);
+  try {
+    const channel = await connection.createChannel();
+    const { queue } = await channel.assertQueue('', { exclusive: true });
+    const replies = new Map<string, unknown>();
+    await channel.consume(queue, (message) => {
+      if (message !== null) replies.set(String(message.properties.correlationId), JSON.parse(message.content.toString()));
+    }, { noAck: true });
+    const ask = (correlationId: string, request: unknown): void => {
+      channel.sendToQueue('warren.task.keeper.requests', Buffer.from(JSON.stringify(request)), { replyTo: queue, correlationId, contentType: 'application/json' });
+    };
+    ask('good', { op: 'webhook-secret', url: 'https://app.example/hooks?x=1' });
+    ask('bad', { op: 'webhook-secret', url: 'ftp://app.example/hooks' });
+    ask('missing', { op: 'webhook-secret' });
+    await waitFor(() => replies.size === 3, 5000, 'three replies');
+    assert.deepEqual(replies.get('good'), { ok: true, secret: await client.webhookSecret('https://app.example/hooks') });
+    for (const key of ['bad', 'missing']) assert.equal((replies.get(key) as { error: { code: string } }).error.code, 'bad_request', key);
+  } finally {
+    await connection.close();
   }
 });
