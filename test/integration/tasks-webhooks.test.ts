@@ -200,8 +200,8 @@ test('a pending delivery survives a restart of the node, and the secret stays th
   const restartDir = await mkdtemp(join(tmpdir(), 'warren-webhooks-restart-'));
   const receiver = await startWebhookReceiver([500, 200]);
   const config = { amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir: restartDir, logLevel: 'silent' as const };
-  // The retry is due 1.5 s after the first attempt: the node is down by then.
-  const slowRetry = { tasks: { webhooks: { ...POLICY, retryFirstDelayMs: 1500, retryDelayMaxMs: 1500 } } };
+  // The retry is due 3 s (+-20%) after the first attempt: the node is down by then.
+  const slowRetry = { tasks: { webhooks: { ...POLICY, retryFirstDelayMs: 3000, retryDelayMaxMs: 3000 } } };
   let first: WarrenNode | undefined = await startWarren({ ...config, ...slowRetry });
   let second: WarrenNode | undefined;
   try {
