@@ -16,6 +16,8 @@ import { startHttpServer } from './http/server.js';
 import type { TaskGatewayBackend } from './http/task-backend.js';
 import { TASKS_VHOST } from './http/task-gateway.js';
 import { taskLayerBackend } from './http/task-layer-backend.js';
+import { taskView } from './http/task-view.js';
+import { loadWebhookSigningKey } from './tasks/webhooks/webhook-endpoint.js';
 import { connectTasks } from './tasks/client.js';
 import { startKeeper } from './tasks/keeper.js';
 import { ThreadedResultStore } from './tasks/store/threaded-store.js';
@@ -28,6 +30,8 @@ import { createLogger, type Logger } from './util/logger.js';
 
 /** How often the event-loop load is sampled and paused publishers check their queue's progress. */
 const FLOW_CONTROL_SAMPLE_MS = 100;
+/** The file in the data directory holding the key webhook endpoint secrets are derived from (mode 0600). */
+const WEBHOOK_SIGNING_KEY_FILE = 'webhook-signing-key';
 /** How often free disk space is checked (and a failing message store probed). */
 const DISK_CHECK_MS = 2000;
 
@@ -150,7 +154,13 @@ async function startTaskServices(config: WarrenConfig, broker: Broker, amqpPort:
   if (!config.tasks.keeperEnabled) return { backend: taskLayerBackend(client, client), close: () => client.close() };
   const store = new ThreadedResultStore(join(config.dataDir, 'tasks.sqlite'));
   try {
-    const keeper = await startKeeper({ url, store, retentionMs: config.tasks.retentionMs, logger: log });
+    const webhooks = {
+      // Kept in the data directory so endpoint secrets survive restarts (docs/webhooks.md).
+      signingKey: await loadWebhookSigningKey(join(config.dataDir, WEBHOOK_SIGNING_KEY_FILE)),
+      view: taskView,
+      ...(config.tasks.webhooks === undefined ? {} : { policy: config.tasks.webhooks }),
+    };
+    const keeper = await startKeeper({ url, store, retentionMs: config.tasks.retentionMs, logger: log, webhooks });
     const close = async (): Promise<void> => {
       await client.close();
       await keeper.close();

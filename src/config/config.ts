@@ -83,6 +83,8 @@ export interface TasksConfig {
   keeperEnabled: boolean;
   /** How long a finished task's record is kept in the result store (ms). */
   retentionMs: number;
+  /** Overrides of the keeper's webhook timeout and retry policy (docs/webhooks.md); unset fields keep its defaults. */
+  webhooks?: { timeoutMs?: number; retryFirstDelayMs?: number; retryDelayMaxMs?: number; attemptsMax?: number; retryWindowMs?: number };
 }
 
 /** The whole configuration of one Warren node. */

@@ -32,4 +32,6 @@ export interface TaskGatewayBackend {
   retry(id: string): Promise<RetryOutcome>;
   /** Per task name: throughput, response time, wait and processing latency (sliding windows and since start). */
   stats(): Record<string, TaskNameStats>;
+  /** The webhook secret of the endpoint `callbackUrl` belongs to (absent: this backend cannot tell, 503). */
+  webhookSecret?(callbackUrl: string): Promise<string>;
 }

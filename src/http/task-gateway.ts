@@ -11,7 +11,7 @@ import { requestUser } from './basic-auth.js';
 import { HttpError } from './errors.js';
 import type { TaskGatewayBackend, TaskSubmitOptions } from './task-backend.js';
 import { taskOpenApiDocument } from './task-openapi.js';
-import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TASK_WAIT_MAX_SECONDS, getTaskQuerySchema, listQuerySchema, submitBodySchema } from './task-schemas.js';
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TASK_WAIT_MAX_SECONDS, getTaskQuerySchema, listQuerySchema, submitBodySchema, webhookSecretQuerySchema } from './task-schemas.js';
 import { taskView } from './task-view.js';
 
 /** The vhost the task layer lives in: the node's own keeper and client connect to it. */
@@ -48,6 +48,13 @@ export function registerTaskGateway(app: FastifyInstance, users: Users, backend:
   app.get('/api/tasks/openapi.json', async () => taskOpenApiDocument);
 
   app.get('/api/tasks/stats', async (request) => tasks(request).stats());
+
+  app.get<{ Querystring: { url: string } }>('/api/tasks/webhooks/secret', { schema: { querystring: webhookSecretQuerySchema } }, async (request) => {
+    const backendForRequest = tasks(request);
+    if (backendForRequest.webhookSecret === undefined) throw new HttpError(503, 'this node cannot hand out webhook secrets');
+    const { url } = request.query;
+    return { url, secret: await backendForRequest.webhookSecret(url) };
+  });
 
   app.get<{ Querystring: ListQuery }>('/api/tasks', { schema: { querystring: listQuerySchema } }, async (request) => {
     const records = await tasks(request).list(listQuery(request.query));

@@ -19,6 +19,8 @@ export interface TaskRecordSource {
   retry(id: string): Promise<unknown>;
   /** Per task name statistics; only an in-process keeper has them. */
   stats?(): Record<string, TaskNameStats>;
+  /** The webhook secret of an endpoint (a Keeper in-process, or a TasksClient asking one). */
+  webhookSecret?(callbackUrl: string): string | Promise<string>;
 }
 
 /** What the gateway submits through (a TasksClient). */
@@ -56,6 +58,14 @@ export function taskLayerBackend(submitter: TaskSubmitter, records: TaskRecordSo
     stats() {
       if (records.stats === undefined) throw new HttpError(503, 'task statistics are kept by the result keeper, which does not run in this process');
       return records.stats();
+    },
+    async webhookSecret(callbackUrl) {
+      if (records.webhookSecret === undefined) throw new HttpError(503, 'webhook secrets are kept by the result keeper, which this node cannot reach');
+      try {
+        return await records.webhookSecret(callbackUrl);
+      } catch (error) {
+        throw asHttpError(error);
+      }
     },
     async retry(id): Promise<RetryOutcome> {
       try {

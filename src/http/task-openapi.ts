@@ -13,6 +13,17 @@ import {
   taskSchema,
 } from './task-schemas.js';
 
+/** The body of a webhook: Standard Webhooks' recommended { type, timestamp, data }. */
+const taskWebhookSchema = {
+  type: 'object',
+  required: ['type', 'timestamp', 'data'],
+  properties: {
+    type: { type: 'string', enum: ['task.succeeded', 'task.failed', 'task.dead', 'task.cancelled'], description: 'task. and the state the task finished in.' },
+    timestamp: { type: 'string', format: 'date-time', description: 'When the task finished.' },
+    data: { $ref: '#/components/schemas/Task' },
+  },
+} as const;
+
 const error = (description: string) => ({
   description,
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
@@ -92,6 +103,22 @@ export const taskOpenApiDocument = {
         },
       },
     },
+    '/api/tasks/webhooks/secret': {
+      get: {
+        summary: 'The secret a webhook receiver verifies signatures with',
+        description: 'Every callback URL of one endpoint (scheme, host, port and path; the query string does not count) has one Standard Webhooks secret, derived from the keeper\'s signing key. See docs/webhooks.md.',
+        operationId: 'getWebhookSecret',
+        parameters: [{ name: 'url', in: 'query', required: true, description: 'A callback URL (http or https).', schema: { type: 'string' } }],
+        responses: {
+          '200': {
+            description: 'The secret, whsec_ followed by base64 of the HMAC-SHA256 key.',
+            content: { 'application/json': { schema: { type: 'object', required: ['url', 'secret'], properties: { url: { type: 'string' }, secret: { type: 'string', pattern: '^whsec_' } } } } },
+          },
+          '400': error('The url is missing or not an http(s) URL.'),
+          ...common,
+        },
+      },
+    },
     '/api/tasks': {
       get: {
         summary: 'List tasks, newest first',
@@ -126,8 +153,31 @@ export const taskOpenApiDocument = {
       get: { summary: 'This document', operationId: 'taskOpenApi', responses: { '200': { description: 'OpenAPI 3.1 document.' } } },
     },
   },
+  webhooks: {
+    taskFinished: {
+      post: {
+        summary: 'A finished task, POSTed to its options.callbackUrl',
+        description:
+          'Signed per Standard Webhooks: webhook-signature is v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}"> under the endpoint\'s secret ' +
+          '(GET /api/tasks/webhooks/secret). Retried with backoff until a 2xx answer; every attempt shows as webhook on the task. See docs/webhooks.md.',
+        operationId: 'taskFinished',
+        security: [],
+        parameters: [
+          { name: 'webhook-id', in: 'header', required: true, description: 'The delivery\'s id, the same on every retry.', schema: { type: 'string' } },
+          { name: 'webhook-timestamp', in: 'header', required: true, description: 'When this attempt was made, Unix seconds.', schema: { type: 'string', pattern: '^[0-9]+$' } },
+          { name: 'webhook-signature', in: 'header', required: true, description: 'Space-separated v1,<base64> signatures.', schema: { type: 'string' } },
+        ],
+        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/TaskWebhook' } } } },
+        responses: {
+          '2XX': { description: 'Taken: the delivery is done.' },
+          '410': { description: 'Gone: the delivery is given up.' },
+          default: { description: 'Any other answer, a timeout or a network error: tried again later.' },
+        },
+      },
+    },
+  },
   components: {
     securitySchemes: { basic: { type: 'http', scheme: 'basic', description: 'A broker user (as for AMQP).' } },
-    schemas: { SubmitRequest: submitBodySchema, Accepted: acceptedSchema, Task: taskSchema, Error: errorSchema },
+    schemas: { SubmitRequest: submitBodySchema, Accepted: acceptedSchema, Task: taskSchema, Error: errorSchema, TaskWebhook: taskWebhookSchema },
   },
 } as const;

@@ -36,6 +36,44 @@ export const submitOptionsSchema = {
     backoff: backoffSchema,
     replyTo: { type: 'string', minLength: 1, maxLength: 255, description: 'A queue to publish the result to as well (an AMQP reply; routing key on the default exchange).' },
     correlationId: { type: 'string', minLength: 1, maxLength: 255, description: 'The correlation_id of that reply (default: the task id).' },
+    callbackUrl: { type: 'string', minLength: 1, maxLength: 2048, description: 'An http(s) URL the task is POSTed to once finished, signed per Standard Webhooks (docs/webhooks.md).' },
+  },
+} as const;
+
+/** Query of GET /api/tasks/webhooks/secret. */
+export const webhookSecretQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url'],
+  properties: {
+    url: { type: 'string', minLength: 1, maxLength: 2048, description: 'A callback URL; its endpoint (scheme, host, port, path) has one secret.' },
+  },
+} as const;
+
+/** One POST of a webhook delivery. */
+export const webhookAttemptSchema = {
+  type: 'object',
+  required: ['at', 'durationMs'],
+  properties: {
+    at: { type: 'string', format: 'date-time', description: 'When the attempt started.' },
+    durationMs: { type: 'integer', description: 'How long until the answer or the error.' },
+    status: { type: 'integer', description: 'The receiver\'s HTTP status, when it answered.' },
+    error: { type: 'string', description: 'Why there was no answer (timeout, connection refused...).' },
+  },
+} as const;
+
+/** The webhook of a finished task submitted with a callbackUrl. */
+export const webhookStatusSchema = {
+  type: 'object',
+  required: ['url', 'run', 'id', 'type', 'state', 'attempts'],
+  properties: {
+    url: { type: 'string' },
+    run: { type: 'integer', description: 'The run whose end it reports.' },
+    id: { type: 'string', description: 'The webhook-id header, the same for every attempt.' },
+    type: { type: 'string', description: 'The payload type, task.<state>.' },
+    state: { type: 'string', enum: ['pending', 'delivered', 'failed'] },
+    attempts: { type: 'array', items: webhookAttemptSchema },
+    nextAttemptAt: { type: 'string', format: 'date-time', description: 'When the next attempt is due, while pending.' },
   },
 } as const;
 
@@ -107,6 +145,7 @@ export const taskSchema = {
     retryAt: { ...timestamp, description: 'When the next attempt is due, while waiting for a retry.' },
     result: { description: 'The handler\'s return value, once succeeded.' },
     error: { ...taskErrorSchema, description: 'The last attempt\'s error (failed, dead, or waiting for a retry).' },
+    webhook: { ...webhookStatusSchema, description: 'The webhook to options.callbackUrl, once the task finished.' },
   },
 } as const;
 

@@ -4,6 +4,7 @@
  */
 import type { TaskError, TaskOptions, TaskState } from '../tasks/protocol.js';
 import type { TaskRecord } from '../tasks/store/result-store.js';
+import type { WebhookStatus } from '../tasks/webhooks/webhook-delivery.js';
 
 /** A task as GET /api/tasks/{id} and GET /api/tasks report it. */
 export interface TaskView {
@@ -24,7 +25,15 @@ export interface TaskView {
   error?: TaskError;
   /** Why a queued task is not running; `until` is an ISO time for a delay or a backoff. */
   blockedReason?: { kind: string; until?: string; consumers?: number };
+  /** The webhook to options.callbackUrl, once the task finished; times as ISO strings. */
+  webhook?: WebhookView;
 }
+
+/** A task's webhook as the HTTP API shows it. */
+export type WebhookView = Omit<WebhookStatus, 'attempts' | 'nextAttemptAt'> & {
+  attempts: { at: string; durationMs: number; status?: number; error?: string }[];
+  nextAttemptAt?: string;
+};
 
 /** The HTTP view of a stored record. */
 export function taskView(record: TaskRecord): TaskView {
@@ -48,6 +57,14 @@ export function taskView(record: TaskRecord): TaskView {
   if (record.error !== undefined) view.error = record.error;
   const reason = record.blockedReason;
   if (reason !== undefined) view.blockedReason = 'until' in reason ? { kind: reason.kind, until: isoTime(reason.until) } : reason;
+  if (record.webhook !== undefined) view.webhook = webhookView(record.webhook);
+  return view;
+}
+
+function webhookView(webhook: WebhookStatus): WebhookView {
+  const { nextAttemptAt, attempts, ...rest } = webhook;
+  const view: WebhookView = { ...rest, attempts: attempts.map((attempt) => ({ ...attempt, at: isoTime(attempt.at) })) };
+  if (nextAttemptAt !== undefined) view.nextAttemptAt = isoTime(nextAttemptAt);
   return view;
 }
 

@@ -29,6 +29,7 @@ import {
 } from './task-errors.js';
 import { jsonMessage, queuedEvent, taskMessage, type TaskMessageInput } from './task-message.js';
 import { assertTaskName, payloadJson, resolveTaskOptions, type SubmitOptions } from './task-options.js';
+import { parseCallbackUrl } from './webhooks/webhook-endpoint.js';
 
 /** Options of connectTasks. */
 export interface TasksClientOptions {
@@ -68,6 +69,8 @@ export interface TasksClient {
   list(query?: TaskQuery): Promise<TaskRecord[]>;
   /** Re-queues a failed or dead task for a new run; resolves with its record. */
   retry(id: string): Promise<TaskRecord>;
+  /** The webhook secret (`whsec_...`) a receiver at `callbackUrl` verifies signatures with, from a keeper. */
+  webhookSecret(callbackUrl: string): Promise<string>;
   /** Closes the connection; pending result() calls reject. */
   close(): Promise<void>;
 }
@@ -159,6 +162,12 @@ class Client implements TasksClient {
     this.router.forget(id);
     if (record === undefined) throw new KeeperRequestError('internal', `the keeper retried task ${id} but sent no record`);
     return record;
+  }
+
+  async webhookSecret(callbackUrl: string): Promise<string> {
+    const { secret } = await this.keeperRequest({ op: 'webhook-secret', url: parseCallbackUrl(callbackUrl) });
+    if (secret === undefined) throw new KeeperRequestError('internal', 'the keeper sent no webhook secret');
+    return secret;
   }
 
   async close(): Promise<void> {

@@ -11,3 +11,8 @@ export { assertTaskName, resolveTaskOptions, type SubmitOptions } from './task-o
 export * from './topology.js';
 export * from './store/index.js';
 export * from './worker.js';
+export { WebhookVerificationError, signWebhook, verifyWebhook, type VerifyWebhookOptions, type WebhookRequestHeaders, type WebhookSignatureHeaders } from './webhooks/webhook-signature.js';
+export { endpointSecret, loadWebhookSigningKey, webhookEndpoint } from './webhooks/webhook-endpoint.js';
+export { DEFAULT_WEBHOOK_POLICY, type WebhookDeliveryPolicy } from './webhooks/webhook-policy.js';
+export type { WebhookOptions } from './webhooks/webhook-dispatcher.js';
+export type { WebhookAttempt, WebhookDeliveryState, WebhookStatus } from './webhooks/webhook-delivery.js';

@@ -6,14 +6,19 @@
 import { TASK_PROTOCOL_VERSION, type TaskEventKind, type TaskState } from './protocol.js';
 import type { TaskQuery, TaskRecord } from './store/result-store.js';
 import { TASK_LIST_LIMIT_MAX } from './store/task-rows.js';
-import { KeeperRequestError, type KeeperErrorCode } from './task-errors.js';
+import { KeeperRequestError, TaskValidationError, type KeeperErrorCode } from './task-errors.js';
+import { parseCallbackUrl } from './webhooks/webhook-endpoint.js';
 
 /** A request to a keeper. */
-export type KeeperRequest = { op: 'get'; id: string } | { op: 'list'; query: TaskQuery } | { op: 'retry'; id: string };
+export type KeeperRequest =
+  | { op: 'get'; id: string }
+  | { op: 'list'; query: TaskQuery }
+  | { op: 'retry'; id: string }
+  | { op: 'webhook-secret'; url: string };
 
 /** A keeper's reply: `record` for get (absent: unknown task) and retry, `records` for list. */
 export type KeeperReply =
-  | { ok: true; record?: TaskRecord; records?: TaskRecord[] }
+  | { ok: true; record?: TaskRecord; records?: TaskRecord[]; secret?: string }
   | { ok: false; error: { code: KeeperErrorCode; message: string } };
 
 const TASK_STATES: readonly TaskState[] = ['queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled'];
@@ -28,8 +33,10 @@ export function parseKeeperRequest(value: unknown): KeeperRequest {
       return { op: value['op'], id: taskId(value['id']) };
     case 'list':
       return { op: 'list', query: parseTaskQuery(value['query'] ?? {}) };
+    case 'webhook-secret':
+      return { op: 'webhook-secret', url: callbackUrl(value['url']) };
     default:
-      throw badRequest(`unknown op ${JSON.stringify(value['op'])}: use get, list or retry`);
+      throw badRequest(`unknown op ${JSON.stringify(value['op'])}: use get, list, retry or webhook-secret`);
   }
 }
 
@@ -82,6 +89,14 @@ export function errorReply(error: unknown): KeeperReply {
 function taskId(value: unknown): string {
   if (typeof value !== 'string' || value === '' || value.length > 255) throw badRequest('id must be a string of 1-255 characters');
   return value;
+}
+
+function callbackUrl(value: unknown): string {
+  try {
+    return parseCallbackUrl(value);
+  } catch (error) {
+    throw error instanceof TaskValidationError ? badRequest(error.message) : error;
+  }
 }
 
 function integerField(name: string, value: unknown, min: number, max: number): number {

@@ -22,6 +22,7 @@ import type { ResultStore, TaskQuery, TaskRecord } from './store/result-store.js
 import { KeeperRequestError } from './task-errors.js';
 import { jsonMessage, parseJsonBody } from './task-message.js';
 import { declareEventTopology, declareKeeperRequestsQueue } from './topology.js';
+import { WebhookDispatcher, type WebhookOptions } from './webhooks/webhook-dispatcher.js';
 
 /** Options of startKeeper. */
 export interface KeeperOptions {
@@ -35,6 +36,8 @@ export interface KeeperOptions {
   /** Unacknowledged events (default 500) and requests (default 100) the broker may send at once. */
   prefetch?: number;
   logger?: Logger;
+  /** Webhooks of tasks submitted with a callbackUrl: signing key, retry policy, payload view. */
+  webhooks?: WebhookOptions;
 }
 
 /** A running result keeper. */
@@ -47,6 +50,8 @@ export interface Keeper {
   retry(id: string): Promise<TaskRecord>;
   /** Per task name: throughput, response time and latency of the tasks finished since the keeper started. */
   stats(): Record<string, TaskNameStats>;
+  /** The webhook secret (`whsec_...`) of the endpoint `callbackUrl` belongs to; TaskValidationError on a bad URL. */
+  webhookSecret(callbackUrl: string): string;
   /** Stops consuming, lets the event being recorded finish, and disconnects (the store stays open). */
   close(): Promise<void>;
 }
@@ -56,6 +61,7 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
   const keeper = new KeeperService(options);
   await keeper.connect();
   keeper.startRetention();
+  keeper.webhooks.start();
   return keeper;
 }
 
@@ -87,15 +93,19 @@ class KeeperService implements Keeper {
   private retrying: Promise<unknown> = Promise.resolve();
   private retentionTimer: NodeJS.Timeout | undefined;
   private readonly taskStats = new TaskStats();
+  /** Sends the webhooks of finished tasks. */
+  readonly webhooks: WebhookDispatcher;
 
   constructor(private readonly options: KeeperOptions) {
     this.store = options.store;
     this.logger = (options.logger ?? silentLogger).child({ component: 'task-keeper' });
+    this.webhooks = new WebhookDispatcher(options.store.webhooks, options.webhooks ?? {}, this.logger);
   }
 
   /** The record of task `id`, with the reason it is not running when it is queued. */
   async get(id: string): Promise<TaskRecord | undefined> {
-    const record = await this.store.get(id);
+    const stored = await this.store.get(id);
+    const record = stored === undefined ? undefined : await this.webhooks.withStatus(stored);
     if (record === undefined || record.state !== 'queued') return record;
     const blockedReason = timedBlockedReason(record, Date.now()) ?? (await this.consumersOf(record.name).then(consumerBlockedReason, () => undefined));
     return blockedReason === undefined ? record : { ...record, blockedReason };
@@ -119,6 +129,10 @@ class KeeperService implements Keeper {
     return this.taskStats.snapshot();
   }
 
+  webhookSecret(callbackUrl: string): string {
+    return this.webhooks.secretFor(callbackUrl);
+  }
+
   async list(query: TaskQuery): Promise<TaskRecord[]> {
     return this.store.list(parseTaskQuery(query));
   }
@@ -138,6 +152,7 @@ class KeeperService implements Keeper {
     this.closed = true;
     this.closing.abort(new Error('the keeper is closing'));
     clearInterval(this.retentionTimer);
+    await this.webhooks.close();
     const link = this.link;
     this.link = undefined;
     if (link === undefined) return;
@@ -218,6 +233,7 @@ class KeeperService implements Keeper {
     try {
       const record = await this.store.apply(event as TaskEvent);
       if (isFinishingEvent(event as TaskEvent) && TERMINAL_STATES.includes(record.state)) this.taskStats.record(record);
+      await this.webhooks.taskChanged(record);
       await message.ack().catch(() => {});
     } catch (error) {
       this.logger.error({ routingKey: message.routingKey, err: (error as Error).message }, 'result store refused an event; requeueing it');
@@ -257,6 +273,8 @@ class KeeperService implements Keeper {
         return { ok: true, records: await this.list(request.query) };
       case 'retry':
         return { ok: true, record: await this.retry(request.id) };
+      case 'webhook-secret':
+        return { ok: true, secret: this.webhookSecret(request.url) };
     }
   }
 

@@ -107,6 +107,8 @@ export interface TaskOptions {
   priority: number;
   /** Milliseconds to wait before the first attempt. */
   delayMs: number;
+  /** Where the keeper POSTs the task once it finished (a signed webhook, docs/webhooks.md); absent for none. */
+  callbackUrl?: string;
 }
 
 /** Defaults applied to options a submitter leaves out. */

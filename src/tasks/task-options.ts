@@ -11,6 +11,7 @@ import {
   type TaskOptions,
 } from './protocol.js';
 import { TaskValidationError } from './task-errors.js';
+import { parseCallbackUrl } from './webhooks/webhook-endpoint.js';
 
 /** Options of submit(): any TaskOptions field (the rest take DEFAULT_TASK_OPTIONS), plus W3C trace context. */
 export type SubmitOptions = Partial<Omit<TaskOptions, 'backoff'>> & {
@@ -46,12 +47,14 @@ export function resolveTaskOptions(options: SubmitOptions = {}): TaskOptions {
   }
   const jitter = backoff.jitter ?? defaults.backoff.jitter;
   if (typeof jitter !== 'boolean') throw new TaskValidationError(`backoff.jitter must be a boolean, got ${JSON.stringify(jitter)}`);
+  const callback = options.callbackUrl === undefined ? {} : { callbackUrl: parseCallbackUrl(options.callbackUrl) };
   return {
     attempts: integerOption('attempts', options.attempts ?? defaults.attempts, 1, Number.MAX_SAFE_INTEGER),
     backoff: { kind, delayMs: integerOption('backoff.delayMs', backoff.delayMs ?? defaults.backoff.delayMs, 0, TASK_DELAY_MAX_MS), jitter },
     timeoutMs: integerOption('timeoutMs', options.timeoutMs ?? defaults.timeoutMs, 0, TASK_DELAY_MAX_MS),
     priority: integerOption('priority', options.priority ?? defaults.priority, 0, TASK_PRIORITY_MAX),
     delayMs: integerOption('delayMs', options.delayMs ?? defaults.delayMs, 0, TASK_DELAY_MAX_MS),
+    ...callback,
   };
 }
 

@@ -7,6 +7,7 @@
 import { TERMINAL_STATES, type TaskEvent } from '../../src/tasks/protocol.js';
 import { applyEvent } from '../../src/tasks/store/apply-event.js';
 import type { ResultStore, TaskQuery, TaskRecord } from '../../src/tasks/store/result-store.js';
+import { MemoryWebhookDeliveries } from './memory-webhook-deliveries.js';
 
 /** A ResultStore in memory. */
 export class MemoryResultStore implements ResultStore {
@@ -17,6 +18,7 @@ export class MemoryResultStore implements ResultStore {
   private readonly records = new Map<string, TaskRecord>();
   private readonly histories = new Map<string, TaskEvent[]>();
   private closed = false;
+  readonly webhooks = new MemoryWebhookDeliveries();
 
   async apply(event: TaskEvent): Promise<TaskRecord> {
     this.assertOpen();

@@ -12,6 +12,7 @@ import type { TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
+import { POSTGRES_DELETE_GONE_DELIVERIES, POSTGRES_WEBHOOK_SCHEMA, PostgresWebhookDeliveries } from './postgres-webhooks.js';
 
 /**
  * json, not jsonb: jsonb rejects "\u0000" in strings and reorders keys; json keeps the text as written.
@@ -104,9 +105,12 @@ function taskParameters(record: TaskRecord): unknown[] {
 export class PostgresResultStore implements ResultStore {
   readonly #pool: pg.Pool;
   #closed = false;
+  /** Webhook deliveries, in the same database. */
+  readonly webhooks: PostgresWebhookDeliveries;
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
+    this.webhooks = new PostgresWebhookDeliveries(pool);
   }
 
   /** Connects to `connectionString` (postgres://...) and creates the tables if they are missing. */
@@ -120,6 +124,7 @@ export class PostgresResultStore implements ResultStore {
       await store.#transaction(async (client) => {
         await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
         await client.query(SCHEMA);
+        await client.query(POSTGRES_WEBHOOK_SCHEMA);
       });
     } catch (error) {
       await pool.end();
@@ -213,7 +218,8 @@ export class PostgresResultStore implements ResultStore {
   async deleteFinishedBefore(finishedBefore: number): Promise<number> {
     const { rows } = await this.#pool.query<{ count: number }>(
       `WITH gone AS (DELETE FROM warren_tasks WHERE finished_at < $1 RETURNING id),
-         gone_events AS (DELETE FROM warren_task_events WHERE task_id IN (SELECT id FROM gone))
+         gone_events AS (DELETE FROM warren_task_events WHERE task_id IN (SELECT id FROM gone)),
+         ${POSTGRES_DELETE_GONE_DELIVERIES}
        SELECT count(*)::integer AS count FROM gone`,
       [finishedBefore],
     );

@@ -5,6 +5,7 @@
  */
 import type { BlockedReason } from '../blocked-reason.js';
 import type { TaskError, TaskEvent, TaskOptions, TaskState } from '../protocol.js';
+import type { WebhookDeliveryStore, WebhookStatus } from '../webhooks/webhook-delivery.js';
 
 /** A task as the result store knows it. */
 export interface TaskRecord {
@@ -30,6 +31,8 @@ export interface TaskRecord {
   updatedAt: number;
   /** Why a queued task is not running: computed by the keeper when the status is read, never stored. */
   blockedReason?: BlockedReason;
+  /** The callback of a task submitted with a callbackUrl, once it finished: added by the keeper when the status is read. */
+  webhook?: WebhookStatus;
 }
 
 /** Filters and paging of a task listing (newest first). */
@@ -57,4 +60,6 @@ export interface ResultStore {
   /** Deletes terminal tasks that finished before `finishedBefore` (retention); returns how many. */
   deleteFinishedBefore(finishedBefore: number): Promise<number>;
   close(): Promise<void>;
+  /** Webhook deliveries of finished tasks (docs/webhooks.md); deleteFinishedBefore deletes them with their tasks. */
+  readonly webhooks: WebhookDeliveryStore;
 }

@@ -15,6 +15,7 @@ import type { TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
+import { SQLITE_DELETE_FINISHED_DELIVERIES, SQLITE_WEBHOOK_SCHEMA, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
 
 /** Version of the table layout, kept in PRAGMA user_version. */
 const SCHEMA_VERSION = 1;
@@ -85,6 +86,8 @@ export class SqliteResultStore implements ResultStore {
   #pending: PendingApply[] = [];
   #roundScheduled = false;
   #closed = false;
+  /** Webhook deliveries, in the same file. */
+  readonly webhooks: SqliteWebhookDeliveries;
 
   /** Opens (creating if needed) the store at `path`, a file path or ':memory:'. */
   constructor(path: string, options: SqliteResultStoreOptions = {}) {
@@ -105,12 +108,14 @@ export class SqliteResultStore implements ResultStore {
       'INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.#applyBatch = this.#db.transaction((batch: readonly PendingApply[]) => this.#applyInTransaction(batch));
+    this.webhooks = new SqliteWebhookDeliveries(this.#db);
   }
 
   #createSchema(): void {
     const version = this.#db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) throw new Error(`task result store has schema version ${version}; this Warren knows up to ${SCHEMA_VERSION}`);
     this.#db.exec(SCHEMA);
+    this.#db.exec(SQLITE_WEBHOOK_SCHEMA);
     this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
 
@@ -219,6 +224,7 @@ export class SqliteResultStore implements ResultStore {
   async deleteFinishedBefore(finishedBefore: number): Promise<number> {
     return this.#db
       .transaction(() => {
+        this.#db.prepare(SQLITE_DELETE_FINISHED_DELIVERIES).run(finishedBefore);
         this.#db
           .prepare('DELETE FROM task_events WHERE task_id IN (SELECT id FROM tasks WHERE finished_at < ?)')
           .run(finishedBefore);

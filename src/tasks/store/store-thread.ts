@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteResultStore, type SqliteResultStoreOptions } from './sqlite-store.js';
-import type { StoreCall, StoreAnswer } from './threaded-store.js';
+import type { StoreCall, StoreAnswer, WebhookCall } from './threaded-store.js';
+import type { NewWebhookDelivery, WebhookAttemptRecord, WebhookClaim, WebhookLease } from '../webhooks/webhook-delivery.js';
 
 const { path, options } = workerData as { path: string; options: SqliteResultStoreOptions };
 const store = new SqliteResultStore(path, options);
@@ -33,5 +34,16 @@ function invoke(call: StoreCall): Promise<unknown> {
     case 'history': return store.history(call.argument);
     case 'deleteFinishedBefore': return store.deleteFinishedBefore(call.argument);
     case 'close': return store.close();
+    case 'webhooks': return invokeWebhooks(call.argument);
+  }
+}
+
+function invokeWebhooks({ operation, input }: WebhookCall): Promise<unknown> {
+  switch (operation) {
+    case 'add': return store.webhooks.add(input as NewWebhookDelivery);
+    case 'claim': return store.webhooks.claim(input as WebhookClaim);
+    case 'recordAttempt': return store.webhooks.recordAttempt(input as WebhookAttemptRecord);
+    case 'release': return store.webhooks.release(input as WebhookLease);
+    case 'latest': return store.webhooks.latest(input as string);
   }
 }

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { TaskEvent } from '../protocol.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import type { SqliteResultStoreOptions } from './sqlite-store.js';
+import type { WebhookDeliveryStore } from '../webhooks/webhook-delivery.js';
 
 /** A call posted to the store thread. */
 export type StoreCall = { id: number } & (
@@ -17,7 +18,14 @@ export type StoreCall = { id: number } & (
   | { method: 'history'; argument: string }
   | { method: 'deleteFinishedBefore'; argument: number }
   | { method: 'close'; argument?: undefined }
+  | { method: 'webhooks'; argument: WebhookCall }
 );
+
+/** A call of one WebhookDeliveryStore operation, with its one argument. */
+export interface WebhookCall {
+  operation: keyof WebhookDeliveryStore;
+  input: unknown;
+}
 
 /** The thread's answer to one call. */
 export type StoreAnswer = { id: number; result: unknown; error?: undefined } | { id: number; error: { name: string; message: string } };
@@ -35,6 +43,14 @@ export class ThreadedResultStore implements ResultStore {
   private readonly pending = new Map<number, PendingCall>();
   private nextId = 1;
   private failure: Error | undefined;
+  /** Webhook deliveries, kept by the thread's store. */
+  readonly webhooks: WebhookDeliveryStore = {
+    add: (delivery) => this.webhookCall('add', delivery) as Promise<boolean>,
+    claim: (claim) => this.webhookCall('claim', claim) as ReturnType<WebhookDeliveryStore['claim']>,
+    recordAttempt: (record) => this.webhookCall('recordAttempt', record) as Promise<boolean>,
+    release: (lease) => this.webhookCall('release', lease) as Promise<void>,
+    latest: (taskId) => this.webhookCall('latest', taskId) as ReturnType<WebhookDeliveryStore['latest']>,
+  };
 
   /** Opens (creating if needed) the SQLite store at `path` in a new worker thread. */
   constructor(path: string, options: SqliteResultStoreOptions = {}) {
@@ -74,6 +90,10 @@ export class ThreadedResultStore implements ResultStore {
   async close(): Promise<void> {
     if (this.failure === undefined) await this.call({ method: 'close' });
     await this.worker.terminate();
+  }
+
+  private webhookCall(operation: keyof WebhookDeliveryStore, input: unknown): Promise<unknown> {
+    return this.call({ method: 'webhooks', argument: { operation, input } });
   }
 
   private call(call: DistributiveOmit<StoreCall, 'id'>): Promise<unknown> {
