@@ -9,6 +9,7 @@ import type { Permission, WarrenConfig } from '../config/config.js';
 import type { Logger } from '../util/logger.js';
 import { restoreVhost } from './durability.js';
 import { DefinitionError } from './errors.js';
+import { validatePolicy, type Policy, type PolicyInput } from './policies.js';
 import { ResourceAlarm } from './resource-alarm.js';
 import type { Persistence } from './ports.js';
 import { NO_FLOW_CONTROL, type FlowControlPolicy } from './publisher-throttle.js';
@@ -53,6 +54,16 @@ export class Broker {
       if (!this.vhosts.has(name)) this.vhosts.set(name, this.newVhost(name));
     }
     this.users.restore(definitions);
+    // Policies first, so every restored queue and exchange starts with the policy that applies to it.
+    for (const stored of definitions.policies) {
+      const vhost = this.vhosts.get(stored.vhost);
+      if (vhost === undefined) continue;
+      try {
+        vhost.policies.set(validatePolicy(stored));
+      } catch (error) {
+        this.logger?.warn({ vhost: stored.vhost, policy: stored.name, error: String(error) }, 'stored policy no longer valid; skipped');
+      }
+    }
     for (const vhost of this.vhosts.values()) restoreVhost(vhost, definitions);
   }
 
@@ -117,6 +128,27 @@ export class Broker {
   /** Removes a user's permissions on a vhost; false when it had none. */
   clearPermission(username: string, vhost: string): boolean {
     return this.users.clearPermission(username, vhost);
+  }
+
+  /** Creates or replaces a policy (stored before it applies) and re-evaluates the vhost's queues and exchanges. */
+  putPolicy(input: PolicyInput): Policy {
+    const vhost = this.vhosts.get(input.vhost);
+    if (vhost === undefined) throw new DefinitionError('notFound', `no vhost '${input.vhost}'`);
+    const policy = validatePolicy(input);
+    this.persistence?.definitions.putPolicy({ ...policy, definition: { ...policy.definition } });
+    vhost.policies.set(policy);
+    vhost.reapplyPolicies();
+    return policy;
+  }
+
+  /** Deletes a policy; false when there is no such policy. */
+  deletePolicy(vhostName: string, name: string): boolean {
+    const vhost = this.vhosts.get(vhostName);
+    if (vhost?.policies.get(name) === undefined) return false;
+    this.persistence?.definitions.deletePolicy(vhostName, name);
+    vhost.policies.delete(name);
+    vhost.reapplyPolicies();
+    return true;
   }
 
   private newVhost(name: string): Vhost {

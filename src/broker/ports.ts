@@ -57,6 +57,16 @@ export interface StoredPermission {
   read: string;
 }
 
+/** A policy as stored. */
+export interface StoredPolicy {
+  vhost: string;
+  name: string;
+  pattern: string;
+  applyTo: string;
+  priority: number;
+  definition: Record<string, string | number>;
+}
+
 /** Everything the definitions store holds, as restored at start. */
 export interface Definitions {
   vhosts: StoredVhost[];
@@ -65,6 +75,7 @@ export interface Definitions {
   exchanges: StoredExchange[];
   queues: StoredQueue[];
   bindings: StoredBinding[];
+  policies: StoredPolicy[];
 }
 
 /** Where durable definitions are recorded. Each call is durable (fsynced) when it returns. */
@@ -88,6 +99,10 @@ export interface DefinitionStore {
   putPermission(permission: StoredPermission): void;
   /** Removes a user's permission on a vhost. */
   deletePermission(username: string, vhost: string): void;
+  /** Records a policy (replacing one of the same name in its vhost). */
+  putPolicy(policy: StoredPolicy): void;
+  /** Removes a policy. */
+  deletePolicy(vhost: string, name: string): void;
   close(): void;
 }
 

@@ -22,6 +22,8 @@ export interface QueueSettings {
   readonly maxLength: number | undefined;
   readonly maxLengthBytes: number | undefined;
   readonly overflow: OverflowMode;
+  /** True when x-overflow was given (a policy's overflow applies only otherwise). */
+  readonly overflowFromArguments: boolean;
   /** x-max-priority: the highest priority the queue distinguishes. */
   readonly maxPriority: number | undefined;
   readonly singleActiveConsumer: boolean;
@@ -41,6 +43,7 @@ export function queueSettings(args: FieldTable): QueueSettings {
     maxLength: integerValue(args['x-max-length']),
     maxLengthBytes: integerValue(args['x-max-length-bytes']),
     overflow: (stringValue(args['x-overflow']) as OverflowMode | undefined) ?? 'drop-head',
+    overflowFromArguments: args['x-overflow'] !== undefined,
     maxPriority: integerValue(args['x-max-priority']),
     singleActiveConsumer: args['x-single-active-consumer'] === true,
     deliveryLimit: integerValue(args['x-delivery-limit']),

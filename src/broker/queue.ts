@@ -11,6 +11,7 @@ import { Message, type Consumer, type DeliverySource, type QueueEntry } from './
 import type { PagedFifo, PagedMessage } from './paged-fifo.js';
 import type { QueueMessageStore, QueueRecovery, StoredMessage } from './ports.js';
 import { PublisherThrottle, type FlowControlPolicy, type Publisher, type ThrottledQueue } from './publisher-throttle.js';
+import { withPolicy, type Policy } from './policies.js';
 import { queueSettings, type QueueSettings } from './queue-settings.js';
 import { ReadyList } from './ready-list.js';
 import type { ResourceAlarm } from './resource-alarm.js';
@@ -53,8 +54,10 @@ const PAGE_IN_BATCH = 256;
 
 /** A message queue. */
 export class Queue implements DeliverySource, ThrottledQueue {
-  /** Feature settings from the declare arguments. */
-  readonly settings: QueueSettings;
+  /** Feature settings: the declare arguments merged with the policy that applies (see policies.ts). */
+  settings: QueueSettings;
+  /** The policy that applies, if any. */
+  policy: Policy | undefined;
   /** Ready messages, one list per priority level (one list without x-max-priority). */
   private readonly levels: ReadyList[];
   private readonly consumerList: Consumer[] = [];
@@ -101,6 +104,19 @@ export class Queue implements DeliverySource, ThrottledQueue {
     const levelCount = (this.settings.maxPriority ?? 0) + 1;
     this.levels = Array.from({ length: levelCount }, () => new ReadyList(levelCount === 1 ? 1024 : 16));
     this.touch();
+  }
+
+  /**
+   * Applies a policy (or none): the settings are recomputed at once, a lower length limit drops (or
+   * dead-letters) the oldest messages now, and a changed expiry restarts the idle countdown. A changed
+   * message TTL applies to messages enqueued from now on.
+   */
+  applyPolicy(policy: Policy | undefined): void {
+    this.policy = policy;
+    const before = this.settings;
+    this.settings = withPolicy(queueSettings(this.options.arguments), policy?.definition);
+    if (this.settings.expires !== before.expires) this.touch();
+    if (this.settings.overflow === 'drop-head') this.dropHeadOverLimit();
   }
 
   /** Ready messages (not counting delivered, unacknowledged ones). */

@@ -17,6 +17,7 @@ import { TopicExchange } from './exchange/topic.js';
 import type { Message } from './message.js';
 import { deadLetteredMessage, isDeadLetterCycle, type DeadLetterReason } from './dead-letter.js';
 import { Durability, type RestorableVhost } from './durability.js';
+import { VhostPolicies } from './policies.js';
 import type { Persistence, QueueMessageStore, StoredBinding } from './ports.js';
 import type { FlowControlPolicy } from './publisher-throttle.js';
 import type { ResourceAlarm } from './resource-alarm.js';
@@ -64,6 +65,8 @@ export class Vhost implements QueueOwner, RestorableVhost {
   readonly queues = new Map<string, Queue>();
   /** Direct reply-to consumers by reply name (amq.rabbitmq.reply-to.*). */
   readonly replyTargets = new Map<string, ReplyTarget>();
+  /** The vhost's policies (set through Broker.putPolicy / deletePolicy, which also store them). */
+  readonly policies = new VhostPolicies();
   private readonly routed = new Set<Destination>();
   private readonly visitedExchanges = new Set<Exchange>();
   /** Messages x-delayed-message exchanges hold until their x-delay has passed. */
@@ -145,6 +148,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
     let queue = this.queues.get(queueName);
     if (queue === undefined) {
       queue = new Queue(this.name, queueName, options, this, this.flowControl, this.alarms);
+      queue.applyPolicy(this.policies.match('queue', queueName));
       this.queues.set(queueName, queue);
       this.durability.queueAdded(queue);
       // Every queue is bound to the default exchange under its own name; routing does that implicitly.
@@ -347,8 +351,18 @@ export class Vhost implements QueueOwner, RestorableVhost {
   restoreQueue(name: string, options: QueueOptions): void {
     if (this.queues.has(name)) return;
     const queue = new Queue(this.name, name, options, this, this.flowControl, this.alarms);
+    queue.applyPolicy(this.policies.match('queue', name));
     this.queues.set(name, queue);
     this.durability.attachStore(queue);
+  }
+
+  /** Re-evaluates which policy applies to every queue and exchange (after a policy changed). */
+  reapplyPolicies(): void {
+    for (const queue of this.queues.values()) {
+      const policy = this.policies.match('queue', queue.name);
+      if (policy !== queue.policy) queue.applyPolicy(policy);
+    }
+    for (const exchange of this.exchanges.values()) exchange.policy = this.policies.match('exchange', exchange.name);
   }
 
   /** Takes back the held messages of the restored durable delayed exchanges (after exchanges and queues). */
@@ -397,6 +411,7 @@ export class Vhost implements QueueOwner, RestorableVhost {
     const ExchangeType = EXCHANGE_TYPES[type];
     if (ExchangeType === undefined) throw commandInvalid(`unknown exchange type '${type}'`);
     const exchange = new ExchangeType(this.name, name, options);
+    exchange.policy = this.policies.match('exchange', name);
     this.exchanges.set(name, exchange);
     return exchange;
   }
@@ -463,7 +478,8 @@ export function generateQueueName(): string {
   return `amq.gen-${randomBytes(16).toString('base64url').slice(0, 22)}`;
 }
 
-/** The alternate-exchange argument of an exchange, if it has one. */
+/** The alternate exchange of an exchange: its alternate-exchange argument, else its policy's. */
 function alternateExchangeOf(exchange: Exchange): string | undefined {
-  return stringValue(exchange.options.arguments['alternate-exchange']);
+  const fromPolicy = exchange.policy?.definition['alternate-exchange'];
+  return stringValue(exchange.options.arguments['alternate-exchange']) ?? (typeof fromPolicy === 'string' ? fromPolicy : undefined);
 }

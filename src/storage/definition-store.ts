@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import type {
-  DefinitionStore, Definitions, StoredBinding, StoredExchange, StoredPermission, StoredQueue, StoredUser, StoredVhost,
+  DefinitionStore, Definitions, StoredBinding, StoredExchange, StoredPermission, StoredPolicy, StoredQueue, StoredUser, StoredVhost,
 } from '../broker/ports.js';
 import { Decimal, FrameWriter, Reader, type FieldTable, type FieldValue } from '../codec/index.js';
 import { assert, assertNever } from '../util/assert.js';
@@ -38,7 +38,9 @@ type Change =
   | { op: 'put'; kind: 'user'; username: string; passwordHash: string; tags: string[] }
   | { op: 'delete'; kind: 'user'; username: string }
   | { op: 'put'; kind: 'permission'; username: string; vhost: string; configure: string; write: string; read: string }
-  | { op: 'delete'; kind: 'permission'; username: string; vhost: string };
+  | { op: 'delete'; kind: 'permission'; username: string; vhost: string }
+  | { op: 'put'; kind: 'policy'; vhost: string; name: string; pattern: string; applyTo: string; priority: number; definition: string }
+  | { op: 'delete'; kind: 'policy'; vhost: string; name: string };
 
 /** The file-backed DefinitionStore. */
 export class FileDefinitionStore implements DefinitionStore {
@@ -56,6 +58,8 @@ export class FileDefinitionStore implements DefinitionStore {
   private readonly users = new Map<string, StoredUser>();
   /** By username NUL vhost. */
   private readonly permissions = new Map<string, StoredPermission>();
+  /** By vhost NUL name. */
+  private readonly policies = new Map<string, StoredPolicy>();
   private file: DurableFile;
   private snapshotBytes = 0;
   private closed = false;
@@ -94,6 +98,7 @@ export class FileDefinitionStore implements DefinitionStore {
       exchanges: [...this.exchanges.values()],
       queues: [...this.queues.values()],
       bindings: [...this.bindings.values()],
+      policies: [...this.policies.values()],
     };
   }
 
@@ -160,6 +165,16 @@ export class FileDefinitionStore implements DefinitionStore {
     this.record({ op: 'delete', kind: 'permission', username, vhost });
   }
 
+  /** Records a policy (replacing one of the same name in its vhost). */
+  putPolicy(policy: StoredPolicy): void {
+    this.record(policyChange(policy));
+  }
+
+  /** Removes a policy. */
+  deletePolicy(vhost: string, name: string): void {
+    this.record({ op: 'delete', kind: 'policy', vhost, name });
+  }
+
   /** Closes the log. */
   close(): void {
     if (this.closed) return;
@@ -221,6 +236,15 @@ export class FileDefinitionStore implements DefinitionStore {
         if (change.op === 'put') this.users.set(change.username, { username: change.username, passwordHash: change.passwordHash, tags: change.tags });
         else this.removeUser(change.username);
         return;
+      case 'policy': {
+        const key = `${change.vhost}\u0000${change.name}`;
+        if (change.op === 'delete') this.policies.delete(key);
+        else {
+          const { vhost, name, pattern, applyTo, priority } = change;
+          this.policies.set(key, { vhost, name, pattern, applyTo, priority, definition: JSON.parse(change.definition) as StoredPolicy['definition'] });
+        }
+        return;
+      }
       case 'permission': {
         const key = permissionKey(change.username, change.vhost);
         if (change.op === 'delete') this.permissions.delete(key);
@@ -249,7 +273,7 @@ export class FileDefinitionStore implements DefinitionStore {
   /** As RabbitMQ does: deleting a vhost deletes everything in it, and every permission on it. */
   private removeVhost(name: string): void {
     this.vhosts.delete(name);
-    for (const map of [this.exchanges, this.queues, this.bindings, this.permissions]) {
+    for (const map of [this.exchanges, this.queues, this.bindings, this.permissions, this.policies]) {
       for (const [key, entry] of map) if (entry.vhost === name) map.delete(key);
     }
   }
@@ -282,12 +306,17 @@ export class FileDefinitionStore implements DefinitionStore {
     }
     for (const q of this.queues.values()) put({ op: 'put', kind: 'queue', vhost: q.vhost, name: q.name, autoDelete: q.autoDelete, arguments: encodeTable(q.arguments) });
     for (const b of this.bindings.values()) put({ op: 'put', ...bindingChange(b) });
+    for (const p of this.policies.values()) put(policyChange(p));
     const bytes = Buffer.concat(records);
     this.file.close();
     writeFileAtomically(this.files, this.path, bytes);
     this.file = new DurableFile(this.files, this.path, bytes.length);
     this.snapshotBytes = bytes.length;
   }
+}
+
+function policyChange(p: StoredPolicy): Change {
+  return { op: 'put', kind: 'policy', vhost: p.vhost, name: p.name, pattern: p.pattern, applyTo: p.applyTo, priority: p.priority, definition: JSON.stringify(p.definition) };
 }
 
 function bindingChange(b: StoredBinding): Omit<Extract<Change, { kind: 'binding' }>, 'op'> {
@@ -339,6 +368,15 @@ function changeArguments(change: Change): string {
   return 'arguments' in change ? change.arguments : encodeTable({});
 }
 
+function isJsonObject(text: unknown): boolean {
+  try {
+    const value: unknown = JSON.parse(String(text));
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
 /** Checks the shape of a parsed change, so a valid-CRC record from a buggy writer cannot poison the state. */
 function isChange(value: unknown): value is Change {
   if (typeof value !== 'object' || value === null) return false;
@@ -359,6 +397,8 @@ function isChange(value: unknown): value is Change {
       return deleted ? strings('username') : strings('username', 'passwordHash') && Array.isArray(v.tags) && v.tags.every((tag) => typeof tag === 'string');
     case 'permission':
       return deleted ? strings('username', 'vhost') : strings('username', 'vhost', 'configure', 'write', 'read');
+    case 'policy':
+      return deleted ? strings('vhost', 'name') : strings('vhost', 'name', 'pattern', 'applyTo', 'definition') && typeof v.priority === 'number' && isJsonObject(v.definition);
     default:
       return false;
   }

@@ -190,6 +190,7 @@ test('definitions export and import round-trip, with a password hash that still 
   await api('PUT', '/api/exchanges/defs-src/defs.x', { type: 'headers', durable: true, arguments: { 'alternate-exchange': 'defs.ae' } });
   await api('PUT', '/api/queues/defs-src/defs.q', { durable: true, arguments: { 'x-message-ttl': 60000, 'x-dead-letter-exchange': 'defs.dlx' } });
   await api('POST', '/api/bindings/defs-src/e/defs.x/q/defs.q', { routing_key: '', arguments: { 'x-match': 'any', kind: 'a' } });
+  await api('PUT', '/api/policies/defs-src/defs-limit', { pattern: '^defs\\.', 'apply-to': 'queues', priority: 3, definition: { 'max-length': 5 } });
   const exported = (await api('GET', '/api/definitions')).json as Json;
   const mine = (key: string): Json[] => (exported[key] as Json[]).filter((item) => item['vhost'] === 'defs-src' || item['name'] === 'defs-src' || item['name'] === 'defs-user' || item['user'] === 'defs-user');
 
@@ -197,7 +198,11 @@ test('definitions export and import round-trip, with a password hash that still 
   const otherDir = await mkdtemp(join(tmpdir(), 'warren-management-import-'));
   const other = await startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir: otherDir, logLevel: 'silent', tasks: { keeperEnabled: false } });
   try {
-    const file = { vhosts: mine('vhosts'), users: mine('users'), permissions: mine('permissions'), exchanges: mine('exchanges'), queues: mine('queues'), bindings: mine('bindings') };
+    const file = {
+      vhosts: mine('vhosts'), users: mine('users'), permissions: mine('permissions'), exchanges: mine('exchanges'),
+      queues: mine('queues'), bindings: mine('bindings'), policies: mine('policies'),
+    };
+    assert.equal(file.policies.length, 1);
     const imported = await fetch(`http://127.0.0.1:${other.httpPort}/api/definitions`, {
       method: 'POST', headers: { authorization: basic('guest', 'guest'), 'content-type': 'application/json' }, body: JSON.stringify(file),
     });
@@ -207,7 +212,7 @@ test('definitions export and import round-trip, with a password hash that still 
     assert.equal((await channel.checkQueue('defs.q')).queue, 'defs.q');
     await connection.close();
     const reexported = (await (await fetch(`http://127.0.0.1:${other.httpPort}/api/definitions`, { headers: { authorization: basic('guest', 'guest') } })).json()) as Json;
-    for (const key of ['exchanges', 'queues', 'bindings', 'permissions']) {
+    for (const key of ['exchanges', 'queues', 'bindings', 'permissions', 'policies']) {
       const again = (reexported[key] as Json[]).filter((item) => item['vhost'] === 'defs-src');
       assert.deepEqual(again, file[key as keyof typeof file], `${key} re-export equals the import`);
     }
@@ -215,9 +220,9 @@ test('definitions export and import round-trip, with a password hash that still 
     assert.deepEqual(user, (file.users)[0]);
     const refused = await fetch(`http://127.0.0.1:${other.httpPort}/api/definitions`, {
       method: 'POST', headers: { authorization: basic('guest', 'guest'), 'content-type': 'application/json' },
-      body: JSON.stringify({ policies: [{ vhost: '/', name: 'p', pattern: '.*', definition: { 'message-ttl': 1 } }] }),
+      body: JSON.stringify({ parameters: [{ vhost: '/', component: 'shovel', name: 's', value: {} }] }),
     });
-    assert.equal(refused.status, 400, 'policies are not supported yet and are refused, not dropped');
+    assert.equal(refused.status, 400, 'runtime parameters are not supported and are refused, not dropped');
   } finally {
     await other.close();
     await rm(otherDir, { recursive: true, force: true });

@@ -3,6 +3,7 @@
  * Each type decides how a routing key and headers select destinations.
  */
 import type { FieldTable } from '../../codec/index.js';
+import type { Policy } from '../policies.js';
 import type { Message } from '../message.js';
 import type { Queue } from '../queue.js';
 import { tableKey } from '../arguments.js';
@@ -40,6 +41,8 @@ export abstract class Exchange {
   readonly bindings = new Map<string, Binding>();
   /** Set once deleted. */
   deleted = false;
+  /** The policy that applies, if any (its alternate-exchange is used when the arguments name none). */
+  policy: Policy | undefined;
 
   constructor(
     readonly vhost: string,

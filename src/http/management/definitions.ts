@@ -2,8 +2,8 @@
  * /api/definitions[/{vhost}]: export (GET) and import (POST) of vhosts, users (with their
  * rabbit_password_hashing_sha256 hashes), permissions, exchanges, queues and bindings, in RabbitMQ's
  * definitions format, so a file exported from RabbitMQ imports here and the other way round.
- * Warren has no policies or runtime parameters yet: a file that carries any is refused whole (400),
- * before anything is changed, rather than imported without them.
+ * Warren has no runtime parameters (federation, shovels) or topic permissions: a file that carries
+ * any is refused whole (400), before anything is changed, rather than imported without them.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
@@ -16,6 +16,7 @@ import { jsonToFieldTable } from './json-values.js';
 import { exchangeNameOf } from './routes-exchanges.js';
 import { tagsOf } from './routes-access.js';
 import { RABBITMQ_API_VERSION } from './routes-node.js';
+import { policyView } from './routes-policies.js';
 import { PASSWORD_HASHING, bindingView, exchangeView, permissionView, queueView } from './views.js';
 
 type Json = Record<string, unknown>;
@@ -50,7 +51,8 @@ export function exportDefinitions(backend: ManagementBackend): Json {
     users: users.map((user) => ({ name: user.username, password_hash: user.passwordHash, hashing_algorithm: PASSWORD_HASHING, tags: [...user.tags], limits: {} })),
     vhosts: vhosts.map((vhost) => ({ name: vhost.name, limits: [], metadata: { description: '', tags: [] } })),
     permissions: users.flatMap((user) => [...user.permissions].map(([vhost, permission]) => permissionView(user.username, vhost, permission))),
-    topic_permissions: [], parameters: [], global_parameters: [], policies: [],
+    topic_permissions: [], parameters: [], global_parameters: [],
+    policies: vhosts.flatMap((vhost) => vhost.policies.list().map(policyView)),
     queues: objects.flatMap((object) => object.queues),
     exchanges: objects.flatMap((object) => object.exchanges),
     bindings: objects.flatMap((object) => object.bindings),
@@ -83,7 +85,7 @@ function flag(item: Json, key: string, fallback: boolean): boolean {
  * when given, whatever their vhost field says). What exists already is redeclared, as RabbitMQ does.
  */
 export function importDefinitions(broker: Broker, body: Json, onlyVhost?: string): void {
-  for (const key of ['policies', 'parameters', 'global_parameters', 'topic_permissions']) {
+  for (const key of ['parameters', 'global_parameters', 'topic_permissions']) {
     const items = section(body, key).filter((item) => !(key === 'global_parameters' && item['name'] === 'cluster_name'));
     if (items.length > 0) throw new HttpError(400, `Warren does not support ${key} yet; remove them from the file to import the rest`);
   }
@@ -98,6 +100,12 @@ export function importDefinitions(broker: Broker, body: Json, onlyVhost?: string
           configure: text(item, 'configure', where), write: text(item, 'write', where), read: text(item, 'read', where),
         });
       }
+    }
+    for (const item of section(body, 'policies')) {
+      broker.putPolicy({
+        vhost: onlyVhost ?? text(item, 'vhost', 'policies'), name: text(item, 'name', 'policies'), pattern: item['pattern'],
+        applyTo: item['apply-to'], priority: item['priority'], definition: item['definition'],
+      });
     }
     for (const item of section(body, 'exchanges')) {
       vhostOf(item, 'exchanges').declareExchange(text(item, 'name', 'exchanges'), text(item, 'type', 'exchanges'), {
@@ -152,7 +160,8 @@ export function registerDefinitionRoutes(app: FastifyInstance, backend: Manageme
     administrator(request);
     const vhost = existingVhost(backend.broker, request.params.vhost);
     const { exchanges, queues, bindings } = vhostObjects(vhost, backend.nodeName);
-    return { rabbit_version: RABBITMQ_API_VERSION, rabbitmq_version: RABBITMQ_API_VERSION, parameters: [], policies: [], queues, exchanges, bindings };
+    const policies = vhost.policies.list().map(policyView);
+    return { rabbit_version: RABBITMQ_API_VERSION, rabbitmq_version: RABBITMQ_API_VERSION, parameters: [], policies, queues, exchanges, bindings };
   });
   app.post<{ Params: { vhost: string }; Body: Json | undefined }>('/api/definitions/:vhost', async (request, reply) => {
     administrator(request);

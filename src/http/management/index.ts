@@ -10,6 +10,7 @@ import { registerBindingRoutes } from './routes-bindings.js';
 import { registerConnectionRoutes } from './routes-connections.js';
 import { registerExchangeRoutes } from './routes-exchanges.js';
 import { registerNodeRoutes } from './routes-node.js';
+import { registerPolicyRoutes } from './routes-policies.js';
 import { registerQueueRoutes } from './routes-queues.js';
 
 export type { ListenerInfo, ManagementBackend } from './backend.js';
@@ -22,5 +23,6 @@ export function registerManagementApi(app: FastifyInstance, backend: ManagementB
   registerQueueRoutes(app, backend);
   registerBindingRoutes(app, backend);
   registerConnectionRoutes(app, backend);
+  registerPolicyRoutes(app, backend);
   registerDefinitionRoutes(app, backend);
 }

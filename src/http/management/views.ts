@@ -33,7 +33,10 @@ export function vhostView(vhost: Vhost): View {
 /** An exchange. */
 export function exchangeView(vhost: string, exchange: Exchange): View {
   const { durable, autoDelete, internal, arguments: args } = exchange.options;
-  return { name: exchange.name, vhost, type: exchange.type, durable, auto_delete: autoDelete, internal, arguments: fieldTableToJson(args) };
+  return {
+    name: exchange.name, vhost, type: exchange.type, durable, auto_delete: autoDelete, internal, arguments: fieldTableToJson(args),
+    ...(exchange.policy === undefined ? {} : { policy: exchange.policy.name }),
+  };
 }
 
 /** A queue, with its message counts. */
@@ -46,6 +49,8 @@ export function queueView(node: string, queue: Queue): View {
     arguments: fieldTableToJson(args), node, state: 'running', type: 'classic',
     messages: ready + unacked, messages_ready: ready, messages_unacknowledged: unacked,
     message_bytes: queue.messageBytes, message_bytes_ready: queue.messageBytes, consumers: queue.consumerCount,
+    ...(queue.policy === undefined ? {} : { policy: queue.policy.name }),
+    effective_policy_definition: { ...queue.policy?.definition },
   };
 }
 

@@ -46,7 +46,7 @@ const binding = (source: string, destination: string, routingKey: string, args: 
 });
 
 /** No vhosts, users or permissions: the tests of exchanges, queues and bindings store none. */
-const noAccessDefinitions = { vhosts: [], users: [], permissions: [] };
+const noAccessDefinitions = { vhosts: [], users: [], permissions: [], policies: [] };
 
 test('definitions survive a reopen exactly, arguments of every type included', () => {
   const directory = temporaryDirectory(cleanups);
@@ -167,4 +167,24 @@ test('a corrupt record in the middle is skipped and counted; the records around 
   assert.equal(reopened.droppedRecords, 1);
   reopened.close();
   assert.equal(openDefinitions(directory).droppedRecords, 0, 'loading rewrote the log without the corrupt bytes');
+});
+
+test('policies survive a reopen and compaction; deleting a vhost deletes its policies', () => {
+  const directory = temporaryDirectory(cleanups);
+  {
+    const policy = { vhost: 'v1', name: 'limits', pattern: '^jobs\\.', applyTo: 'queues', priority: 2, definition: { 'max-length': 10, overflow: 'reject-publish' } };
+    let store = new FileDefinitionStore(directory, { compactAboveBytes: 1 });
+    store.putVhost({ name: 'v1' });
+    store.putPolicy(policy);
+    store.putPolicy({ ...policy, name: 'gone' });
+    store.deletePolicy('v1', 'gone');
+    store.close();
+    store = new FileDefinitionStore(directory);
+    assert.deepEqual(store.load().policies, [policy]);
+    store.deleteVhost('v1');
+    store.close();
+    store = new FileDefinitionStore(directory);
+    assert.deepEqual(store.load().policies, []);
+    store.close();
+  }
 });
