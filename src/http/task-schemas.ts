@@ -107,6 +107,8 @@ export const taskSchema = {
     retryAt: { ...timestamp, description: 'When the next attempt is due, while waiting for a retry.' },
     result: { description: 'The handler\'s return value, once succeeded.' },
     error: { ...taskErrorSchema, description: 'The last attempt\'s error (failed, dead, or waiting for a retry).' },
+    progress: { description: 'The latest progress the handler reported (ctx.progress): a number from 0 to 100 or a JSON object.' },
+    progressAt: { ...timestamp, description: 'When that progress was reported.' },
   },
 } as const;
 

@@ -24,6 +24,9 @@ export interface TaskView {
   error?: TaskError;
   /** Why a queued task is not running; `until` is an ISO time for a delay or a backoff. */
   blockedReason?: { kind: string; until?: string; consumers?: number };
+  /** The latest progress the handler reported (a number 0-100 or a JSON object), and when. */
+  progress?: unknown;
+  progressAt?: string;
 }
 
 /** The HTTP view of a stored record. */
@@ -46,6 +49,10 @@ export function taskView(record: TaskRecord): TaskView {
   // A handler that returns nothing succeeded with null, so a succeeded task always has a result.
   if (record.state === 'succeeded') view.result = record.result ?? null;
   if (record.error !== undefined) view.error = record.error;
+  if (record.progressAt !== undefined) {
+    view.progress = record.progress ?? null;
+    view.progressAt = isoTime(record.progressAt);
+  }
   const reason = record.blockedReason;
   if (reason !== undefined) view.blockedReason = 'until' in reason ? { kind: reason.kind, until: isoTime(reason.until) } : reason;
   return view;

@@ -11,6 +11,7 @@ import type { KeeperReply, KeeperRequest } from './keeper-protocol.js';
 import {
   KEEPER_REQUESTS_QUEUE,
   TASK_EVENTS_EXCHANGE,
+  TASK_PROTOCOL_VERSION,
   TERMINAL_STATES,
   eventRoutingKey,
   taskQueueName,
@@ -19,6 +20,9 @@ import {
   type TaskReply,
 } from './protocol.js';
 import { ReplyRouter } from './reply-router.js';
+import { pollProgress, type ProgressListener } from './client-progress.js';
+import { TaskCancelledError, cancelledTaskError } from './task-cancellation.js';
+import type { TaskProgress } from './task-progress.js';
 import type { TaskQuery, TaskRecord } from './store/result-store.js';
 import {
   KeeperRequestError,
@@ -54,6 +58,16 @@ export interface TaskHandle<R = unknown> {
   result(options?: ResultOptions): Promise<R>;
   /** The keeper's record of the task, or undefined when the keeper knows no such task (yet). */
   status(): Promise<TaskRecord | undefined>;
+  /** Cancels the task (see TasksClient.cancel); result() then rejects with TaskCancelledError. */
+  cancel(): Promise<TaskRecord>;
+  /** The latest progress the task's handler reported (ctx.progress), from the keeper; undefined if none yet. */
+  progress(): Promise<TaskProgress | undefined>;
+  /**
+   * Calls `listener` with each progress report as it comes (through this client's reply queue when it
+   * submitted the task, else by asking the keeper every 500 ms until the task is finished); returns a
+   * function that stops listening.
+   */
+  onProgress(listener: ProgressListener): () => void;
 }
 
 /** The task SDK's client. */
@@ -68,6 +82,12 @@ export interface TasksClient {
   list(query?: TaskQuery): Promise<TaskRecord[]>;
   /** Re-queues a failed or dead task for a new run; resolves with its record. */
   retry(id: string): Promise<TaskRecord>;
+  /**
+   * Cancels a queued or running task: its record becomes 'cancelled' at once, it will not run, and a
+   * running handler's ctx.signal aborts with TaskCancelledError. Resolves with the record; rejects with
+   * KeeperRequestError 'not_found' (unknown task) or 'conflict' (already finished).
+   */
+  cancel(id: string): Promise<TaskRecord>;
   /** Closes the connection; pending result() calls reject. */
   close(): Promise<void>;
 }
@@ -161,6 +181,27 @@ class Client implements TasksClient {
     return record;
   }
 
+  async cancel(id: string): Promise<TaskRecord> {
+    assertTaskId(id);
+    const { record } = await this.keeperRequest({ op: 'cancel', id });
+    if (record === undefined) throw new KeeperRequestError('internal', `the keeper cancelled task ${id} but sent no record`);
+    // No worker may ever reply (the task never runs): result() calls waiting here learn it now.
+    const error = record.error ?? cancelledTaskError();
+    this.router.settle(id, { protocol: TASK_PROTOCOL_VERSION, id, name: record.name, state: 'cancelled', attempt: record.attempts, error });
+    return record;
+  }
+
+  /** What onProgress() of a handle does: see TaskHandle.onProgress. */
+  watchProgress(id: string, link: ClientLink | undefined, listener: ProgressListener): () => void {
+    this.assertOpen();
+    if (link !== undefined) return this.router.progress.add(id, listener);
+    const controller = new AbortController();
+    const stopOnClose = (): void => controller.abort();
+    this.closing.signal.addEventListener('abort', stopOnClose, { once: true });
+    void pollProgress(() => this.get(id), listener, controller.signal).finally(() => this.closing.signal.removeEventListener('abort', stopOnClose));
+    return () => controller.abort();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -184,6 +225,7 @@ class Client implements TasksClient {
       timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new TaskResultTimeoutError(id, timeoutMs)), timeoutMs);
     try {
       const outcome = await this.awaitOutcome(id, link, controller.signal);
+      if (outcome.state === 'cancelled') throw new TaskCancelledError(id, outcome.error);
       if (outcome.state !== 'succeeded') throw new TaskFailedError(id, outcome.state, outcome.error);
       return outcome.result as R;
     } finally {
@@ -286,6 +328,18 @@ class Handle<R> implements TaskHandle<R> {
 
   status(): Promise<TaskRecord | undefined> {
     return this.client.get(this.id);
+  }
+
+  cancel(): Promise<TaskRecord> {
+    return this.client.cancel(this.id);
+  }
+
+  async progress(): Promise<TaskProgress | undefined> {
+    return (await this.client.get(this.id))?.progress as TaskProgress | undefined;
+  }
+
+  onProgress(listener: ProgressListener): () => void {
+    return this.client.watchProgress(this.id, this.link, listener);
   }
 }
 

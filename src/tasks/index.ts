@@ -11,3 +11,6 @@ export { assertTaskName, resolveTaskOptions, type SubmitOptions } from './task-o
 export * from './topology.js';
 export * from './store/index.js';
 export * from './worker.js';
+export * from './task-progress.js';
+export { TASK_CONTROL_EXCHANGE, TaskCancelledError, cancelRoutingKey, type CancelNotice } from './task-cancellation.js';
+export type { ProgressListener } from './client-progress.js';

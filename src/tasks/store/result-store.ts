@@ -5,6 +5,7 @@
  */
 import type { BlockedReason } from '../blocked-reason.js';
 import type { TaskError, TaskEvent, TaskOptions, TaskState } from '../protocol.js';
+import type { TaskProgressEvent } from '../task-progress.js';
 
 /** A task as the result store knows it. */
 export interface TaskRecord {
@@ -30,6 +31,10 @@ export interface TaskRecord {
   updatedAt: number;
   /** Why a queued task is not running: computed by the keeper when the status is read, never stored. */
   blockedReason?: BlockedReason;
+  /** The latest progress the handler of the attempt the record reflects reported (ctx.progress). */
+  progress?: unknown;
+  /** When that progress was reported, ms since the epoch. */
+  progressAt?: number;
 }
 
 /** Filters and paging of a task listing (newest first). */
@@ -57,4 +62,10 @@ export interface ResultStore {
   /** Deletes terminal tasks that finished before `finishedBefore` (retention); returns how many. */
   deleteFinishedBefore(finishedBefore: number): Promise<number>;
   close(): Promise<void>;
+  /**
+   * Records a progress report as applyProgress (apply-progress.ts) says, never changing the state;
+   * resolves with the record after it (unchanged when the report was ignored), or undefined when the
+   * task is unknown. Reports are not kept in the history.
+   */
+  recordProgress(event: TaskProgressEvent): Promise<TaskRecord | undefined>;
 }

@@ -33,5 +33,6 @@ function invoke(call: StoreCall): Promise<unknown> {
     case 'history': return store.history(call.argument);
     case 'deleteFinishedBefore': return store.deleteFinishedBefore(call.argument);
     case 'close': return store.close();
+    case 'recordProgress': return store.recordProgress(call.argument);
   }
 }
