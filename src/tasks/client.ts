@@ -181,9 +181,17 @@ class Client implements TasksClient {
     return record;
   }
 
-  async cancel(id: string): Promise<TaskRecord> {
+  cancel(id: string): Promise<TaskRecord> {
+    return this.cancelTask(id, false);
+  }
+
+  /**
+   * What cancel() does; with `justSubmitted` (a handle's cancel), a task the keeper does not know yet is
+   * asked about again for a moment, since the keeper records a task shortly after it was submitted.
+   */
+  async cancelTask(id: string, justSubmitted: boolean): Promise<TaskRecord> {
     assertTaskId(id);
-    const { record } = await this.keeperRequest({ op: 'cancel', id });
+    const { record } = await retryWhileUnrecorded(() => this.keeperRequest({ op: 'cancel', id }), justSubmitted ? UNRECORDED_TRIES : 1);
     if (record === undefined) throw new KeeperRequestError('internal', `the keeper cancelled task ${id} but sent no record`);
     // No worker may ever reply (the task never runs): result() calls waiting here learn it now.
     const error = record.error ?? cancelledTaskError();
@@ -331,7 +339,7 @@ class Handle<R> implements TaskHandle<R> {
   }
 
   cancel(): Promise<TaskRecord> {
-    return this.client.cancel(this.id);
+    return this.client.cancelTask(this.id, this.name !== undefined);
   }
 
   async progress(): Promise<TaskProgress | undefined> {
@@ -340,6 +348,21 @@ class Handle<R> implements TaskHandle<R> {
 
   onProgress(listener: ProgressListener): () => void {
     return this.client.watchProgress(this.id, this.link, listener);
+  }
+}
+
+/** How often, 50 ms apart, a handle's cancel asks again about a task the keeper has not recorded yet. */
+const UNRECORDED_TRIES = 20;
+
+/** Runs `request` up to `tries` times while it fails with KeeperRequestError 'not_found'. */
+async function retryWhileUnrecorded<T>(request: () => Promise<T>, tries: number): Promise<T> {
+  for (let tried = 1; ; tried++) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!(error instanceof KeeperRequestError && error.code === 'not_found') || tried >= tries) throw error;
+      await sleep(POLL_FIRST_MS);
+    }
   }
 }
 

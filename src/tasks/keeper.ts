@@ -138,10 +138,15 @@ class KeeperService implements Keeper {
     return run;
   }
 
+  /** Cancels run one after another (with retries), so two cancels of one task cannot both pass the check. */
   cancel(id: string): Promise<TaskRecord> {
-    const link = this.link;
-    if (link === undefined) return Promise.reject(new KeeperRequestError('internal', 'the keeper is not connected to the broker'));
-    return cancelTask({ store: this.store, channel: link.operations, logger: this.logger }, id);
+    const run = this.retrying.then(() => {
+      const link = this.link;
+      if (link === undefined) throw new KeeperRequestError('internal', 'the keeper is not connected to the broker');
+      return cancelTask({ store: this.store, channel: link.operations, logger: this.logger }, id);
+    });
+    this.retrying = run.catch(() => {});
+    return run;
   }
 
   async close(): Promise<void> {

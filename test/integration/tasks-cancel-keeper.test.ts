@@ -106,3 +106,19 @@ test('keeper requests cancel and cancelled answer in the documented JSON; progre
   const record = await store.get(running.id);
   assert.deepEqual([record?.state, record?.progress], ['running', { rows: 12 }]);
 });
+
+test('handle.cancel() right after submit waits for the keeper to record the task; client.cancel of an unknown id does not', async (t) => {
+  const broker = await startTasksBroker(t);
+  const store = new MemoryResultStore();
+  const keeper = await startKeeper({ url: broker.url, store });
+  t.after(() => keeper.close());
+  const tasks = connectTasks({ url: broker.url });
+  t.after(() => tasks.close());
+  const handle = await tasks.submit(uniqueTaskName('at-once'), null);
+  const record = await handle.cancel();
+  assert.deepEqual([record.id, record.state], [handle.id, 'cancelled']);
+  await assert.rejects(handle.result({ timeoutMs: 1000 }), TaskCancelledError);
+  const started = Date.now();
+  await assert.rejects(tasks.cancel(randomUUID()), { name: 'KeeperRequestError', code: 'not_found' });
+  assert.ok(Date.now() - started < 500, 'an id alone is not waited for');
+});
