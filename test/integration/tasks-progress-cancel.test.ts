@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import amqplib, { type ConsumeMessage } from 'amqplib';
 import { startWarren, type WarrenNode } from '../../src/main.js';
+import { startKeeper } from '../../src/tasks/keeper.js';
+import { SqliteResultStore } from '../../src/tasks/store/sqlite-store.js';
 import type { TaskView } from '../../src/http/task-view.js';
 import {
   KeeperRequestError,
@@ -303,5 +305,42 @@ test('a task cancelled while queued is skipped by a worker that is already runni
   } finally {
     release();
     await own.close();
+  }
+});
+
+test('the OpenAPI document has the DELETE route and the progress fields', options, async () => {
+  const document = (await (await http('/api/tasks/openapi.json')).json()) as {
+    paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>;
+    components: { schemas: { Task: { properties: Record<string, unknown> } } };
+  };
+  const statuses = Object.keys(document.paths['/api/tasks/{id}']?.['delete']?.responses ?? {});
+  for (const status of ['200', '404', '409']) assert.ok(statuses.includes(status), status);
+  assert.ok('progress' in document.components.schemas.Task.properties);
+  assert.ok('progressAt' in document.components.schemas.Task.properties);
+});
+
+test('with the keeper in another process, DELETE cancels through it over AMQP', options, async () => {
+  const otherDataDir = await mkdtemp(join(tmpdir(), 'warren-remote-cancel-'));
+  const other = await startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir: otherDataDir, logLevel: 'silent', tasks: { keeperEnabled: false } });
+  const store = new SqliteResultStore(':memory:');
+  const keeper = await startKeeper({ url: `amqp://guest:guest@127.0.0.1:${other.amqpPort}`, store });
+  try {
+    const base = `http://127.0.0.1:${other.httpPort}`;
+    const submitted = await fetch(`${base}/api/tasks/${uniqueTaskName('remote')}`, {
+      method: 'POST', headers: { ...GUEST, 'content-type': 'application/json' }, body: '{"payload": 1}',
+    });
+    assert.equal(submitted.status, 202);
+    const { id } = (await submitted.json()) as { id: string };
+    // At once: the gateway waits for the keeper to record its own submission rather than answering 404.
+    const cancelled = await fetch(`${base}/api/tasks/${id}`, { method: 'DELETE', headers: GUEST });
+    assert.equal(cancelled.status, 200);
+    assert.equal(((await cancelled.json()) as TaskView).state, 'cancelled');
+    assert.equal((await store.get(id))?.state, 'cancelled');
+    assert.equal((await fetch(`${base}/api/tasks/${id}`, { method: 'DELETE', headers: GUEST })).status, 409);
+  } finally {
+    await keeper.close();
+    await store.close();
+    await other.close();
+    await rm(otherDataDir, { recursive: true, force: true });
   }
 });
