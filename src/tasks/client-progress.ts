@@ -15,17 +15,27 @@ export type ProgressListener = (progress: TaskProgress, at: number) => void;
 /** How often a handle without a reply queue asks the keeper for progress while someone listens. */
 export const PROGRESS_POLL_INTERVAL_MS = 500;
 
-/** Progress listeners of one client, by task id (correlation ids of progress messages are task ids unless the submitter chose one). */
+/** Tasks whose latest progress message a client keeps for listeners added later; older ones are dropped. */
+export const KEPT_PROGRESS_MAX = 1000;
+
+/**
+ * Progress listeners of one client, by task id, and the latest progress message of each task (a
+ * listener added after a report was received gets it first: a fast handler may report before the
+ * submitter had a chance to listen).
+ */
 export class ProgressListeners {
   private readonly listeners = new Map<string, Set<ProgressListener>>();
+  private readonly latest = new Map<string, { progress: TaskProgress; at: number }>();
 
   constructor(private readonly logger: Logger) {}
 
-  /** Adds a listener for task `id`; returns a function that removes it. */
+  /** Adds a listener for task `id` (called soon with the latest report, if one came already); returns a function that removes it. */
   add(id: string, listener: ProgressListener): () => void {
     const forTask = this.listeners.get(id) ?? new Set();
     this.listeners.set(id, forTask);
     forTask.add(listener);
+    const latest = this.latest.get(id);
+    if (latest !== undefined) queueMicrotask(() => forTask.has(listener) && this.call(id, listener, latest.progress, latest.at));
     return () => {
       forTask.delete(listener);
       if (forTask.size === 0) this.listeners.delete(id);
@@ -39,18 +49,24 @@ export class ProgressListeners {
       this.logger.warn({ problem }, 'dropped a malformed progress message');
       return;
     }
-    const message = body as TaskProgressMessage;
-    this.notify(message.id, message.progress, message.at);
+    const { id, progress, at } = body as TaskProgressMessage;
+    const known = this.latest.get(id);
+    if (known !== undefined && known.at > at) return;
+    this.latest.delete(id);
+    this.latest.set(id, { progress, at });
+    if (this.latest.size > KEPT_PROGRESS_MAX) {
+      const oldest = this.latest.keys().next();
+      if (oldest.done !== true) this.latest.delete(oldest.value);
+    }
+    for (const listener of [...(this.listeners.get(id) ?? [])]) this.call(id, listener, progress, at);
   }
 
-  /** Calls the listeners of task `id`; a listener that throws does not stop the others. */
-  notify(id: string, progress: TaskProgress, at: number): void {
-    for (const listener of [...(this.listeners.get(id) ?? [])]) {
-      try {
-        listener(progress, at);
-      } catch (error) {
-        this.logger.warn({ id, err: String(error) }, 'a progress listener threw');
-      }
+  /** Calls one listener; one that throws is logged and does not stop the others. */
+  private call(id: string, listener: ProgressListener, progress: TaskProgress, at: number): void {
+    try {
+      listener(progress, at);
+    } catch (error) {
+      this.logger.warn({ id, err: String(error) }, 'a progress listener threw');
     }
   }
 }

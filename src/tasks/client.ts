@@ -63,9 +63,9 @@ export interface TaskHandle<R = unknown> {
   /** The latest progress the task's handler reported (ctx.progress), from the keeper; undefined if none yet. */
   progress(): Promise<TaskProgress | undefined>;
   /**
-   * Calls `listener` with each progress report as it comes (through this client's reply queue when it
-   * submitted the task, else by asking the keeper every 500 ms until the task is finished); returns a
-   * function that stops listening.
+   * Calls `listener` with each progress report as it comes, starting with the latest one already known
+   * (through this client's reply queue when it submitted the task, else by asking the keeper every
+   * 500 ms until the task is finished); returns a function that stops listening.
    */
   onProgress(listener: ProgressListener): () => void;
 }

@@ -1,8 +1,10 @@
-/** The worker's progress coalescing (src/tasks/worker-progress.ts), with real timers. */
+/** The worker's progress coalescing (src/tasks/worker-progress.ts, real timers) and the client's progress listeners. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PROGRESS_INTERVAL_MS, ProgressReporter } from '../../../src/tasks/worker-progress.js';
 import type { TaskProgress } from '../../../src/tasks/task-progress.js';
+import { ProgressListeners } from '../../../src/tasks/client-progress.js';
+import { silentLogger } from '../../../src/tasks/amqp-connection.js';
 
 function recordingReporter(): { reporter: ProgressReporter; published: { progress: TaskProgress; at: number }[] } {
   const published: { progress: TaskProgress; at: number }[] = [];
@@ -41,4 +43,20 @@ test('a report is a snapshot: changing the object afterwards changes nothing sen
     assert.throws(() => reporter.report(bad), TypeError, String(bad));
   }
   reporter.finish();
+});
+
+test('a client\'s progress listener added after a report first gets the latest one; older messages are ignored', async () => {
+  const listeners = new ProgressListeners(silentLogger);
+  const message = (progress: TaskProgress, at: number): object => ({ protocol: 1, id: 't1', name: 'n', run: 1, attempt: 1, at, progress });
+  listeners.deliver(message(10, 1_000));
+  listeners.deliver(message(30, 3_000));
+  listeners.deliver(message(20, 2_000));
+  listeners.deliver({ protocol: 1, id: 't1' });
+  const heard: TaskProgress[] = [];
+  const stop = listeners.add('t1', (progress) => heard.push(progress));
+  await Promise.resolve();
+  listeners.deliver(message(40, 4_000));
+  stop();
+  listeners.deliver(message(50, 5_000));
+  assert.deepEqual(heard, [30, 40]);
 });
