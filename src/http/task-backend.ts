@@ -20,6 +20,12 @@ export type RetryOutcome =
   | { outcome: 'notFound' }
   | { outcome: 'notRetryable'; reason: string };
 
+/** The outcome of a cancel. */
+export type CancelOutcome =
+  | { outcome: 'cancelled'; record: TaskRecord }
+  | { outcome: 'notFound' }
+  | { outcome: 'finished'; reason: string };
+
 /** The task layer as the HTTP task gateway uses it. */
 export interface TaskGatewayBackend {
   /** Submits a task; resolves with its id once the broker has accepted it. */
@@ -30,6 +36,11 @@ export interface TaskGatewayBackend {
   list(query: TaskQuery): Promise<TaskRecord[]>;
   /** Re-queues a failed or dead task for a new run. */
   retry(id: string): Promise<RetryOutcome>;
+  /**
+   * Cancels a queued or running task; resolves with its record (now cancelled). Absent on a backend
+   * that cannot cancel (the route then answers 503).
+   */
+  cancel?(id: string): Promise<CancelOutcome>;
   /** Per task name: throughput, response time, wait and processing latency (sliding windows and since start). */
   stats(): Record<string, TaskNameStats>;
   /** The webhook secret of the endpoint `callbackUrl` belongs to (absent: this backend cannot tell, 503). */

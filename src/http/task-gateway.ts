@@ -84,6 +84,21 @@ export function registerTaskGateway(app: FastifyInstance, users: Users, backend:
     return taskView(record);
   });
 
+  app.delete<{ Params: { id: string } }>('/api/tasks/:id', async (request) => {
+    const backendForRequest = tasks(request);
+    const { id } = request.params;
+    if (backendForRequest.cancel === undefined) throw new HttpError(503, 'this node cannot cancel tasks');
+    const cancelled = id.length > TASK_ID_MAX_LENGTH ? { outcome: 'notFound' as const } : await backendForRequest.cancel(id);
+    switch (cancelled.outcome) {
+      case 'cancelled':
+        return taskView(cancelled.record);
+      case 'notFound':
+        throw new HttpError(404, `no task '${id}'`);
+      case 'finished':
+        throw new HttpError(409, cancelled.reason);
+    }
+  });
+
   app.post<{ Params: { id: string } }>('/api/tasks/:id/retry', async (request, reply) => {
     const backendForRequest = tasks(request);
     const { id } = request.params;

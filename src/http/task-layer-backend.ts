@@ -8,15 +8,18 @@ import type { TaskQuery, TaskRecord } from '../tasks/store/result-store.js';
 import type { TaskNameStats } from '../tasks/task-stats.js';
 import { KeeperRequestError, TaskValidationError } from '../tasks/task-errors.js';
 import { resolveTaskOptions } from '../tasks/task-options.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError } from './errors.js';
 import { RecentSubmissions } from './recent-submissions.js';
-import type { RetryOutcome, TaskGatewayBackend, TaskSubmitOptions } from './task-backend.js';
+import type { CancelOutcome, RetryOutcome, TaskGatewayBackend, TaskSubmitOptions } from './task-backend.js';
 
 /** What the gateway reads and retries through (a Keeper in-process, or a TasksClient asking one). */
 export interface TaskRecordSource {
   get(id: string): Promise<TaskRecord | undefined>;
   list(query: TaskQuery): Promise<TaskRecord[]>;
   retry(id: string): Promise<unknown>;
+  /** Cancels a queued or running task (KeeperRequestError 'not_found' or 'conflict' otherwise). */
+  cancel(id: string): Promise<TaskRecord>;
   /** Per task name statistics; only an in-process keeper has them. */
   stats?(): Record<string, TaskNameStats>;
   /** The webhook secret of an endpoint (a Keeper in-process, or a TasksClient asking one). */
@@ -27,6 +30,10 @@ export interface TaskRecordSource {
 export interface TaskSubmitter {
   submit(name: string, payload: unknown, options: TaskSubmitOptions): Promise<{ id: string }>;
 }
+
+/** How often, and how far apart, a cancel of a task submitted here but not recorded yet is tried. */
+const CANCEL_UNRECORDED_TRIES = 20;
+const CANCEL_UNRECORDED_PAUSE_MS = 50;
 
 /** Status of each keeper error code. */
 const KEEPER_ERROR_STATUS = { not_found: 404, conflict: 409, bad_request: 400, internal: 500, unavailable: 503 } as const;
@@ -65,6 +72,22 @@ export function taskLayerBackend(submitter: TaskSubmitter, records: TaskRecordSo
         return await records.webhookSecret(callbackUrl);
       } catch (error) {
         throw asHttpError(error);
+      }
+    },
+    async cancel(id): Promise<CancelOutcome> {
+      // A task this gateway just submitted may not be recorded yet: give the keeper a moment to see it.
+      for (let tries = 1; ; tries++) {
+        try {
+          const record = await records.cancel(id);
+          recent.forget(id);
+          return { outcome: 'cancelled', record };
+        } catch (error) {
+          const unrecorded = error instanceof KeeperRequestError && error.code === 'not_found';
+          if (unrecorded && recent.get(id) !== undefined && tries < CANCEL_UNRECORDED_TRIES) await sleep(CANCEL_UNRECORDED_PAUSE_MS);
+          else if (unrecorded) return { outcome: 'notFound' };
+          else if (error instanceof KeeperRequestError && error.code === 'conflict') return { outcome: 'finished', reason: error.message };
+          else throw asHttpError(error);
+        }
       }
     },
     async retry(id): Promise<RetryOutcome> {

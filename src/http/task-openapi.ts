@@ -89,6 +89,20 @@ export const taskOpenApiDocument = {
           ...common,
         },
       },
+      delete: {
+        summary: 'Cancel a queued or running task',
+        description:
+          'The task is recorded as cancelled at once and never runs; a running handler is told through its abort signal, ' +
+          'and its outcome is not recorded (no retry, no dead-lettering).',
+        operationId: 'cancelTask',
+        parameters: [idParameter],
+        responses: {
+          '200': { description: 'The task, now cancelled.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Task' } } } },
+          '404': error('No such task.'),
+          '409': error('The task is already finished (succeeded, failed, dead or cancelled).'),
+          ...common,
+        },
+      },
     },
     '/api/tasks/stats': {
       get: {

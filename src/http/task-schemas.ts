@@ -146,6 +146,8 @@ export const taskSchema = {
     result: { description: 'The handler\'s return value, once succeeded.' },
     error: { ...taskErrorSchema, description: 'The last attempt\'s error (failed, dead, or waiting for a retry).' },
     webhook: { ...webhookStatusSchema, description: 'The webhook to options.callbackUrl, once the task finished.' },
+    progress: { description: 'The latest progress the handler reported (ctx.progress): a number from 0 to 100 or a JSON object.' },
+    progressAt: { ...timestamp, description: 'When that progress was reported.' },
   },
 } as const;
 

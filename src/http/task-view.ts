@@ -27,6 +27,9 @@ export interface TaskView {
   blockedReason?: { kind: string; until?: string; consumers?: number };
   /** The webhook to options.callbackUrl, once the task finished; times as ISO strings. */
   webhook?: WebhookView;
+  /** The latest progress the handler reported (a number 0-100 or a JSON object), and when. */
+  progress?: unknown;
+  progressAt?: string;
 }
 
 /** A task's webhook as the HTTP API shows it. */
@@ -55,6 +58,10 @@ export function taskView(record: TaskRecord): TaskView {
   // A handler that returns nothing succeeded with null, so a succeeded task always has a result.
   if (record.state === 'succeeded') view.result = record.result ?? null;
   if (record.error !== undefined) view.error = record.error;
+  if (record.progressAt !== undefined) {
+    view.progress = record.progress ?? null;
+    view.progressAt = isoTime(record.progressAt);
+  }
   const reason = record.blockedReason;
   if (reason !== undefined) view.blockedReason = 'until' in reason ? { kind: reason.kind, until: isoTime(reason.until) } : reason;
   if (record.webhook !== undefined) view.webhook = webhookView(record.webhook);

@@ -11,6 +11,7 @@ import type { KeeperReply, KeeperRequest } from './keeper-protocol.js';
 import {
   KEEPER_REQUESTS_QUEUE,
   TASK_EVENTS_EXCHANGE,
+  TASK_PROTOCOL_VERSION,
   TERMINAL_STATES,
   eventRoutingKey,
   taskQueueName,
@@ -19,6 +20,9 @@ import {
   type TaskReply,
 } from './protocol.js';
 import { ReplyRouter } from './reply-router.js';
+import { pollProgress, type ProgressListener } from './client-progress.js';
+import { TaskCancelledError, cancelledTaskError } from './task-cancellation.js';
+import type { TaskProgress } from './task-progress.js';
 import type { TaskQuery, TaskRecord } from './store/result-store.js';
 import {
   KeeperRequestError,
@@ -55,6 +59,16 @@ export interface TaskHandle<R = unknown> {
   result(options?: ResultOptions): Promise<R>;
   /** The keeper's record of the task, or undefined when the keeper knows no such task (yet). */
   status(): Promise<TaskRecord | undefined>;
+  /** Cancels the task (see TasksClient.cancel); result() then rejects with TaskCancelledError. */
+  cancel(): Promise<TaskRecord>;
+  /** The latest progress the task's handler reported (ctx.progress), from the keeper; undefined if none yet. */
+  progress(): Promise<TaskProgress | undefined>;
+  /**
+   * Calls `listener` with each progress report as it comes, starting with the latest one already known
+   * (through this client's reply queue when it submitted the task, else by asking the keeper every
+   * 500 ms until the task is finished); returns a function that stops listening.
+   */
+  onProgress(listener: ProgressListener): () => void;
 }
 
 /** The task SDK's client. */
@@ -71,6 +85,12 @@ export interface TasksClient {
   retry(id: string): Promise<TaskRecord>;
   /** The webhook secret (`whsec_...`) a receiver at `callbackUrl` verifies signatures with, from a keeper. */
   webhookSecret(callbackUrl: string): Promise<string>;
+  /**
+   * Cancels a queued or running task: its record becomes 'cancelled' at once, it will not run, and a
+   * running handler's ctx.signal aborts with TaskCancelledError. Resolves with the record; rejects with
+   * KeeperRequestError 'not_found' (unknown task) or 'conflict' (already finished).
+   */
+  cancel(id: string): Promise<TaskRecord>;
   /** Closes the connection; pending result() calls reject. */
   close(): Promise<void>;
 }
@@ -170,6 +190,35 @@ class Client implements TasksClient {
     return secret;
   }
 
+  cancel(id: string): Promise<TaskRecord> {
+    return this.cancelTask(id, false);
+  }
+
+  /**
+   * What cancel() does; with `justSubmitted` (a handle's cancel), a task the keeper does not know yet is
+   * asked about again for a moment, since the keeper records a task shortly after it was submitted.
+   */
+  async cancelTask(id: string, justSubmitted: boolean): Promise<TaskRecord> {
+    assertTaskId(id);
+    const { record } = await retryWhileUnrecorded(() => this.keeperRequest({ op: 'cancel', id }), justSubmitted ? UNRECORDED_TRIES : 1);
+    if (record === undefined) throw new KeeperRequestError('internal', `the keeper cancelled task ${id} but sent no record`);
+    // No worker may ever reply (the task never runs): result() calls waiting here learn it now.
+    const error = record.error ?? cancelledTaskError();
+    this.router.settle(id, { protocol: TASK_PROTOCOL_VERSION, id, name: record.name, state: 'cancelled', attempt: record.attempts, error });
+    return record;
+  }
+
+  /** What onProgress() of a handle does: see TaskHandle.onProgress. */
+  watchProgress(id: string, link: ClientLink | undefined, listener: ProgressListener): () => void {
+    this.assertOpen();
+    if (link !== undefined) return this.router.progress.add(id, listener);
+    const controller = new AbortController();
+    const stopOnClose = (): void => controller.abort();
+    this.closing.signal.addEventListener('abort', stopOnClose, { once: true });
+    void pollProgress(() => this.get(id), listener, controller.signal).finally(() => this.closing.signal.removeEventListener('abort', stopOnClose));
+    return () => controller.abort();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -193,6 +242,7 @@ class Client implements TasksClient {
       timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new TaskResultTimeoutError(id, timeoutMs)), timeoutMs);
     try {
       const outcome = await this.awaitOutcome(id, link, controller.signal);
+      if (outcome.state === 'cancelled') throw new TaskCancelledError(id, outcome.error);
       if (outcome.state !== 'succeeded') throw new TaskFailedError(id, outcome.state, outcome.error);
       return outcome.result as R;
     } finally {
@@ -295,6 +345,33 @@ class Handle<R> implements TaskHandle<R> {
 
   status(): Promise<TaskRecord | undefined> {
     return this.client.get(this.id);
+  }
+
+  cancel(): Promise<TaskRecord> {
+    return this.client.cancelTask(this.id, this.name !== undefined);
+  }
+
+  async progress(): Promise<TaskProgress | undefined> {
+    return (await this.client.get(this.id))?.progress as TaskProgress | undefined;
+  }
+
+  onProgress(listener: ProgressListener): () => void {
+    return this.client.watchProgress(this.id, this.link, listener);
+  }
+}
+
+/** How often, 50 ms apart, a handle's cancel asks again about a task the keeper has not recorded yet. */
+const UNRECORDED_TRIES = 20;
+
+/** Runs `request` up to `tries` times while it fails with KeeperRequestError 'not_found'. */
+async function retryWhileUnrecorded<T>(request: () => Promise<T>, tries: number): Promise<T> {
+  for (let tried = 1; ; tried++) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!(error instanceof KeeperRequestError && error.code === 'not_found') || tried >= tries) throw error;
+      await sleep(POLL_FIRST_MS);
+    }
   }
 }
 

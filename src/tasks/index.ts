@@ -16,3 +16,6 @@ export { endpointSecret, loadWebhookSigningKey, webhookEndpoint } from './webhoo
 export { DEFAULT_WEBHOOK_POLICY, type WebhookDeliveryPolicy } from './webhooks/webhook-policy.js';
 export type { WebhookOptions } from './webhooks/webhook-dispatcher.js';
 export type { WebhookAttempt, WebhookDeliveryState, WebhookStatus } from './webhooks/webhook-delivery.js';
+export * from './task-progress.js';
+export { TASK_CONTROL_EXCHANGE, TaskCancelledError, cancelRoutingKey, type CancelNotice } from './task-cancellation.js';
+export type { ProgressListener } from './client-progress.js';

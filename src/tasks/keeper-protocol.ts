@@ -3,7 +3,8 @@
  * KEEPER_REQUESTS_QUEUE and the JSON replies sent to their reply_to, plus the checks the keeper runs on
  * requests and on the state events it records (peer input: refused with a reason, never asserted).
  */
-import { TASK_PROTOCOL_VERSION, type TaskEventKind, type TaskState } from './protocol.js';
+import { TASK_PROTOCOL_VERSION, isValidTaskName, type TaskEventKind, type TaskState } from './protocol.js';
+import type { CancelledRun } from './task-cancellation.js';
 import type { TaskQuery, TaskRecord } from './store/result-store.js';
 import { TASK_LIST_LIMIT_MAX } from './store/task-rows.js';
 import { KeeperRequestError, TaskValidationError, type KeeperErrorCode } from './task-errors.js';
@@ -14,11 +15,13 @@ export type KeeperRequest =
   | { op: 'get'; id: string }
   | { op: 'list'; query: TaskQuery }
   | { op: 'retry'; id: string }
-  | { op: 'webhook-secret'; url: string };
+  | { op: 'webhook-secret'; url: string }
+  | { op: 'cancel'; id: string }
+  | { op: 'cancelled'; names: string[] };
 
 /** A keeper's reply: `record` for get (absent: unknown task) and retry, `records` for list. */
 export type KeeperReply =
-  | { ok: true; record?: TaskRecord; records?: TaskRecord[]; secret?: string }
+  | { ok: true; record?: TaskRecord; records?: TaskRecord[]; secret?: string; cancelled?: CancelledRun[] }
   | { ok: false; error: { code: KeeperErrorCode; message: string } };
 
 const TASK_STATES: readonly TaskState[] = ['queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled'];
@@ -30,13 +33,16 @@ export function parseKeeperRequest(value: unknown): KeeperRequest {
   switch (value['op']) {
     case 'get':
     case 'retry':
+    case 'cancel':
       return { op: value['op'], id: taskId(value['id']) };
     case 'list':
       return { op: 'list', query: parseTaskQuery(value['query'] ?? {}) };
     case 'webhook-secret':
       return { op: 'webhook-secret', url: callbackUrl(value['url']) };
+    case 'cancelled':
+      return { op: 'cancelled', names: parseTaskNames(value['names']) };
     default:
-      throw badRequest(`unknown op ${JSON.stringify(value['op'])}: use get, list, retry or webhook-secret`);
+      throw badRequest(`unknown op ${JSON.stringify(value['op'])}: use get, list, retry, cancel, cancelled or webhook-secret`);
   }
 }
 
@@ -84,6 +90,16 @@ export function errorReply(error: unknown): KeeperReply {
     return { ok: false, error: { code: error.code, message: error.message } };
   }
   return { ok: false, error: { code: 'internal', message: error instanceof Error ? error.message : String(error) } };
+}
+
+/** Most task names one 'cancelled' request may ask about. */
+export const CANCELLED_REQUEST_NAMES_MAX = 1000;
+
+function parseTaskNames(value: unknown): string[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > CANCELLED_REQUEST_NAMES_MAX || !value.every((name) => typeof name === 'string' && isValidTaskName(name))) {
+    throw badRequest(`names must be an array of 1 to ${CANCELLED_REQUEST_NAMES_MAX} task names`);
+  }
+  return value as string[];
 }
 
 function taskId(value: unknown): string {

@@ -15,6 +15,9 @@ import {
   type KeeperRequest,
 } from './keeper-protocol.js';
 import { retryTask } from './keeper-retry.js';
+import { cancelTask, publishCancelNotice, recentlyCancelled, startedAfterCancel } from './keeper-cancel.js';
+import { declareControlExchange } from './task-cancellation.js';
+import { isProgressEventBody, taskProgressEventProblem, type TaskProgressEvent } from './task-progress.js';
 import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE, TERMINAL_STATES, taskQueueName, type TaskEvent } from './protocol.js';
 import { TaskStats, type TaskNameStats } from './task-stats.js';
 import { consumerBlockedReason, timedBlockedReason } from './blocked-reason.js';
@@ -48,6 +51,8 @@ export interface Keeper {
   list(query: TaskQuery): Promise<TaskRecord[]>;
   /** Re-queues a failed or dead task for a new run (KeeperRequestError 'not_found' or 'conflict' otherwise). */
   retry(id: string): Promise<TaskRecord>;
+  /** Cancels a queued or running task (KeeperRequestError 'not_found', or 'conflict' when it is already finished). */
+  cancel(id: string): Promise<TaskRecord>;
   /** Per task name: throughput, response time and latency of the tasks finished since the keeper started. */
   stats(): Record<string, TaskNameStats>;
   /** The webhook secret (`whsec_...`) of the endpoint `callbackUrl` belongs to; TaskValidationError on a bad URL. */
@@ -147,6 +152,17 @@ class KeeperService implements Keeper {
     return run;
   }
 
+  /** Cancels run one after another (with retries), so two cancels of one task cannot both pass the check. */
+  cancel(id: string): Promise<TaskRecord> {
+    const run = this.retrying.then(() => {
+      const link = this.link;
+      if (link === undefined) throw new KeeperRequestError('internal', 'the keeper is not connected to the broker');
+      return cancelTask({ store: this.store, channel: link.operations, logger: this.logger }, id);
+    });
+    this.retrying = run.catch(() => {});
+    return run;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -173,6 +189,7 @@ class KeeperService implements Keeper {
       const operations = await connection.channel();
       await operations.confirmSelect();
       await declareKeeperRequestsQueue(operations);
+      await declareControlExchange(operations);
       await operations.prefetch(this.options.prefetch ?? 100);
       const link: KeeperLink = { connection, events, operations };
       connection.ondisconnect = () => this.linkLost(link);
@@ -225,6 +242,7 @@ class KeeperService implements Keeper {
     } catch (error) {
       problem = (error as Error).message;
     }
+    if (problem !== undefined && isProgressEventBody(event)) return this.recordProgress(message, event);
     if (problem !== undefined) {
       this.logger.warn({ routingKey: message.routingKey, problem }, 'dropped a malformed task event');
       await message.ack().catch(() => {});
@@ -234,12 +252,28 @@ class KeeperService implements Keeper {
       const record = await this.store.apply(event as TaskEvent);
       if (isFinishingEvent(event as TaskEvent) && TERMINAL_STATES.includes(record.state)) this.taskStats.record(record);
       await this.webhooks.taskChanged(record);
+      if (startedAfterCancel(event as TaskEvent, record)) this.renotifyCancel(record);
       await message.ack().catch(() => {});
     } catch (error) {
       this.logger.error({ routingKey: message.routingKey, err: (error as Error).message }, 'result store refused an event; requeueing it');
       await sleep(STORE_ERROR_PAUSE_MS, this.closing.signal).catch(() => {});
       await message.nack(true).catch(() => {});
     }
+  }
+
+  /** Records a progress report and acknowledges it; never throws (a report the store refused is dropped: a newer one follows). */
+  private async recordProgress(message: AMQPMessage, event: unknown): Promise<void> {
+    const problem = taskProgressEventProblem(event);
+    if (problem !== undefined) this.logger.warn({ routingKey: message.routingKey, problem }, 'dropped a malformed progress event');
+    else await this.store.recordProgress(event as TaskProgressEvent).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'result store refused a progress event'));
+    await message.ack().catch(() => {});
+  }
+
+  /** Sends a cancelled task's notice again (a worker started it after the first); never throws. */
+  private renotifyCancel(record: TaskRecord): void {
+    const link = this.link;
+    if (link === undefined) return;
+    publishCancelNotice(link.operations, record).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not send a cancel notice again'));
   }
 
   /** Answers one request to its reply_to, then acknowledges it; never throws. */
@@ -275,6 +309,10 @@ class KeeperService implements Keeper {
         return { ok: true, record: await this.retry(request.id) };
       case 'webhook-secret':
         return { ok: true, secret: this.webhookSecret(request.url) };
+      case 'cancel':
+        return { ok: true, record: await this.cancel(request.id) };
+      case 'cancelled':
+        return { ok: true, cancelled: await recentlyCancelled(this.store, request.names, Date.now()) };
     }
   }
 

@@ -170,7 +170,7 @@ export interface TaskReply {
   protocol: typeof TASK_PROTOCOL_VERSION;
   id: string;
   name: string;
-  state: Extract<TaskState, 'succeeded' | 'failed' | 'dead'>;
+  state: Extract<TaskState, 'succeeded' | 'failed' | 'dead' | 'cancelled'>;
   attempt: number;
   result?: unknown;
   error?: TaskError;

@@ -9,6 +9,8 @@ import type { ClientLink } from './client-link.js';
 import type { KeeperReply } from './keeper-protocol.js';
 import { TASK_PROTOCOL_VERSION, type TaskReply } from './protocol.js';
 import { KeeperRequestError } from './task-errors.js';
+import { ProgressListeners } from './client-progress.js';
+import { PROGRESS_MESSAGE_TYPE } from './task-progress.js';
 import { parseJsonBody } from './task-message.js';
 
 /** Task replies kept for result() calls not made yet; older ones are dropped (result() then asks the keeper). */
@@ -25,8 +27,12 @@ export class ReplyRouter {
   private readonly requests = new Map<string, PendingRequest>();
   /** Tasks retried through this client since they were submitted: their replies will not come again. */
   private readonly retried = new Set<string>();
+  /** Listeners of progress messages (AMQP type 'progress') arriving on the reply queue. */
+  readonly progress: ProgressListeners;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(private readonly logger: Logger) {
+    this.progress = new ProgressListeners(logger);
+  }
 
   /** Handles one message from a reply queue. */
   readonly deliver = (message: AMQPMessage): void => {
@@ -42,6 +48,7 @@ export class ReplyRouter {
       this.logger.warn({}, 'dropped a reply without correlation_id');
       return;
     }
+    if (message.properties.type === PROGRESS_MESSAGE_TYPE) return this.progress.deliver(body);
     const request = this.requests.get(correlationId);
     if (request !== undefined) request.settle(isKeeperReply(body) ? body : malformedKeeperReply);
     else if (isTaskReply(body)) this.keepReply(correlationId, body);
@@ -145,6 +152,11 @@ export class ReplyRouter {
     pending?.settle({ ok: false, error: { code: 'internal', message: String(error) } });
   }
 
+  /** Settles task `id` as if its reply had come (a cancel through this client: no worker may ever reply). */
+  settle(id: string, reply: TaskReply): void {
+    this.keepReply(id, reply);
+  }
+
   private keepReply(id: string, reply: TaskReply): void {
     this.replies.set(id, reply);
     if (this.replies.size > KEPT_REPLIES_MAX) {
@@ -173,6 +185,6 @@ function isTaskReply(value: unknown): value is TaskReply {
   return (
     reply.protocol === TASK_PROTOCOL_VERSION &&
     typeof reply.id === 'string' &&
-    (state === 'succeeded' || state === 'failed' || state === 'dead')
+    (state === 'succeeded' || state === 'failed' || state === 'dead' || state === 'cancelled')
   );
 }

@@ -9,6 +9,9 @@ import { readTaskPayload, type TaskHeaders } from './worker-message.js';
 import type { EncodedSuccess, OutcomeRecorder } from './worker-recorder.js';
 import type { HandlerSlots } from './handler-slots.js';
 import { assertNever } from '../util/assert.js';
+import type { TaskProgress } from './task-progress.js';
+import { replyCancelled } from './worker-cancellation.js';
+import { ProgressReporter, progressPublisher } from './worker-progress.js';
 
 /** What a handler gets besides the payload. */
 export interface TaskContext {
@@ -17,19 +20,27 @@ export interface TaskContext {
   /** 1-based number of this attempt. */
   attempt: number;
   maxAttempts: number;
-  /** Aborts when the attempt times out (reason: TaskTimeoutError) or the worker stops (WorkerShutdownError). */
+  /**
+   * Aborts when the attempt times out (reason: TaskTimeoutError), the worker stops (WorkerShutdownError)
+   * or the task is cancelled (TaskCancelledError).
+   */
   signal: AbortSignal;
   /** When the task was submitted, ms since the epoch. */
   enqueuedAt: number;
   /** Every header of the task message (trace context included). */
   headers: Readonly<Record<string, unknown>>;
+  /**
+   * Reports progress: a number from 0 to 100 or a JSON object (a TypeError otherwise). Not awaited:
+   * rapid reports are coalesced, and the latest reaches the keeper and the task's reply_to.
+   */
+  progress(value: TaskProgress): void;
 }
 
 /** A task handler: gets the JSON payload, returns a JSON-encodable result (or throws). */
 export type TaskHandler<P = unknown, R = unknown> = (payload: P, ctx: TaskContext) => Promise<R> | R;
 
 /** How an attempt ended, as the worker reports it. */
-export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'dead' | 'requeued';
+export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'dead' | 'requeued' | 'cancelled';
 
 /**
  * Returns to the queue without an outcome (workers that died, lost their connection or stopped while
@@ -41,7 +52,8 @@ export const LOST_DELIVERIES_MAX = 20;
 
 type Decision =
   | { kind: 'succeeded'; success: EncodedSuccess }
-  | { kind: 'retrying' | 'failed' | 'dead'; error: TaskError };
+  | { kind: 'retrying' | 'failed' | 'dead'; error: TaskError }
+  | { kind: 'cancelled' };
 
 /** A delivery being worked on; the worker keeps these to requeue what is still running when it stops. */
 export class TaskAttempt {
@@ -53,6 +65,9 @@ export class TaskAttempt {
   abandoned = false;
   /** The handler has a slot (false while the delivery waits for one). */
   handlerStarted = false;
+  /** Set when the task was cancelled: the handler does not run, or its signal aborts with this. */
+  cancelReason: Error | undefined;
+  private progressReporter: ProgressReporter | undefined;
 
   constructor(
     readonly message: AMQPMessage,
@@ -63,6 +78,14 @@ export class TaskAttempt {
   abandon(reason: Error): boolean {
     if (this.recording) return false;
     this.abandoned = true;
+    this.controller.abort(reason);
+    return true;
+  }
+
+  /** Cancels the attempt (its handler's signal aborts); false when the outcome is already being recorded. */
+  cancel(reason: Error): boolean {
+    if (this.recording || this.abandoned || this.cancelReason !== undefined) return false;
+    this.cancelReason = reason;
     this.controller.abort(reason);
     return true;
   }
@@ -87,6 +110,11 @@ export class TaskAttempt {
     let decision: Decision;
     try {
       if (this.abandoned) return 'requeued';
+      if (this.cancelReason !== undefined) {
+        // Cancelled before its handler started: it never runs.
+        this.recording = true;
+        return await this.finish({ kind: 'cancelled' }, recorder);
+      }
       this.handlerStarted = true;
       // Not awaited: the broker takes it before the outcome published on the same channel anyway, and
       // its confirm would queue behind earlier tasks' fsync-bound outcomes. A failure to publish it
@@ -110,11 +138,13 @@ export class TaskAttempt {
     const aborted = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
     let result: unknown;
     try {
-      result = await Promise.race([handler(payload, this.context()), aborted]);
+      result = await Promise.race([handler(payload, this.context(recorder)), aborted]);
     } catch (error) {
-      return this.failure(error);
+      // Once cancelled, whatever the handler throws (its own AbortError, say) ends the attempt as cancelled.
+      return this.cancelReason === undefined ? this.failure(error) : { kind: 'cancelled' };
     } finally {
       clearTimeout(timer);
+      this.progressReporter?.finish();
     }
     try {
       return { kind: 'succeeded', success: recorder.encodeSuccess(this.task, result) };
@@ -124,9 +154,13 @@ export class TaskAttempt {
     }
   }
 
-  private context(): TaskContext {
+  private context(recorder: OutcomeRecorder): TaskContext {
     const { id, name, attempt, maxAttempts, enqueuedAt, headers } = this.task;
-    return { id, name, attempt, maxAttempts, signal: this.controller.signal, enqueuedAt, headers };
+    const progress = (value: TaskProgress): void => {
+      this.progressReporter ??= new ProgressReporter(progressPublisher(recorder.channel, this.message, this.task));
+      this.progressReporter.report(value);
+    };
+    return { id, name, attempt, maxAttempts, signal: this.controller.signal, enqueuedAt, headers, progress };
   }
 
   private failure(thrown: unknown): Decision {
@@ -148,6 +182,7 @@ export class TaskAttempt {
       case 'retrying': return recorder.retrying(message, task, decision.error, waitQueueDelayMs(retryDelayMs(task.backoff, task.attempt)));
       case 'failed': return recorder.failed(message, task, decision.error);
       case 'dead': return recorder.dead(message, task, decision.error);
+      case 'cancelled': return replyCancelled(recorder.channel, message, task);
       default: return assertNever(decision);
     }
   }

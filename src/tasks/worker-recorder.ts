@@ -34,7 +34,8 @@ export interface EncodedSuccess {
 /** Publishes the outcomes of task attempts on a confirm-mode channel. */
 export class OutcomeRecorder {
   constructor(
-    private readonly channel: AMQPChannel,
+    /** The confirm-mode publishing channel (progress reports and cancel replies go out on it too). */
+    readonly channel: AMQPChannel,
     private readonly workerId: string,
   ) {}
 
@@ -122,7 +123,7 @@ export class OutcomeRecorder {
     if (replyTo === undefined || replyTo === '') return undefined;
     const chosen = message.properties.headers?.[TaskHeader.replyCorrelationId];
     const correlationId = typeof chosen === 'string' && chosen !== '' ? chosen : task.id;
-    return this.channel.basicPublish('', replyTo, body, { contentType: TASK_CONTENT_TYPE, correlationId });
+    return this.channel.basicPublish('', replyTo, body, { contentType: TASK_CONTENT_TYPE, type: 'result', correlationId });
   }
 }
 

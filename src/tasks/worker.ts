@@ -22,8 +22,11 @@ import { TaskAttempt, type AttemptOutcome, type TaskHandler } from './worker-att
 import { WorkerShutdownError, toTaskError } from './worker-errors.js';
 import { readTaskHeaders } from './worker-message.js';
 import { OutcomeRecorder } from './worker-recorder.js';
+import { TaskCancelledError } from './task-cancellation.js';
+import { WorkerCancellations } from './worker-cancellation.js';
 
 export { NonRetryableError, TaskTimeoutError, WorkerShutdownError } from './worker-errors.js';
+export { TaskCancelledError } from './task-cancellation.js';
 export type { AttemptOutcome, TaskContext, TaskHandler } from './worker-attempt.js';
 
 /** Largest concurrency: basic.qos prefetch-count is a 16-bit number. */
@@ -88,6 +91,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private state: WorkerState = 'idle';
   private connection: AMQPClient | undefined;
   private recorder: OutcomeRecorder | undefined;
+  private readonly cancellations: WorkerCancellations;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly idleWaiters: (() => void)[] = [];
@@ -106,6 +110,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.slots = new HandlerSlots(options.concurrency);
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.logger = options.logger?.child({ worker: this.workerId });
+    this.cancellations = new WorkerCancellations(() => this.running, this.logger);
   }
 
   /** Handlers running now. */
@@ -168,6 +173,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await declareEventTopology(publishing);
       for (const name of this.handlers.keys()) await declareTaskTopology(publishing, name);
       this.recorder = new OutcomeRecorder(publishing, this.workerId);
+      await this.cancellations.listen(await this.openChannel(connection, 'control'), this.handlers.keys());
       await this.consume(await this.openChannel(connection, 'consuming'));
     } catch (error) {
       this.state = 'closed';
@@ -214,6 +220,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     this.running.add(attempt);
+    if (this.cancellations.isCancelled(attempt.task)) attempt.cancel(new TaskCancelledError(attempt.task.id));
     try {
       const outcome = await attempt.run(handler, recorder, this.slots);
       this.emit('settled', { id: attempt.task.id, name, attempt: attempt.task.attempt, outcome });

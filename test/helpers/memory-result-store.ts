@@ -6,6 +6,8 @@
  */
 import { TERMINAL_STATES, type TaskEvent } from '../../src/tasks/protocol.js';
 import { applyEvent } from '../../src/tasks/store/apply-event.js';
+import { applyProgress } from '../../src/tasks/store/apply-progress.js';
+import type { TaskProgressEvent } from '../../src/tasks/task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from '../../src/tasks/store/result-store.js';
 import { MemoryWebhookDeliveries } from './memory-webhook-deliveries.js';
 
@@ -69,6 +71,15 @@ export class MemoryResultStore implements ResultStore {
       }
     }
     return deleted;
+  }
+
+  async recordProgress(event: TaskProgressEvent): Promise<TaskRecord | undefined> {
+    this.assertOpen();
+    const current = this.records.get(event.id);
+    const next = applyProgress(current, structuredClone(event));
+    if (next !== undefined) this.records.set(event.id, next);
+    const record = next ?? current;
+    return record === undefined ? undefined : structuredClone(record);
   }
 
   async close(): Promise<void> {

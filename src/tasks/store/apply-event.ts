@@ -14,8 +14,9 @@ import type { TaskRecord } from './result-store.js';
 
 /**
  * Rank of each kind within an attempt. 'queued' < 'started' < the outcomes. The outcomes of one
- * attempt only meet when events conflict (a retry raced a cancel, say); then the more final one wins,
- * in a fixed order, so every keeper settles on the same record whatever order it saw them in.
+ * attempt only meet when events conflict (a worker's redelivered attempt ended otherwise, say); then
+ * the more final one wins, in a fixed order, so every keeper settles on the same record whatever order
+ * it saw them in. A 'cancelled' event stands after every attempt of its run (CANCELLED_ATTEMPT).
  */
 const KIND_RANK: Readonly<Record<TaskEventKind, number>> = {
   queued: 0,
@@ -34,9 +35,16 @@ export interface EventPosition {
   rank: number;
 }
 
+/**
+ * The attempt a 'cancelled' event or record stands at: after every attempt of its run, so that nothing
+ * else of a cancelled run (a late outcome, an attempt a worker started before it heard of the cancel)
+ * changes the record; only a new run does.
+ */
+const CANCELLED_ATTEMPT = Number.MAX_SAFE_INTEGER;
+
 /** The position of an event. A run's 'queued' event always counts as attempt 1, whatever it says. */
 export function eventPosition(event: Pick<TaskEvent, 'kind' | 'run' | 'attempt'>): EventPosition {
-  const attempt = event.kind === 'queued' ? 1 : event.attempt;
+  const attempt = event.kind === 'queued' ? 1 : event.kind === 'cancelled' ? CANCELLED_ATTEMPT : event.attempt;
   return { run: event.run, attempt, rank: KIND_RANK[event.kind] };
 }
 
@@ -52,8 +60,9 @@ export function recordPosition(record: TaskRecord): EventPosition {
     case 'succeeded':
     case 'failed':
     case 'dead':
-    case 'cancelled':
       return { run, attempt: attempts, rank: KIND_RANK[state] };
+    case 'cancelled':
+      return { run, attempt: CANCELLED_ATTEMPT, rank: KIND_RANK[state] };
     default:
       return assertNever(state);
   }
@@ -90,6 +99,8 @@ function advance(current: TaskRecord | undefined, event: TaskEvent): TaskRecord 
   const sameAttempt = current !== undefined && current.run === event.run && current.attempts === event.attempt;
   const startedAt = sameAttempt && current.startedAt !== undefined ? { startedAt: current.startedAt } : {};
   const error = event.error !== undefined ? { error: event.error } : {};
+  // The last progress of an attempt stays on the record when that attempt ends (see apply-progress.ts).
+  const kept = sameAttempt ? { ...startedAt, ...keptProgress(current) } : startedAt;
   switch (event.kind) {
     case 'queued':
       // A new run (or the first) starts clean: no attempts, result, error or finish from before.
@@ -98,19 +109,24 @@ function advance(current: TaskRecord | undefined, event: TaskEvent): TaskRecord 
       return { ...base, state: 'running', attempts: event.attempt, startedAt: event.at };
     case 'retrying': {
       const retryAt = event.retryAt !== undefined ? { retryAt: event.retryAt } : {};
-      return { ...base, state: 'queued', attempts: event.attempt, ...startedAt, ...error, ...retryAt };
+      return { ...base, state: 'queued', attempts: event.attempt, ...kept, ...error, ...retryAt };
     }
     case 'succeeded': {
       const result = event.result !== undefined ? { result: event.result } : {};
-      return { ...base, state: 'succeeded', attempts: event.attempt, ...startedAt, ...result, finishedAt: event.at };
+      return { ...base, state: 'succeeded', attempts: event.attempt, ...kept, ...result, finishedAt: event.at };
     }
     case 'failed':
     case 'dead':
     case 'cancelled':
-      return { ...base, state: event.kind, attempts: event.attempt, ...startedAt, ...error, finishedAt: event.at };
+      return { ...base, state: event.kind, attempts: event.attempt, ...kept, ...error, finishedAt: event.at };
     default:
       return assertNever(event.kind);
   }
+}
+
+/** The progress fields of a record, if it has any. */
+function keptProgress(record: TaskRecord): Pick<TaskRecord, 'progress' | 'progressAt'> {
+  return record.progressAt === undefined ? {} : { progress: record.progress, progressAt: record.progressAt };
 }
 
 /**

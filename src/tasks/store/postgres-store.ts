@@ -10,6 +10,8 @@
 import pg from 'pg';
 import type { TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
+import { applyProgress } from './apply-progress.js';
+import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
 import { POSTGRES_DELETE_GONE_DELIVERIES, POSTGRES_WEBHOOK_SCHEMA, PostgresWebhookDeliveries } from './postgres-webhooks.js';
@@ -50,12 +52,14 @@ const SCHEMA = `
     body json NOT NULL,
     UNIQUE (task_id, run, attempt, kind, at)
   );
+  ALTER TABLE warren_tasks ADD COLUMN IF NOT EXISTS progress json;
+  ALTER TABLE warren_tasks ADD COLUMN IF NOT EXISTS progress_at double precision;
 `;
 
 /** Serialises schema creation between keepers starting together (CREATE ... IF NOT EXISTS races). */
 const SCHEMA_LOCK_KEY = 0x77617272; // "warr"
 
-const JSON_COLUMNS = new Set<string>(['payload', 'options', 'result', 'error']);
+const JSON_COLUMNS = new Set<string>(['payload', 'options', 'result', 'error', 'progress']);
 
 /** JSON columns are read as text so that SQL NULL (absent) and JSON null stay apart. */
 const SELECT_COLUMNS = TASK_COLUMNS.map((column) => (JSON_COLUMNS.has(column) ? `${column}::text AS ${column}` : column)).join(', ');
@@ -83,6 +87,9 @@ const UPDATE_TASK = `WITH task AS (
     WHERE id = $1 AND version = $${TASK_COUNT + 1} RETURNING 1),
   event AS (INSERT INTO warren_task_events (${EVENT_COLUMNS}) VALUES (${placeholders(TASK_COUNT + 2, 6)}) ON CONFLICT DO NOTHING)
   SELECT count(*)::integer AS written FROM task`;
+
+/** Sets a task's progress if its version is still $4 (a progress report is not kept in the history). */
+const UPDATE_PROGRESS = 'UPDATE warren_tasks SET progress = $2, progress_at = $3, version = version + 1 WHERE id = $1 AND version = $4';
 
 const INSERT_EVENT = `INSERT INTO warren_task_events (${EVENT_COLUMNS}) VALUES (${placeholders(1, 6)}) ON CONFLICT DO NOTHING`;
 
@@ -174,6 +181,21 @@ export class PostgresResultStore implements ResultStore {
       // Another keeper changed (or created) the task since our read: apply on top of its record.
     }
     throw new Error(`task ${event.id}: gave up applying a ${event.kind} event after ${APPLY_TRIES_MAX} lost races`);
+  }
+
+  /** Records a progress report (see ResultStore.recordProgress): read, applyProgress, compare-and-set. */
+  async recordProgress(event: TaskProgressEvent): Promise<TaskRecord | undefined> {
+    for (let tries = 0; tries < APPLY_TRIES_MAX; tries++) {
+      const { rows } = await this.#pool.query<TaskRow & { version: number }>({ name: 'warren_task_select', text: SELECT_TASK, values: [event.id] });
+      const row = rows[0];
+      const current = row === undefined ? undefined : fromTaskRow(row);
+      const next = applyProgress(current, event);
+      if (next === undefined || row === undefined) return current;
+      const values = [event.id, JSON.stringify(next.progress ?? null), next.progressAt, row.version];
+      const written = await this.#pool.query({ name: 'warren_task_progress_update', text: UPDATE_PROGRESS, values });
+      if (written.rowCount === 1) return next;
+    }
+    throw new Error(`task ${event.id}: gave up recording progress after ${APPLY_TRIES_MAX} lost races`);
   }
 
   /** The record of task `id`, if known. */

@@ -6,6 +6,7 @@
 import type { BlockedReason } from '../blocked-reason.js';
 import type { TaskError, TaskEvent, TaskOptions, TaskState } from '../protocol.js';
 import type { WebhookDeliveryStore, WebhookStatus } from '../webhooks/webhook-delivery.js';
+import type { TaskProgressEvent } from '../task-progress.js';
 
 /** A task as the result store knows it. */
 export interface TaskRecord {
@@ -33,6 +34,10 @@ export interface TaskRecord {
   blockedReason?: BlockedReason;
   /** The callback of a task submitted with a callbackUrl, once it finished: added by the keeper when the status is read. */
   webhook?: WebhookStatus;
+  /** The latest progress the handler of the attempt the record reflects reported (ctx.progress). */
+  progress?: unknown;
+  /** When that progress was reported, ms since the epoch. */
+  progressAt?: number;
 }
 
 /** Filters and paging of a task listing (newest first). */
@@ -62,4 +67,10 @@ export interface ResultStore {
   close(): Promise<void>;
   /** Webhook deliveries of finished tasks (docs/webhooks.md); deleteFinishedBefore deletes them with their tasks. */
   readonly webhooks: WebhookDeliveryStore;
+  /**
+   * Records a progress report as applyProgress (apply-progress.ts) says, never changing the state;
+   * resolves with the record after it (unchanged when the report was ignored), or undefined when the
+   * task is unknown. Reports are not kept in the history.
+   */
+  recordProgress(event: TaskProgressEvent): Promise<TaskRecord | undefined>;
 }

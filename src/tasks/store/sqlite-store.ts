@@ -13,6 +13,8 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
+import { applyProgress } from './apply-progress.js';
+import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
 import { SQLITE_DELETE_FINISHED_DELIVERIES, SQLITE_WEBHOOK_SCHEMA, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
@@ -56,6 +58,12 @@ const SCHEMA = `
   );
 `;
 
+/** Columns of the tasks table added since the first layout, with their SQL types. */
+const ADDED_COLUMNS: readonly (readonly [string, string])[] = [
+  ['progress', 'TEXT'],
+  ['progress_at', 'INTEGER'],
+];
+
 /** How hard a commit waits for the disk: FULL (the default) survives power loss, NORMAL only a crash. */
 export type SqliteSynchronous = 'FULL' | 'NORMAL';
 
@@ -66,11 +74,12 @@ export interface SqliteResultStoreOptions {
   busyTimeoutMs?: number;
 }
 
-type Outcome = { record: TaskRecord } | { error: unknown };
+type Outcome = { record: TaskRecord | undefined } | { error: unknown };
 
 interface PendingApply {
-  event: TaskEvent;
-  resolve: (record: TaskRecord) => void;
+  /** A state event, or a progress report (which may leave an unknown task without a record). */
+  event: TaskEvent | TaskProgressEvent;
+  resolve: (record: TaskRecord | undefined) => void;
   reject: (error: unknown) => void;
 }
 
@@ -116,11 +125,27 @@ export class SqliteResultStore implements ResultStore {
     if (version > SCHEMA_VERSION) throw new Error(`task result store has schema version ${version}; this Warren knows up to ${SCHEMA_VERSION}`);
     this.#db.exec(SCHEMA);
     this.#db.exec(SQLITE_WEBHOOK_SCHEMA);
+    this.#addMissingColumns();
     this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }
+
+  /** Columns added after the first layout (additive: a file an older Warren wrote gains them). */
+  #addMissingColumns(): void {
+    const present = new Set((this.#db.pragma('table_info(tasks)') as { name: string }[]).map((column) => column.name));
+    for (const [column, type] of ADDED_COLUMNS) if (!present.has(column)) this.#db.exec(`ALTER TABLE tasks ADD COLUMN ${column} ${type}`);
   }
 
   /** Applies `event` (see ResultStore.apply); resolves once the change is committed. */
   apply(event: TaskEvent): Promise<TaskRecord> {
+    return this.#enqueue(event).then((record) => record ?? Promise.reject(new Error('internal error: an apply left no record')));
+  }
+
+  /** Records a progress report (see ResultStore.recordProgress), in the same commit rounds as events. */
+  recordProgress(event: TaskProgressEvent): Promise<TaskRecord | undefined> {
+    return this.#enqueue(event);
+  }
+
+  #enqueue(event: TaskEvent | TaskProgressEvent): Promise<TaskRecord | undefined> {
     if (this.#closed) return Promise.reject(new Error('task result store is closed'));
     return new Promise((resolve, reject) => {
       this.#pending.push({ event, resolve, reject });
@@ -169,6 +194,8 @@ export class SqliteResultStore implements ResultStore {
         task = { record: row === undefined ? undefined : fromTaskRow(row), changed: false };
         tasks.set(event.id, task);
       }
+      // A progress report changes only the progress of a known task, and is not kept in the history.
+      if (event.kind === 'progress') return this.#progressInTransaction(task, event);
       const next = applyEvent(task.record, event);
       if (next !== undefined) {
         task.record = next;
@@ -180,6 +207,15 @@ export class SqliteResultStore implements ResultStore {
     });
     for (const { record, changed } of tasks.values()) if (changed && record !== undefined) this.#upsertTask.run(toTaskRow(record));
     return outcomes;
+  }
+
+  #progressInTransaction(task: { record: TaskRecord | undefined; changed: boolean }, event: TaskProgressEvent): Outcome {
+    const next = applyProgress(task.record, event);
+    if (next !== undefined) {
+      task.record = next;
+      task.changed = true;
+    }
+    return { record: task.record };
   }
 
   /** The record of task `id`, if known. */

@@ -35,6 +35,7 @@ function invoke(call: StoreCall): Promise<unknown> {
     case 'deleteFinishedBefore': return store.deleteFinishedBefore(call.argument);
     case 'close': return store.close();
     case 'webhooks': return invokeWebhooks(call.argument);
+    case 'recordProgress': return store.recordProgress(call.argument);
   }
 }
 

@@ -22,6 +22,8 @@ export const TASK_COLUMNS = [
   'started_at',
   'finished_at',
   'updated_at',
+  'progress',
+  'progress_at',
 ] as const;
 
 /** A row of the tasks table: JSON text (or NULL when absent) for values, numbers for times. */
@@ -40,6 +42,8 @@ export interface TaskRow {
   started_at: number | null;
   finished_at: number | null;
   updated_at: number;
+  progress: string | null;
+  progress_at: number | null;
 }
 
 /** Listing size when a query names none. */
@@ -70,6 +74,8 @@ export function toTaskRow(record: TaskRecord): TaskRow {
     started_at: record.startedAt ?? null,
     finished_at: record.finishedAt ?? null,
     updated_at: record.updatedAt,
+    progress: record.progressAt === undefined ? null : toJson(record.progress ?? null),
+    progress_at: record.progressAt ?? null,
   };
 }
 
@@ -91,6 +97,10 @@ export function fromTaskRow(row: TaskRow): TaskRecord {
   if (row.retry_at !== null) record.retryAt = row.retry_at;
   if (row.started_at !== null) record.startedAt = row.started_at;
   if (row.finished_at !== null) record.finishedAt = row.finished_at;
+  if (row.progress_at !== null) {
+    record.progress = row.progress === null ? null : JSON.parse(row.progress);
+    record.progressAt = row.progress_at;
+  }
   return record;
 }
 

@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { TaskEvent } from '../protocol.js';
+import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import type { SqliteResultStoreOptions } from './sqlite-store.js';
 import type { WebhookDeliveryStore } from '../webhooks/webhook-delivery.js';
@@ -19,6 +20,7 @@ export type StoreCall = { id: number } & (
   | { method: 'deleteFinishedBefore'; argument: number }
   | { method: 'close'; argument?: undefined }
   | { method: 'webhooks'; argument: WebhookCall }
+  | { method: 'recordProgress'; argument: TaskProgressEvent }
 );
 
 /** A call of one WebhookDeliveryStore operation, with its one argument. */
@@ -84,6 +86,10 @@ export class ThreadedResultStore implements ResultStore {
 
   deleteFinishedBefore(finishedBefore: number): Promise<number> {
     return this.call({ method: 'deleteFinishedBefore', argument: finishedBefore }) as Promise<number>;
+  }
+
+  recordProgress(event: TaskProgressEvent): Promise<TaskRecord | undefined> {
+    return this.call({ method: 'recordProgress', argument: event }) as Promise<TaskRecord | undefined>;
   }
 
   /** Closes the store, then ends the thread. */

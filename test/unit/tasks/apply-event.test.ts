@@ -123,7 +123,20 @@ describe('applyEvent out of order and repeated', () => {
     assert.equal(applyAll([retrying, cancelled])?.state, 'cancelled');
     assert.equal(applyAll([cancelled, retrying])?.state, 'cancelled');
     assert.deepEqual(applyAll([succeeded, cancelled]), applyAll([cancelled, succeeded]));
-    assert.equal(applyAll([cancelled, succeeded])?.state, 'succeeded');
+    // A cancel is final for its run: the outcome of an attempt that raced it does not undo it.
+    assert.equal(applyAll([cancelled, succeeded])?.state, 'cancelled');
+  });
+
+  test('nothing later in a cancelled run changes the record; a new run does', () => {
+    const cancelled = applyAll([taskEvent('queued', 't1'), taskEvent('started', 't1', { at: 1_010 }), taskEvent('cancelled', 't1', { at: 1_020, error })]);
+    const late = [
+      taskEvent('retrying', 't1', { at: 1_030, error, retryAt: 2_000 }),
+      taskEvent('started', 't1', { attempt: 2, at: 2_010 }),
+      taskEvent('succeeded', 't1', { attempt: 2, at: 2_020, result: 'r' }),
+    ];
+    assert.equal(applyAll(late, cancelled)?.state, 'cancelled');
+    assert.equal(applyAll(late, cancelled)?.finishedAt, 1_020);
+    assert.equal(applyAll([taskEvent('queued', 't1', { run: 2, at: 3_000 })], cancelled)?.state, 'queued');
   });
 });
 

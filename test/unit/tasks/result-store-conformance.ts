@@ -10,6 +10,7 @@ import { applyEvent } from '../../../src/tasks/store/apply-event.js';
 import type { ResultStore, TaskRecord } from '../../../src/tasks/store/result-store.js';
 import { runEvents, taskEvent, type RunPlan } from './task-events.js';
 import { webhookStoreConformance } from './webhook-store-conformance.js';
+import { progressAndCancellationConformance } from './result-store-progress-conformance.js';
 
 /** How the suite opens stores of one implementation. */
 export interface ResultStoreHarness {
@@ -318,6 +319,8 @@ export function resultStoreConformance(harness: ResultStoreHarness): void {
         await second.close();
       }
     });
+
+    progressAndCancellationConformance(withStore, options);
   });
   webhookStoreConformance(harness);
 }
