@@ -27,6 +27,7 @@ export function publishFromApi(
   username: string,
 ): ApiPublishOutcome {
   const exchange = vhost.exchangeForPublish(target.exchange);
+  vhost.stats.publish++;
   const message = prepareMessage(target.exchange, target.routingKey, encodeBasicProperties(properties), body, username);
   const held = vhost.delayedMessages.hold(exchange, message);
   if (held !== undefined) return { routed: true, persisted: held.persisted };
@@ -38,6 +39,7 @@ export function publishFromApi(
     routed ||= outcome !== Enqueued.rejected;
     persisted ||= outcome === Enqueued.persisted;
   }
+  if (!routed) vhost.stats.dropUnroutable++;
   return { routed, persisted };
 }
 
@@ -56,17 +58,22 @@ export interface ApiGotMessage {
  * Takes up to `count` messages and settles them as `ackMode` says: requeued (marked redelivered, as
  * RabbitMQ does), acknowledged, or rejected (dead-lettered when the queue has a dead-letter exchange).
  */
-export function getFromApi(queue: Queue, count: number, ackMode: ApiGetAckMode): ApiGotMessage[] {
+export function getFromApi(vhost: Vhost, queue: Queue, count: number, ackMode: ApiGetAckMode): ApiGotMessage[] {
   const taken: QueueEntry[] = [];
   const got: ApiGotMessage[] = [];
   for (let i = 0; i < count; i++) {
     const entry = queue.get();
     if (entry === undefined) break;
     taken.push(entry);
+    vhost.stats.get++;
+    if (entry.redelivered) vhost.stats.redeliver++;
     got.push({ message: entry.message, redelivered: entry.redelivered, deliveryCount: entry.deliveryCount, messageCount: queue.messageCount });
   }
   if (ackMode === 'ack_requeue_true' || ackMode === 'reject_requeue_true') queue.requeue(taken);
-  else if (ackMode === 'ack_requeue_false') for (const entry of taken) queue.settle(entry);
+  else if (ackMode === 'ack_requeue_false') {
+    vhost.stats.ack += taken.length;
+    for (const entry of taken) queue.settle(entry);
+  }
   else for (const entry of taken) queue.reject(entry);
   return got;
 }

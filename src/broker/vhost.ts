@@ -17,6 +17,7 @@ import { TopicExchange } from './exchange/topic.js';
 import type { Message } from './message.js';
 import { deadLetteredMessage, isDeadLetterCycle, type DeadLetterReason } from './dead-letter.js';
 import { Durability, type RestorableVhost } from './durability.js';
+import { MessageStats } from './message-stats.js';
 import { VhostPolicies } from './policies.js';
 import type { Persistence, QueueMessageStore, StoredBinding } from './ports.js';
 import type { FlowControlPolicy } from './publisher-throttle.js';
@@ -65,6 +66,8 @@ export class Vhost implements QueueOwner, RestorableVhost {
   readonly queues = new Map<string, Queue>();
   /** Direct reply-to consumers by reply name (amq.rabbitmq.reply-to.*). */
   readonly replyTargets = new Map<string, ReplyTarget>();
+  /** Message counters (RabbitMQ's message_stats), bumped by the channels working in this vhost. */
+  readonly stats = new MessageStats();
   /** The vhost's policies (set through Broker.putPolicy / deletePolicy, which also store them). */
   readonly policies = new VhostPolicies();
   private readonly routed = new Set<Destination>();

@@ -201,7 +201,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
       case 'basicGet':
         this.access.check('read', 'queue', this.queueName(method.queue));
         return this.onGet(this.queueName(method.queue), method.noAck);
-      case 'basicAck': return this.settle(this.unacked.take(method.deliveryTag, method.multiple), 'ack');
+      case 'basicAck': return this.onAck(method.deliveryTag, method.multiple);
       case 'basicNack': return this.settle(this.unacked.take(method.deliveryTag, method.multiple), method.requeue);
       case 'basicReject': return this.settle(this.unacked.take(method.deliveryTag, false), method.requeue);
       case 'basicRecoverAsync': return this.recover(method.requeue);
@@ -327,6 +327,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
 
   private publish(publish: AssembledPublish): void {
     const { exchange: exchangeName, routingKey, mandatory } = publish.method;
+    this.vhost.stats.publish++;
     const exchange = this.vhost.exchangeForPublish(exchangeName);
     const message = this.directReply.rewriteRequest(prepareMessage(exchangeName, routingKey, publish.rawProperties, publish.body, this.connection.username));
     if (exchangeName === '' && DirectReply.isReplyName(routingKey)) {
@@ -371,6 +372,10 @@ export class Channel implements ConsumerHost, ReplyTarget {
       rejected ||= outcome === Enqueued.rejected;
       enqueued++;
       if (pausable && queue.consumerCount > 0) queue.applyFlowControl(this.connection);
+    }
+    if (enqueued === 0) {
+      if (mandatory) this.vhost.stats.returnUnroutable++;
+      else this.vhost.stats.dropUnroutable++;
     }
     if (enqueued === 0 && mandatory) {
       this.connection.sendContent(this.number, {
@@ -419,6 +424,10 @@ export class Channel implements ConsumerHost, ReplyTarget {
       return;
     }
     const deliveryTag = this.nextDeliveryTag++;
+    const stats = this.vhost.stats;
+    if (noAck) stats.getNoAck++;
+    else stats.get++;
+    if (entry.redelivered) stats.redeliver++;
     if (noAck) queue.settle(entry);
     else this.addUnacked({ queue, entry, consumer: undefined, deliveryTag, deliveredAt: Date.now() });
     const { message } = entry;
@@ -443,8 +452,13 @@ export class Channel implements ConsumerHost, ReplyTarget {
       name: 'basicDeliver', consumerTag: consumer.consumerTag, deliveryTag, redelivered: entry.redelivered,
       exchange: message.exchange, routingKey: message.routingKey,
     }, message);
-    if (consumer.noAck) consumer.queue.settle(entry);
-    else {
+    const stats = this.vhost.stats;
+    if (entry.redelivered) stats.redeliver++;
+    if (consumer.noAck) {
+      stats.deliverNoAck++;
+      consumer.queue.settle(entry);
+    } else {
+      stats.deliver++;
       this.addUnacked({ queue: consumer.queue, entry, consumer, deliveryTag, deliveredAt: Date.now() });
       consumer.unackedCount++;
       this.consumerUnackedCount++;
@@ -501,6 +515,12 @@ export class Channel implements ConsumerHost, ReplyTarget {
   }
 
   /** Acknowledges (requeue 'ack'), or rejects with or without requeue, deliveries taken from the unacked set. */
+  private onAck(deliveryTag: number, multiple: boolean): void {
+    const deliveries = this.unacked.take(deliveryTag, multiple);
+    this.vhost.stats.ack += deliveries.length;
+    this.settle(deliveries, 'ack');
+  }
+
   private settle(deliveries: UnackedDelivery[], requeue: boolean | 'ack'): void {
     if (this.txMode) {
       this.txSettlements.push({ deliveries, requeue });
@@ -541,6 +561,9 @@ export class Channel implements ConsumerHost, ReplyTarget {
       send: (confirm) => this.send(confirm),
       syncMessages: (onDurable) => this.vhost.syncMessages(onDurable),
       scheduleFlush: () => this.connection.scheduleFlush(),
+      countConfirmed: (count) => {
+        this.vhost.stats.confirm += count;
+      },
     });
     this.reply(nowait, { name: 'confirmSelectOk' });
   }

@@ -15,6 +15,8 @@ export interface ConfirmHost {
   /** Asks the message store to call back once everything written so far is durable. */
   syncMessages(onDurable: (error: Error | undefined) => void): void;
   scheduleFlush(): void;
+  /** Counts publishes confirmed (acked) to the publisher. */
+  countConfirmed(count: number): void;
 }
 
 /** Confirm bookkeeping of one channel in confirm mode. */
@@ -74,6 +76,7 @@ export class PublisherConfirms {
   private sendAckUpTo(sequence: number): void {
     if (sequence <= this.sentUpTo) return;
     const multiple = sequence - this.sentUpTo > 1;
+    this.host.countConfirmed(sequence - this.sentUpTo);
     this.sentUpTo = sequence;
     this.host.send({ name: 'basicAck', deliveryTag: sequence, multiple });
   }

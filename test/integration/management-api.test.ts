@@ -61,6 +61,38 @@ test('overview, whoami and nodes answer with RabbitMQ field names', options, asy
   assert.equal(nodes[0]?.['running'], true);
 });
 
+test('overview message_stats count publishes, confirms, deliveries, acks, gets and redeliveries', options, async () => {
+  const stats = async (): Promise<Record<string, number>> => {
+    const overview = (await api('GET', '/api/overview')).json as Json;
+    return overview['message_stats'] as Record<string, number>;
+  };
+  const before = await stats();
+  assert.equal(typeof (before['publish_details'] as unknown as { rate: unknown }).rate, 'number');
+  const connection = await amqplib.connect(amqpUrl);
+  try {
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue('mgmt.stats', { durable: false });
+    for (let i = 0; i < 3; i++) channel.sendToQueue('mgmt.stats', Buffer.from(`s${i}`));
+    channel.publish('amq.direct', 'nowhere', Buffer.from('dropped'));
+    await channel.waitForConfirms();
+    const consumed: amqplib.ConsumeMessage[] = [];
+    await channel.consume('mgmt.stats', (message) => message !== null && consumed.push(message));
+    await waitFor(() => consumed.length === 3);
+    channel.nack(consumed[0] as amqplib.ConsumeMessage, false, true);
+    await waitFor(() => consumed.length === 4);
+    for (const message of consumed.slice(1)) channel.ack(message);
+    await waitFor(async () => (await stats())['ack'] === (before['ack'] ?? 0) + 3);
+  } finally {
+    await connection.close();
+  }
+  const after = await stats();
+  const delta = (name: string): number => (after[name] ?? 0) - (before[name] ?? 0);
+  assert.deepEqual(
+    { publish: delta('publish'), confirm: delta('confirm'), deliver: delta('deliver'), ack: delta('ack'), redeliver: delta('redeliver'), drop: delta('drop_unroutable'), deliverGet: delta('deliver_get') },
+    { publish: 4, confirm: 4, deliver: 4, ack: 3, redeliver: 1, drop: 1, deliverGet: 4 },
+  );
+});
+
 test('a queue declared over HTTP is usable over AMQP, and its counts follow ready and unacked messages', options, async () => {
   assert.equal((await api('PUT', '/api/queues/%2F/mgmt.q1', { durable: true, arguments: { 'x-max-length': 100 } })).status, 201);
   assert.equal((await api('PUT', '/api/queues/%2F/mgmt.q1', { durable: true, arguments: { 'x-max-length': 100 } })).status, 204);

@@ -9,6 +9,7 @@ import { HttpError } from '../errors.js';
 import { administrator, canSeeVhost, managementUser } from './access.js';
 import type { ManagementBackend } from './backend.js';
 import { callBroker, existingVhost } from './broker-calls.js';
+import { MessageRates } from './message-rates.js';
 import { requestUser } from '../basic-auth.js';
 
 /** The RabbitMQ release whose management API Warren follows (the one its compatibility tests run against). */
@@ -27,6 +28,8 @@ const EXCHANGE_TYPES = [
 /** Registers the node routes. */
 export function registerNodeRoutes(app: FastifyInstance, backend: ManagementBackend): void {
   const { broker, nodeName } = backend;
+  const rates = new MessageRates(broker).start();
+  app.addHook('onClose', async () => rates.stop());
 
   app.get('/api/overview', async (request) => {
     const user = managementUser(request);
@@ -50,6 +53,7 @@ export function registerNodeRoutes(app: FastifyInstance, backend: ManagementBack
         consumers: queues.reduce((sum, queue) => sum + queue.consumerCount, 0),
       },
       queue_totals: { messages: ready + unacked, messages_ready: ready, messages_unacknowledged: unacked },
+      message_stats: rates.messageStats(),
     };
   });
 
@@ -112,7 +116,7 @@ export function registerNodeRoutes(app: FastifyInstance, backend: ManagementBack
       const { queue } = vhost.declareQueue(ALIVENESS_QUEUE, { durable: false, autoDelete: false, exclusiveOwner: null, arguments: {} }, false, 0);
       queue.purge();
       publishFromApi(vhost, { exchange: '', routingKey: ALIVENESS_QUEUE }, {}, body, user.username);
-      return getFromApi(queue, 1, 'ack_requeue_false');
+      return getFromApi(vhost, queue, 1, 'ack_requeue_false');
     });
     if (got[0]?.message.body.equals(body) !== true) return reply.code(503).send({ status: 'failed', reason: 'the test message did not come back' });
     return { status: 'ok' };

@@ -99,7 +99,7 @@ export function registerQueueRoutes(app: FastifyInstance, backend: ManagementBac
     if (truncate !== undefined && (typeof truncate !== 'number' || !Number.isInteger(truncate) || truncate < 0)) {
       throw new HttpError(400, 'truncate must be a non-negative integer');
     }
-    return getFromApi(queue, count, ackMode as ApiGetAckMode).map((got) => {
+    return getFromApi(existingVhost(broker, queue.vhost), queue, count, ackMode as ApiGetAckMode).map((got) => {
       const body = truncate === undefined ? got.message.body : got.message.body.subarray(0, truncate);
       const text = encoding === 'auto' ? utf8Text(body) : undefined;
       return {
