@@ -17,6 +17,7 @@ import {
 import { retryTask } from './keeper-retry.js';
 import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE, TERMINAL_STATES, taskQueueName, type TaskEvent } from './protocol.js';
 import { TaskStats, type TaskNameStats } from './task-stats.js';
+import type { TaskNameMetrics } from './task-metrics.js';
 import { consumerBlockedReason, timedBlockedReason } from './blocked-reason.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './store/result-store.js';
 import { KeeperRequestError } from './task-errors.js';
@@ -47,6 +48,8 @@ export interface Keeper {
   retry(id: string): Promise<TaskRecord>;
   /** Per task name: throughput, response time and latency of the tasks finished since the keeper started. */
   stats(): Record<string, TaskNameStats>;
+  /** Per task name: cumulative counts by final state and latency histograms (Prometheus `/metrics`). */
+  metrics(): Map<string, TaskNameMetrics>;
   /** Stops consuming, lets the event being recorded finish, and disconnects (the store stays open). */
   close(): Promise<void>;
 }
@@ -117,6 +120,10 @@ class KeeperService implements Keeper {
 
   stats(): Record<string, TaskNameStats> {
     return this.taskStats.snapshot();
+  }
+
+  metrics(): Map<string, TaskNameMetrics> {
+    return this.taskStats.cumulative.snapshot();
   }
 
   async list(query: TaskQuery): Promise<TaskRecord[]> {
