@@ -24,6 +24,17 @@ function parseCount(value: string): number {
   return count;
 }
 
+function parseAmqpUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('must be an amqp:// or amqps:// URL');
+  }
+  if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') throw new InvalidArgumentError('must be an amqp:// or amqps:// URL');
+  return value;
+}
+
 /** What `warren server` is given, from flags and the environment. */
 interface ServerOptions {
   amqpPort: number;
@@ -89,7 +100,7 @@ program
 program
   .command('keeper')
   .description('run the task result keeper and the HTTP task gateway (task routes, /metrics) against any AMQP 0-9-1 broker')
-  .addOption(new Option('--amqp <url>', 'AMQP URL of the broker and vhost, with the keeper\'s credentials').env('WARREN_AMQP_URL').makeOptionMandatory())
+  .addOption(new Option('--amqp <url>', 'AMQP URL of the broker and vhost, with the keeper\'s credentials').env('WARREN_AMQP_URL').argParser(parseAmqpUrl).makeOptionMandatory())
   .addOption(new Option('--store <url>', 'result store: postgres://... or sqlite:PATH').env('WARREN_STORE').makeOptionMandatory())
   .addOption(new Option('--http-port <port>', 'HTTP port of the task gateway').env('WARREN_HTTP_PORT').default(15672).argParser(parsePort))
   .addOption(new Option('--http-host <address>', 'address the HTTP gateway listens on').env('WARREN_HTTP_HOST').default('0.0.0.0'))

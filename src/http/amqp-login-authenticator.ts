@@ -36,19 +36,26 @@ export interface AmqpLoginAuthenticatorOptions {
   entriesMax?: number;
 }
 
+/** What a login check found: a refused login (401), or a user with or without access to the vhost (403). */
 interface CachedOutcome {
-  accepted: boolean;
+  outcome: 'refused' | 'accepted' | 'vhostRefused';
   reason: string;
   expiresAt: number;
 }
 
-/** Every permission: the broker checked access to the keeper's vhost, the only one the gateway serves. */
+/**
+ * The permission of a user the broker let into the keeper's vhost, the only one the gateway serves. The
+ * broker applies the user's own configure/write/read patterns to its AMQP operations; the gateway's
+ * operations run on the keeper's connection, as they do on the node's internal one in `warren server`.
+ */
 const KEEPER_VHOST_ACCESS: Permission = { configure: '.*', write: '.*', read: '.*' };
 
 /** An HttpAuthenticator that logs in to the AMQP broker with the request's credentials. */
 export class AmqpLoginAuthenticator implements HttpAuthenticator {
   private readonly cache = new Map<string, CachedOutcome>();
   private readonly checking = new Map<string, Promise<AmqpLoginOutcome>>();
+  /** Users the broker let into the vhost (the others logged in but got 530). */
+  private readonly withVhostAccess = new WeakSet<User>();
   private readonly secret = randomBytes(32);
   private running = 0;
   private readonly waiting: (() => void)[] = [];
@@ -72,7 +79,7 @@ export class AmqpLoginAuthenticator implements HttpAuthenticator {
     }
     const key = createHmac('sha256', this.secret).update(username).update('\0').update(password).digest('base64');
     const cached = this.cache.get(key);
-    if (cached !== undefined && cached.expiresAt > Date.now()) return this.result(username, cached.accepted, cached.reason);
+    if (cached !== undefined && cached.expiresAt > Date.now()) return this.result(username, cached);
     let check = this.checking.get(key);
     if (check === undefined) {
       check = this.login({ username, password }).finally(() => this.checking.delete(key));
@@ -80,19 +87,20 @@ export class AmqpLoginAuthenticator implements HttpAuthenticator {
     }
     const outcome = await check;
     if (outcome.outcome === 'unavailable') throw new HttpError(503, `the broker could not check the credentials: ${outcome.reason}`);
-    const accepted = outcome.outcome === 'accepted';
-    const reason = outcome.outcome === 'refused' ? outcome.reason : '';
-    this.remember(key, { accepted, reason, expiresAt: Date.now() + (accepted ? this.settings.acceptedTtlMs : this.settings.refusedTtlMs) });
-    return this.result(username, accepted, reason);
+    const ttlMs = outcome.outcome === 'refused' ? this.settings.refusedTtlMs : this.settings.acceptedTtlMs;
+    const checked: CachedOutcome = { outcome: outcome.outcome, reason: outcome.outcome === 'accepted' ? '' : outcome.reason, expiresAt: Date.now() + ttlMs };
+    this.remember(key, checked);
+    return this.result(username, checked);
   }
 
-  permission(_user: User, _vhost: string): Permission | undefined {
-    return KEEPER_VHOST_ACCESS;
+  permission(user: User, _vhost: string): Permission | undefined {
+    return this.withVhostAccess.has(user) ? KEEPER_VHOST_ACCESS : undefined;
   }
 
-  private result(username: string, accepted: boolean, reason: string): AuthenticationResult {
-    if (!accepted) return { ok: false, reason: `user '${username}' - ${reason}` };
+  private result(username: string, checked: CachedOutcome): AuthenticationResult {
+    if (checked.outcome === 'refused') return { ok: false, reason: `user '${username}' - ${checked.reason}` };
     const user: User = { username, passwordHash: '', tags: [], permissions: new Map(), loopbackOnly: false };
+    if (checked.outcome === 'accepted') this.withVhostAccess.add(user);
     return { ok: true, user };
   }
 

@@ -8,13 +8,16 @@ import { AMQPClient } from '@cloudamqp/amqp-client';
 /** How a login attempt ended. */
 export type AmqpLoginOutcome =
   | { outcome: 'accepted' }
-  /** The broker refused the credentials (403) or the vhost (530). */
+  /** The broker refused the credentials (403 ACCESS_REFUSED). */
   | { outcome: 'refused'; reason: string }
+  /** The credentials are right but the user may not use the vhost (530 NOT_ALLOWED on connection.open). */
+  | { outcome: 'vhostRefused'; reason: string }
   /** The broker could not be asked (unreachable, timed out, closed for another reason). */
   | { outcome: 'unavailable'; reason: string };
 
-/** Reply codes of a refused login: 403 ACCESS_REFUSED (credentials), 530 NOT_ALLOWED (vhost access). */
-const REFUSED_REPLY = /\((403|530)\)$/;
+/** How the client reports the broker's close of a refused login, and of a refused vhost. */
+const REFUSED_REPLY = /\(403\)$/;
+const VHOST_REFUSED_REPLY = /\(530\)$/;
 
 /**
  * Logs in to the broker and vhost of `brokerUrl` as `username`/`password`, then closes the connection.
@@ -47,8 +50,11 @@ export async function checkAmqpLogin(brokerUrl: string, credentials: { username:
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     client.socket?.destroy();
-    return REFUSED_REPLY.test(reason) ? { outcome: 'refused', reason } : { outcome: 'unavailable', reason };
+    if (REFUSED_REPLY.test(reason)) return { outcome: 'refused', reason };
+    if (VHOST_REFUSED_REPLY.test(reason)) return { outcome: 'vhostRefused', reason };
+    return { outcome: 'unavailable', reason };
   } finally {
     clearTimeout(timer);
   }
 }
+

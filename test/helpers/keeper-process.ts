@@ -1,0 +1,43 @@
+/**
+ * Runs `warren keeper` as a child process from source (as the other CLI tests run `warren server` and
+ * `warren worker`), and reads the HTTP port it logged.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { waitFor } from './amqp.js';
+
+/** A running `warren keeper`. */
+export interface KeeperProcess {
+  child: ChildProcess;
+  /** http://127.0.0.1:PORT of its gateway. */
+  base: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Spawns `warren keeper` with `args`; resolves once it logged "warren keeper started". */
+export async function spawnKeeper(args: string[], env: Record<string, string> = {}): Promise<KeeperProcess> {
+  const { child, output, exited } = spawnKeeperCommand(['--http-port', '0', '--http-host', '127.0.0.1', ...args], env);
+  await waitFor(() => output().includes('warren keeper started') || child.exitCode !== null, 30_000, `warren keeper to start:\n${output()}`);
+  const line = output().split('\n').find((each) => each.includes('warren keeper started'));
+  if (line === undefined) throw new Error(`warren keeper did not start:\n${output()}`);
+  const { httpPort } = JSON.parse(line) as { httpPort: number };
+  return { child, base: `http://127.0.0.1:${httpPort}`, output, exited };
+}
+
+/** Spawns `warren keeper ...args` and collects its output, without waiting for anything. */
+export function spawnKeeperCommand(args: string[], env: Record<string, string> = {}): Omit<KeeperProcess, 'base'> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'keeper', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** The Authorization header of HTTP basic auth. */
+export function basicAuth(username: string, password: string): Record<string, string> {
+  return { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
+}
