@@ -14,12 +14,19 @@ export interface KeeperProcess {
   exited: Promise<number | null>;
 }
 
-/** Spawns `warren keeper` with `args`; resolves once it logged "warren keeper started". */
+/**
+ * Spawns `warren keeper` with `args` (logging at info, which the start line needs); resolves once it
+ * logged "warren keeper started". A keeper that does not start is killed, so no test waits on it.
+ */
 export async function spawnKeeper(args: string[], env: Record<string, string> = {}): Promise<KeeperProcess> {
-  const { child, output, exited } = spawnKeeperCommand(['--http-port', '0', '--http-host', '127.0.0.1', ...args], env);
-  await waitFor(() => output().includes('warren keeper started') || child.exitCode !== null, 30_000, `warren keeper to start:\n${output()}`);
+  const { child, output, exited } = spawnKeeperCommand(['--http-port', '0', '--http-host', '127.0.0.1', ...args, '--log-level', 'info'], env);
+  const started = (): boolean => output().includes('warren keeper started');
+  await waitFor(() => started() || child.exitCode !== null, 30_000, 'warren keeper to start').catch(() => undefined);
   const line = output().split('\n').find((each) => each.includes('warren keeper started'));
-  if (line === undefined) throw new Error(`warren keeper did not start:\n${output()}`);
+  if (line === undefined) {
+    child.kill('SIGKILL');
+    throw new Error(`warren keeper did not start:\n${output()}`);
+  }
   const { httpPort } = JSON.parse(line) as { httpPort: number };
   return { child, base: `http://127.0.0.1:${httpPort}`, output, exited };
 }

@@ -123,7 +123,7 @@ test('/metrics of the only keeper counts exactly what finished, and passes promt
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`${signal} stops a keeper gracefully: exit 0, its consumers gone`, skipExternal, async () => {
-    const second = await spawnKeeper(['--amqp', broker.url, '--store', `sqlite:${join(directory, `${signal}.sqlite`)}`, '--log-level', 'info']);
+    const second = await spawnKeeper(['--amqp', broker.url, '--store', `sqlite:${join(directory, `${signal}.sqlite`)}`]);
     assert.equal(await keeperQueueConsumers(), 2, 'two keepers compete for the events');
     second.child.kill(signal);
     assert.equal(await second.exited, 0, second.output());
