@@ -23,6 +23,8 @@ export async function runKeeper(options: KeeperCommandOptions, logger: Logger): 
     httpHost: options.httpHost,
     ...(options.taskRetentionMs === undefined ? {} : { retentionMs: options.taskRetentionMs }),
     logger,
+  }).catch((error: unknown) => {
+    throw new Error(`warren keeper could not start: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   });
   let stopping = false;
   const stop = (signal: string): void => {

@@ -143,5 +143,6 @@ test('bad options are refused with a message and a non-zero exit', skipExternal,
   assert.notEqual(await notAmqp.exited, 0);
   assert.match(notAmqp.output(), /must be an amqp:\/\/ or amqps:\/\/ URL/);
   const unreachable = spawnKeeperCommand(['--amqp', 'amqp://guest:guest@127.0.0.1:1', '--store', 'sqlite::memory:', '--http-port', '0']);
-  assert.notEqual(await unreachable.exited, 0);
+  assert.equal(await unreachable.exited, 1);
+  assert.match(unreachable.output(), /warren keeper could not start: .*ECONNREFUSED/);
 });
