@@ -52,8 +52,14 @@ export interface StartRabbitmqOptions {
   readonly label?: string;
 }
 
+/** A private RabbitMQ node: a BrokerHandle that can also run rabbitmqctl against the node. */
+export interface RabbitmqHandle extends BrokerHandle {
+  /** Runs `rabbitmqctl -n NODE ...args` (add_user, set_permissions, ...); throws with its output when it fails. */
+  rabbitmqctl(args: readonly string[]): string;
+}
+
 /** Starts a private RabbitMQ node and resolves once it accepts AMQP connections. */
-export async function startRabbitmq(options: StartRabbitmqOptions = {}): Promise<BrokerHandle> {
+export async function startRabbitmq(options: StartRabbitmqOptions = {}): Promise<RabbitmqHandle> {
   if (!isRabbitmqInstalled()) {
     throw new Error(`RabbitMQ is not installed (${rabbitmqServerInstalledPath} missing); apt-get install rabbitmq-server`);
   }
@@ -169,6 +175,11 @@ export async function startRabbitmq(options: StartRabbitmqOptions = {}): Promise
     pid: serverPid,
     version: `RabbitMQ ${rabbitmqVersion()}`,
     stop,
+    rabbitmqctl: (args) => {
+      const result = spawnSync(ctlScript, ['-n', nodeName, ...args], { env: environment, encoding: 'utf8', timeout: 60_000 });
+      if (result.status !== 0) throw new Error(`rabbitmqctl ${args.join(' ')} exited ${String(result.status)}:\n${result.stdout}${result.stderr}`);
+      return result.stdout;
+    },
     // Measure the Erlang VM's own tree (beam.smp, erl_child_setup, inet_gethost), not the sh wrapper.
     memoryRssBytes: () => treeRssBytes(beamPid()),
     cpuTimeMs: () => treeCpuTimeMs(beamPid()),

@@ -15,7 +15,7 @@ const RULES = {
   metrics: { allowed: ['util', 'config'], forbiddenBuiltins: [] },
   tasks: { allowed: ['util', 'config'], forbiddenBuiltins: [] },
   config: { allowed: [], forbiddenBuiltins: [] },
-  cli: { allowed: ['util', 'config', 'main', 'server', 'tasks'], forbiddenBuiltins: [] },
+  cli: { allowed: ['util', 'config', 'main', 'keeper-node', 'server', 'tasks'], forbiddenBuiltins: [] },
 };
 
 function walk(dir) {

@@ -13,13 +13,15 @@ import { resolveConfig, type WarrenConfig, type WarrenConfigInput } from './conf
 import type { MessageStore, Persistence } from './broker/ports.js';
 import type { ManagementBackend } from './http/management/index.js';
 import { startHttpServer } from './http/server.js';
+import { taskMetricsCollector } from './http/task-metrics-collector.js';
+import { MetricsRegistry } from './metrics/registry.js';
 import type { TaskGatewayBackend } from './http/task-backend.js';
 import { TASKS_VHOST } from './http/task-gateway.js';
 import { taskLayerBackend } from './http/task-layer-backend.js';
 import { taskView } from './http/task-view.js';
 import { loadWebhookSigningKey } from './tasks/webhooks/webhook-endpoint.js';
 import { connectTasks } from './tasks/client.js';
-import { startKeeper } from './tasks/keeper.js';
+import { startKeeper, type Keeper } from './tasks/keeper.js';
 import { ThreadedResultStore } from './tasks/store/threaded-store.js';
 import { DiskMonitor } from './server/disk-monitor.js';
 import { AmqpListener } from './server/listener.js';
@@ -94,9 +96,11 @@ export async function startWarren(input: WarrenConfigInput = {}, logger?: Logger
       connections: () => listener.connectionInfos(),
       closeConnection: (name, reason) => listener.closeConnection(name, reason),
     };
+    const metrics = new MetricsRegistry();
+    if (tasks?.keeper !== undefined) metrics.register(taskMetricsCollector(tasks.keeper));
     const http = await startHttpServer({
       port: config.httpPort, bind: config.bind, users: broker.users, tasks: tasks?.backend, management,
-      bodySizeMaxBytes: config.limits.httpBodySizeMaxBytes, logger: log,
+      bodySizeMaxBytes: config.limits.httpBodySizeMaxBytes, metrics, logger: log,
     });
     httpPort = http.port;
     shutdown.push(() => http.close());
@@ -131,6 +135,8 @@ async function runShutdown(steps: ShutdownStep[], log: Logger): Promise<void> {
 /** The node's own task layer: the HTTP gateway's backend, and how to stop it. */
 interface TaskServices {
   backend: TaskGatewayBackend;
+  /** The in-process result keeper, when the node runs one (its metrics go to /metrics). */
+  keeper?: Keeper;
   close(): Promise<void>;
 }
 
@@ -166,7 +172,7 @@ async function startTaskServices(config: WarrenConfig, broker: Broker, amqpPort:
       await keeper.close();
       await store.close();
     };
-    return { backend: taskLayerBackend(client, keeper), close };
+    return { backend: taskLayerBackend(client, keeper), keeper, close };
   } catch (error) {
     await client.close();
     await store.close();

@@ -1,6 +1,7 @@
 /**
  * The `warren` command line: `warren server` runs a node, `warren worker <module>` runs the task
- * handlers a module exports. Every option can also come from a
+ * handlers a module exports, `warren keeper` runs the result keeper and HTTP task gateway against
+ * any AMQP broker. Every option can also come from a
  * WARREN_* environment variable; the command line wins.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -9,6 +10,7 @@ import { startWarren } from '../main.js';
 import { createLogger } from '../util/logger.js';
 import { WARREN_VERSION } from '../server/server-properties.js';
 import { runWorker } from './worker.js';
+import { runKeeper, type KeeperCommandOptions } from './keeper.js';
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -20,6 +22,17 @@ function parseCount(value: string): number {
   const count = Number(value);
   if (!Number.isSafeInteger(count) || count < 0) throw new InvalidArgumentError('must be a non-negative integer');
   return count;
+}
+
+function parseAmqpUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('must be an amqp:// or amqps:// URL');
+  }
+  if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') throw new InvalidArgumentError('must be an amqp:// or amqps:// URL');
+  return value;
 }
 
 /** What `warren server` is given, from flags and the environment. */
@@ -82,6 +95,21 @@ program
   .action(async (modulePath: string, options: { url: string; concurrency: number; shutdownTimeoutMs: number; logLevel: LogLevel }) => {
     const logger = createLogger(options.logLevel);
     await runWorker(modulePath, { url: options.url, concurrency: options.concurrency, shutdownTimeoutMs: options.shutdownTimeoutMs }, logger);
+  });
+
+program
+  .command('keeper')
+  .description('run the task result keeper and the HTTP task gateway (task routes, /metrics) against any AMQP 0-9-1 broker')
+  .addOption(new Option('--amqp <url>', 'AMQP URL of the broker and vhost, with the keeper\'s credentials').env('WARREN_AMQP_URL').argParser(parseAmqpUrl).makeOptionMandatory())
+  .addOption(new Option('--store <url>', 'result store: postgres://... or sqlite:PATH').env('WARREN_STORE').makeOptionMandatory())
+  .addOption(new Option('--http-port <port>', 'HTTP port of the task gateway').env('WARREN_HTTP_PORT').default(15672).argParser(parsePort))
+  .addOption(new Option('--http-host <address>', 'address the HTTP gateway listens on').env('WARREN_HTTP_HOST').default('0.0.0.0'))
+  .addOption(new Option('--task-retention-ms <ms>', 'how long finished tasks are kept').env('WARREN_TASK_RETENTION_MS').argParser(parseCount))
+  .addOption(new Option('--webhook-key-file <path>', 'file with the key webhook secrets derive from (created if missing; give every keeper the same one)').env('WARREN_WEBHOOK_KEY_FILE'))
+  .addOption(new Option('--log-level <level>', 'log level').env('WARREN_LOG_LEVEL').default('info').choices(LOG_LEVELS))
+  .action(async (options: KeeperCommandOptions & { logLevel: LogLevel }) => {
+    const { logLevel, ...keeperOptions } = options;
+    await runKeeper(keeperOptions, createLogger(logLevel));
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

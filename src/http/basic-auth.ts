@@ -1,11 +1,13 @@
 /**
- * HTTP basic authentication (RFC 7617) against the broker's users, for every /api route.
+ * HTTP basic authentication (RFC 7617) against the broker's users (or, in the standalone keeper, the
+ * AMQP broker's), for every /api route.
  */
 import type { FastifyRequest } from 'fastify';
-import type { User, Users } from '../broker/users.js';
+import type { User } from '../broker/users.js';
 import { assert } from '../util/assert.js';
 import type { Logger } from '../util/logger.js';
 import { HttpError } from './errors.js';
+import type { HttpAuthenticator } from './http-authenticator.js';
 
 /** The realm announced in WWW-Authenticate. */
 export const AUTH_REALM = 'Warren';
@@ -27,10 +29,10 @@ export function parseBasicAuthorization(header: string | undefined): { username:
  * The user a request authenticates as; throws a 401 HttpError otherwise. The body never repeats the
  * credentials or says which part was wrong; the log records why, without the password.
  */
-export function authenticateRequest(users: Users, header: string | undefined, remoteAddress: string, logger: Logger): User {
+export async function authenticateRequest(users: HttpAuthenticator, header: string | undefined, remoteAddress: string, logger: Logger): Promise<User> {
   const credentials = parseBasicAuthorization(header);
   if (credentials === undefined) throw new HttpError(401, 'Not_Authorized: basic authentication required');
-  const result = users.authenticate(credentials.username, credentials.password, remoteAddress);
+  const result = await users.authenticate(credentials.username, credentials.password, remoteAddress);
   if (!result.ok) {
     logger.warn({ remoteAddress, reason: result.reason }, 'HTTP login refused');
     throw new HttpError(401, 'Login failed');

@@ -3,11 +3,13 @@
  * RabbitMQ's `{ error, reason }` shape, a body size limit, RabbitMQ's management API and the task gateway.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Users } from '../broker/users.js';
+import type { MetricsRegistry } from '../metrics/registry.js';
 import type { Logger } from '../util/logger.js';
 import { authenticateRequest, setRequestUser, WWW_AUTHENTICATE } from './basic-auth.js';
 import { errorBody, HttpError } from './errors.js';
 import { registerManagementApi, type ManagementBackend } from './management/index.js';
+import type { HttpAuthenticator } from './http-authenticator.js';
+import { registerMetricsRoute } from './metrics-route.js';
 import type { TaskGatewayBackend } from './task-backend.js';
 import { registerTaskGateway } from './task-gateway.js';
 
@@ -17,14 +19,19 @@ export interface HttpServerOptions {
   port: number;
   /** Address to listen on. */
   bind: string;
-  /** The broker's users: every /api request authenticates as one of them. */
-  users: Users;
   /** The node behind RabbitMQ's management API (/api/overview, /api/queues, ...); undefined: not served. */
   management?: ManagementBackend;
+  /**
+   * Who every /api request authenticates as: the broker's users (its Users registry), or in the
+   * standalone keeper the AMQP broker's users, checked by logging in.
+   */
+  users: HttpAuthenticator;
   /** The task layer behind /api/tasks; undefined when the node runs no task keeper (503). */
   tasks: TaskGatewayBackend | undefined;
   /** Largest request body accepted, in bytes. */
   bodySizeMaxBytes: number;
+  /** Served as Prometheus text on GET /metrics (without authentication); no /metrics route when undefined. */
+  metrics?: MetricsRegistry | undefined;
   logger: Logger;
 }
 
@@ -62,7 +69,7 @@ export function buildHttpApp(options: Omit<HttpServerOptions, 'port' | 'bind'>):
   });
   app.addHook('onRequest', async (request) => {
     if (!isApiPath(request.url)) return;
-    setRequestUser(request, authenticateRequest(users, request.headers.authorization, request.socket.remoteAddress ?? '', logger));
+    setRequestUser(request, await authenticateRequest(users, request.headers.authorization, request.socket.remoteAddress ?? '', logger));
   });
   // Only JSON bodies are understood; a text/plain one is a 415 rather than a string that fails validation.
   app.removeContentTypeParser('text/plain');
@@ -80,6 +87,7 @@ export function buildHttpApp(options: Omit<HttpServerOptions, 'port' | 'bind'>):
   });
   registerTaskGateway(app, users, options.tasks);
   if (options.management !== undefined) registerManagementApi(app, options.management);
+  if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics);
   return app;
 }
 

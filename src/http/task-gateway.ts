@@ -4,11 +4,11 @@
  * docs/tasks-http.md describes it for people, task-openapi.ts for machines.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Users } from '../broker/users.js';
 import { TERMINAL_STATES, isValidTaskName, type TaskState } from '../tasks/protocol.js';
 import type { TaskQuery } from '../tasks/store/result-store.js';
 import { requestUser } from './basic-auth.js';
 import { HttpError } from './errors.js';
+import type { HttpAuthenticator } from './http-authenticator.js';
 import type { TaskGatewayBackend, TaskSubmitOptions } from './task-backend.js';
 import { taskOpenApiDocument } from './task-openapi.js';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TASK_WAIT_MAX_SECONDS, getTaskQuerySchema, listQuerySchema, submitBodySchema, webhookSecretQuerySchema } from './task-schemas.js';
@@ -36,7 +36,7 @@ interface ListQuery {
 }
 
 /** Registers the task routes under /api/tasks; without a backend they answer 503 (keeper disabled). */
-export function registerTaskGateway(app: FastifyInstance, users: Users, backend: TaskGatewayBackend | undefined): void {
+export function registerTaskGateway(app: FastifyInstance, users: HttpAuthenticator, backend: TaskGatewayBackend | undefined): void {
   const tasks = (request: FastifyRequest): TaskGatewayBackend => {
     if (!hasTasksVhostAccess(users, request)) {
       throw new HttpError(403, `access to vhost '${TASKS_VHOST}' refused for user '${requestUser(request).username}'`);
@@ -165,6 +165,6 @@ function listQuery(query: ListQuery): TaskQuery {
   return result;
 }
 
-function hasTasksVhostAccess(users: Users, request: FastifyRequest): boolean {
+function hasTasksVhostAccess(users: HttpAuthenticator, request: FastifyRequest): boolean {
   return users.permission(requestUser(request), TASKS_VHOST) !== undefined;
 }

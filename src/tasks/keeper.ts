@@ -20,6 +20,7 @@ import { declareControlExchange } from './task-cancellation.js';
 import { isProgressEventBody, taskProgressEventProblem, type TaskProgressEvent } from './task-progress.js';
 import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE, TERMINAL_STATES, taskQueueName, type TaskEvent } from './protocol.js';
 import { TaskStats, type TaskNameStats } from './task-stats.js';
+import type { TaskNameMetrics } from './task-metrics.js';
 import { consumerBlockedReason, timedBlockedReason } from './blocked-reason.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './store/result-store.js';
 import { KeeperRequestError } from './task-errors.js';
@@ -57,6 +58,8 @@ export interface Keeper {
   stats(): Record<string, TaskNameStats>;
   /** The webhook secret (`whsec_...`) of the endpoint `callbackUrl` belongs to; TaskValidationError on a bad URL. */
   webhookSecret(callbackUrl: string): string;
+  /** Per task name: cumulative counts by final state and latency histograms (Prometheus `/metrics`). */
+  metrics(): Map<string, TaskNameMetrics>;
   /** Stops consuming, lets the event being recorded finish, and disconnects (the store stays open). */
   close(): Promise<void>;
 }
@@ -136,6 +139,10 @@ class KeeperService implements Keeper {
 
   webhookSecret(callbackUrl: string): string {
     return this.webhooks.secretFor(callbackUrl);
+  }
+
+  metrics(): Map<string, TaskNameMetrics> {
+    return this.taskStats.cumulative.snapshot();
   }
 
   async list(query: TaskQuery): Promise<TaskRecord[]> {

@@ -6,6 +6,7 @@
  */
 import type { TaskState } from './protocol.js';
 import type { TaskRecord } from './store/result-store.js';
+import { TaskMetrics } from './task-metrics.js';
 
 /** The sliding windows reported, in seconds. */
 export const STATS_WINDOWS_SECONDS = [60, 300, 900] as const;
@@ -58,6 +59,8 @@ export class TaskStats {
   private readonly totals = new Map<string, { finished: number; succeeded: number; responseMsSum: number }>();
   /** Runs already counted (a terminal event applied twice, after a redelivery, counts once). */
   private readonly counted = new Set<string>();
+  /** Cumulative counters and histograms of the same runs, for Prometheus. */
+  readonly cumulative = new TaskMetrics();
 
   constructor(private readonly startedAt: number = Date.now()) {}
 
@@ -69,6 +72,7 @@ export class TaskStats {
     this.counted.add(key);
     // Forget the oldest keys: a redelivered terminal event comes soon after the first, if at all.
     if (this.counted.size > COUNTED_KEYS_MAX) this.counted.delete(this.counted.values().next().value as string);
+    this.cumulative.record(task);
     const sample: Sample = {
       finishedAt: task.finishedAt,
       state: task.state,

@@ -22,6 +22,8 @@ export interface TestRabbitmq {
   url: string;
   /** Stops the node and its epmd and removes its directory; safe to call twice. */
   stop(): Promise<void>;
+  /** Adds a RabbitMQ user with full permissions on vhost `/` (or, with `vhostAccess: false`, none). */
+  addUser(username: string, password: string, options?: { vhostAccess?: boolean }): void;
 }
 
 /**
@@ -31,5 +33,9 @@ export interface TestRabbitmq {
 export async function startTestRabbitmq(): Promise<TestRabbitmq> {
   if (unavailable !== undefined) throw new Error(unavailable);
   const node = await startRabbitmq({ label: 'test', startTimeoutMs: 60_000 });
-  return { url: node.url, stop: node.stop };
+  const addUser = (username: string, password: string, options: { vhostAccess?: boolean } = {}): void => {
+    node.rabbitmqctl(['add_user', username, password]);
+    if (options.vhostAccess !== false) node.rabbitmqctl(['set_permissions', '-p', '/', username, '.*', '.*', '.*']);
+  };
+  return { url: node.url, stop: node.stop, addUser };
 }

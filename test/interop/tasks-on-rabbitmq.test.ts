@@ -2,13 +2,20 @@
  * Issue 6's scale-out acceptance: the task layer (SDK, worker, result keeper) runs unchanged on
  * Debian's RabbitMQ without plugins, with PostgreSQL as the result store. One private RabbitMQ node
  * and one private PostgreSQL serve the whole file; both are started here and stopped afterwards.
+ * Two keepers share them: one in this process, and `warren keeper` as a child process, whose HTTP
+ * gateway authenticates against RabbitMQ's own users. They compete for the events and write the same
+ * PostgreSQL store, so every check below also checks that several keepers on one store agree.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import amqplib from 'amqplib';
 import { waitFor } from '../helpers/amqp.js';
+import { basicAuth, spawnKeeper, type KeeperProcess } from '../helpers/keeper-process.js';
+import { parseSamples, sampleValue } from '../helpers/prometheus-text.js';
+import { promtoolCheckMetrics, skip as promtoolSkip } from '../helpers/promtool.js';
 import { skip as postgresSkip, startTestPostgres } from '../helpers/postgres.js';
 import { skip as rabbitmqSkip, startTestRabbitmq } from '../helpers/rabbitmq.js';
+import type { TaskView } from '../../src/http/task-view.js';
 import {
   NonRetryableError,
   PostgresResultStore,
@@ -17,6 +24,7 @@ import {
   createWorker,
   deadLetterQueueName,
   startKeeper,
+  type Keeper,
   type TaskEvent,
   type TaskEventKind,
   type TasksClient,
@@ -27,6 +35,10 @@ const options = { skip: rabbitmqSkip || postgresSkip, timeout: 20_000 };
 let url: string;
 let store: PostgresResultStore;
 let client: TasksClient;
+let keeper: Keeper;
+/** `warren keeper`, the second keeper, on the same RabbitMQ and PostgreSQL. */
+let standalone: KeeperProcess;
+const ALICE = basicAuth('alice', 'rabbit-pw');
 /** Stops what `before` started, newest first, however far it got. */
 const cleanup: (() => Promise<unknown>)[] = [];
 
@@ -53,13 +65,21 @@ before(async () => {
   url = rabbitmq.value.url;
   store = await PostgresResultStore.open(postgres.value.url);
   cleanup.push(() => store.close());
-  const keeper = await startKeeper({ url, store });
+  keeper = await startKeeper({ url, store });
   cleanup.push(() => keeper.close());
+  rabbitmq.value.addUser('alice', 'rabbit-pw');
+  rabbitmq.value.addUser('outsider', 'pw', { vhostAccess: false });
+  standalone = await spawnKeeper(['--amqp', url, '--store', postgres.value.url]);
+  cleanup.push(async () => {
+    standalone.child.kill('SIGKILL');
+    await standalone.exited;
+  });
   client = connectTasks({ url });
   cleanup.push(() => client.close());
   const worker = createWorker({ url, concurrency: 8, shutdownTimeoutMs: 1000 });
   cleanup.push(() => worker.close());
   worker.handle<number, number>('rmq.square', (n, ctx) => (countCall(ctx.id), n * n));
+  worker.handle<number, number>('rmq.metered', (n) => n + 1);
   worker.handle('rmq.flaky', (payload, ctx) => {
     if (countCall(ctx.id) < 3) throw new Error(`attempt ${ctx.attempt} fails`);
     return { payload, attempt: ctx.attempt };
@@ -196,4 +216,74 @@ test('a NonRetryableError fails the task at once, without retries or a dead lett
   await waitFor(async () => (await store.get(handle.id))?.state === 'failed', 5000, 'the failed record');
   assert.equal(calls.get(handle.id), 1);
   assert.equal(await messageCount(deadLetterQueueName('rmq.refuse')), 0);
+});
+
+/** Submits over the standalone keeper's HTTP gateway; returns the task id. */
+async function submitOverHttp(name: string, body: object): Promise<string> {
+  const response = await fetch(`${standalone.base}/api/tasks/${name}`, {
+    method: 'POST', headers: { ...ALICE, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  assert.equal(response.status, 202, await response.clone().text());
+  return ((await response.json()) as { id: string }).id;
+}
+
+/** Long-polls the standalone keeper until the task is in `state` (it may report a state another keeper wrote). */
+async function pollOverHttp(id: string, state: string): Promise<TaskView> {
+  let task: TaskView | undefined;
+  for (let poll = 0; poll < 20 && task?.state !== state; poll++) {
+    const response = await fetch(`${standalone.base}/api/tasks/${id}?wait=5`, { headers: ALICE });
+    assert.equal(response.status, 200);
+    task = (await response.json()) as TaskView;
+  }
+  assert.equal(task?.state, state);
+  return task;
+}
+
+test('warren keeper: a task submitted over its HTTP gateway is long-polled to its result, with a RabbitMQ user', options, async () => {
+  const id = await submitOverHttp('rmq.square', { payload: 7 });
+  const task = await pollOverHttp(id, 'succeeded');
+  assert.equal(task.result, 49);
+  assert.equal((await store.get(id))?.result, 49, 'the shared PostgreSQL store holds it');
+});
+
+test('warren keeper: RabbitMQ decides logins: 401 without or with a wrong password, 403 without vhost access', options, async () => {
+  const tasks = `${standalone.base}/api/tasks`;
+  assert.equal((await fetch(tasks)).status, 401);
+  assert.equal((await fetch(tasks, { headers: basicAuth('alice', 'wrong') })).status, 401);
+  assert.equal((await fetch(tasks, { headers: basicAuth('nobody', 'rabbit-pw') })).status, 401);
+  assert.equal((await fetch(tasks, { headers: basicAuth('outsider', 'pw') })).status, 403);
+  assert.equal((await fetch(tasks, { headers: ALICE })).status, 200);
+});
+
+test('warren keeper: a dead task is retried over HTTP (run 2), whichever keeper recorded it', options, async () => {
+  const id = await submitOverHttp('rmq.dlq', { payload: 'http', options: { attempts: 1 } });
+  await pollOverHttp(id, 'dead');
+  healed.add(id);
+  const retried = await fetch(`${standalone.base}/api/tasks/${id}/retry`, { method: 'POST', headers: ALICE });
+  assert.equal(retried.status, 202);
+  const task = await pollOverHttp(id, 'succeeded');
+  assert.deepEqual([task.run, task.result], [2, { healed: 'http' }]);
+});
+
+test('two keepers: their warren_task_finished_total add up to the tasks finished; /metrics passes promtool', { ...options, skip: options.skip || promtoolSkip }, async () => {
+  const count = 12;
+  const handles = await Promise.all(Array.from({ length: count }, (_, n) => client.submit<number, number>('rmq.metered', n)));
+  assert.deepEqual(await Promise.all(handles.map((handle) => handle.result({ timeoutMs: 5000 }))), Array.from({ length: count }, (_, n) => n + 1));
+  let text = '';
+  const counted = async (): Promise<number> => {
+    text = await (await fetch(`${standalone.base}/metrics`)).text();
+    const standaloneCount = sampleValue(parseSamples(text), 'warren_task_finished_total', { task: 'rmq.metered', state: 'succeeded' }) ?? 0;
+    return standaloneCount + (keeper.metrics().get('rmq.metered')?.finishedByState['succeeded'] ?? 0);
+  };
+  await waitFor(async () => (await counted()) === count, 5000, 'both keepers to count every task');
+  const checked = promtoolCheckMetrics(text);
+  assert.equal(checked.status, 0, checked.output);
+});
+
+test('warren keeper stops on SIGTERM with exit 0; the other keeper goes on recording', options, async () => {
+  standalone.child.kill('SIGTERM');
+  assert.equal(await standalone.exited, 0, standalone.output());
+  const handle = await client.submit<number, number>('rmq.square', 5);
+  assert.equal(await handle.result({ timeoutMs: 5000 }), 25);
+  await waitFor(async () => (await store.get(handle.id))?.state === 'succeeded', 5000, 'the record, from the remaining keeper');
 });
