@@ -11,7 +11,7 @@ import { isLoopbackAddress } from './broker/users.js';
 import type { FlowControlPolicy } from './broker/publisher-throttle.js';
 import { resolveConfig, type WarrenConfig, type WarrenConfigInput } from './config/config.js';
 import type { MessageStore, Persistence } from './broker/ports.js';
-import type { ManagementBackend } from './http/management/index.js';
+import { brokerMetricsCollector, type ManagementBackend } from './http/management/index.js';
 import { startHttpServer } from './http/server.js';
 import { taskMetricsCollector } from './http/task-metrics-collector.js';
 import { MetricsRegistry } from './metrics/registry.js';
@@ -96,7 +96,7 @@ export async function startWarren(input: WarrenConfigInput = {}, logger?: Logger
       connections: () => listener.connectionInfos(),
       closeConnection: (name, reason) => listener.closeConnection(name, reason),
     };
-    const metrics = new MetricsRegistry();
+    const metrics = new MetricsRegistry().register(brokerMetricsCollector(management));
     if (tasks?.keeper !== undefined) metrics.register(taskMetricsCollector(tasks.keeper));
     const http = await startHttpServer({
       port: config.httpPort, bind: config.bind, users: broker.users, tasks: tasks?.backend, management,

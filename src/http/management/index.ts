@@ -14,6 +14,7 @@ import { registerPolicyRoutes } from './routes-policies.js';
 import { registerQueueRoutes } from './routes-queues.js';
 
 export type { ListenerInfo, ManagementBackend } from './backend.js';
+export { brokerMetricsCollector } from './broker-metrics.js';
 
 /** Registers every management route on `app`. */
 export function registerManagementApi(app: FastifyInstance, backend: ManagementBackend): void {

@@ -120,13 +120,16 @@ export class SqliteResultStore implements ResultStore {
     this.webhooks = new SqliteWebhookDeliveries(this.#db);
   }
 
+  /** Creates or upgrades the schema in one write transaction, so stores opening one file at once (several keepers) take turns. */
   #createSchema(): void {
-    const version = this.#db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) throw new Error(`task result store has schema version ${version}; this Warren knows up to ${SCHEMA_VERSION}`);
-    this.#db.exec(SCHEMA);
-    this.#db.exec(SQLITE_WEBHOOK_SCHEMA);
-    this.#addMissingColumns();
-    this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.#db.transaction(() => {
+      const version = this.#db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) throw new Error(`task result store has schema version ${version}; this Warren knows up to ${SCHEMA_VERSION}`);
+      this.#db.exec(SCHEMA);
+      this.#db.exec(SQLITE_WEBHOOK_SCHEMA);
+      this.#addMissingColumns();
+      this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
   }
 
   /** Columns added after the first layout (additive: a file an older Warren wrote gains them). */

@@ -1,0 +1,53 @@
+/**
+ * The broker's Prometheus families under RabbitMQ's names (rabbitmq_prometheus' per-object and
+ * global families), so dashboards and alerts written for RabbitMQ read Warren unchanged: per-queue
+ * ready/unacked/total messages and consumers, object counts, global message counters, and memory.
+ */
+import { sumMessageStats } from '../../broker/message-stats.js';
+import type { MetricCollector, MetricFamily, MetricLabels, MetricSample } from '../../metrics/metric-family.js';
+import type { ManagementBackend } from './backend.js';
+
+const sample = (labels: MetricLabels, value: number): MetricSample => ({ suffix: '', labels, value });
+const gauge = (name: string, help: string, samples: MetricSample[]): MetricFamily => ({ name, help, type: 'gauge', samples });
+const counter = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: 'counter', samples: [sample({}, value)] });
+
+/** A collector of the `rabbitmq_*` families of the node behind `backend`. */
+export function brokerMetricsCollector(backend: ManagementBackend): MetricCollector {
+  return { collect: () => brokerFamilies(backend) };
+}
+
+/** The families, queues in vhost then name order. */
+export function brokerFamilies(backend: ManagementBackend): MetricFamily[] {
+  const vhosts = [...backend.broker.vhosts.values()];
+  const queues = vhosts.flatMap((vhost) => [...vhost.queues.values()]).sort((a, b) => (a.vhost + a.name < b.vhost + b.name ? -1 : 1));
+  const perQueue = (name: string, help: string, read: (queue: (typeof queues)[number]) => number): MetricFamily =>
+    gauge(name, help, queues.map((queue) => sample({ vhost: queue.vhost, queue: queue.name }, read(queue))));
+  const connections = backend.connections();
+  const channels = connections.reduce((sum, connection) => sum + connection.channels.length, 0);
+  const stats = sumMessageStats(vhosts.map((vhost) => vhost.stats));
+  const families: MetricFamily[] = [
+    perQueue('rabbitmq_queue_messages_ready', 'Messages ready to be delivered to consumers', (queue) => queue.messageCount),
+    perQueue('rabbitmq_queue_messages_unacked', 'Messages delivered to consumers but not yet acknowledged', (queue) => queue.unackedCount),
+    perQueue('rabbitmq_queue_messages', 'Sum of ready and unacknowledged messages - total queue depth', (queue) => queue.messageCount + queue.unackedCount),
+    perQueue('rabbitmq_queue_messages_ready_bytes', 'Size in bytes of ready messages', (queue) => queue.messageBytes),
+    perQueue('rabbitmq_queue_consumers', 'Consumers on a queue', (queue) => queue.consumerCount),
+    gauge('rabbitmq_queues', 'Queues available', [sample({}, queues.length)]),
+    gauge('rabbitmq_connections', 'Connections currently open', [sample({}, connections.length)]),
+    gauge('rabbitmq_channels', 'Channels currently open', [sample({}, channels)]),
+    gauge('rabbitmq_consumers', 'Consumers currently connected', [sample({}, queues.reduce((sum, queue) => sum + queue.consumerCount, 0))]),
+    counter('rabbitmq_global_messages_received_total', 'Total number of messages received from publishers', stats.publish),
+    counter('rabbitmq_global_messages_routed_total', 'Total number of messages routed to queues', stats.publish - stats.dropUnroutable - stats.returnUnroutable),
+    counter('rabbitmq_global_messages_unroutable_dropped_total', 'Total number of messages published as non-mandatory into an exchange and dropped as unroutable', stats.dropUnroutable),
+    counter('rabbitmq_global_messages_unroutable_returned_total', 'Total number of messages published as mandatory into an exchange and returned to the publisher as unroutable', stats.returnUnroutable),
+    counter('rabbitmq_global_messages_confirmed_total', 'Total number of messages confirmed to publishers', stats.confirm),
+    counter('rabbitmq_global_messages_delivered_total', 'Total number of messages delivered to consumers', stats.deliver + stats.deliverNoAck + stats.get + stats.getNoAck),
+    counter('rabbitmq_global_messages_delivered_consume_manual_ack_total', 'Total number of messages delivered to consumers using manual acknowledgement mode', stats.deliver),
+    counter('rabbitmq_global_messages_delivered_consume_auto_ack_total', 'Total number of messages delivered to consumers using automatic acknowledgement mode', stats.deliverNoAck),
+    counter('rabbitmq_global_messages_delivered_get_manual_ack_total', 'Total number of messages delivered using basic.get in manual acknowledgement mode', stats.get),
+    counter('rabbitmq_global_messages_delivered_get_auto_ack_total', 'Total number of messages delivered using basic.get in automatic acknowledgement mode', stats.getNoAck),
+    counter('rabbitmq_global_messages_redelivered_total', 'Total number of messages redelivered to consumers', stats.redeliver),
+    counter('rabbitmq_global_messages_acknowledged_total', 'Total number of messages acknowledged by consumers', stats.ack),
+    gauge('rabbitmq_process_resident_memory_bytes', 'Memory used in bytes', [sample({}, process.memoryUsage.rss())]),
+  ];
+  return families;
+}

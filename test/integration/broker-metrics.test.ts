@@ -1,0 +1,72 @@
+/**
+ * /metrics carries the broker's families under RabbitMQ's names: per-queue depth and consumers, object
+ * counts and global message counters, checked against a known workload (amqplib) and with promtool.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import amqplib from 'amqplib';
+import { startWarren, type WarrenNode } from '../../src/main.js';
+import { waitFor } from '../helpers/amqp.js';
+import { promtoolCheckMetrics, skip as promtoolSkip } from '../helpers/promtool.js';
+
+const options = { skip: process.env['WARREN_TEST_URL'] ? 'needs the in-process node' : promtoolSkip, timeout: 30_000 };
+
+let node: WarrenNode;
+let dataDir: string;
+
+before(async () => {
+  if (options.skip !== false) return;
+  dataDir = await mkdtemp(join(tmpdir(), 'warren-broker-metrics-'));
+  node = await startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent', tasks: { keeperEnabled: false } });
+});
+
+after(async () => {
+  if (options.skip !== false) return;
+  await node.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** The value of the sample `name{labels}` in Prometheus text, or undefined. */
+function valueOf(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+test('rabbitmq_* families follow a known workload and pass promtool', options, async () => {
+  const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${node.httpPort}/metrics`)).text();
+  const before = await scrape();
+  const receivedBefore = valueOf(before, 'rabbitmq_global_messages_received_total') ?? 0;
+  const connection = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${node.amqpPort}`);
+  try {
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue('metrics.q', { durable: false });
+    for (let i = 0; i < 3; i++) channel.sendToQueue('metrics.q', Buffer.from(`m${i}`));
+    await channel.waitForConfirms();
+    await channel.prefetch(1);
+    let delivered = 0;
+    await channel.consume('metrics.q', () => delivered++);
+    await waitFor(() => delivered === 1);
+    const text = await scrape();
+    const queue = '{vhost="/",queue="metrics.q"}';
+    assert.deepEqual(
+      {
+        ready: valueOf(text, `rabbitmq_queue_messages_ready${queue}`), unacked: valueOf(text, `rabbitmq_queue_messages_unacked${queue}`),
+        total: valueOf(text, `rabbitmq_queue_messages${queue}`), consumers: valueOf(text, `rabbitmq_queue_consumers${queue}`),
+        received: (valueOf(text, 'rabbitmq_global_messages_received_total') ?? 0) - receivedBefore,
+      },
+      { ready: 2, unacked: 1, total: 3, consumers: 1, received: 3 },
+    );
+    assert.ok((valueOf(text, 'rabbitmq_connections') ?? 0) >= 1);
+    assert.ok((valueOf(text, 'rabbitmq_channels') ?? 0) >= 1);
+    assert.ok((valueOf(text, 'rabbitmq_global_messages_confirmed_total') ?? 0) >= 3);
+    assert.ok((valueOf(text, 'rabbitmq_process_resident_memory_bytes') ?? 0) > 0);
+    assert.match(text, /# TYPE rabbitmq_global_messages_received_total counter/);
+    const checked = promtoolCheckMetrics(text);
+    assert.equal(checked.status, 0, checked.output);
+  } finally {
+    await connection.close();
+  }
+});
