@@ -29,6 +29,9 @@ import {
 } from './task-errors.js';
 import { jsonMessage, queuedEvent, taskMessage, type TaskMessageInput } from './task-message.js';
 import { assertTaskName, payloadJson, resolveTaskOptions, type SubmitOptions } from './task-options.js';
+import { assertIdempotencyKey } from './idempotency.js';
+import { withRunAt } from './run-at.js';
+import { assertScheduleId, scheduleDefinition, type Schedule, type ScheduleOptions } from './schedule.js';
 
 /** Options of connectTasks. */
 export interface TasksClientOptions {
@@ -54,6 +57,8 @@ export interface TaskHandle<R = unknown> {
   result(options?: ResultOptions): Promise<R>;
   /** The keeper's record of the task, or undefined when the keeper knows no such task (yet). */
   status(): Promise<TaskRecord | undefined>;
+  /** True when submit() found its idempotency key already used: this is the earlier task, not a new one. */
+  readonly replayed: boolean;
 }
 
 /** The task SDK's client. */
@@ -70,6 +75,15 @@ export interface TasksClient {
   retry(id: string): Promise<TaskRecord>;
   /** Closes the connection; pending result() calls reject. */
   close(): Promise<void>;
+  /**
+   * Creates or replaces schedule `id`: a keeper submits task `name` with `payload` at every slot of the
+   * five-field `cron` expression, read in `options.tz` (default UTC), once per slot (docs/schedules.md).
+   */
+  schedule<P = unknown>(id: string, name: string, cron: string, payload: P, options?: ScheduleOptions): Promise<Schedule>;
+  /** Every schedule, by id. */
+  schedules(): Promise<Schedule[]>;
+  /** Deletes schedule `id`; false when there was none. */
+  unschedule(id: string): Promise<boolean>;
 }
 
 /** Creates a task client for the broker at `url`; it connects on first use. */
@@ -104,7 +118,8 @@ class Client implements TasksClient {
 
   async submit<P, R>(name: string, payload: P, options: SubmitOptions = {}): Promise<TaskHandle<R>> {
     assertTaskName(name);
-    const resolved = resolveTaskOptions(options);
+    const resolved = resolveTaskOptions(withRunAt(options, Date.now()));
+    if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
     const input: TaskMessageInput = {
       id: randomUUID(),
       name,
@@ -132,9 +147,13 @@ class Client implements TasksClient {
     // the task run has always been told what was submitted. Both confirms are awaited together (one
     // group-commit round, not two); should the broker refuse the event but take the task, submit
     // rejects although the task runs (at least once, as with any lost confirm).
+    const owner = options.idempotencyKey === undefined ? undefined : await this.claimIdempotencyKey(name, options.idempotencyKey, input.id);
+    if (owner !== undefined && owner !== input.id) return new Handle<R>(this, owner, name, undefined, true);
     const event = queuedEvent(input, input.enqueuedAt);
     const published = [link.publish(TASK_EVENTS_EXCHANGE, eventRoutingKey(event), jsonMessage(event)), link.publish('', routingKey, taskMessage(input))];
-    for (const outcome of await Promise.allSettled(published)) if (outcome.status === 'rejected') throw outcome.reason;
+    for (const outcome of await Promise.allSettled(published)) {
+      if (outcome.status === 'rejected') throw await this.releaseIdempotencyKey(name, options.idempotencyKey, input.id, outcome.reason);
+    }
     // A reply that goes elsewhere never reaches this client: its handle asks the keeper.
     return new Handle<R>(this, input.id, name, ownReplyTo ? undefined : link);
   }
@@ -159,6 +178,34 @@ class Client implements TasksClient {
     this.router.forget(id);
     if (record === undefined) throw new KeeperRequestError('internal', `the keeper retried task ${id} but sent no record`);
     return record;
+  }
+
+  async schedule<P>(id: string, name: string, cron: string, payload: P, options: ScheduleOptions = {}): Promise<Schedule> {
+    const { schedule } = await this.keeperRequest({ op: 'putSchedule', schedule: scheduleDefinition(id, name, cron, payload, options) });
+    if (schedule === undefined) throw new KeeperRequestError('internal', `the keeper stored schedule ${id} but sent it not back`);
+    return schedule;
+  }
+
+  async schedules(): Promise<Schedule[]> {
+    return (await this.keeperRequest({ op: 'listSchedules' })).schedules ?? [];
+  }
+
+  async unschedule(id: string): Promise<boolean> {
+    assertScheduleId(id);
+    return (await this.keeperRequest({ op: 'deleteSchedule', id })).removed === true;
+  }
+
+  /** Claims an idempotency key for a new task `id` through a keeper; returns the id of the task that holds it. */
+  private async claimIdempotencyKey(name: string, key: string, id: string): Promise<string> {
+    const { owner } = await this.keeperRequest({ op: 'claimIdempotencyKey', name, key, id });
+    if (owner === undefined) throw new KeeperRequestError('internal', 'the keeper answered an idempotency key claim without its owner');
+    return owner.id;
+  }
+
+  /** Frees the key a failed submit claimed (so a retry of the submit can use it), then gives back the failure. */
+  private async releaseIdempotencyKey(name: string, key: string | undefined, id: string, failure: unknown): Promise<unknown> {
+    if (key !== undefined) await this.keeperRequest({ op: 'releaseIdempotencyKey', name, key, id }).catch(() => {});
+    return failure;
   }
 
   async close(): Promise<void> {
@@ -278,6 +325,7 @@ class Handle<R> implements TaskHandle<R> {
     readonly name: string | undefined,
     /** The link whose reply queue the task's reply goes to, when this client submitted it. */
     private readonly link: ClientLink | undefined,
+    readonly replayed = false,
   ) {}
 
   result(options: ResultOptions = {}): Promise<R> {

@@ -7,13 +7,15 @@ import { TASK_PROTOCOL_VERSION, type TaskEventKind, type TaskState } from './pro
 import type { TaskQuery, TaskRecord } from './store/result-store.js';
 import { TASK_LIST_LIMIT_MAX } from './store/task-rows.js';
 import { KeeperRequestError, type KeeperErrorCode } from './task-errors.js';
+import { SCHEDULING_OPS, parseSchedulingRequest, type SchedulingReplyFields, type SchedulingRequest } from './keeper-scheduling.js';
 
 /** A request to a keeper. */
-export type KeeperRequest = { op: 'get'; id: string } | { op: 'list'; query: TaskQuery } | { op: 'retry'; id: string };
+export type KeeperRequest = { op: 'get'; id: string } | { op: 'list'; query: TaskQuery } | { op: 'retry'; id: string }
+  | SchedulingRequest;
 
 /** A keeper's reply: `record` for get (absent: unknown task) and retry, `records` for list. */
 export type KeeperReply =
-  | { ok: true; record?: TaskRecord; records?: TaskRecord[] }
+  | ({ ok: true; record?: TaskRecord; records?: TaskRecord[] } & SchedulingReplyFields)
   | { ok: false; error: { code: KeeperErrorCode; message: string } };
 
 const TASK_STATES: readonly TaskState[] = ['queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled'];
@@ -29,6 +31,7 @@ export function parseKeeperRequest(value: unknown): KeeperRequest {
     case 'list':
       return { op: 'list', query: parseTaskQuery(value['query'] ?? {}) };
     default:
+      if (SCHEDULING_OPS.includes(value['op'] as string)) return parseSchedulingRequest(value);
       throw badRequest(`unknown op ${JSON.stringify(value['op'])}: use get, list or retry`);
   }
 }

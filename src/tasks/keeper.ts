@@ -22,6 +22,9 @@ import type { ResultStore, TaskQuery, TaskRecord } from './store/result-store.js
 import { KeeperRequestError } from './task-errors.js';
 import { jsonMessage, parseJsonBody } from './task-message.js';
 import { declareEventTopology, declareKeeperRequestsQueue } from './topology.js';
+import { systemClock, type Clock } from './clock.js';
+import { KeeperScheduling, submitSlotTask } from './keeper-scheduling.js';
+import { ScheduleRunner } from './schedule-runner.js';
 
 /** Options of startKeeper. */
 export interface KeeperOptions {
@@ -35,6 +38,14 @@ export interface KeeperOptions {
   /** Unacknowledged events (default 500) and requests (default 100) the broker may send at once. */
   prefetch?: number;
   logger?: Logger;
+  /** Time for schedules and idempotency windows (default: the system clock); tests pass a controllable one. */
+  clock?: Clock;
+  /** How long an idempotency key returns its task (default 24 h). */
+  idempotencyWindowMs?: number;
+  /** Longest pause between two reads of the schedules, to learn those defined through another keeper (default 5000 ms). */
+  schedulePollIntervalMs?: number;
+  /** How long a keeper's claimed slot is its own to submit before another keeper takes it over (default 60000 ms). */
+  scheduleClaimLeaseMs?: number;
 }
 
 /** A running result keeper. */
@@ -56,6 +67,7 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
   const keeper = new KeeperService(options);
   await keeper.connect();
   keeper.startRetention();
+  await keeper.startSchedules();
   return keeper;
 }
 
@@ -87,10 +99,32 @@ class KeeperService implements Keeper {
   private retrying: Promise<unknown> = Promise.resolve();
   private retentionTimer: NodeJS.Timeout | undefined;
   private readonly taskStats = new TaskStats();
+  private readonly scheduleRunner: ScheduleRunner;
+  private readonly scheduling: KeeperScheduling;
 
   constructor(private readonly options: KeeperOptions) {
     this.store = options.store;
     this.logger = (options.logger ?? silentLogger).child({ component: 'task-keeper' });
+    const clock = options.clock ?? systemClock;
+    this.scheduleRunner = new ScheduleRunner({
+      store: this.store, clock, logger: this.logger,
+      submit: (schedule, slot) => {
+        const link = this.link;
+        if (link === undefined) return Promise.reject(new Error('the keeper is not connected to the broker'));
+        return submitSlotTask(link.operations, schedule, slot, clock.now());
+      },
+      ...(options.schedulePollIntervalMs === undefined ? {} : { pollIntervalMs: options.schedulePollIntervalMs }),
+      ...(options.scheduleClaimLeaseMs === undefined ? {} : { claimLeaseMs: options.scheduleClaimLeaseMs }),
+    });
+    this.scheduling = new KeeperScheduling({
+      store: this.store, clock, runner: this.scheduleRunner,
+      ...(options.idempotencyWindowMs === undefined ? {} : { idempotencyWindowMs: options.idempotencyWindowMs }),
+    });
+  }
+
+  /** Starts firing schedules: a first pass now (a slot missed while no keeper ran fires here), then on time. */
+  startSchedules(): Promise<void> {
+    return this.scheduleRunner.wake();
   }
 
   /** The record of task `id`, with the reason it is not running when it is queued. */
@@ -138,6 +172,7 @@ class KeeperService implements Keeper {
     this.closed = true;
     this.closing.abort(new Error('the keeper is closing'));
     clearInterval(this.retentionTimer);
+    await this.scheduleRunner.stop();
     const link = this.link;
     this.link = undefined;
     if (link === undefined) return;
@@ -257,6 +292,12 @@ class KeeperService implements Keeper {
         return { ok: true, records: await this.list(request.query) };
       case 'retry':
         return { ok: true, record: await this.retry(request.id) };
+      case 'claimIdempotencyKey':
+      case 'releaseIdempotencyKey':
+      case 'putSchedule':
+      case 'listSchedules':
+      case 'deleteSchedule':
+        return { ok: true, ...(await this.scheduling.answer(request)) };
     }
   }
 

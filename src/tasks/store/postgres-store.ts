@@ -11,6 +11,8 @@ import pg from 'pg';
 import type { TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
+import { POSTGRES_SCHEDULING_SCHEMA, PostgresScheduling } from './postgres-scheduling.js';
+import type { SchedulingStore } from './scheduling-store.js';
 import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
 
 /**
@@ -104,9 +106,12 @@ function taskParameters(record: TaskRecord): unknown[] {
 export class PostgresResultStore implements ResultStore {
   readonly #pool: pg.Pool;
   #closed = false;
+  /** Idempotency keys and schedules (SchedulingStore), in the same database. */
+  readonly #scheduling: PostgresScheduling;
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
+    this.#scheduling = new PostgresScheduling(pool);
   }
 
   /** Connects to `connectionString` (postgres://...) and creates the tables if they are missing. */
@@ -120,6 +125,7 @@ export class PostgresResultStore implements ResultStore {
       await store.#transaction(async (client) => {
         await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
         await client.query(SCHEMA);
+        await client.query(POSTGRES_SCHEDULING_SCHEMA);
       });
     } catch (error) {
       await pool.end();
@@ -226,4 +232,17 @@ export class PostgresResultStore implements ResultStore {
     this.#closed = true;
     await this.#pool.end();
   }
+
+  // SchedulingStore: idempotency keys and schedules (postgres-scheduling.ts).
+  claimIdempotencyKey: SchedulingStore['claimIdempotencyKey'] = (claim) => this.#scheduling.claimIdempotencyKey(claim);
+  releaseIdempotencyKey: SchedulingStore['releaseIdempotencyKey'] = (release) => this.#scheduling.releaseIdempotencyKey(release);
+  deleteExpiredIdempotencyKeys: SchedulingStore['deleteExpiredIdempotencyKeys'] = (now) => this.#scheduling.deleteExpiredIdempotencyKeys(now);
+  putSchedule: SchedulingStore['putSchedule'] = (schedule) => this.#scheduling.putSchedule(schedule);
+  getSchedule: SchedulingStore['getSchedule'] = (id) => this.#scheduling.getSchedule(id);
+  listSchedules: SchedulingStore['listSchedules'] = () => this.#scheduling.listSchedules();
+  deleteSchedule: SchedulingStore['deleteSchedule'] = (id) => this.#scheduling.deleteSchedule(id);
+  claimScheduleSlot: SchedulingStore['claimScheduleSlot'] = (slot) => this.#scheduling.claimScheduleSlot(slot);
+  markScheduleSlotSubmitted: SchedulingStore['markScheduleSlotSubmitted'] = (slot) => this.#scheduling.markScheduleSlotSubmitted(slot);
+  reclaimScheduleSlots: SchedulingStore['reclaimScheduleSlots'] = (reclaim) => this.#scheduling.reclaimScheduleSlots(reclaim);
+  deleteScheduleSlotsBefore: SchedulingStore['deleteScheduleSlotsBefore'] = (slotBefore) => this.#scheduling.deleteScheduleSlotsBefore(slotBefore);
 }

@@ -14,6 +14,8 @@ import Database from 'better-sqlite3';
 import type { TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
+import type { SchedulingStore } from './scheduling-store.js';
+import { SQLITE_SCHEDULING_SCHEMA, SqliteScheduling } from './sqlite-scheduling.js';
 import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
 
 /** Version of the table layout, kept in PRAGMA user_version. */
@@ -85,6 +87,8 @@ export class SqliteResultStore implements ResultStore {
   #pending: PendingApply[] = [];
   #roundScheduled = false;
   #closed = false;
+  /** Idempotency keys and schedules (SchedulingStore), in the same database. */
+  readonly #scheduling: SqliteScheduling;
 
   /** Opens (creating if needed) the store at `path`, a file path or ':memory:'. */
   constructor(path: string, options: SqliteResultStoreOptions = {}) {
@@ -105,12 +109,14 @@ export class SqliteResultStore implements ResultStore {
       'INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.#applyBatch = this.#db.transaction((batch: readonly PendingApply[]) => this.#applyInTransaction(batch));
+    this.#scheduling = new SqliteScheduling(this.#db);
   }
 
   #createSchema(): void {
     const version = this.#db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) throw new Error(`task result store has schema version ${version}; this Warren knows up to ${SCHEMA_VERSION}`);
     this.#db.exec(SCHEMA);
+    this.#db.exec(SQLITE_SCHEDULING_SCHEMA);
     this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
 
@@ -234,4 +240,17 @@ export class SqliteResultStore implements ResultStore {
     while (this.#pending.length > 0) this.#commitRound();
     this.#db.close();
   }
+
+  // SchedulingStore: idempotency keys and schedules (sqlite-scheduling.ts).
+  claimIdempotencyKey: SchedulingStore['claimIdempotencyKey'] = (claim) => this.#scheduling.claimIdempotencyKey(claim);
+  releaseIdempotencyKey: SchedulingStore['releaseIdempotencyKey'] = (release) => this.#scheduling.releaseIdempotencyKey(release);
+  deleteExpiredIdempotencyKeys: SchedulingStore['deleteExpiredIdempotencyKeys'] = (now) => this.#scheduling.deleteExpiredIdempotencyKeys(now);
+  putSchedule: SchedulingStore['putSchedule'] = (schedule) => this.#scheduling.putSchedule(schedule);
+  getSchedule: SchedulingStore['getSchedule'] = (id) => this.#scheduling.getSchedule(id);
+  listSchedules: SchedulingStore['listSchedules'] = () => this.#scheduling.listSchedules();
+  deleteSchedule: SchedulingStore['deleteSchedule'] = (id) => this.#scheduling.deleteSchedule(id);
+  claimScheduleSlot: SchedulingStore['claimScheduleSlot'] = (slot) => this.#scheduling.claimScheduleSlot(slot);
+  markScheduleSlotSubmitted: SchedulingStore['markScheduleSlotSubmitted'] = (slot) => this.#scheduling.markScheduleSlotSubmitted(slot);
+  reclaimScheduleSlots: SchedulingStore['reclaimScheduleSlots'] = (reclaim) => this.#scheduling.reclaimScheduleSlots(reclaim);
+  deleteScheduleSlotsBefore: SchedulingStore['deleteScheduleSlotsBefore'] = (slotBefore) => this.#scheduling.deleteScheduleSlotsBefore(slotBefore);
 }

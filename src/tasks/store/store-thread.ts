@@ -33,5 +33,6 @@ function invoke(call: StoreCall): Promise<unknown> {
     case 'history': return store.history(call.argument);
     case 'deleteFinishedBefore': return store.deleteFinishedBefore(call.argument);
     case 'close': return store.close();
+    default: return (store[call.method] as (argument: unknown) => Promise<unknown>)(call.argument);
   }
 }

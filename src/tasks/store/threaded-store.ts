@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { TaskEvent } from '../protocol.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
+import type { SchedulingStore } from './scheduling-store.js';
 import type { SqliteResultStoreOptions } from './sqlite-store.js';
 
 /** A call posted to the store thread. */
@@ -17,6 +18,7 @@ export type StoreCall = { id: number } & (
   | { method: 'history'; argument: string }
   | { method: 'deleteFinishedBefore'; argument: number }
   | { method: 'close'; argument?: undefined }
+  | { method: keyof SchedulingStore; argument: unknown }
 );
 
 /** The thread's answer to one call. */
@@ -68,6 +70,23 @@ export class ThreadedResultStore implements ResultStore {
 
   deleteFinishedBefore(finishedBefore: number): Promise<number> {
     return this.call({ method: 'deleteFinishedBefore', argument: finishedBefore }) as Promise<number>;
+  }
+
+  // SchedulingStore: idempotency keys and schedules, answered by the thread's SqliteResultStore.
+  claimIdempotencyKey: SchedulingStore['claimIdempotencyKey'] = (claim) => this.scheduling('claimIdempotencyKey', claim);
+  releaseIdempotencyKey: SchedulingStore['releaseIdempotencyKey'] = (release) => this.scheduling('releaseIdempotencyKey', release);
+  deleteExpiredIdempotencyKeys: SchedulingStore['deleteExpiredIdempotencyKeys'] = (now) => this.scheduling('deleteExpiredIdempotencyKeys', now);
+  putSchedule: SchedulingStore['putSchedule'] = (schedule) => this.scheduling('putSchedule', schedule);
+  getSchedule: SchedulingStore['getSchedule'] = (id) => this.scheduling('getSchedule', id);
+  listSchedules: SchedulingStore['listSchedules'] = () => this.scheduling('listSchedules', undefined);
+  deleteSchedule: SchedulingStore['deleteSchedule'] = (id) => this.scheduling('deleteSchedule', id);
+  claimScheduleSlot: SchedulingStore['claimScheduleSlot'] = (slot) => this.scheduling('claimScheduleSlot', slot);
+  markScheduleSlotSubmitted: SchedulingStore['markScheduleSlotSubmitted'] = (slot) => this.scheduling('markScheduleSlotSubmitted', slot);
+  reclaimScheduleSlots: SchedulingStore['reclaimScheduleSlots'] = (reclaim) => this.scheduling('reclaimScheduleSlots', reclaim);
+  deleteScheduleSlotsBefore: SchedulingStore['deleteScheduleSlotsBefore'] = (slotBefore) => this.scheduling('deleteScheduleSlotsBefore', slotBefore);
+
+  private scheduling<M extends keyof SchedulingStore>(method: M, argument: unknown): ReturnType<SchedulingStore[M]> {
+    return this.call({ method, argument }) as ReturnType<SchedulingStore[M]>;
   }
 
   /** Closes the store, then ends the thread. */
