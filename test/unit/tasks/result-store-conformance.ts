@@ -9,6 +9,7 @@ import type { TaskEvent } from '../../../src/tasks/protocol.js';
 import { applyEvent } from '../../../src/tasks/store/apply-event.js';
 import type { ResultStore, TaskRecord } from '../../../src/tasks/store/result-store.js';
 import { runEvents, taskEvent, type RunPlan } from './task-events.js';
+import { schedulingStoreConformance } from './scheduling-store-conformance.js';
 
 /** How the suite opens stores of one implementation. */
 export interface ResultStoreHarness {
@@ -317,5 +318,7 @@ export function resultStoreConformance(harness: ResultStoreHarness): void {
         await second.close();
       }
     });
+
+    schedulingStoreConformance(harness, options);
   });
 }
