@@ -37,6 +37,6 @@ test('delayMs, runAt and a cron schedule each run the task; the schedule is remo
   ]);
   const fired = (await store.list({ name: 'send-report' })).filter((record) => (record.payload as { to: string }).to === 'ops@example.com');
   assert.equal(fired.length, 1);
-  assert.equal(fired[0]?.createdAt % 60_000, 0, 'created at its slot, a whole minute');
+  assert.equal((fired[0]?.createdAt ?? 1) % 60_000, 0, 'created at its slot, a whole minute');
   assert.equal(fired[0]?.options.attempts, 3);
 });
