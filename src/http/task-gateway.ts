@@ -15,6 +15,7 @@ import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TASK_WAIT_MAX_SECONDS, getTaskQuery
 import { taskView } from './task-view.js';
 import { registerScheduleRoutes } from './schedule-routes.js';
 import { idempotencyKeyOption, replayedSubmit } from './submit-idempotency.js';
+import { delayMsOf } from '../tasks/run-at.js';
 
 /** The vhost the task layer lives in: the node's own keeper and client connect to it. */
 export const TASKS_VHOST = '/';
@@ -65,7 +66,7 @@ export function registerTaskGateway(app: FastifyInstance, users: Users, backend:
       const options = { ...request.body.options, ...traceContext(request), ...idempotencyKeyOption(request) };
       const { id, replayed } = await tasks(request).submit(name, request.body.payload ?? null, options);
       if (replayed === true) return replayedSubmit(reply, id, (await tasks(request).get(id))?.state ?? 'queued');
-      return accepted(reply, id, Math.max(POLL_AFTER_SECONDS, Math.ceil((options.delayMs ?? 0) / 1000)));
+      return accepted(reply, id, Math.max(POLL_AFTER_SECONDS, Math.ceil(delayMsOf(options) / 1000)));
     },
   );
 

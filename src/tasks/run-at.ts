@@ -30,3 +30,8 @@ function runAtMs(runAt: unknown): number {
   }
   return ms;
 }
+
+/** The delay a submit asked for, by delayMs or by runAt (0 for none); the options must be valid. */
+export function delayMsOf(options: { runAt?: RunAt; delayMs?: number }, now = Date.now()): number {
+  return withRunAt(options, now).delayMs ?? 0;
+}
