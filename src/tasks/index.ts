@@ -11,3 +11,8 @@ export { assertTaskName, resolveTaskOptions, type SubmitOptions } from './task-o
 export * from './topology.js';
 export * from './store/index.js';
 export * from './worker.js';
+export { systemClock, type Clock, type ClockTimer } from './clock.js';
+export { IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_WINDOW_DEFAULT_MS, type IdempotencyKeyOwner } from './idempotency.js';
+export type { RunAt } from './run-at.js';
+export { SCHEDULES_MAX, type Schedule, type ScheduleOptions, type ScheduleTaskOptions } from './schedule.js';
+export type { IdempotencyKeyClaim, ScheduleSlot, SchedulingStore } from './store/scheduling-store.js';

@@ -75,6 +75,7 @@ export class ScheduleRunner {
     let schedules: Schedule[] = [];
     try {
       schedules = await this.options.store.listSchedules();
+      this.forgetRemoved(schedules);
       await this.resubmitAbandoned(schedules, now);
       for (const schedule of schedules) await this.fireDue(schedule, now);
       await this.cleanUp(now);
@@ -93,6 +94,12 @@ export class ScheduleRunner {
     const claimed = await this.options.store.claimScheduleSlot(slot);
     this.claimedUpTo.set(schedule.id, due);
     if (claimed) await this.submit(schedule, slot);
+  }
+
+  /** Drops what this keeper remembers of schedules that no longer exist. */
+  private forgetRemoved(schedules: readonly Schedule[]): void {
+    const ids = new Set(schedules.map((schedule) => schedule.id));
+    for (const id of this.claimedUpTo.keys()) if (!ids.has(id)) this.claimedUpTo.delete(id);
   }
 
   /** Slots claimed longer than the lease ago and never submitted: their keeper is gone, so submit them. */
