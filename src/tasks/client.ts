@@ -143,17 +143,19 @@ class Client implements TasksClient {
     await link.ensureTaskQueues(name);
     const routingKey =
       resolved.delayMs > 0 ? await link.ensureWaitQueue(name, waitQueueDelayMs(resolved.delayMs)) : taskQueueName(name);
+    // With an idempotency key, a keeper claims it for this task's id first; if another task holds it, that is the answer.
+    const owner = options.idempotencyKey === undefined ? undefined : await this.claimIdempotencyKey(name, options.idempotencyKey, input.id);
+    if (owner !== undefined && owner !== input.id) return new Handle<R>(this, owner, name, undefined, true);
     // The event first, on the same channel: the broker routes it before the task, so a keeper that sees
     // the task run has always been told what was submitted. Both confirms are awaited together (one
     // group-commit round, not two); should the broker refuse the event but take the task, submit
     // rejects although the task runs (at least once, as with any lost confirm).
-    const owner = options.idempotencyKey === undefined ? undefined : await this.claimIdempotencyKey(name, options.idempotencyKey, input.id);
-    if (owner !== undefined && owner !== input.id) return new Handle<R>(this, owner, name, undefined, true);
     const event = queuedEvent(input, input.enqueuedAt);
     const published = [link.publish(TASK_EVENTS_EXCHANGE, eventRoutingKey(event), jsonMessage(event)), link.publish('', routingKey, taskMessage(input))];
-    for (const outcome of await Promise.allSettled(published)) {
-      if (outcome.status === 'rejected') throw await this.releaseIdempotencyKey(name, options.idempotencyKey, input.id, outcome.reason);
-    }
+    const [eventOutcome, taskOutcome] = await Promise.allSettled(published);
+    // A task message the broker did not take frees the key for a retry of this submit; a refused event alone does not (the task runs).
+    if (taskOutcome?.status === 'rejected') throw await this.releaseIdempotencyKey(name, options.idempotencyKey, input.id, taskOutcome.reason);
+    if (eventOutcome?.status === 'rejected') throw eventOutcome.reason;
     // A reply that goes elsewhere never reaches this client: its handle asks the keeper.
     return new Handle<R>(this, input.id, name, ownReplyTo ? undefined : link);
   }
@@ -182,7 +184,7 @@ class Client implements TasksClient {
 
   async schedule<P>(id: string, name: string, cron: string, payload: P, options: ScheduleOptions = {}): Promise<Schedule> {
     const { schedule } = await this.keeperRequest({ op: 'putSchedule', schedule: scheduleDefinition(id, name, cron, payload, options) });
-    if (schedule === undefined) throw new KeeperRequestError('internal', `the keeper stored schedule ${id} but sent it not back`);
+    if (schedule === undefined) throw new KeeperRequestError('internal', `the keeper stored schedule ${id} but did not send it back`);
     return schedule;
   }
 
