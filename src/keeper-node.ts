@@ -81,7 +81,7 @@ export async function startKeeperNode(options: KeeperNodeOptions): Promise<Keepe
       port: options.httpPort,
       bind: options.httpHost,
       users: new AmqpLoginAuthenticator({ ...options.login, brokerUrl: options.amqpUrl }),
-      tasks: taskLayerBackend(client, keeper),
+      tasks: taskLayerBackend(client, keeper, client),
       bodySizeMaxBytes: DEFAULT_LIMITS.httpBodySizeMaxBytes,
       metrics: new MetricsRegistry().register(taskMetricsCollector(keeper)),
       logger,

@@ -157,7 +157,7 @@ async function startTaskServices(config: WarrenConfig, broker: Broker, amqpPort:
   broker.users.addInternal(username, password, { [TASKS_VHOST]: { configure: '.*', write: '.*', read: '.*' } });
   const url = `amqp://${username}:${password}@${host}:${amqpPort}`;
   const client = connectTasks({ url, logger: log.child({ component: 'task-gateway' }) });
-  if (!config.tasks.keeperEnabled) return { backend: taskLayerBackend(client, client), close: () => client.close() };
+  if (!config.tasks.keeperEnabled) return { backend: taskLayerBackend(client, client, client), close: () => client.close() };
   const store = new ThreadedResultStore(join(config.dataDir, 'tasks.sqlite'));
   try {
     const webhooks = {
@@ -172,7 +172,7 @@ async function startTaskServices(config: WarrenConfig, broker: Broker, amqpPort:
       await keeper.close();
       await store.close();
     };
-    return { backend: taskLayerBackend(client, keeper), keeper, close };
+    return { backend: taskLayerBackend(client, keeper, client), keeper, close };
   } catch (error) {
     await client.close();
     await store.close();

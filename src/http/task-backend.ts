@@ -6,12 +6,18 @@
 import type { Backoff, TaskOptions } from '../tasks/protocol.js';
 import type { TaskQuery, TaskRecord } from '../tasks/store/result-store.js';
 import type { TaskNameStats } from '../tasks/task-stats.js';
+import type { RunAt } from '../tasks/run-at.js';
+import type { ScheduleSource } from './schedule-routes.js';
 
 /** Options a submitter may set (the rest take DEFAULT_TASK_OPTIONS), plus the request's W3C trace context. */
 export type TaskSubmitOptions = Partial<Omit<TaskOptions, 'backoff'>> & {
   backoff?: Partial<Backoff>;
   traceparent?: string;
   tracestate?: string;
+  /** Run at this time (ms since the epoch or ISO 8601) instead of after delayMs. */
+  runAt?: RunAt;
+  /** From the Idempotency-Key header. */
+  idempotencyKey?: string;
 };
 
 /** The outcome of a manual retry. */
@@ -28,8 +34,8 @@ export type CancelOutcome =
 
 /** The task layer as the HTTP task gateway uses it. */
 export interface TaskGatewayBackend {
-  /** Submits a task; resolves with its id once the broker has accepted it. */
-  submit(name: string, payload: unknown, options: TaskSubmitOptions): Promise<{ id: string }>;
+  /** Submits a task; resolves with its id once the broker has accepted it (replayed: an idempotency key's earlier task). */
+  submit(name: string, payload: unknown, options: TaskSubmitOptions): Promise<{ id: string; replayed?: boolean }>;
   /** The task's record, or undefined when no such task is known. */
   get(id: string): Promise<TaskRecord | undefined>;
   /** Records matching the query, newest first. */
@@ -45,4 +51,6 @@ export interface TaskGatewayBackend {
   stats(): Record<string, TaskNameStats>;
   /** The webhook secret of the endpoint `callbackUrl` belongs to (absent: this backend cannot tell, 503). */
   webhookSecret?(callbackUrl: string): Promise<string>;
+  /** Cron schedules (PUT/GET/DELETE /api/tasks/schedules); absent: those routes answer 503. */
+  schedules?: ScheduleSource;
 }

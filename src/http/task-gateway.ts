@@ -13,6 +13,9 @@ import type { TaskGatewayBackend, TaskSubmitOptions } from './task-backend.js';
 import { taskOpenApiDocument } from './task-openapi.js';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TASK_WAIT_MAX_SECONDS, getTaskQuerySchema, listQuerySchema, submitBodySchema, webhookSecretQuerySchema } from './task-schemas.js';
 import { taskView } from './task-view.js';
+import { registerScheduleRoutes } from './schedule-routes.js';
+import { idempotencyKeyOption, replayedSubmit } from './submit-idempotency.js';
+import { delayMsOf } from '../tasks/run-at.js';
 
 /** The vhost the task layer lives in: the node's own keeper and client connect to it. */
 export const TASKS_VHOST = '/';
@@ -67,9 +70,10 @@ export function registerTaskGateway(app: FastifyInstance, users: HttpAuthenticat
     async (request, reply) => {
       const { name } = request.params;
       if (!isValidTaskName(name)) throw new HttpError(400, 'a task name is 1 to 200 characters of A-Z a-z 0-9 _ . : -');
-      const options = { ...request.body.options, ...traceContext(request) };
-      const { id } = await tasks(request).submit(name, request.body.payload ?? null, options);
-      return accepted(reply, id, Math.max(POLL_AFTER_SECONDS, Math.ceil((options.delayMs ?? 0) / 1000)));
+      const options = { ...request.body.options, ...traceContext(request), ...idempotencyKeyOption(request) };
+      const { id, replayed } = await tasks(request).submit(name, request.body.payload ?? null, options);
+      if (replayed === true) return replayedSubmit(reply, id, (await tasks(request).get(id))?.state ?? 'queued');
+      return accepted(reply, id, Math.max(POLL_AFTER_SECONDS, Math.ceil(delayMsOf(options) / 1000)));
     },
   );
 
@@ -97,6 +101,12 @@ export function registerTaskGateway(app: FastifyInstance, users: HttpAuthenticat
       case 'finished':
         throw new HttpError(409, cancelled.reason);
     }
+  });
+
+  registerScheduleRoutes(app, (request) => {
+    const schedules = tasks(request).schedules;
+    if (schedules === undefined) throw new HttpError(503, 'schedules need a task keeper, which this node does not run');
+    return schedules;
   });
 
   app.post<{ Params: { id: string } }>('/api/tasks/:id/retry', async (request, reply) => {

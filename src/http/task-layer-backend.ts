@@ -9,6 +9,8 @@ import type { TaskNameStats } from '../tasks/task-stats.js';
 import { KeeperRequestError, TaskValidationError } from '../tasks/task-errors.js';
 import { resolveTaskOptions } from '../tasks/task-options.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { withRunAt } from '../tasks/run-at.js';
+import type { ScheduleSource } from './schedule-routes.js';
 import { HttpError } from './errors.js';
 import { RecentSubmissions } from './recent-submissions.js';
 import type { CancelOutcome, RetryOutcome, TaskGatewayBackend, TaskSubmitOptions } from './task-backend.js';
@@ -28,7 +30,7 @@ export interface TaskRecordSource {
 
 /** What the gateway submits through (a TasksClient). */
 export interface TaskSubmitter {
-  submit(name: string, payload: unknown, options: TaskSubmitOptions): Promise<{ id: string }>;
+  submit(name: string, payload: unknown, options: TaskSubmitOptions): Promise<{ id: string; replayed?: boolean }>;
 }
 
 /** How often, and how far apart, a cancel of a task submitted here but not recorded yet is tried. */
@@ -39,19 +41,23 @@ const CANCEL_UNRECORDED_PAUSE_MS = 50;
 const KEEPER_ERROR_STATUS = { not_found: 404, conflict: 409, bad_request: 400, internal: 500, unavailable: 503 } as const;
 
 /** A gateway backend that submits with `submitter` and reads and retries through `records`. */
-export function taskLayerBackend(submitter: TaskSubmitter, records: TaskRecordSource): TaskGatewayBackend {
+export function taskLayerBackend(submitter: TaskSubmitter, records: TaskRecordSource, schedules?: ScheduleSource): TaskGatewayBackend {
   const recent = new RecentSubmissions();
   return {
-    async submit(name, payload, options) {
+    ...(schedules === undefined ? {} : { schedules }),
+    async submit(name, payload, requested) {
       let resolved: TaskOptions;
+      let options: TaskSubmitOptions;
       try {
+        options = withRunAt(requested, Date.now());
         resolved = resolveTaskOptions(options);
       } catch (error) {
         throw asHttpError(error);
       }
-      const { id } = await submitter.submit(name, payload, options).catch((error: unknown) => {
+      const { id, replayed } = await submitter.submit(name, payload, options).catch((error: unknown) => {
         throw error instanceof TaskValidationError ? asHttpError(error) : new HttpError(503, `the task could not be queued: ${String(error)}`);
       });
+      if (replayed === true) return { id, replayed };
       recent.add(id, name, payload, resolved);
       return { id };
     },

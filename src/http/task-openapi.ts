@@ -12,6 +12,8 @@ import {
   submitBodySchema,
   taskSchema,
 } from './task-schemas.js';
+import { idempotencyKeyParameter, replayedSchema, scheduleSchema } from './schedule-schemas.js';
+import { schedulePaths } from './schedule-openapi.js';
 
 /** The body of a webhook: Standard Webhooks' recommended { type, timestamp, data }. */
 const taskWebhookSchema = {
@@ -36,6 +38,12 @@ const acceptedResponse = {
     'Retry-After': { description: 'Seconds to wait before polling.', schema: { type: 'integer' } },
   },
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Accepted' } } },
+};
+
+const replayedResponse = {
+  description: 'The Idempotency-Key was used before for this task name: the existing task, not a new one.',
+  headers: { 'Idempotent-Replayed': { description: 'Always "true" on a replay.', schema: { type: 'string', const: 'true' } } },
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Replayed' } } },
 };
 
 const idParameter = { name: 'id', in: 'path', required: true, description: 'The task id from the 202 answer.', schema: { type: 'string' } };
@@ -63,9 +71,9 @@ export const taskOpenApiDocument = {
       post: {
         summary: 'Submit a task',
         operationId: 'submitTask',
-        parameters: [{ name: 'name', in: 'path', required: true, description: '1 to 200 characters of A-Z a-z 0-9 _ . : -', schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$' } }],
+        parameters: [{ name: 'name', in: 'path', required: true, description: '1 to 200 characters of A-Z a-z 0-9 _ . : -', schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$' } }, idempotencyKeyParameter],
         requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/SubmitRequest' } } } },
-        responses: { '202': acceptedResponse, '400': error('Bad JSON, a bad task name or bad options.'), '413': error('The body is larger than the node accepts.'), '415': error('The body is not application/json.'), ...common },
+        responses: { '200': replayedResponse, '202': acceptedResponse, '400': error('Bad JSON, a bad task name or bad options.'), '413': error('The body is larger than the node accepts.'), '415': error('The body is not application/json.'), ...common },
       },
     },
     '/api/tasks/{id}': {
@@ -163,6 +171,7 @@ export const taskOpenApiDocument = {
         },
       },
     },
+    ...schedulePaths,
     '/api/tasks/openapi.json': {
       get: { summary: 'This document', operationId: 'taskOpenApi', responses: { '200': { description: 'OpenAPI 3.1 document.' } } },
     },
@@ -192,6 +201,6 @@ export const taskOpenApiDocument = {
   },
   components: {
     securitySchemes: { basic: { type: 'http', scheme: 'basic', description: 'A broker user (as for AMQP).' } },
-    schemas: { SubmitRequest: submitBodySchema, Accepted: acceptedSchema, Task: taskSchema, Error: errorSchema, TaskWebhook: taskWebhookSchema },
+    schemas: { SubmitRequest: submitBodySchema, Accepted: acceptedSchema, Task: taskSchema, Error: errorSchema, TaskWebhook: taskWebhookSchema, Replayed: replayedSchema, Schedule: scheduleSchema },
   },
 } as const;

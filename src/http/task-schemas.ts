@@ -36,6 +36,10 @@ export const submitOptionsSchema = {
     backoff: backoffSchema,
     replyTo: { type: 'string', minLength: 1, maxLength: 255, description: 'A queue to publish the result to as well (an AMQP reply; routing key on the default exchange).' },
     correlationId: { type: 'string', minLength: 1, maxLength: 255, description: 'The correlation_id of that reply (default: the task id).' },
+    runAt: {
+      anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', minLength: 1, maxLength: 64 }],
+      description: 'Run at this time instead of after delayMs (not both): ms since the epoch, or an ISO 8601 string. A past time runs at once.',
+    },
     callbackUrl: { type: 'string', minLength: 1, maxLength: 2048, description: 'An http(s) URL the task is POSTed to once finished, signed per Standard Webhooks (docs/webhooks.md).' },
   },
 } as const;

@@ -34,6 +34,9 @@ import {
 import { jsonMessage, queuedEvent, taskMessage, type TaskMessageInput } from './task-message.js';
 import { assertTaskName, payloadJson, resolveTaskOptions, type SubmitOptions } from './task-options.js';
 import { parseCallbackUrl } from './webhooks/webhook-endpoint.js';
+import { assertIdempotencyKey } from './idempotency.js';
+import { withRunAt } from './run-at.js';
+import { assertScheduleId, scheduleDefinition, type Schedule, type ScheduleOptions } from './schedule.js';
 
 /** Options of connectTasks. */
 export interface TasksClientOptions {
@@ -69,6 +72,8 @@ export interface TaskHandle<R = unknown> {
    * 500 ms until the task is finished); returns a function that stops listening.
    */
   onProgress(listener: ProgressListener): () => void;
+  /** True when submit() found its idempotency key already used: this is the earlier task, not a new one. */
+  readonly replayed: boolean;
 }
 
 /** The task SDK's client. */
@@ -93,6 +98,15 @@ export interface TasksClient {
   cancel(id: string): Promise<TaskRecord>;
   /** Closes the connection; pending result() calls reject. */
   close(): Promise<void>;
+  /**
+   * Creates or replaces schedule `id`: a keeper submits task `name` with `payload` at every slot of the
+   * five-field `cron` expression, read in `options.tz` (default UTC), once per slot (docs/schedules.md).
+   */
+  schedule<P = unknown>(id: string, name: string, cron: string, payload: P, options?: ScheduleOptions): Promise<Schedule>;
+  /** Every schedule, by id. */
+  schedules(): Promise<Schedule[]>;
+  /** Deletes schedule `id`; false when there was none. */
+  unschedule(id: string): Promise<boolean>;
 }
 
 /** Creates a task client for the broker at `url`; it connects on first use. */
@@ -127,7 +141,8 @@ class Client implements TasksClient {
 
   async submit<P, R>(name: string, payload: P, options: SubmitOptions = {}): Promise<TaskHandle<R>> {
     assertTaskName(name);
-    const resolved = resolveTaskOptions(options);
+    const resolved = resolveTaskOptions(withRunAt(options, Date.now()));
+    if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
     const input: TaskMessageInput = {
       id: randomUUID(),
       name,
@@ -151,13 +166,19 @@ class Client implements TasksClient {
     await link.ensureTaskQueues(name);
     const routingKey =
       resolved.delayMs > 0 ? await link.ensureWaitQueue(name, waitQueueDelayMs(resolved.delayMs)) : taskQueueName(name);
+    // With an idempotency key, a keeper claims it for this task's id first; if another task holds it, that is the answer.
+    const owner = options.idempotencyKey === undefined ? undefined : await this.claimIdempotencyKey(name, options.idempotencyKey, input.id);
+    if (owner !== undefined && owner !== input.id) return new Handle<R>(this, owner, name, undefined, true);
     // The event first, on the same channel: the broker routes it before the task, so a keeper that sees
     // the task run has always been told what was submitted. Both confirms are awaited together (one
     // group-commit round, not two); should the broker refuse the event but take the task, submit
     // rejects although the task runs (at least once, as with any lost confirm).
     const event = queuedEvent(input, input.enqueuedAt);
     const published = [link.publish(TASK_EVENTS_EXCHANGE, eventRoutingKey(event), jsonMessage(event)), link.publish('', routingKey, taskMessage(input))];
-    for (const outcome of await Promise.allSettled(published)) if (outcome.status === 'rejected') throw outcome.reason;
+    const [eventOutcome, taskOutcome] = await Promise.allSettled(published);
+    // A task message the broker did not take frees the key for a retry of this submit; a refused event alone does not (the task runs).
+    if (taskOutcome?.status === 'rejected') throw await this.releaseIdempotencyKey(name, options.idempotencyKey, input.id, taskOutcome.reason);
+    if (eventOutcome?.status === 'rejected') throw eventOutcome.reason;
     // A reply that goes elsewhere never reaches this client: its handle asks the keeper.
     return new Handle<R>(this, input.id, name, ownReplyTo ? undefined : link);
   }
@@ -217,6 +238,34 @@ class Client implements TasksClient {
     this.closing.signal.addEventListener('abort', stopOnClose, { once: true });
     void pollProgress(() => this.get(id), listener, controller.signal).finally(() => this.closing.signal.removeEventListener('abort', stopOnClose));
     return () => controller.abort();
+  }
+
+  async schedule<P>(id: string, name: string, cron: string, payload: P, options: ScheduleOptions = {}): Promise<Schedule> {
+    const { schedule } = await this.keeperRequest({ op: 'putSchedule', schedule: scheduleDefinition(id, name, cron, payload, options) });
+    if (schedule === undefined) throw new KeeperRequestError('internal', `the keeper stored schedule ${id} but did not send it back`);
+    return schedule;
+  }
+
+  async schedules(): Promise<Schedule[]> {
+    return (await this.keeperRequest({ op: 'listSchedules' })).schedules ?? [];
+  }
+
+  async unschedule(id: string): Promise<boolean> {
+    assertScheduleId(id);
+    return (await this.keeperRequest({ op: 'deleteSchedule', id })).removed === true;
+  }
+
+  /** Claims an idempotency key for a new task `id` through a keeper; returns the id of the task that holds it. */
+  private async claimIdempotencyKey(name: string, key: string, id: string): Promise<string> {
+    const { owner } = await this.keeperRequest({ op: 'claimIdempotencyKey', name, key, id });
+    if (owner === undefined) throw new KeeperRequestError('internal', 'the keeper answered an idempotency key claim without its owner');
+    return owner.id;
+  }
+
+  /** Frees the key a failed submit claimed (so a retry of the submit can use it), then gives back the failure. */
+  private async releaseIdempotencyKey(name: string, key: string | undefined, id: string, failure: unknown): Promise<unknown> {
+    if (key !== undefined) await this.keeperRequest({ op: 'releaseIdempotencyKey', name, key, id }).catch(() => {});
+    return failure;
   }
 
   async close(): Promise<void> {
@@ -337,6 +386,7 @@ class Handle<R> implements TaskHandle<R> {
     readonly name: string | undefined,
     /** The link whose reply queue the task's reply goes to, when this client submitted it. */
     private readonly link: ClientLink | undefined,
+    readonly replayed = false,
   ) {}
 
   result(options: ResultOptions = {}): Promise<R> {

@@ -19,3 +19,8 @@ export type { WebhookAttempt, WebhookDeliveryState, WebhookStatus } from './webh
 export * from './task-progress.js';
 export { TASK_CONTROL_EXCHANGE, TaskCancelledError, cancelRoutingKey, type CancelNotice } from './task-cancellation.js';
 export type { ProgressListener } from './client-progress.js';
+export { systemClock, type Clock, type ClockTimer } from './clock.js';
+export { IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_WINDOW_DEFAULT_MS, type IdempotencyKeyOwner } from './idempotency.js';
+export type { RunAt } from './run-at.js';
+export { SCHEDULES_MAX, type Schedule, type ScheduleOptions, type ScheduleTaskOptions } from './schedule.js';
+export type { IdempotencyKeyClaim, ScheduleSlot, SchedulingStore } from './store/scheduling-store.js';

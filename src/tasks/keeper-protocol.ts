@@ -9,6 +9,7 @@ import type { TaskQuery, TaskRecord } from './store/result-store.js';
 import { TASK_LIST_LIMIT_MAX } from './store/task-rows.js';
 import { KeeperRequestError, TaskValidationError, type KeeperErrorCode } from './task-errors.js';
 import { parseCallbackUrl } from './webhooks/webhook-endpoint.js';
+import { SCHEDULING_OPS, parseSchedulingRequest, type SchedulingReplyFields, type SchedulingRequest } from './keeper-scheduling.js';
 
 /** A request to a keeper. */
 export type KeeperRequest =
@@ -17,11 +18,12 @@ export type KeeperRequest =
   | { op: 'retry'; id: string }
   | { op: 'webhook-secret'; url: string }
   | { op: 'cancel'; id: string }
-  | { op: 'cancelled'; names: string[] };
+  | { op: 'cancelled'; names: string[] }
+  | SchedulingRequest;
 
 /** A keeper's reply: `record` for get (absent: unknown task) and retry, `records` for list. */
 export type KeeperReply =
-  | { ok: true; record?: TaskRecord; records?: TaskRecord[]; secret?: string; cancelled?: CancelledRun[] }
+  | ({ ok: true; record?: TaskRecord; records?: TaskRecord[]; secret?: string; cancelled?: CancelledRun[] } & SchedulingReplyFields)
   | { ok: false; error: { code: KeeperErrorCode; message: string } };
 
 const TASK_STATES: readonly TaskState[] = ['queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled'];
@@ -42,7 +44,8 @@ export function parseKeeperRequest(value: unknown): KeeperRequest {
     case 'cancelled':
       return { op: 'cancelled', names: parseTaskNames(value['names']) };
     default:
-      throw badRequest(`unknown op ${JSON.stringify(value['op'])}: use get, list, retry, cancel, cancelled or webhook-secret`);
+      if (SCHEDULING_OPS.includes(value['op'] as string)) return parseSchedulingRequest(value);
+      throw badRequest(`unknown op ${JSON.stringify(value['op'])}: use get, list, retry, cancel, cancelled, webhook-secret or ${SCHEDULING_OPS.join(', ')}`);
   }
 }
 

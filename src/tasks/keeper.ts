@@ -27,6 +27,9 @@ import { KeeperRequestError } from './task-errors.js';
 import { jsonMessage, parseJsonBody } from './task-message.js';
 import { declareEventTopology, declareKeeperRequestsQueue } from './topology.js';
 import { WebhookDispatcher, type WebhookOptions } from './webhooks/webhook-dispatcher.js';
+import { systemClock, type Clock } from './clock.js';
+import { KeeperScheduling, submitSlotTask } from './keeper-scheduling.js';
+import { ScheduleRunner } from './schedule-runner.js';
 
 /** Options of startKeeper. */
 export interface KeeperOptions {
@@ -42,6 +45,14 @@ export interface KeeperOptions {
   logger?: Logger;
   /** Webhooks of tasks submitted with a callbackUrl: signing key, retry policy, payload view. */
   webhooks?: WebhookOptions;
+  /** Time for schedules and idempotency windows (default: the system clock); tests pass a controllable one. */
+  clock?: Clock;
+  /** How long an idempotency key returns its task (default 24 h). */
+  idempotencyWindowMs?: number;
+  /** Longest pause between two reads of the schedules, to learn those defined through another keeper (default 5000 ms). */
+  schedulePollIntervalMs?: number;
+  /** How long a keeper's claimed slot is its own to submit before another keeper takes it over (default 60000 ms). */
+  scheduleClaimLeaseMs?: number;
 }
 
 /** A running result keeper. */
@@ -70,6 +81,7 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
   await keeper.connect();
   keeper.startRetention();
   keeper.webhooks.start();
+  await keeper.startSchedules();
   return keeper;
 }
 
@@ -103,11 +115,33 @@ class KeeperService implements Keeper {
   private readonly taskStats = new TaskStats();
   /** Sends the webhooks of finished tasks. */
   readonly webhooks: WebhookDispatcher;
+  private readonly scheduleRunner: ScheduleRunner;
+  private readonly scheduling: KeeperScheduling;
 
   constructor(private readonly options: KeeperOptions) {
     this.store = options.store;
     this.logger = (options.logger ?? silentLogger).child({ component: 'task-keeper' });
     this.webhooks = new WebhookDispatcher(options.store.webhooks, options.webhooks ?? {}, this.logger);
+    const clock = options.clock ?? systemClock;
+    this.scheduleRunner = new ScheduleRunner({
+      store: this.store, clock, logger: this.logger,
+      submit: (schedule, slot) => {
+        const link = this.link;
+        if (link === undefined) return Promise.reject(new Error('the keeper is not connected to the broker'));
+        return submitSlotTask(link.operations, schedule, slot, clock.now());
+      },
+      ...(options.schedulePollIntervalMs === undefined ? {} : { pollIntervalMs: options.schedulePollIntervalMs }),
+      ...(options.scheduleClaimLeaseMs === undefined ? {} : { claimLeaseMs: options.scheduleClaimLeaseMs }),
+    });
+    this.scheduling = new KeeperScheduling({
+      store: this.store, clock, runner: this.scheduleRunner,
+      ...(options.idempotencyWindowMs === undefined ? {} : { idempotencyWindowMs: options.idempotencyWindowMs }),
+    });
+  }
+
+  /** Starts firing schedules: a first pass now (a slot missed while no keeper ran fires here), then on time. */
+  startSchedules(): Promise<void> {
+    return this.scheduleRunner.wake();
   }
 
   /** The record of task `id`, with the reason it is not running when it is queued. */
@@ -176,6 +210,7 @@ class KeeperService implements Keeper {
     this.closing.abort(new Error('the keeper is closing'));
     clearInterval(this.retentionTimer);
     await this.webhooks.close();
+    await this.scheduleRunner.stop();
     const link = this.link;
     this.link = undefined;
     if (link === undefined) return;
@@ -320,6 +355,12 @@ class KeeperService implements Keeper {
         return { ok: true, record: await this.cancel(request.id) };
       case 'cancelled':
         return { ok: true, cancelled: await recentlyCancelled(this.store, request.names, Date.now()) };
+      case 'claimIdempotencyKey':
+      case 'releaseIdempotencyKey':
+      case 'putSchedule':
+      case 'listSchedules':
+      case 'deleteSchedule':
+        return { ok: true, ...(await this.scheduling.answer(request)) };
     }
   }
 

@@ -10,6 +10,7 @@ import {
   type Backoff,
   type TaskOptions,
 } from './protocol.js';
+import type { RunAt } from './run-at.js';
 import { TaskValidationError } from './task-errors.js';
 import { parseCallbackUrl } from './webhooks/webhook-endpoint.js';
 
@@ -28,6 +29,13 @@ export type SubmitOptions = Partial<Omit<TaskOptions, 'backoff'>> & {
   replyTo?: string;
   /** The correlation_id of that reply (default: the task id). */
   correlationId?: string;
+  /** Run at this time (ms since the epoch, ISO 8601 string or Date) instead of after delayMs; not both. */
+  runAt?: RunAt;
+  /**
+   * A repeated key (per task name, within the keeper's window, default 24 h) returns the existing task
+   * instead of submitting another; costs one keeper round trip (docs/idempotency.md).
+   */
+  idempotencyKey?: string;
 };
 
 /** Throws TaskValidationError unless `name` is a valid task name. */

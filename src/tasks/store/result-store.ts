@@ -7,6 +7,7 @@ import type { BlockedReason } from '../blocked-reason.js';
 import type { TaskError, TaskEvent, TaskOptions, TaskState } from '../protocol.js';
 import type { WebhookDeliveryStore, WebhookStatus } from '../webhooks/webhook-delivery.js';
 import type { TaskProgressEvent } from '../task-progress.js';
+import type { SchedulingStore } from './scheduling-store.js';
 
 /** A task as the result store knows it. */
 export interface TaskRecord {
@@ -49,8 +50,8 @@ export interface TaskQuery {
   offset?: number;
 }
 
-/** Durable storage of task records and their event history. */
-export interface ResultStore {
+/** Durable storage of task records and their event history, plus idempotency keys and schedules. */
+export interface ResultStore extends SchedulingStore {
   /**
    * Applies a state event and returns the record after it. Idempotent and order-tolerant: an event
    * older than what the record already reflects (by run, then attempt, then the order of states within

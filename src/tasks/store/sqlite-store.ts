@@ -16,6 +16,8 @@ import { applyEvent } from './apply-event.js';
 import { applyProgress } from './apply-progress.js';
 import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
+import type { SchedulingStore } from './scheduling-store.js';
+import { SQLITE_SCHEDULING_SCHEMA, SqliteScheduling } from './sqlite-scheduling.js';
 import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
 import { SQLITE_DELETE_FINISHED_DELIVERIES, SQLITE_WEBHOOK_SCHEMA, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
 
@@ -97,6 +99,8 @@ export class SqliteResultStore implements ResultStore {
   #closed = false;
   /** Webhook deliveries, in the same file. */
   readonly webhooks: SqliteWebhookDeliveries;
+  /** Idempotency keys and schedules (SchedulingStore), in the same database. */
+  readonly #scheduling: SqliteScheduling;
 
   /** Opens (creating if needed) the store at `path`, a file path or ':memory:'. */
   constructor(path: string, options: SqliteResultStoreOptions = {}) {
@@ -118,6 +122,7 @@ export class SqliteResultStore implements ResultStore {
     );
     this.#applyBatch = this.#db.transaction((batch: readonly PendingApply[]) => this.#applyInTransaction(batch));
     this.webhooks = new SqliteWebhookDeliveries(this.#db);
+    this.#scheduling = new SqliteScheduling(this.#db);
   }
 
   /** Creates or upgrades the schema in one write transaction, so stores opening one file at once (several keepers) take turns. */
@@ -127,6 +132,7 @@ export class SqliteResultStore implements ResultStore {
       if (version > SCHEMA_VERSION) throw new Error(`task result store has schema version ${version}; this Warren knows up to ${SCHEMA_VERSION}`);
       this.#db.exec(SCHEMA);
       this.#db.exec(SQLITE_WEBHOOK_SCHEMA);
+      this.#db.exec(SQLITE_SCHEDULING_SCHEMA);
       this.#addMissingColumns();
       this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
@@ -279,4 +285,17 @@ export class SqliteResultStore implements ResultStore {
     while (this.#pending.length > 0) this.#commitRound();
     this.#db.close();
   }
+
+  // SchedulingStore: idempotency keys and schedules (sqlite-scheduling.ts).
+  claimIdempotencyKey: SchedulingStore['claimIdempotencyKey'] = (claim) => this.#scheduling.claimIdempotencyKey(claim);
+  releaseIdempotencyKey: SchedulingStore['releaseIdempotencyKey'] = (release) => this.#scheduling.releaseIdempotencyKey(release);
+  deleteExpiredIdempotencyKeys: SchedulingStore['deleteExpiredIdempotencyKeys'] = (now) => this.#scheduling.deleteExpiredIdempotencyKeys(now);
+  putSchedule: SchedulingStore['putSchedule'] = (schedule) => this.#scheduling.putSchedule(schedule);
+  getSchedule: SchedulingStore['getSchedule'] = (id) => this.#scheduling.getSchedule(id);
+  listSchedules: SchedulingStore['listSchedules'] = () => this.#scheduling.listSchedules();
+  deleteSchedule: SchedulingStore['deleteSchedule'] = (id) => this.#scheduling.deleteSchedule(id);
+  claimScheduleSlot: SchedulingStore['claimScheduleSlot'] = (slot) => this.#scheduling.claimScheduleSlot(slot);
+  markScheduleSlotSubmitted: SchedulingStore['markScheduleSlotSubmitted'] = (slot) => this.#scheduling.markScheduleSlotSubmitted(slot);
+  reclaimScheduleSlots: SchedulingStore['reclaimScheduleSlots'] = (reclaim) => this.#scheduling.reclaimScheduleSlots(reclaim);
+  deleteScheduleSlotsBefore: SchedulingStore['deleteScheduleSlotsBefore'] = (slotBefore) => this.#scheduling.deleteScheduleSlotsBefore(slotBefore);
 }

@@ -36,6 +36,7 @@ function invoke(call: StoreCall): Promise<unknown> {
     case 'close': return store.close();
     case 'webhooks': return invokeWebhooks(call.argument);
     case 'recordProgress': return store.recordProgress(call.argument);
+    default: return (store[call.method] as (argument: unknown) => Promise<unknown>)(call.argument);
   }
 }
 

@@ -11,6 +11,7 @@ import type { ResultStore, TaskRecord } from '../../../src/tasks/store/result-st
 import { runEvents, taskEvent, type RunPlan } from './task-events.js';
 import { webhookStoreConformance } from './webhook-store-conformance.js';
 import { progressAndCancellationConformance } from './result-store-progress-conformance.js';
+import { schedulingStoreConformance } from './scheduling-store-conformance.js';
 
 /** How the suite opens stores of one implementation. */
 export interface ResultStoreHarness {
@@ -321,6 +322,7 @@ export function resultStoreConformance(harness: ResultStoreHarness): void {
     });
 
     progressAndCancellationConformance(withStore, options);
+    schedulingStoreConformance(harness, options);
   });
   webhookStoreConformance(harness);
 }
