@@ -75,6 +75,20 @@ export class DelayScheduler {
     return this.heap.length;
   }
 
+  /** Per delayed exchange (by name): messages held and when the next one is due (ms since the epoch). */
+  heldByExchange(): Map<string, { count: number; nextDueAtMs: number }> {
+    const held = new Map<string, { count: number; nextDueAtMs: number }>();
+    for (const entry of this.heap) {
+      const current = held.get(entry.exchange.name);
+      if (current === undefined) held.set(entry.exchange.name, { count: 1, nextDueAtMs: entry.dueAtMs });
+      else {
+        current.count++;
+        current.nextDueAtMs = Math.min(current.nextDueAtMs, entry.dueAtMs);
+      }
+    }
+    return held;
+  }
+
   /**
    * Holds a message published to a delayed exchange with an x-delay in (0, 2^32-1] ms; returns undefined
    * (route it now) for any other exchange or delay, as the plugin does.

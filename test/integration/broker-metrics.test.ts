@@ -64,7 +64,18 @@ test('rabbitmq_* families follow a known workload and pass promtool', options, a
     assert.ok((valueOf(text, 'rabbitmq_global_messages_confirmed_total') ?? 0) >= 3);
     assert.ok((valueOf(text, 'rabbitmq_process_resident_memory_bytes') ?? 0) > 0);
     assert.match(text, /# TYPE rabbitmq_global_messages_received_total counter/);
-    const checked = promtoolCheckMetrics(text);
+    // A delayed exchange's held messages and next due time.
+    await channel.assertExchange('metrics.delayed', 'x-delayed-message', { durable: false, arguments: { 'x-delayed-type': 'direct' } });
+    const publishedAt = Date.now();
+    channel.publish('metrics.delayed', 'k', Buffer.from('later'), { headers: { 'x-delay': 60_000 } });
+    channel.publish('metrics.delayed', 'k', Buffer.from('later still'), { headers: { 'x-delay': 120_000 } });
+    await channel.waitForConfirms();
+    const delayedText = await scrape();
+    const exchange = '{vhost="/",exchange="metrics.delayed"}';
+    assert.equal(valueOf(delayedText, `warren_exchange_delayed_messages${exchange}`), 2);
+    const due = valueOf(delayedText, `warren_exchange_delayed_next_due_timestamp_seconds${exchange}`) ?? 0;
+    assert.ok(Math.abs(due - (publishedAt + 60_000) / 1000) < 5, `next due ${due}`);
+    const checked = promtoolCheckMetrics(delayedText);
     assert.equal(checked.status, 0, checked.output);
   } finally {
     await connection.close();

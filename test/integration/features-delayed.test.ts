@@ -235,7 +235,8 @@ describe('x-delayed-type', { skip: warrenOnly }, () => {
 
 describe('across a restart', { skip: warrenOnly }, () => {
   async function start(dataDir: string): Promise<WarrenNode> {
-    return startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' });
+    // No task keeper: it only slows the restart, and the test times the restart against the delays.
+    return startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent', tasks: { keeperEnabled: false } });
   }
 
   test('persistent delayed messages come back and are delivered at their original due time (or at once when past)', async () => {

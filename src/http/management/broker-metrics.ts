@@ -49,5 +49,10 @@ export function brokerFamilies(backend: ManagementBackend): MetricFamily[] {
     counter('rabbitmq_global_messages_acknowledged_total', 'Total number of messages acknowledged by consumers', stats.ack),
     gauge('rabbitmq_process_resident_memory_bytes', 'Memory used in bytes', [sample({}, process.memoryUsage.rss())]),
   ];
+  const delayed = vhosts.flatMap((vhost) => [...vhost.delayedMessages.heldByExchange()].map(([exchange, held]) => ({ labels: { vhost: vhost.name, exchange }, held })));
+  families.push(
+    gauge('warren_exchange_delayed_messages', 'Messages an x-delayed-message exchange holds until their delay is over', delayed.map(({ labels, held }) => sample(labels, held.count))),
+    gauge('warren_exchange_delayed_next_due_timestamp_seconds', 'When the next held message of an x-delayed-message exchange is due (Unix time)', delayed.map(({ labels, held }) => sample(labels, held.nextDueAtMs / 1000))),
+  );
   return families;
 }
