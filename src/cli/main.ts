@@ -1,7 +1,7 @@
 /**
  * The `warren` command line: `warren server` runs a node, `warren worker <module>` runs the task
  * handlers a module exports, `warren keeper` runs the result keeper and HTTP task gateway against
- * any AMQP broker. Every option can also come from a
+ * any AMQP broker, `warren ctl` manages a running node over HTTP. Every option can also come from a
  * WARREN_* environment variable; the command line wins.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -11,6 +11,7 @@ import { createLogger } from '../util/logger.js';
 import { WARREN_VERSION } from '../server/server-properties.js';
 import { runWorker } from './worker.js';
 import { runKeeper, type KeeperCommandOptions } from './keeper.js';
+import { registerCtlCommand } from './ctl.js';
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -52,7 +53,9 @@ function parsePositiveInteger(value: string): number {
   return number;
 }
 
-const program = new Command('warren').description('Warren: an AMQP 0-9-1 message broker').version(WARREN_VERSION);
+// Positional options: a subcommand's options are its own, so `warren ctl --password X users add bob
+// --password Y` logs in with X and gives bob Y.
+const program = new Command('warren').description('Warren: an AMQP 0-9-1 message broker').version(WARREN_VERSION).enablePositionalOptions();
 
 program
   .command('server')
@@ -111,6 +114,8 @@ program
     const { logLevel, ...keeperOptions } = options;
     await runKeeper(keeperOptions, createLogger(logLevel));
   });
+
+registerCtlCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : String(error));
