@@ -1,5 +1,6 @@
 // Starts Debian's RabbitMQ (package rabbitmq-server) as a private, throwaway node for benchmarks:
-// its own port, node name, Erlang distribution port, epmd, cookie, data and log dirs, no plugins,
+// its own port, node name, Erlang distribution port, epmd, cookie, data and log dirs, no plugins
+// (except rabbitmq_management on a free port when asked for, for the management benchmark),
 // and no reading of /etc/rabbitmq. Nothing it does touches a system RabbitMQ or the test nodes
 // other people run on ports 5673-5675.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -50,6 +51,13 @@ export interface StartRabbitmqOptions {
   readonly startTimeoutMs?: number;
   /** Names the node and its temp directory, so a leftover shows who started it (default 'bench'). */
   readonly label?: string;
+  /** Enable rabbitmq_management (from the installed package, offline) on a free loopback port. */
+  readonly management?: boolean;
+}
+
+/** A running private RabbitMQ node; `httpUrl` is its management API when `management` was asked for. */
+export interface RabbitmqHandle extends BrokerHandle {
+  readonly httpUrl: string | undefined;
 }
 
 /** A private RabbitMQ node: a BrokerHandle that can also run rabbitmqctl against the node. */
@@ -72,7 +80,8 @@ export async function startRabbitmq(options: StartRabbitmqOptions = {}): Promise
   const epmdPort = await findFreePort({ min: 30000, max: 32000 });
   const nodeName = `${label}-${process.pid}-${amqpPort}@localhost`;
 
-  writeFileSync(join(directory, 'enabled_plugins'), '[].\n');
+  const managementPort = options.management === true ? await findFreePort() : undefined;
+  writeFileSync(join(directory, 'enabled_plugins'), managementPort === undefined ? '[].\n' : '[rabbitmq_management].\n');
   writeFileSync(join(directory, 'rabbitmq-env.conf'), '');
   writeFileSync(
     join(directory, 'rabbitmq.conf'),
@@ -80,6 +89,7 @@ export async function startRabbitmq(options: StartRabbitmqOptions = {}): Promise
       `listeners.tcp.1 = 127.0.0.1:${amqpPort}`,
       'log.console = false',
       'log.file.level = warning',
+      ...(managementPort === undefined ? [] : [`management.tcp.port = ${managementPort}`, 'management.tcp.ip = 127.0.0.1']),
       '',
     ].join('\n'),
   );
@@ -172,6 +182,7 @@ export async function startRabbitmq(options: StartRabbitmqOptions = {}): Promise
   return {
     name: 'rabbitmq',
     url: `amqp://guest:guest@127.0.0.1:${amqpPort}/`,
+    httpUrl: managementPort === undefined ? undefined : `http://127.0.0.1:${managementPort}`,
     pid: serverPid,
     version: `RabbitMQ ${rabbitmqVersion()}`,
     stop,

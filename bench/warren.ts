@@ -72,14 +72,20 @@ export interface StartWarrenOptions {
   readonly log?: (line: string) => void;
 }
 
+/** A running Warren process; `httpUrl` is its HTTP port (management API, task gateway). */
+export interface WarrenHandle extends BrokerHandle {
+  readonly httpUrl: string;
+}
+
 /** Builds (if needed) and starts Warren in its own process; resolves once it accepts AMQP. */
-export async function startWarren(options: StartWarrenOptions = {}): Promise<BrokerHandle> {
+export async function startWarren(options: StartWarrenOptions = {}): Promise<WarrenHandle> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (options.skipBuild !== true) ensureWarrenBuilt(log);
   if (!existsSync(cliEntry)) throw new WarrenNotRunnableError(`Warren is not runnable yet: ${cliEntry} does not exist.`);
 
   const directory = mkdtempSync(join(tmpdir(), 'warren-bench-warren-'));
   const port = await findFreePort();
+  const httpPort = await findFreePort();
   // WARREN_BENCH_NODE_OPTIONS: extra node flags for the broker process (e.g. --cpu-prof), for profiling.
   const nodeFlags = (process.env['WARREN_BENCH_NODE_OPTIONS'] ?? '').split(' ').filter((flag) => flag !== '');
   const arguments_ = [
@@ -89,7 +95,7 @@ export async function startWarren(options: StartWarrenOptions = {}): Promise<Bro
     '--amqp-port',
     String(port),
     '--http-port',
-    '0',
+    String(httpPort),
     '--bind',
     '127.0.0.1',
     '--data-dir',
@@ -142,6 +148,7 @@ export async function startWarren(options: StartWarrenOptions = {}): Promise<Bro
   return {
     name: 'warren',
     url: `amqp://guest:guest@127.0.0.1:${port}/`,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
     pid,
     version: warrenVersion(),
     stop,

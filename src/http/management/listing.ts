@@ -21,16 +21,39 @@ type Item = Record<string, unknown>;
 export function listAnswer(items: Item[], query: ListQuery): Item[] | Record<string, unknown> {
   const sorted = query.sort !== undefined && query.sort !== '' ? sortBy(items, query.sort, query.sort_reverse === 'true') : items;
   if (query.page === undefined) return project(sorted, query.columns);
-  const page = positiveInteger(query.page, 'page');
+  return pageAnswer(sorted, items.length, query, (item) => String(item['name'] ?? ''), (pageItems) => pageItems);
+}
+
+/**
+ * {@link listAnswer} for objects whose views cost something to build (10,000 queues): a page that is
+ * not sorted, or sorted by name, is filtered and cut from the objects themselves and only its own
+ * items become views. Any other request builds every view and answers through listAnswer.
+ */
+export function listAnswerOf<T>(objects: readonly T[], nameOf: (object: T) => string, view: (object: T) => Item, query: ListQuery): Item[] | Record<string, unknown> {
+  const sort = query.sort ?? '';
+  if (query.page === undefined || (sort !== '' && sort !== 'name')) return listAnswer(objects.map(view), query);
+  const direction = query.sort_reverse === 'true' ? -1 : 1;
+  // The order listAnswer's sortBy gives names (a stable sort comparing strings with < and >).
+  const sorted = sort === 'name'
+    ? [...objects].sort((left, right) => direction * compareValues(nameOf(left), nameOf(right)))
+    : objects;
+  return pageAnswer(sorted, objects.length, query, nameOf, (pageObjects) => pageObjects.map(view));
+}
+
+/** The page object for `sorted` (already sorted; `totalCount` before filtering), views built by `views`. */
+function pageAnswer<T>(
+  sorted: readonly T[], totalCount: number, query: ListQuery, nameOf: (object: T) => string, views: (pageObjects: T[]) => Item[],
+): Record<string, unknown> {
+  const page = positiveInteger(query.page ?? '1', 'page');
   const pageSize = query.page_size === undefined ? PAGE_SIZE_DEFAULT : positiveInteger(query.page_size, 'page_size');
   if (pageSize > PAGE_SIZE_MAX) throw new HttpError(400, `page_size must be at most ${PAGE_SIZE_MAX}`);
-  const filtered = filterByName(sorted, query.name, query.use_regex === 'true');
+  const filtered = filterByName(sorted, nameOf, query.name, query.use_regex === 'true');
   const pageCount = Math.max(1, Math.ceil(filtered.length / pageSize));
   if (page > pageCount) throw new HttpError(400, `page ${page} is past the last page (${pageCount})`);
-  const pageItems = filtered.slice((page - 1) * pageSize, page * pageSize);
+  const pageItems = views(filtered.slice((page - 1) * pageSize, page * pageSize));
   return {
     filtered_count: filtered.length, item_count: pageItems.length, items: project(pageItems, query.columns),
-    page, page_count: pageCount, page_size: pageSize, total_count: items.length,
+    page, page_count: pageCount, page_size: pageSize, total_count: totalCount,
   };
 }
 
@@ -40,7 +63,7 @@ function positiveInteger(text: string, name: string): number {
   return value;
 }
 
-function filterByName(items: Item[], name: string | undefined, useRegex: boolean): Item[] {
+function filterByName<T>(items: readonly T[], nameOf: (item: T) => string, name: string | undefined, useRegex: boolean): readonly T[] {
   if (name === undefined || name === '') return items;
   if (name.length > NAME_FILTER_MAX_LENGTH) throw new HttpError(400, `name must be at most ${NAME_FILTER_MAX_LENGTH} characters`);
   let matches: (itemName: string) => boolean;
@@ -56,7 +79,7 @@ function filterByName(items: Item[], name: string | undefined, useRegex: boolean
     const needle = name.toLowerCase();
     matches = (itemName) => itemName.toLowerCase().includes(needle);
   }
-  return items.filter((item) => matches(String(item['name'] ?? '')));
+  return items.filter((item) => matches(nameOf(item)));
 }
 
 /** The value at a dotted path ('message_stats.publish'), or undefined. */

@@ -13,7 +13,7 @@ import type { ManagementBackend } from './backend.js';
 import { callBroker, existingVhost } from './broker-calls.js';
 import { booleanField } from './routes-exchanges.js';
 import { jsonToFieldTable, propertiesToJson } from './json-values.js';
-import { listAnswer, type ListQuery } from './listing.js';
+import { listAnswer, listAnswerOf, type ListQuery } from './listing.js';
 import { bindingView, defaultBindingView, queueView } from './views.js';
 
 type Params = { vhost: string; name: string };
@@ -25,13 +25,16 @@ const ACK_MODES = new Set<string>(['ack_requeue_true', 'ack_requeue_false', 'rej
 /** Registers the queue routes. */
 export function registerQueueRoutes(app: FastifyInstance, backend: ManagementBackend): void {
   const { broker, nodeName } = backend;
-  const listQueues = (request: FastifyRequest, only?: string): Record<string, unknown>[] => {
+  /** The queues a request may list (all visible vhosts, or `only`), as queues: views are built per page. */
+  const listQueues = (request: FastifyRequest, only?: string): Queue[] => {
     const user = managementUser(request);
     if (only !== undefined) existingVhost(broker, only);
     const names = only === undefined ? [...broker.vhosts.keys()] : [only];
     return names.filter((name) => canSeeVhost(broker.users, user, name))
-      .flatMap((name) => [...existingVhost(broker, name).queues.values()].map((queue) => queueView(nodeName, queue)));
+      .flatMap((name) => [...existingVhost(broker, name).queues.values()]);
   };
+  const answer = (queues: Queue[], query: ListQuery): unknown =>
+    listAnswerOf(queues, (queue) => queue.name, (queue) => queueView(nodeName, queue), query);
   /** The queue a request names, visible to its user. */
   const visibleQueue = (request: FastifyRequest<{ Params: Params }>): Queue => {
     const user = managementUser(request);
@@ -48,9 +51,9 @@ export function registerQueueRoutes(app: FastifyInstance, backend: ManagementBac
     return queue;
   };
 
-  app.get('/api/queues', async (request) => listAnswer(listQueues(request), request.query as ListQuery));
+  app.get('/api/queues', async (request) => answer(listQueues(request), request.query as ListQuery));
   app.get<{ Params: { vhost: string } }>('/api/queues/:vhost', async (request) =>
-    listAnswer(listQueues(request, request.params.vhost), request.query as ListQuery));
+    answer(listQueues(request, request.params.vhost), request.query as ListQuery));
   app.get<{ Params: Params }>('/api/queues/:vhost/:name', async (request) => queueView(nodeName, visibleQueue(request)));
 
   app.put<{ Params: Params; Body: Record<string, unknown> | undefined }>('/api/queues/:vhost/:name', async (request, reply) => {
