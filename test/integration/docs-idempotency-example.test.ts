@@ -4,10 +4,10 @@
  * charged once; run as a script it prints the same lines.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { runIdempotencyExample } from '../../docs/examples/idempotent-submit.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { runDocsExample } from '../helpers/docs-example.js';
 
 let broker: TestBroker;
 before(async () => {
@@ -26,13 +26,7 @@ test('the repeated submit returns the first task and charges once', { timeout: 2
 });
 
 test('run as a script, the example prints the same lines and exits', { timeout: 20_000 }, async () => {
-  const script = new URL('../../docs/examples/idempotent-submit.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, broker.url], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, stdout, stderr } = await runDocsExample('idempotent-submit.ts', [broker.url]);
   assert.equal(code, 0, stderr);
   assert.equal(stdout, `${expected.join('\n')}\n`);
 });

@@ -5,11 +5,11 @@
  * prints the same.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { runExample } from '../../docs/examples/progress-and-cancellation.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { connectTasks } from '../../src/tasks/index.js';
+import { runDocsExample } from '../helpers/docs-example.js';
 
 let broker: TestBroker;
 before(async () => {
@@ -45,13 +45,7 @@ test('the example prints the progress and result of one batch, and cancels the o
 });
 
 test('run as a script, the example prints the same and exits', { timeout: 30_000 }, async () => {
-  const script = new URL('../../docs/examples/progress-and-cancellation.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, broker.url], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, stdout, stderr } = await runDocsExample('progress-and-cancellation.ts', [broker.url]);
   assert.equal(code, 0, stderr);
   checkPrinted(stdout.trimEnd().split('\n'));
 });

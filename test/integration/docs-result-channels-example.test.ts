@@ -4,13 +4,13 @@
  * long-poll, a verified webhook and an AMQP reply, the same value each time, also run as a script.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fourChannels } from '../../docs/examples/result-channels.js';
 import { startWarren, type WarrenNode } from '../../src/main.js';
+import { runDocsExample } from '../helpers/docs-example.js';
 
 const skip = { skip: process.env['WARREN_TEST_URL'] ? 'needs the in-process node' : false, timeout: 30_000 };
 let node: WarrenNode;
@@ -38,13 +38,7 @@ test('one task, four channels, one result', skip, async () => {
 });
 
 test('run as a script, the example prints the four results and exits', skip, async () => {
-  const script = new URL('../../docs/examples/result-channels.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, endpoints.amqpUrl, endpoints.httpUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, stdout, stderr } = await runDocsExample('result-channels.ts', [endpoints.amqpUrl, endpoints.httpUrl]);
   assert.equal(code, 0, stderr);
   assert.equal(stdout, 'awaited: "cat-320w.webp"\npolled: "cat-320w.webp"\nwebhook: "cat-320w.webp"\nreply: "cat-320w.webp"\n');
 });

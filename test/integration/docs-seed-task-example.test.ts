@@ -5,12 +5,12 @@
  * and the file run as a script prints the same line.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { runSeedExample } from '../../docs/examples/seed-async-task.js';
 import { waitFor } from '../helpers/amqp.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { connectTasks } from '../../src/tasks/index.js';
+import { runDocsExample } from '../helpers/docs-example.js';
 
 let broker: TestBroker;
 before(async () => {
@@ -38,13 +38,7 @@ test('the example returns and prints REMOTE_SERVICE_RESPONSE, each step a record
 });
 
 test('run as a script, the example prints REMOTE_SERVICE_RESPONSE and exits', { timeout: 20_000 }, async () => {
-  const script = new URL('../../docs/examples/seed-async-task.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, broker.url], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, stdout, stderr } = await runDocsExample('seed-async-task.ts', [broker.url]);
   assert.equal(code, 0, stderr);
   assert.equal(stdout, 'REMOTE_SERVICE_RESPONSE\n');
 });

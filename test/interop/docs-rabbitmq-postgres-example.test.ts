@@ -4,11 +4,12 @@
  * keepers' metrics add up, and the file run as a script prints the same. In CI a missing server fails.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { runDeploymentExample } from '../../docs/examples/rabbitmq-postgres.js';
-import { skip as postgresSkip, startTestPostgres } from '../helpers/postgres.js';
-import { skip as rabbitmqSkip, startTestRabbitmq } from '../helpers/rabbitmq.js';
+import { skip as postgresSkip } from '../helpers/postgres.js';
+import { startRabbitmqAndPostgres } from '../helpers/rabbitmq-and-postgres.js';
+import { skip as rabbitmqSkip } from '../helpers/rabbitmq.js';
+import { runDocsExample } from '../helpers/docs-example.js';
 
 const options = { skip: rabbitmqSkip || postgresSkip, timeout: 60_000 };
 let amqpUrl: string;
@@ -17,12 +18,9 @@ const cleanup: (() => Promise<unknown>)[] = [];
 
 before(async () => {
   if (options.skip !== false) return;
-  const [rabbitmq, postgres] = await Promise.allSettled([startTestRabbitmq(), startTestPostgres()]);
-  for (const server of [rabbitmq, postgres]) if (server.status === 'fulfilled') cleanup.push(() => server.value.stop());
-  if (rabbitmq.status === 'rejected') throw rabbitmq.reason;
-  if (postgres.status === 'rejected') throw postgres.reason;
-  amqpUrl = rabbitmq.value.url;
-  postgresUrl = postgres.value.url;
+  const { rabbitmq, postgres } = await startRabbitmqAndPostgres(cleanup);
+  amqpUrl = rabbitmq.url;
+  postgresUrl = postgres.url;
 });
 
 after(async () => {
@@ -39,13 +37,7 @@ test('the deployment example gets its results through the SDK and HTTP, and the 
 });
 
 test('run as a script, the example prints the same results and exits 0', options, async () => {
-  const script = new URL('../../docs/examples/rabbitmq-postgres.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, amqpUrl, postgresUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, stdout, stderr } = await runDocsExample('rabbitmq-postgres.ts', [amqpUrl, postgresUrl]);
   assert.equal(code, 0, stderr);
   assert.match(stdout, /^SDK: \{"pdf":"invoice-1\.pdf"\}\nHTTP: succeeded \{"pdf":"invoice-2\.pdf"\}\n/);
 });

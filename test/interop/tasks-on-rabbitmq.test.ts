@@ -13,8 +13,9 @@ import { waitFor } from '../helpers/amqp.js';
 import { basicAuth, spawnKeeper, type KeeperProcess } from '../helpers/keeper-process.js';
 import { parseSamples, sampleValue } from '../helpers/prometheus-text.js';
 import { promtoolCheckMetrics, skip as promtoolSkip } from '../helpers/promtool.js';
-import { skip as postgresSkip, startTestPostgres } from '../helpers/postgres.js';
-import { skip as rabbitmqSkip, startTestRabbitmq } from '../helpers/rabbitmq.js';
+import { skip as postgresSkip } from '../helpers/postgres.js';
+import { startRabbitmqAndPostgres } from '../helpers/rabbitmq-and-postgres.js';
+import { skip as rabbitmqSkip } from '../helpers/rabbitmq.js';
 import type { TaskView } from '../../src/http/task-view.js';
 import {
   NonRetryableError,
@@ -58,18 +59,15 @@ function countCall(id: string): number {
 before(async () => {
   if (options.skip !== false) return;
   // Both servers start at once: RabbitMQ's few seconds of boot dominate the file's run time.
-  const [rabbitmq, postgres] = await Promise.allSettled([startTestRabbitmq(), startTestPostgres()]);
-  for (const server of [rabbitmq, postgres]) if (server.status === 'fulfilled') cleanup.push(() => server.value.stop());
-  if (rabbitmq.status === 'rejected') throw rabbitmq.reason;
-  if (postgres.status === 'rejected') throw postgres.reason;
-  url = rabbitmq.value.url;
-  store = await PostgresResultStore.open(postgres.value.url);
+  const { rabbitmq, postgres } = await startRabbitmqAndPostgres(cleanup);
+  url = rabbitmq.url;
+  store = await PostgresResultStore.open(postgres.url);
   cleanup.push(() => store.close());
   keeper = await startKeeper({ url, store });
   cleanup.push(() => keeper.close());
-  rabbitmq.value.addUser('alice', 'rabbit-pw');
-  rabbitmq.value.addUser('outsider', 'pw', { vhostAccess: false });
-  standalone = await spawnKeeper(['--amqp', url, '--store', postgres.value.url]);
+  rabbitmq.addUser('alice', 'rabbit-pw');
+  rabbitmq.addUser('outsider', 'pw', { vhostAccess: false });
+  standalone = await spawnKeeper(['--amqp', url, '--store', postgres.url]);
   cleanup.push(async () => {
     standalone.child.kill('SIGKILL');
     await standalone.exited;
