@@ -116,7 +116,9 @@ export class KeeperScheduling {
     }
     const now = clock.now();
     const stored = await store.putSchedule({ ...definition, createdAt: now, updatedAt: now });
-    void this.options.runner.wake();
+    // Answer once this keeper's timer is armed for the new schedule's next slot, so the caller knows
+    // the schedule is live here (and a test's simulated clock cannot jump past a slot not yet armed).
+    await this.options.runner.wake();
     return stored;
   }
 }
