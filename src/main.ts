@@ -95,6 +95,8 @@ export async function startWarren(input: WarrenConfigInput = {}, logger?: Logger
       ],
       connections: () => listener.connectionInfos(),
       closeConnection: (name, reason) => listener.closeConnection(name, reason),
+      unackedMessages: (queue) => listener.unackedMessages(queue),
+      requeueUnacked: (queue, sequence) => listener.requeueUnacked(queue, sequence),
     };
     const metrics = new MetricsRegistry().register(brokerMetricsCollector(management));
     if (tasks?.keeper !== undefined) metrics.register(taskMetricsCollector(tasks.keeper));

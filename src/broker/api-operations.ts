@@ -77,3 +77,34 @@ export function getFromApi(vhost: Vhost, queue: Queue, count: number, ackMode: A
   else for (const entry of taken) queue.reject(entry);
   return got;
 }
+
+/** What one round of a move did. */
+export interface ApiMoveRound {
+  /** Entries taken from the source and enqueued on the destination: settle them on the source once durable. */
+  taken: QueueEntry[];
+  /** True when the destination refused a message (x-overflow reject-publish): the move stops there. */
+  refused: boolean;
+}
+
+/**
+ * Moves up to `count` ready messages from the head of `source` to `destination`, unchanged (properties,
+ * exchange and routing key kept), as enqueued by a publish: written to the destination's store when
+ * persistent and durable, subject to its limits. The source's entries stay outstanding (unacked) until
+ * the caller settles them, which it does once the destination's writes are durable, so a crash in
+ * between duplicates a message rather than losing it. A message the destination would refuse stays
+ * at the head of the source.
+ */
+export function moveFromApi(source: Queue, destination: Queue, count: number): ApiMoveRound {
+  const taken: QueueEntry[] = [];
+  while (taken.length < count && !source.deleted && !destination.deleted) {
+    const entry = source.shift();
+    if (entry === undefined) break;
+    if (destination.refuses(entry.message)) {
+      source.putBack([entry]);
+      return { taken, refused: true };
+    }
+    destination.enqueue(entry.message);
+    taken.push(entry);
+  }
+  return { taken, refused: false };
+}

@@ -4,6 +4,7 @@
  * taken when asked.
  */
 import type { FieldTable } from '../codec/index.js';
+import type { QueueEntry } from './message.js';
 
 /** One open AMQP connection. */
 export interface ConnectionInfo {
@@ -54,4 +55,18 @@ export interface ConsumerInfo {
   prefetchCount: number;
   priority: number;
   unacknowledged: number;
+}
+
+/** One delivery a channel holds unacknowledged, for browsing a queue's unacked messages. */
+export interface UnackedMessageInfo {
+  /** The holding connection's name. */
+  connection: string;
+  channel: number;
+  /** Undefined for a basic.get delivery. */
+  consumerTag: string | undefined;
+  deliveryTag: number;
+  /** When it was delivered (ms since the epoch). */
+  deliveredAt: number;
+  /** The queue's entry (read only: its id is entry.sequence). */
+  entry: QueueEntry;
 }

@@ -39,6 +39,17 @@ export interface Held {
   persisted: boolean;
 }
 
+/** A held message as browsing sees it. */
+export interface HeldMessage {
+  /** Hold order within the vhost: the message's id while it is held. */
+  readonly sequence: number;
+  /** When it is due (ms since the epoch). */
+  readonly dueAtMs: number;
+  /** The exchange holding it. */
+  readonly exchange: Exchange;
+  readonly message: Message;
+}
+
 interface DelayedEntry {
   readonly dueAtMs: number;
   /** Publish order, breaking ties between equal due times. */
@@ -87,6 +98,12 @@ export class DelayScheduler {
       }
     }
     return held;
+  }
+
+  /** Browsing: the messages held (by `exchange` only, when given), earliest due first: a sorted copy, consuming nothing. */
+  held(exchange?: Exchange): HeldMessage[] {
+    const held = exchange === undefined ? [...this.heap] : this.heap.filter((entry) => entry.exchange === exchange);
+    return held.sort((a, b) => (earlier(a, b) ? -1 : 1));
   }
 
   /**

@@ -8,6 +8,8 @@ import { Deque } from '../util/deque.js';
 import type { MessageLocation } from './ports.js';
 
 const CHUNK_ENTRIES = 4096;
+/** Value of a slot's redelivered byte once its message was removed from the middle (a tombstone). */
+const REMOVED = 2;
 
 interface Chunk {
   readonly locations: Float64Array;
@@ -36,6 +38,11 @@ export class PagedFifo {
   /** Index after the tail entry in the last chunk. */
   private tail = CHUNK_ENTRIES;
   private count = 0;
+  /**
+   * Slots of messages removed from the middle (management delete), skipped by shift. The head slot is
+   * never one while messages remain, so shift and headExpiresAt need no check of their own.
+   */
+  private tombstones = 0;
   /** A drained chunk kept for reuse, so a queue hovering at a chunk boundary does not churn memory. */
   private spare: Chunk | undefined;
 
@@ -76,6 +83,37 @@ export class PagedFifo {
     this.count--;
     if (this.count === 0) this.clear();
     else if (this.head === CHUNK_ENTRIES) this.dropFirstChunk();
+    if (this.tombstones > 0) this.skipTombstones();
+    return message;
+  }
+
+  /** Up to `count` messages from position `index` (0 is the head) on, in order (for browsing). */
+  range(index: number, count: number): PagedMessage[] {
+    const found: PagedMessage[] = [];
+    if (index < 0 || index >= this.count) return found;
+    const slots = this.count + this.tombstones;
+    for (let slot = this.tombstones === 0 ? index : this.slotOfLive(index); slot < slots && found.length < count; slot++) {
+      const { chunk, at } = this.place(slot);
+      if (chunk.redelivered[at] !== REMOVED) found.push(this.messageAtSlot(slot));
+    }
+    return found;
+  }
+
+  /**
+   * Removes the message with that sequence number from wherever it is (sequence numbers grow from head
+   * to tail, so this is a binary search) and returns it, or undefined when none has it. Its slot stays
+   * as a tombstone until the head passes it.
+   */
+  remove(sequence: number): PagedMessage | undefined {
+    const slot = this.slotOfSequence(sequence);
+    if (slot < 0) return undefined;
+    const message = this.messageAtSlot(slot);
+    const { chunk, at } = this.place(slot);
+    chunk.redelivered[at] = REMOVED;
+    this.count--;
+    this.tombstones++;
+    if (this.count === 0) this.clear();
+    else this.skipTombstones();
     return message;
   }
 
@@ -87,11 +125,11 @@ export class PagedFifo {
 
   /** Calls `visit` with every message's location, head first. */
   forEachLocation(visit: (location: MessageLocation) => void): void {
-    let remaining = this.count;
+    let remaining = this.count + this.tombstones;
     let start = this.head;
     for (const chunk of this.chunks) {
       const end = Math.min(CHUNK_ENTRIES, start + remaining);
-      for (let i = start; i < end; i++) visit(chunk.locations[i] as MessageLocation);
+      for (let i = start; i < end; i++) if (chunk.redelivered[i] !== REMOVED) visit(chunk.locations[i] as MessageLocation);
       remaining -= end - start;
       start = 0;
     }
@@ -103,6 +141,63 @@ export class PagedFifo {
     this.head = 0;
     this.tail = CHUNK_ENTRIES;
     this.count = 0;
+    this.tombstones = 0;
+  }
+
+  /** Moves the head past removed slots. */
+  private skipTombstones(): void {
+    for (;;) {
+      const chunk = this.chunks.peek() as Chunk;
+      if (chunk.redelivered[this.head] !== REMOVED) return;
+      this.head++;
+      this.tombstones--;
+      if (this.head === CHUNK_ENTRIES) this.dropFirstChunk();
+    }
+  }
+
+  /** The chunk and index of a slot counted from the head (removed slots included). */
+  private place(slot: number): { chunk: Chunk; at: number } {
+    const absolute = this.head + slot;
+    const chunk = this.chunks.at(Math.floor(absolute / CHUNK_ENTRIES)) as Chunk;
+    return { chunk, at: absolute % CHUNK_ENTRIES };
+  }
+
+  private messageAtSlot(slot: number): PagedMessage {
+    const { chunk, at } = this.place(slot);
+    return {
+      location: chunk.locations[at] as MessageLocation,
+      sequence: chunk.sequences[at] as number,
+      expiresAt: chunk.expiresAt[at] as number,
+      size: chunk.sizes[at] as number,
+      redelivered: chunk.redelivered[at] === 1,
+    };
+  }
+
+  /** The slot of the index-th message held, walking past removed slots. */
+  private slotOfLive(index: number): number {
+    let live = -1;
+    let slot = 0;
+    let start = this.head;
+    for (const chunk of this.chunks) {
+      for (let i = start; i < CHUNK_ENTRIES; i++, slot++) if (chunk.redelivered[i] !== REMOVED && ++live === index) return slot;
+      start = 0;
+    }
+    return -1;
+  }
+
+  /** The slot holding a live message with that sequence number, or -1. */
+  private slotOfSequence(sequence: number): number {
+    let low = 0;
+    let high = this.count + this.tombstones - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const { chunk, at } = this.place(middle);
+      const found = chunk.sequences[at] as number;
+      if (found === sequence) return chunk.redelivered[at] === REMOVED ? -1 : middle;
+      if (found < sequence) low = middle + 1;
+      else high = middle - 1;
+    }
+    return -1;
   }
 
   private dropFirstChunk(): void {

@@ -13,7 +13,7 @@ import type { QueueMessageStore, QueueRecovery, StoredMessage } from './ports.js
 import { PublisherThrottle, type FlowControlPolicy, type Publisher, type ThrottledQueue } from './publisher-throttle.js';
 import { withPolicy, type Policy } from './policies.js';
 import { queueSettings, type QueueSettings } from './queue-settings.js';
-import { ReadyList } from './ready-list.js';
+import { ReadyList, type ReadyItem } from './ready-list.js';
 import type { ResourceAlarm } from './resource-alarm.js';
 
 /** The declared shape of a queue, compared on redeclaration. */
@@ -283,6 +283,58 @@ export class Queue implements DeliverySource, ThrottledQueue {
   reject(entry: QueueEntry): void {
     this.outstanding--;
     this.discard(entry, 'rejected');
+  }
+
+  /** Browsing: the ready messages at positions [offset, offset + limit) in delivery order, consuming nothing. */
+  readyPage(offset: number, limit: number): ReadyItem[] {
+    const items: ReadyItem[] = [];
+    let skip = offset;
+    for (let i = this.levels.length - 1; i >= 0 && items.length < limit; i--) {
+      const level = this.levels[i] as ReadyList;
+      if (skip >= level.length) skip -= level.length;
+      else {
+        level.page(skip, limit - items.length, items);
+        skip = 0;
+      }
+    }
+    return items;
+  }
+
+  /** Browsing: reads a paged-out message back from the store without taking it off the queue. */
+  readPaged(paged: PagedMessage): Message {
+    return toMessage((this.store as QueueMessageStore).read(paged.location));
+  }
+
+  /**
+   * Management delete: takes the ready message with that sequence number out of the queue, wherever it
+   * waits, and acknowledges it in the store (never dead-lettered, as a purge). Undefined when no ready
+   * message has it; `stored` says an acknowledgement was written (the caller waits for it to be durable).
+   */
+  removeReady(sequence: number): { stored: boolean } | undefined {
+    for (const level of this.levels) {
+      const removed = level.remove(sequence);
+      if (removed === undefined) continue;
+      if (removed.entry !== undefined) this.alarms.held(-removed.entry.message.body.length);
+      const location = removed.entry === undefined ? removed.paged.location : removed.entry.location;
+      if (location === undefined || this.store === undefined) return { stored: false };
+      this.store.ack(location);
+      return { stored: true };
+    }
+    return undefined;
+  }
+
+  /** Puts entries taken by shift() back in their places unchanged (a move that could not complete). */
+  putBack(entries: readonly QueueEntry[]): void {
+    this.outstanding -= entries.length;
+    if (this.deleted || entries.length === 0) return;
+    if (this.levels.length === 1) (this.levels[0] as ReadyList).requeue(entries);
+    else for (const entry of entries) this.levelOf(entry.message).requeue([entry]);
+    this.dispatch();
+  }
+
+  /** Whether enqueue would refuse this message now (a length limit with x-overflow reject-publish). */
+  refuses(message: Message): boolean {
+    return this.settings.overflow !== 'drop-head' && this.wouldOverflow(message);
   }
 
   /** Subscribes a consumer (ordered by its priority) and starts delivering to it. */

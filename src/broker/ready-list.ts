@@ -7,6 +7,9 @@ import { Deque } from '../util/deque.js';
 import type { QueueEntry } from './message.js';
 import { PagedFifo, type PagedMessage } from './paged-fifo.js';
 
+/** One ready message as browsing sees it: an entry held in memory, or the place of one whose body is on disk. */
+export type ReadyItem = { entry: QueueEntry; paged?: undefined } | { entry?: undefined; paged: PagedMessage };
+
 /** Reads a paged-out message back into a queue entry. */
 export type PageIn = (paged: PagedMessage) => QueueEntry;
 
@@ -60,6 +63,48 @@ export class ReadyList {
     this.requeuedHead = 0;
   }
 
+  /** Appends to `into` the ready messages at positions [offset, offset + limit) in delivery order, consuming nothing. */
+  page(offset: number, limit: number, into: ReadyItem[]): void {
+    const end = offset + limit;
+    const requeuedCount = this.requeued.length - this.requeuedHead;
+    let index = offset;
+    for (; index < end && index < requeuedCount; index++) into.push({ entry: this.requeued[this.requeuedHead + index] as QueueEntry });
+    const inMemory = requeuedCount + this.resident.length;
+    for (; index < end && index < inMemory; index++) into.push({ entry: this.resident.at(index - requeuedCount) as QueueEntry });
+    if (index >= end) return;
+    for (const paged of this.paged.range(index - inMemory, end - index)) into.push({ paged });
+  }
+
+  /**
+   * Removes the ready message with that sequence number from wherever it waits and returns it, or
+   * undefined when none has it. Each part of the list is ordered by sequence, so finding it is a binary
+   * search; an entry in memory is spliced out (O(n) in the window), a paged-out one left as a tombstone.
+   */
+  remove(sequence: number): ReadyItem | undefined {
+    const requeued = this.requeued;
+    const inRequeued = searchSequence(this.requeuedHead, requeued.length - 1, (i) => (requeued[i] as QueueEntry).sequence, sequence);
+    if (inRequeued >= 0) {
+      const [entry] = requeued.splice(inRequeued, 1) as [QueueEntry];
+      if (this.requeuedHead === requeued.length) {
+        this.requeued = [];
+        this.requeuedHead = 0;
+      }
+      this.bytes -= entry.message.body.length;
+      return { entry };
+    }
+    const resident = this.resident;
+    const inResident = searchSequence(0, resident.length - 1, (i) => (resident.at(i) as QueueEntry).sequence, sequence);
+    if (inResident >= 0) {
+      const entry = resident.removeAt(inResident) as QueueEntry;
+      this.bytes -= entry.message.body.length;
+      return { entry };
+    }
+    const paged = this.paged.remove(sequence);
+    if (paged === undefined) return undefined;
+    this.bytes -= paged.size;
+    return { paged };
+  }
+
   /** Removes and returns the head entry, reading up to `batch` paged-out messages back when memory ran dry. */
   shift(pageIn: PageIn, batch: number): QueueEntry | undefined {
     const entry = this.takeHead(pageIn, batch);
@@ -100,6 +145,20 @@ export class ReadyList {
     }
     return this.resident.shift();
   }
+}
+
+/** The index in [low, high] whose sequence is `sequence` (sequences ascend with the index), or -1. */
+function searchSequence(low: number, high: number, sequenceAt: (index: number) => number, sequence: number): number {
+  let from = low;
+  let to = high;
+  while (from <= to) {
+    const middle = (from + to) >>> 1;
+    const found = sequenceAt(middle);
+    if (found === sequence) return middle;
+    if (found < sequence) from = middle + 1;
+    else to = middle - 1;
+  }
+  return -1;
 }
 
 function mergeBySequence(left: readonly QueueEntry[], right: readonly QueueEntry[]): QueueEntry[] {

@@ -21,7 +21,7 @@ import { ChannelConsumer, type ConsumerHost } from './consumer.js';
 import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
 import { PublisherConfirms } from './publisher-confirms.js';
 import type { ResourceAccess } from '../broker/access-control.js';
-import type { ChannelInfo } from '../broker/connection-info.js';
+import type { ChannelInfo, UnackedMessageInfo } from '../broker/connection-info.js';
 import { Unacked, type UnackedDelivery } from './unacked.js';
 
 /** A publish held back until tx.commit, already routed (RabbitMQ routes at publish time too). */
@@ -117,6 +117,29 @@ export class Channel implements ConsumerHost, ReplyTarget {
         unacknowledged: consumer.unackedCount,
       })),
     };
+  }
+
+  /** Management browsing: appends the deliveries from `queue` this channel holds unacknowledged. */
+  unackedFrom(queue: Queue, connection: string, into: UnackedMessageInfo[]): void {
+    for (const { queue: from, entry, consumer, deliveryTag, deliveredAt } of this.unacked.values()) {
+      if (from === queue) into.push({ connection, channel: this.number, consumerTag: consumer?.consumerTag, deliveryTag, deliveredAt, entry });
+    }
+  }
+
+  /**
+   * Management requeue: if this channel holds the delivery of message `sequence` of `queue`, the broker
+   * takes it back as if the client had nacked it with requeue, and the client's later ack, nack or
+   * reject of its tag is ignored. Returns whether this channel held it.
+   */
+  requeueFor(queue: Queue, sequence: number): boolean {
+    if (this.closed || this.closing) return false;
+    for (const delivery of this.unacked.values()) {
+      if (delivery.queue !== queue || delivery.entry.sequence !== sequence) continue;
+      this.unacked.revoke(delivery.deliveryTag);
+      this.apply([delivery], true);
+      return true;
+    }
+    return false;
   }
 
   /** Starts a server-initiated close: the channel lets go of everything and waits for close-ok. */

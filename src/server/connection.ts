@@ -21,7 +21,8 @@ import type { Logger } from '../util/logger.js';
 import { MECHANISMS, parseCredentials } from './auth.js';
 import { Channel } from './channel.js';
 import { serverProperties } from './server-properties.js';
-import type { ConnectionInfo } from '../broker/connection-info.js';
+import type { ConnectionInfo, UnackedMessageInfo } from '../broker/connection-info.js';
+import type { Queue } from '../broker/queue.js';
 
 /** Where the connection is in its life. */
 type ConnectionState = 'awaitingHeader' | 'awaitingStartOk' | 'awaitingTuneOk' | 'awaitingOpen' | 'open' | 'closing' | 'closed';
@@ -233,6 +234,19 @@ export class Connection implements FrameHandler, Publisher, BlockablePublisher {
       receivedBytes: this.socket.bytesRead, sentBytes: this.socket.bytesWritten,
       channels: [...this.channels.values()].filter((channel) => !channel.closing).map((channel) => channel.info()),
     };
+  }
+
+  /** Management browsing: appends the deliveries from `queue` this connection's channels hold unacknowledged. */
+  unackedFrom(queue: Queue, into: UnackedMessageInfo[]): void {
+    if (this.vhost?.name !== queue.vhost) return;
+    for (const channel of this.channels.values()) channel.unackedFrom(queue, this.name, into);
+  }
+
+  /** Management requeue of the delivery of message `sequence` of `queue`; false when no channel here holds it. */
+  requeueFor(queue: Queue, sequence: number): boolean {
+    if (this.vhost?.name !== queue.vhost) return false;
+    for (const channel of this.channels.values()) if (channel.requeueFor(queue, sequence)) return true;
+    return false;
   }
 
   /** Closes with 320 CONNECTION_FORCED, as on broker shutdown. */

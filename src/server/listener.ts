@@ -7,7 +7,8 @@ import type { Broker } from '../broker/broker.js';
 import type { Limits } from '../config/config.js';
 import type { Logger } from '../util/logger.js';
 import { Connection, type ConnectionContext } from './connection.js';
-import type { ConnectionInfo } from '../broker/connection-info.js';
+import type { ConnectionInfo, UnackedMessageInfo } from '../broker/connection-info.js';
+import type { Queue } from '../broker/queue.js';
 
 /** How long shutdown waits for clients to answer connection.close before dropping them. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -44,6 +45,19 @@ export class AmqpListener {
   /** Every open connection, for the management API. */
   connectionInfos(): ConnectionInfo[] {
     return [...this.connections].map((connection) => connection.info());
+  }
+
+  /** The deliveries from `queue` that channels hold unacknowledged, for management browsing. */
+  unackedMessages(queue: Queue): UnackedMessageInfo[] {
+    const found: UnackedMessageInfo[] = [];
+    for (const connection of this.connections) connection.unackedFrom(queue, found);
+    return found;
+  }
+
+  /** Management requeue: takes the delivery of message `sequence` of `queue` back from whichever channel holds it. */
+  requeueUnacked(queue: Queue, sequence: number): boolean {
+    for (const connection of this.connections) if (connection.requeueFor(queue, sequence)) return true;
+    return false;
   }
 
   /** Closes the connection of that name with 320 CONNECTION_FORCED and `reason`; false when there is none. */

@@ -21,6 +21,11 @@ export interface UnackedDelivery {
 /** The unacked set of one channel. */
 export class Unacked {
   private deliveries = new Map<number, UnackedDelivery>();
+  /**
+   * Tags of deliveries the broker took back (management requeue): the client's later ack, nack or reject
+   * of one is ignored instead of being an unknown tag. Created on first use; a tag leaves once named.
+   */
+  private revoked: Set<number> | undefined;
 
   /** Number of unacknowledged deliveries. */
   get size(): number {
@@ -44,12 +49,18 @@ export class Unacked {
   take(deliveryTag: number, multiple: boolean): UnackedDelivery[] {
     if (!multiple) {
       const delivery = this.deliveries.get(deliveryTag);
-      if (delivery === undefined) throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
+      if (delivery === undefined) {
+        if (this.revoked?.delete(deliveryTag) === true) return [];
+        throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
+      }
       this.deliveries.delete(deliveryTag);
       return [delivery];
     }
     // RabbitMQ insists that the named tag itself be outstanding, even when lower tags are.
-    if (deliveryTag !== 0 && !this.deliveries.has(deliveryTag)) throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
+    if (deliveryTag !== 0 && !this.deliveries.has(deliveryTag) && this.revoked?.has(deliveryTag) !== true) {
+      throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
+    }
+    if (this.revoked !== undefined) for (const tag of this.revoked) if (deliveryTag === 0 || tag <= deliveryTag) this.revoked.delete(tag);
     const taken: UnackedDelivery[] = [];
     for (const [tag, delivery] of this.deliveries) {
       if (deliveryTag !== 0 && tag > deliveryTag) break;
@@ -57,6 +68,15 @@ export class Unacked {
       this.deliveries.delete(tag);
     }
     return taken;
+  }
+
+  /** Takes a delivery back for the broker (management requeue); later settlements of its tag are ignored. */
+  revoke(deliveryTag: number): UnackedDelivery | undefined {
+    const delivery = this.deliveries.get(deliveryTag);
+    if (delivery === undefined) return undefined;
+    this.deliveries.delete(deliveryTag);
+    (this.revoked ??= new Set()).add(deliveryTag);
+    return delivery;
   }
 
   /** Puts deliveries back (tx.rollback), keeping tag order. */

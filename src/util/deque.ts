@@ -53,6 +53,17 @@ export class Deque<T> {
     return this.items[(this.head + index) & (this.items.length - 1)];
   }
 
+  /** Removes and returns the item at position index from the head, closing the gap (O(n)), or undefined. */
+  removeAt(index: number): T | undefined {
+    if (index < 0 || index >= this.count) return undefined;
+    const mask = this.items.length - 1;
+    const item = this.items[(this.head + index) & mask];
+    for (let i = index; i < this.count - 1; i++) this.items[(this.head + i) & mask] = this.items[(this.head + i + 1) & mask];
+    this.items[(this.head + this.count - 1) & mask] = undefined;
+    this.count--;
+    return item;
+  }
+
   /** Removes every item and returns how many there were. */
   clear(): number {
     const removed = this.count;

@@ -3,7 +3,8 @@
  * knows (connections, channels, consumers), handed over by the composition root (main.ts).
  */
 import type { Broker } from '../../broker/broker.js';
-import type { ConnectionInfo } from '../../broker/connection-info.js';
+import type { ConnectionInfo, UnackedMessageInfo } from '../../broker/connection-info.js';
+import type { Queue } from '../../broker/queue.js';
 
 /** One listening port, as /api/overview lists it. */
 export interface ListenerInfo {
@@ -25,4 +26,11 @@ export interface ManagementBackend {
   connections(): ConnectionInfo[];
   /** Closes the connection of that name with 320 CONNECTION_FORCED; false when there is none. */
   closeConnection(name: string, reason: string): boolean;
+  /** The deliveries from `queue` that AMQP channels hold unacknowledged (message browsing). */
+  unackedMessages(queue: Queue): UnackedMessageInfo[];
+  /**
+   * Takes the delivery of message `sequence` of `queue` back from the channel holding it and requeues it
+   * (as a nack with requeue); false when no channel holds it.
+   */
+  requeueUnacked(queue: Queue, sequence: number): boolean;
 }

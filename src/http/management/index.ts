@@ -9,6 +9,7 @@ import { registerAccessRoutes } from './routes-access.js';
 import { registerBindingRoutes } from './routes-bindings.js';
 import { registerConnectionRoutes } from './routes-connections.js';
 import { registerExchangeRoutes } from './routes-exchanges.js';
+import { registerMessageRoutes } from './routes-messages.js';
 import { registerNodeRoutes } from './routes-node.js';
 import { registerPolicyRoutes } from './routes-policies.js';
 import { registerQueueRoutes } from './routes-queues.js';
@@ -22,6 +23,7 @@ export function registerManagementApi(app: FastifyInstance, backend: ManagementB
   registerAccessRoutes(app, backend);
   registerExchangeRoutes(app, backend);
   registerQueueRoutes(app, backend);
+  registerMessageRoutes(app, backend);
   registerBindingRoutes(app, backend);
   registerConnectionRoutes(app, backend);
   registerPolicyRoutes(app, backend);

@@ -1,0 +1,62 @@
+/**
+ * The ready list's browsing and removal by sequence: a page and a removal see the returned entries,
+ * the in-memory window and the paged-out FIFO as one list in delivery order, and shift agrees.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { Message, type QueueEntry } from '../../../src/broker/message.js';
+import type { MessageLocation } from '../../../src/broker/ports.js';
+import { ReadyList, type ReadyItem } from '../../../src/broker/ready-list.js';
+
+const EMPTY_PROPERTIES = Buffer.from([0, 0]);
+
+function entry(sequence: number): QueueEntry {
+  return { message: new Message('', 'q', EMPTY_PROPERTIES, Buffer.from(String(sequence))), sequence, redelivered: false, expiresAt: 0, deliveryCount: 0 };
+}
+
+function sequenceOf(item: ReadyItem): number {
+  return item.entry === undefined ? item.paged.sequence : item.entry.sequence;
+}
+
+test('page, remove and shift agree with a sorted array across returned, resident and paged-out entries', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 30 }), fc.array(fc.integer({ min: 0, max: 80 }), { maxLength: 30 }),
+      fc.integer({ min: 0, max: 90 }), fc.integer({ min: 1, max: 20 }),
+      (residentCount, pagedCount, removals, offset, limit) => {
+        const list = new ReadyList(4);
+        const model: number[] = [];
+        let next = 0;
+        // The first two resident entries are "delivered" and returned, so the returned part is exercised too.
+        const delivered: QueueEntry[] = [];
+        for (let i = 0; i < residentCount; i++, next++) {
+          list.push(entry(next));
+          model.push(next);
+        }
+        for (let i = 0; i < pagedCount; i++, next++) {
+          list.pushPaged({ location: next as MessageLocation, sequence: next, expiresAt: 0, size: String(next).length, redelivered: false });
+          model.push(next);
+        }
+        const pageIn = (paged: { sequence: number }): QueueEntry => entry(paged.sequence);
+        for (let i = 0; i < 2 && list.length > 0; i++) delivered.push(list.shift(pageIn, 4) as QueueEntry);
+        list.requeue(delivered);
+        for (const sequence of removals) {
+          const index = model.indexOf(sequence);
+          const removed = list.remove(sequence);
+          assert.equal(removed === undefined ? -1 : sequenceOf(removed), index < 0 ? -1 : sequence);
+          if (index >= 0) model.splice(index, 1);
+          assert.equal(list.length, model.length);
+        }
+        const page: ReadyItem[] = [];
+        list.page(offset, limit, page);
+        assert.deepEqual(page.map(sequenceOf), model.slice(offset, offset + limit));
+        const shifted: number[] = [];
+        for (let taken = list.shift(pageIn, 3); taken !== undefined; taken = list.shift(pageIn, 3)) shifted.push(taken.sequence);
+        assert.deepEqual(shifted, model);
+        assert.equal(list.bytes, 0);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
