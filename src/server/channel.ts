@@ -8,7 +8,7 @@ import { FrameType, METHOD_IDS, ReplyCode, decodeMethod, type Method } from '../
 import { consumerPriority } from '../broker/argument-validation.js';
 import {
   AmqpError, accessRefused, channelError, commandInvalid, internalError, notAllowed, notFound, notImplemented,
-  preconditionFailed, unexpectedFrame,
+  preconditionFailed, unexpectedFrame, type ChannelError,
 } from '../broker/errors.js';
 import type { Exchange } from '../broker/exchange/exchange.js';
 import { prepareMessage, type Message, type QueueEntry } from '../broker/message.js';
@@ -22,7 +22,8 @@ import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
 import { PublisherConfirms } from './publisher-confirms.js';
 import type { ResourceAccess } from '../broker/access-control.js';
 import type { ChannelInfo, UnackedMessageInfo } from '../broker/connection-info.js';
-import { Unacked, type UnackedDelivery } from './unacked.js';
+import { AckTimeoutWatch } from './ack-timeout.js';
+import { Unacked, requeueDeliveries, type UnackedDelivery } from './unacked.js';
 
 /** A publish held back until tx.commit, already routed (RabbitMQ routes at publish time too). */
 interface PendingPublish {
@@ -58,8 +59,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
    */
   private consumerUnackedCount = 0;
   /** Armed while deliveries are unacknowledged: fires at the earliest acknowledgement deadline. */
-  private ackTimer: NodeJS.Timeout | undefined;
-  private readonly defaultAckTimeoutMs: number;
+  private readonly ackTimeouts: AckTimeoutWatch;
   private readonly directReply: DirectReply;
 
   constructor(
@@ -72,7 +72,13 @@ export class Channel implements ConsumerHost, ReplyTarget {
   ) {
     this.content = new ContentAssembler(limits.messageSizeMaxBytes);
     this.consumersMax = limits.consumersPerChannelMax;
-    this.defaultAckTimeoutMs = limits.consumerTimeoutMs;
+    const isOpen = (): boolean => !this.closing && !this.closed;
+    this.ackTimeouts = new AckTimeoutWatch(number, this.unacked, limits.consumerTimeoutMs, {
+      get active() {
+        return isOpen();
+      },
+      fail: (error: ChannelError) => connection.failChannel(number, error),
+    });
     this.directReply = new DirectReply(vhost, this);
   }
 
@@ -490,37 +496,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
 
   private addUnacked(delivery: UnackedDelivery): void {
     this.unacked.add(delivery);
-    if (this.ackTimer === undefined) this.armAckTimer(delivery.deliveredAt + this.ackTimeoutOf(delivery));
-  }
-
-  private ackTimeoutOf(delivery: UnackedDelivery): number {
-    return delivery.queue.settings.consumerTimeout ?? this.defaultAckTimeoutMs;
-  }
-
-  private armAckTimer(deadline: number): void {
-    this.ackTimer = setTimeout(() => this.checkAckTimeouts(), Math.max(0, deadline - Date.now()));
-    this.ackTimer.unref();
-  }
-
-  /** RabbitMQ's consumer_timeout: a delivery unacknowledged for too long closes the channel (and is requeued). */
-  private checkAckTimeouts(): void {
-    this.ackTimer = undefined;
-    if (this.closed || this.closing) return;
-    const now = Date.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const delivery of this.unacked.values()) {
-      const timeoutMs = this.ackTimeoutOf(delivery);
-      const deadline = delivery.deliveredAt + timeoutMs;
-      if (deadline <= now) {
-        this.connection.failChannel(this.number, preconditionFailed(
-          `delivery acknowledgement on channel ${this.number} timed out. Timeout value used: ${timeoutMs} ms. ` +
-            'This timeout value can be configured, see consumers doc guide to learn more',
-        ));
-        return;
-      }
-      next = Math.min(next, deadline);
-    }
-    if (next !== Number.POSITIVE_INFINITY) this.armAckTimer(next);
+    this.ackTimeouts.delivered(delivery);
   }
 
   consumerCancelledByBroker(consumer: ChannelConsumer): void {
@@ -634,8 +610,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
   teardown(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
+    this.ackTimeouts.stop();
     this.directReply.cancel();
     const pending = this.unacked.take(0, true);
     for (const { deliveries } of this.txSettlements) pending.push(...deliveries);
@@ -650,17 +625,3 @@ export class Channel implements ConsumerHost, ReplyTarget {
     this.consumers.clear();
   }
 }
-
-/** Returns deliveries to their queues, one requeue call per queue. */
-function requeueDeliveries(deliveries: readonly UnackedDelivery[]): void {
-  if (deliveries.length === 0) return;
-  const byQueue = new Map<Queue, QueueEntry[]>();
-  for (const { queue, entry } of deliveries) {
-    const list = byQueue.get(queue);
-    if (list === undefined) byQueue.set(queue, [entry]);
-    else list.push(entry);
-  }
-  for (const [queue, entries] of byQueue) queue.requeue(entries);
-}
-
-

@@ -86,3 +86,15 @@ export class Unacked {
     this.deliveries = new Map(all.map((delivery) => [delivery.deliveryTag, delivery]));
   }
 }
+
+/** Returns deliveries to their queues, one requeue call per queue. */
+export function requeueDeliveries(deliveries: readonly UnackedDelivery[]): void {
+  if (deliveries.length === 0) return;
+  const byQueue = new Map<Queue, QueueEntry[]>();
+  for (const { queue, entry } of deliveries) {
+    const list = byQueue.get(queue);
+    if (list === undefined) byQueue.set(queue, [entry]);
+    else list.push(entry);
+  }
+  for (const [queue, entries] of byQueue) queue.requeue(entries);
+}
