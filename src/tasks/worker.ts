@@ -2,10 +2,10 @@
  * The task worker: consumes the work queues of the task names it has handlers for and runs each
  * delivery as a TaskAttempt. Register every handler with `handle()`, then call `start()`.
  *
- * Concurrency is one channel-wide prefetch (basic.qos global; per consumer when there is one task name)
- * on the consuming channel: the broker never has more than `concurrency` unacked deliveries out to this
- * worker, over all task names together, and as a delivery is acked only once its outcome is recorded,
- * no more than `concurrency` handlers run at once.
+ * Concurrency is the handler slots (at most `concurrency` handlers run at once, over all task names);
+ * each work queue's consumer has a per-consumer prefetch of `concurrency` x `prefetchMultiplier`, so
+ * the next deliveries are at hand while outcomes wait for the broker's confirms (a delivery is acked
+ * only once its outcome is recorded). Per-consumer qos only: RabbitMQ 4.3 refuses global qos by default.
  * (An attempt that timed out while its handler ignores the signal is let go, so such a handler may run on.)
  * Outcomes are published on a second channel in confirm mode.
  */
@@ -192,10 +192,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async consume(channel: AMQPChannel): Promise<void> {
-    // One consumer: a per-consumer prefetch is the same limit, and RabbitMQ deprecates global qos.
+    // Per consumer (global qos is deprecated, and refused by default since RabbitMQ 4.3): each task name
+    // may prefetch this many; the handler slots keep the handlers running at once to `concurrency`.
     // More deliveries than handlers: while outcomes wait for the broker's confirms, the next ones are here.
     const prefetch = this.options.concurrency * (this.options.prefetchMultiplier ?? PREFETCH_MULTIPLIER_DEFAULT);
-    await channel.basicQos(Math.min(prefetch, CONCURRENCY_MAX), 0, this.handlers.size > 1);
+    await channel.basicQos(Math.min(prefetch, CONCURRENCY_MAX), 0, false);
     for (const [name, handler] of this.handlers) {
       const consumer = await channel.basicConsume(taskQueueName(name), { noAck: false }, (message) => this.onDelivery(name, handler, message));
       // wait() rejects when the broker cancels the consumer (its queue was deleted) or closes the channel.
