@@ -24,18 +24,20 @@ export interface TestRabbitmq {
   stop(): Promise<void>;
   /** Adds a RabbitMQ user with full permissions on vhost `/` (or, with `vhostAccess: false`, none). */
   addUser(username: string, password: string, options?: { vhostAccess?: boolean }): void;
+  /** http://127.0.0.1:PORT of RabbitMQ's management API, when started with `management: true`. */
+  httpUrl: string | undefined;
 }
 
 /**
  * Starts a node and resolves once it accepts AMQP connections. If the test process exits without
  * calling stop() (a failed hook, an uncaught error, SIGINT), an exit hook kills the node and its epmd.
  */
-export async function startTestRabbitmq(): Promise<TestRabbitmq> {
+export async function startTestRabbitmq(options: { management?: boolean } = {}): Promise<TestRabbitmq> {
   if (unavailable !== undefined) throw new Error(unavailable);
-  const node = await startRabbitmq({ label: 'test', startTimeoutMs: 60_000 });
+  const node = await startRabbitmq({ label: 'test', startTimeoutMs: 60_000, ...(options.management === true ? { management: true } : {}) });
   const addUser = (username: string, password: string, options: { vhostAccess?: boolean } = {}): void => {
     node.rabbitmqctl(['add_user', username, password]);
     if (options.vhostAccess !== false) node.rabbitmqctl(['set_permissions', '-p', '/', username, '.*', '.*', '.*']);
   };
-  return { url: node.url, stop: node.stop, addUser };
+  return { url: node.url, stop: node.stop, addUser, httpUrl: node.httpUrl };
 }

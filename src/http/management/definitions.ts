@@ -21,6 +21,9 @@ import { PASSWORD_HASHING, bindingView, exchangeView, permissionView, queueView 
 
 type Json = Record<string, unknown>;
 
+/** Global parameters RabbitMQ exports that name the cluster itself; an import ignores them. */
+const CLUSTER_IDENTITY_PARAMETERS = new Set(['cluster_name', 'internal_cluster_id']);
+
 /** The objects of one vhost: durable and transient exchanges (not the predeclared ones), non-exclusive queues, bindings. */
 function vhostObjects(vhost: Vhost, node: string): { exchanges: Json[]; queues: Json[]; bindings: Json[] } {
   const exchanges = [...vhost.exchanges.values()].filter((exchange) => exchange.name !== '' && !exchange.name.startsWith('amq.'));
@@ -86,7 +89,8 @@ function flag(item: Json, key: string, fallback: boolean): boolean {
  */
 export function importDefinitions(broker: Broker, body: Json, onlyVhost?: string): void {
   for (const key of ['parameters', 'global_parameters', 'topic_permissions']) {
-    const items = section(body, key).filter((item) => !(key === 'global_parameters' && item['name'] === 'cluster_name'));
+    // A cluster's own identity (its name, its internal id) is not a setting to carry over.
+    const items = section(body, key).filter((item) => !(key === 'global_parameters' && CLUSTER_IDENTITY_PARAMETERS.has(String(item['name']))));
     if (items.length > 0) throw new HttpError(400, `Warren does not support ${key} yet; remove them from the file to import the rest`);
   }
   const vhostOf = (item: Json, where: string): Vhost => existingVhost(broker, onlyVhost ?? text(item, 'vhost', where));
