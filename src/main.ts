@@ -97,6 +97,7 @@ export async function startWarren(input: WarrenConfigInput = {}, logger?: Logger
       closeConnection: (name, reason) => listener.closeConnection(name, reason),
       unackedMessages: (queue) => listener.unackedMessages(queue),
       requeueUnacked: (queue, sequence) => listener.requeueUnacked(queue, sequence),
+      oldestUnackedByQueue: () => listener.oldestUnackedByQueue(),
     };
     const metrics = new MetricsRegistry().register(brokerMetricsCollector(management));
     if (tasks?.keeper !== undefined) metrics.register(taskMetricsCollector(tasks.keeper));

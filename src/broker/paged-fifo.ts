@@ -123,6 +123,12 @@ export class PagedFifo {
     return (this.chunks.peek() as Chunk).expiresAt[this.head];
   }
 
+  /** The head message's sequence number, or undefined when empty. */
+  headSequence(): number | undefined {
+    if (this.count === 0) return undefined;
+    return (this.chunks.peek() as Chunk).sequences[this.head];
+  }
+
   /** Calls `visit` with every message's location, head first. */
   forEachLocation(visit: (location: MessageLocation) => void): void {
     let remaining = this.count + this.tombstones;

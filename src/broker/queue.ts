@@ -11,6 +11,7 @@ import { Message, type Consumer, type DeliverySource, type QueueEntry } from './
 import type { PagedFifo, PagedMessage } from './paged-fifo.js';
 import type { QueueMessageStore, QueueRecovery, StoredMessage } from './ports.js';
 import { PublisherThrottle, type FlowControlPolicy, type Publisher, type ThrottledQueue } from './publisher-throttle.js';
+import { EnqueueTimes } from './enqueue-times.js';
 import { withPolicy, type Policy } from './policies.js';
 import { queueSettings, type QueueSettings } from './queue-settings.js';
 import { ReadyList, type ReadyItem } from './ready-list.js';
@@ -49,6 +50,12 @@ export const Enqueued = {
 } as const;
 export type Enqueued = (typeof Enqueued)[keyof typeof Enqueued];
 
+/** Past this many enqueue-time checkpoints, each new one first drops those no ready message needs. */
+const ENQUEUE_CHECKPOINTS_TRIM = 1024;
+
+/** Deliveries are counted by x-delivery-count 0, 1, 2, ... up to this, which counts it and all above. */
+export const DELIVERY_ATTEMPT_BUCKETS = 5;
+
 /** Paged-out messages read back at once when the in-memory part of a queue runs dry. */
 const PAGE_IN_BATCH = 256;
 
@@ -71,6 +78,15 @@ export class Queue implements DeliverySource, ThrottledQueue {
   deliveryCount = 0;
   /** Entries handed out (to consumers or basic.get) and not yet settled, rejected or returned. */
   private outstanding = 0;
+  /** When messages were enqueued (checkpoints), for the oldest ready message's age. */
+  private readonly enqueueTimes = new EnqueueTimes();
+  /**
+   * Deliveries (to consumers and basic.get) by attempt: index i counts deliveries whose x-delivery-count
+   * was i (the first delivery has 0), the last index everything from DELIVERY_ATTEMPT_BUCKETS on.
+   */
+  readonly deliveriesByAttempt: number[] = new Array<number>(DELIVERY_ATTEMPT_BUCKETS + 1).fill(0);
+  /** The sum of the attempt numbers (x-delivery-count + 1) of all deliveries, for the histogram's _sum. */
+  deliveryAttemptsSum = 0;
   /**
    * Where the queue's messages go to disk: a durable queue's store (persistent messages, and transient
    * ones paged out), or a non-durable queue's paging store, opened the first time it is needed.
@@ -133,6 +149,24 @@ export class Queue implements DeliverySource, ThrottledQueue {
     return bytes;
   }
 
+  /** Milliseconds the oldest ready message has waited (to 100 ms), or undefined when none is ready. */
+  oldestReadyAgeMs(now = Date.now()): number | undefined {
+    const oldest = this.oldestReadySequence();
+    this.enqueueTimes.forgetBefore(oldest);
+    if (oldest === undefined) return undefined;
+    const enqueuedAt = this.enqueueTimes.timeOf(oldest);
+    return enqueuedAt === undefined ? undefined : Math.max(0, now - enqueuedAt);
+  }
+
+  private oldestReadySequence(): number | undefined {
+    let oldest: number | undefined;
+    for (const level of this.levels) {
+      const sequence = level.headSequence();
+      if (sequence !== undefined && (oldest === undefined || sequence < oldest)) oldest = sequence;
+    }
+    return oldest;
+  }
+
   /** Messages delivered and not yet acknowledged (RabbitMQ's messages_unacknowledged). */
   get unackedCount(): number {
     return Math.max(0, this.outstanding);
@@ -182,6 +216,10 @@ export class Queue implements DeliverySource, ThrottledQueue {
     const persisted = this.options.durable && message.persistent && this.store !== undefined;
     const level = this.levelOf(message);
     const sequence = this.nextSequence++;
+    // Checkpoints are trimmed here too, not only when the age is read, so memory stays bounded unscraped.
+    if (this.enqueueTimes.note(sequence, now === 0 ? Date.now() : now) && this.enqueueTimes.size > ENQUEUE_CHECKPOINTS_TRIM) {
+      this.enqueueTimes.forgetBefore(this.oldestReadySequence());
+    }
     // Deep backlog: once the window is full, messages wait on disk (behind any already there) in order.
     const store = level.pagedLength > 0 || level.residentLength >= this.alarms.queueWindowMessages ? this.pagingStore() : undefined;
     if (store !== undefined) {
@@ -221,6 +259,8 @@ export class Queue implements DeliverySource, ThrottledQueue {
       // Recovery after a crash marks messages that may have reached a consumer as redelivered.
       if (entry.location !== undefined && !entry.redelivered) this.store?.markDelivered(entry.location);
       this.outstanding++;
+      (this.deliveriesByAttempt[Math.min(entry.deliveryCount, DELIVERY_ATTEMPT_BUCKETS)] as number)++;
+      this.deliveryAttemptsSum += entry.deliveryCount + 1;
       return entry;
     }
   }

@@ -119,6 +119,13 @@ export class ReadyList {
     return head !== undefined ? head.expiresAt : this.paged.headExpiresAt();
   }
 
+  /** The oldest ready message's sequence number (returned messages come first), or undefined when empty. */
+  headSequence(): number | undefined {
+    if (this.requeuedHead < this.requeued.length) return (this.requeued[this.requeuedHead] as QueueEntry).sequence;
+    const head = this.resident.peek();
+    return head !== undefined ? head.sequence : this.paged.headSequence();
+  }
+
   /** Empties the list, handing every in-memory entry and every paged-out location to the visitors. */
   clear(visitEntry: (entry: QueueEntry) => void, visitPaged: (paged: PagedFifo) => void): void {
     for (let i = this.requeuedHead; i < this.requeued.length; i++) visitEntry(this.requeued[i] as QueueEntry);

@@ -125,6 +125,14 @@ export class Channel implements ConsumerHost, ReplyTarget {
     };
   }
 
+  /** Lowers `oldest` (queue -> delivery time) to this channel's oldest unacknowledged delivery per queue. */
+  collectOldestUnacked(oldest: Map<Queue, number>): void {
+    for (const { queue, deliveredAt } of this.unacked.values()) {
+      const known = oldest.get(queue);
+      if (known === undefined || deliveredAt < known) oldest.set(queue, deliveredAt);
+    }
+  }
+
   /** Management browsing: appends the deliveries from `queue` this channel holds unacknowledged. */
   unackedFrom(queue: Queue, connection: string, into: UnackedMessageInfo[]): void {
     for (const { queue: from, entry, consumer, deliveryTag, deliveredAt } of this.unacked.values()) {

@@ -236,6 +236,11 @@ export class Connection implements FrameHandler, Publisher, BlockablePublisher {
     };
   }
 
+  /** Lowers `oldest` (queue -> delivery time) to this connection's oldest unacknowledged delivery per queue. */
+  collectOldestUnacked(oldest: Map<Queue, number>): void {
+    for (const channel of this.channels.values()) channel.collectOldestUnacked(oldest);
+  }
+
   /** Management browsing: appends the deliveries from `queue` this connection's channels hold unacknowledged. */
   unackedFrom(queue: Queue, into: UnackedMessageInfo[]): void {
     if (this.vhost?.name !== queue.vhost) return;

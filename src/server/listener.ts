@@ -54,6 +54,13 @@ export class AmqpListener {
     return found;
   }
 
+  /** When each queue's oldest unacknowledged delivery was made (ms since the epoch), over every channel (for /metrics). */
+  oldestUnackedByQueue(): Map<Queue, number> {
+    const oldest = new Map<Queue, number>();
+    for (const connection of this.connections) connection.collectOldestUnacked(oldest);
+    return oldest;
+  }
+
   /** Management requeue: takes the delivery of message `sequence` of `queue` back from whichever channel holds it. */
   requeueUnacked(queue: Queue, sequence: number): boolean {
     for (const connection of this.connections) if (connection.requeueFor(queue, sequence)) return true;

@@ -81,3 +81,39 @@ test('rabbitmq_* families follow a known workload and pass promtool', options, a
     await connection.close();
   }
 });
+
+test('warren_queue_* families: the oldest ready and unacknowledged ages, and deliveries by attempt', options, async () => {
+  const connection = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${node.amqpPort}`);
+  try {
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue('metrics.age', { durable: false });
+    const publishedAt = Date.now();
+    channel.sendToQueue('metrics.age', Buffer.from('first'));
+    channel.sendToQueue('metrics.age', Buffer.from('second'));
+    await channel.waitForConfirms();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await channel.prefetch(1);
+    const deliveries: amqplib.ConsumeMessage[] = [];
+    await channel.consume('metrics.age', (message) => message !== null && deliveries.push(message));
+    await waitFor(() => deliveries.length === 1);
+    channel.nack(deliveries[0] as amqplib.ConsumeMessage, false, true);
+    await waitFor(() => deliveries.length === 2);
+    assert.equal(deliveries[1]?.fields.redelivered, true);
+    const text = await (await fetch(`http://127.0.0.1:${node.httpPort}/metrics`)).text();
+    const queue = '{vhost="/",queue="metrics.age"}';
+    const readyAge = valueOf(text, `warren_queue_oldest_ready_age_seconds${queue}`) ?? -1;
+    const waited = (Date.now() - publishedAt) / 1000;
+    assert.ok(readyAge >= 0.25 && readyAge <= waited + 0.1, `oldest ready age ${readyAge} s, published ${waited} s ago`);
+    const unackedAge = valueOf(text, `warren_queue_oldest_unacked_age_seconds${queue}`) ?? -1;
+    assert.ok(unackedAge >= 0 && unackedAge < waited, `oldest unacked age ${unackedAge} s`);
+    const bucket = (le: string): number | undefined => valueOf(text, `warren_queue_delivery_attempt_bucket{vhost="/",queue="metrics.age",le="${le}"}`);
+    assert.deepEqual(
+      { first: bucket('1'), second: bucket('2'), all: bucket('+Inf'), sum: valueOf(text, `warren_queue_delivery_attempt_sum${queue}`) },
+      { first: 1, second: 2, all: 2, sum: 3 },
+    );
+    const checked = promtoolCheckMetrics(text);
+    assert.equal(checked.status, 0, checked.output);
+  } finally {
+    await connection.close();
+  }
+});

@@ -33,4 +33,6 @@ export interface ManagementBackend {
    * (as a nack with requeue); false when no channel holds it.
    */
   requeueUnacked(queue: Queue, sequence: number): boolean;
+  /** When each queue's oldest unacknowledged delivery was made (ms since the epoch), for /metrics. */
+  oldestUnackedByQueue(): Map<Queue, number>;
 }

@@ -5,6 +5,7 @@
  */
 import { sumMessageStats } from '../../broker/message-stats.js';
 import type { MetricCollector, MetricFamily, MetricLabels, MetricSample } from '../../metrics/metric-family.js';
+import { DELIVERY_ATTEMPT_BUCKETS, type Queue } from '../../broker/queue.js';
 import type { ManagementBackend } from './backend.js';
 
 const sample = (labels: MetricLabels, value: number): MetricSample => ({ suffix: '', labels, value });
@@ -49,10 +50,53 @@ export function brokerFamilies(backend: ManagementBackend): MetricFamily[] {
     counter('rabbitmq_global_messages_acknowledged_total', 'Total number of messages acknowledged by consumers', stats.ack),
     gauge('rabbitmq_process_resident_memory_bytes', 'Memory used in bytes', [sample({}, process.memoryUsage.rss())]),
   ];
+  families.push(...queueAgeFamilies(backend, queues));
   const delayed = vhosts.flatMap((vhost) => [...vhost.delayedMessages.heldByExchange()].map(([exchange, held]) => ({ labels: { vhost: vhost.name, exchange }, held })));
   families.push(
     gauge('warren_exchange_delayed_messages', 'Messages an x-delayed-message exchange holds until their delay is over', delayed.map(({ labels, held }) => sample(labels, held.count))),
     gauge('warren_exchange_delayed_next_due_timestamp_seconds', 'When the next held message of an x-delayed-message exchange is due (Unix time)', delayed.map(({ labels, held }) => sample(labels, held.nextDueAtMs / 1000))),
   );
   return families;
+}
+
+/**
+ * Warren's per-queue families RabbitMQ lacks: how long the oldest ready and the oldest unacknowledged
+ * message have waited, and a histogram of deliveries by attempt (1 = first delivery, 2 = after one
+ * return, ...), which shows messages going round.
+ */
+function queueAgeFamilies(backend: ManagementBackend, queues: readonly Queue[]): MetricFamily[] {
+  const now = Date.now();
+  const oldestUnacked = backend.oldestUnackedByQueue();
+  const readyAges: MetricSample[] = [];
+  const unackedAges: MetricSample[] = [];
+  const attempts: MetricSample[] = [];
+  for (const queue of queues) {
+    const labels = { vhost: queue.vhost, queue: queue.name };
+    const readyAgeMs = queue.oldestReadyAgeMs(now);
+    if (readyAgeMs !== undefined) readyAges.push(sample(labels, readyAgeMs / 1000));
+    const deliveredAt = oldestUnacked.get(queue);
+    if (deliveredAt !== undefined) unackedAges.push(sample(labels, Math.max(0, now - deliveredAt) / 1000));
+    attempts.push(...attemptSamples(labels, queue));
+  }
+  return [
+    gauge('warren_queue_oldest_ready_age_seconds', 'How long the oldest ready message of a queue has waited (to 0.1 s; queues with ready messages only)', readyAges),
+    gauge('warren_queue_oldest_unacked_age_seconds', 'How long the oldest unacknowledged delivery of a queue has been held (queues with unacknowledged messages only)', unackedAges),
+    { name: 'warren_queue_delivery_attempt', help: 'Deliveries of a queue by attempt number (x-delivery-count + 1), since the node started', type: 'histogram', samples: attempts },
+  ];
+}
+
+/** The histogram samples of one queue's deliveries by attempt; none for a queue that never delivered. */
+function attemptSamples(labels: MetricLabels, queue: Queue): MetricSample[] {
+  const total = queue.deliveriesByAttempt.reduce((sum, count) => sum + count, 0);
+  if (total === 0) return [];
+  const samples: MetricSample[] = [];
+  let cumulative = 0;
+  for (let bucket = 0; bucket < DELIVERY_ATTEMPT_BUCKETS; bucket++) {
+    cumulative += queue.deliveriesByAttempt[bucket] ?? 0;
+    samples.push({ suffix: '_bucket', labels: { ...labels, le: String(bucket + 1) }, value: cumulative });
+  }
+  samples.push({ suffix: '_bucket', labels: { ...labels, le: '+Inf' }, value: total });
+  samples.push({ suffix: '_sum', labels, value: queue.deliveryAttemptsSum });
+  samples.push({ suffix: '_count', labels, value: total });
+  return samples;
 }
