@@ -11,6 +11,7 @@ import { Message, type Consumer, type DeliverySource, type QueueEntry } from './
 import type { PagedFifo, PagedMessage } from './paged-fifo.js';
 import type { QueueMessageStore, QueueRecovery, StoredMessage } from './ports.js';
 import { PublisherThrottle, type FlowControlPolicy, type Publisher, type ThrottledQueue } from './publisher-throttle.js';
+import { DeadlineTimer } from '../util/deadline-timer.js';
 import { EnqueueTimes } from './enqueue-times.js';
 import { withPolicy, type Policy } from './policies.js';
 import { queueSettings, type QueueSettings } from './queue-settings.js';
@@ -94,9 +95,14 @@ export class Queue implements DeliverySource, ThrottledQueue {
   private store: QueueMessageStore | undefined;
   /** Set once the owner was asked for a paging store and had none to give. */
   private pagingUnavailable = false;
-  private expiryTimer: NodeJS.Timeout | undefined;
-  private expiryTimerAt = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
+  /** Fires when the head message of some level expires (message TTL). */
+  private readonly expiryTimer = new DeadlineTimer(() => {
+    if (!this.deleted) this.expireAndSchedule(Date.now());
+  });
+  /** x-expires: fires when the queue has been unused for that long. */
+  private readonly idleTimer = new DeadlineTimer(() => {
+    if (!this.deleted && this.consumerList.length === 0) this.owner.autoDeleteQueue(this);
+  });
   /**
    * Single active consumer: the active consumer that went away while holding unacknowledged messages.
    * As in RabbitMQ, the next consumer becomes active only once those are settled or returned, so it
@@ -555,36 +561,21 @@ export class Queue implements DeliverySource, ThrottledQueue {
       if (expiresAt !== undefined && expiresAt !== 0 && expiresAt < next) next = expiresAt;
     }
     if (next === Number.POSITIVE_INFINITY || this.deleted) return;
-    if (this.expiryTimer !== undefined && this.expiryTimerAt <= next) return;
-    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
-    this.expiryTimerAt = next;
-    this.expiryTimer = setTimeout(() => {
-      this.expiryTimer = undefined;
-      if (this.deleted) return;
-      this.expireAndSchedule(Date.now());
-    }, Math.max(0, next - Date.now()));
-    this.expiryTimer.unref();
+    this.expiryTimer.armBy(next);
   }
 
   /** x-expires: (re)starts the countdown to deleting the queue while it has no consumers. */
   private touch(): void {
     const expires = this.settings.expires;
-    if (expires === undefined || this.deleted) return;
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-    if (this.consumerList.length > 0) return;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      if (!this.deleted && this.consumerList.length === 0) this.owner.autoDeleteQueue(this);
-    }, expires);
-    this.idleTimer.unref();
+    if (this.deleted) return;
+    // No x-expires (a policy that set it was removed, say), or consumers: no countdown.
+    if (expires === undefined || this.consumerList.length > 0) this.idleTimer.clear();
+    else this.idleTimer.restart(expires);
   }
 
   private clearTimers(): void {
-    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.expiryTimer = undefined;
-    this.idleTimer = undefined;
+    this.expiryTimer.clear();
+    this.idleTimer.clear();
   }
 
   private pageInBatch(): number {
