@@ -192,6 +192,8 @@ export class Queue implements DeliverySource, ThrottledQueue {
   attachStore(store: QueueMessageStore, recovery: Pick<QueueRecovery, 'messages' | 'pagedOut'>): void {
     this.store = store;
     const now = Date.now();
+    // Enqueue times are not stored: recovered messages count as enqueued now (as their TTL does).
+    this.enqueueTimes.note(this.nextSequence, now);
     for (const { location, message: stored, redelivered } of recovery.messages) {
       const message = toMessage(stored);
       this.levelOf(message).push({ message, sequence: this.nextSequence++, redelivered, location, expiresAt: this.expiryOf(message, now), deliveryCount: 0 });
