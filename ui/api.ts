@@ -55,13 +55,23 @@ export async function callApi<T>(method: string, path: string, options: CallOpti
   const text = await response.text();
   const json: unknown = text === '' ? undefined : parseJson(text);
   if (!response.ok) {
-    if (response.status === 401 && options.authorization === undefined) {
-      forgetCredentials();
-      window.dispatchEvent(new Event(LOGGED_OUT_EVENT));
-    }
+    // The API also answers 401 to a user whose tags do not allow the call (as RabbitMQ's does): only
+    // credentials that no longer log in at all end the session.
+    if (response.status === 401 && options.authorization === undefined && path !== WHOAMI_PATH) await logOutUnlessLoggedIn();
     throw new ApiError(response.status, errorReason(json) ?? `${response.status} ${response.statusText}`);
   }
   return json as T;
+}
+
+const WHOAMI_PATH = '/api/whoami';
+
+/** Forgets the stored credentials and announces it when /api/whoami no longer accepts them. */
+async function logOutUnlessLoggedIn(): Promise<void> {
+  const authorization = storedAuthorization();
+  const whoami = authorization === undefined ? undefined : await fetch(WHOAMI_PATH, { headers: { authorization, 'x-requested-with': 'XMLHttpRequest' } });
+  if (whoami !== undefined && whoami.status !== 401) return;
+  forgetCredentials();
+  window.dispatchEvent(new Event(LOGGED_OUT_EVENT));
 }
 
 /** GET shorthand. */

@@ -112,7 +112,7 @@ export class LiveChart {
     });
     context.fillStyle = '#6b7280';
     context.textAlign = 'right';
-    context.fillText(`${Math.round(span / 1000)} s`, plot.x + plot.width, height - 6);
+    context.fillText(`last ${Math.round(span / 1000)} s`, plot.x + plot.width, height - 6);
     context.textAlign = 'left';
   }
 

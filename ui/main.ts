@@ -26,6 +26,9 @@ const PAGES: [string, string, Page][] = [
   ['tasks', 'Tasks', tasksPage],
 ];
 
+/** RabbitMQ's user tags that open the management API (docs/management.md, "Who may do what"). */
+const MANAGEMENT_TAGS = ['administrator', 'monitoring', 'policymaker', 'management'];
+
 let leaving: AbortController | undefined;
 
 function pageRoot(): HTMLElement {
@@ -97,7 +100,11 @@ function renderLogin(root: HTMLElement): void {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const authorization = basicAuthorization(username.value, password.value);
-    callApi<{ name: string }>('GET', '/api/whoami', { authorization }).then((user) => {
+    callApi<{ name: string; tags: string[] }>('GET', '/api/whoami', { authorization }).then((user) => {
+      if (!user.tags.some((tag) => MANAGEMENT_TAGS.includes(tag))) {
+        replaceChildren(status, `User '${user.name}' has none of the tags the management UI needs (${MANAGEMENT_TAGS.join(', ')}).`);
+        return;
+      }
       storeCredentials(user.name, authorization);
       route();
     }, (error: unknown) => replaceChildren(status, errorMessage(error)));

@@ -63,12 +63,14 @@ after(async () => {
 async function screenshot(name: string): Promise<void> {
   const dir = SCREENSHOTS_DIR ?? join(dataDir, 'screenshots');
   await mkdir(dir, { recursive: true });
+  await page.mouse.wheel(0, -100_000);
+  await new Promise((resolve) => setTimeout(resolve, 200));
   await page.screenshot({ path: join(dir, `${name}.png`) });
 }
 
 /** The text of the first element `selector` matches, once it matches `expected`. */
-async function waitForText(selector: string, expected: RegExp, timeoutMs = 10_000): Promise<string> {
-  const locator = page.locator(selector).first();
+async function waitForText(selector: string, expected: RegExp, timeoutMs = 10_000, on: Page = page): Promise<string> {
+  const locator = on.locator(selector).first();
   await locator.waitFor({ timeout: timeoutMs });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -124,6 +126,7 @@ test('the overview charts follow live traffic', options, async () => {
     assert.ok(points >= 2, `the rates chart has ${points} samples`);
     await waitForText('#object-totals [data-total=queues] .total-value', /^[1-9]/);
     await waitForText('#object-totals [data-total=connections] .total-value', /^[1-9]/);
+    if (SCREENSHOTS_DIR !== undefined) await steadyTraffic(channel, 'ui-live', 20_000);
     await screenshot('overview');
     await channel.close();
   } finally {
@@ -131,17 +134,38 @@ test('the overview charts follow live traffic', options, async () => {
   }
 });
 
+async function putJson(path: string, body: object): Promise<void> {
+  const response = await fetch(`${base}${path}`, { method: 'PUT', headers: { ...GUEST, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.ok(response.ok, `PUT ${path}: ${response.status}`);
+}
+
+/** Publishes, gets and acks at a varying pace for `durationMs`, so the screenshot's charts have a shape. */
+async function steadyTraffic(channel: amqp.Channel, queue: string, durationMs: number): Promise<void> {
+  for (let second = 0; second * 1000 < durationMs; second++) {
+    const publishes = 20 + Math.round(15 * Math.sin(second / 3));
+    for (let index = 0; index < publishes; index++) channel.sendToQueue(queue, Buffer.from(`burst ${second}.${index}`));
+    for (let index = 0; index < publishes - 5; index++) {
+      const message = await channel.get(queue);
+      if (message !== false) channel.ack(message);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
 test('a queue is created, a message published, got and purged through the UI', options, async () => {
+  // The screenshot shows a long list (1,000 more queues), paginated by the server.
+  if (SCREENSHOTS_DIR !== undefined) for (let index = 0; index < 1000; index++) await putJson(`/api/queues/%2F/billing.invoice-${String(index).padStart(4, '0')}`, {});
   await page.goto(`${base}/#/queues`);
   await page.fill('#create-queue input[name=name]', 'ui-orders');
   await page.click('#create-queue button[type=submit]');
   await waitForText('#create-queue .status', /declared/);
   const declared = await fetch(`${base}/api/queues/%2F/ui-orders`, { headers: GUEST });
   assert.equal(declared.status, 200);
+  await waitForText('.pager .summary', /page 1 of/);
+  await screenshot('queues');
   await page.fill('.pager .filter', 'ui-');
   await waitForText('.pager .summary', /2 shown of/);
   await waitForText('#queues-table tbody', /ui-orders/);
-  await screenshot('queues');
 
   await page.click('#queues-table a:text-is("ui-orders")');
   await page.locator('#publish-message').waitFor();
@@ -158,7 +182,6 @@ test('a queue is created, a message published, got and purged through the UI', o
   // Browsing answers from the messages route, or says it is unavailable where the node lacks it.
   await page.click('#browse-messages');
   await waitForText('#browse-results', /hello from the UI|unavailable/);
-  await page.mouse.wheel(0, -10_000);
   await screenshot('queue-detail');
 
   await page.click('#purge-queue');
@@ -202,6 +225,30 @@ test('a task\'s page shows its state history, progress and result', options, asy
   assert.equal(await page.locator('#retry-task').isDisabled(), true);
   assert.equal(await page.locator('#cancel-task').isDisabled(), true);
   await screenshot('task-detail');
+});
+
+test('a user the tags refuse a page to stays logged in; a user without management tags cannot log in', options, async () => {
+  await putJson('/api/users/ui-watcher', { password: 'watch', tags: 'monitoring' });
+  await putJson('/api/users/ui-plain', { password: 'plain', tags: '' });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const other = await context.newPage();
+  try {
+    await other.goto(`${base}/`);
+    await other.fill('#login input[name=username]', 'ui-plain');
+    await other.fill('#login input[name=password]', 'plain');
+    await other.click('#login button[type=submit]');
+    await waitForText('#login .status', /none of the tags/, 10_000, other);
+    await other.fill('#login input[name=username]', 'ui-watcher');
+    await other.fill('#login input[name=password]', 'watch');
+    await other.click('#login button[type=submit]');
+    await other.locator('#object-totals .total').first().waitFor();
+    await other.goto(`${base}/#/access`);
+    await waitForText('#users-table .error', /Not administrator/, 10_000, other);
+    assert.equal(await other.locator('#login').count(), 0);
+    await waitForText('#whoami', /ui-watcher/, 10_000, other);
+  } finally {
+    await context.close();
+  }
 });
 
 test('the other pages render without errors', options, async () => {

@@ -60,7 +60,7 @@ export const exchangesPage: Page = async (root, context) => {
       return `exchange '${values.text('name')}' declared`;
     },
   });
-  replaceChildren(root, el('h1', {}, 'Exchanges'), table.element, section('Add an exchange', create));
+  replaceChildren(root, el('h1', {}, 'Exchanges'), section('Add an exchange', create), table.element);
 };
 
 async function exchangeDetail(root: HTMLElement, vhost: string, name: string): Promise<void> {

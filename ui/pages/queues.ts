@@ -54,7 +54,7 @@ export const queuesPage: Page = async (root, context) => {
       return `queue '${queue}' declared`;
     },
   });
-  replaceChildren(root, el('h1', {}, 'Queues'), table.element, section('Add a queue', create));
+  replaceChildren(root, el('h1', {}, 'Queues'), section('Add a queue', create), table.element);
 };
 
 function features(queue: QueueItem): string {
