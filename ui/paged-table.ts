@@ -41,11 +41,11 @@ export function pagedTable<T>(options: PagedTableOptions<T>): PagedTable {
   let pageSize = options.pageSize ?? 20;
   let name = '';
   const body = el('tbody');
-  const summary = el('span', { class: 'summary' });
+  const summary = el('span', { class: 'summary', 'data-summary-for': options.id });
   const previous = el('button', { type: 'button', class: 'previous' }, '‹ previous');
   const next = el('button', { type: 'button', class: 'next' }, 'next ›');
   const sizeSelect = el('select', { 'aria-label': 'page size' }, ...PAGE_SIZES.map((size) => el('option', { value: size, selected: Number(size) === pageSize }, size)));
-  const filter = el('input', { type: 'search', placeholder: 'filter by name', 'aria-label': 'filter by name', class: 'filter' });
+  const filter = el('input', { type: 'search', placeholder: 'filter by name', 'aria-label': 'filter by name', class: 'filter', 'data-filter-for': options.id });
   const table = el('table', { id: options.id, class: 'list' },
     el('thead', {}, el('tr', {}, ...options.columns.map((column) => el('th', { class: column.numeric === true ? 'numeric' : undefined }, column.title)))),
     body);

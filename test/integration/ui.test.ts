@@ -37,6 +37,7 @@ before(async () => {
   base = `http://127.0.0.1:${node.httpPort}`;
   worker = createWorker({ url: `amqp://guest:guest@127.0.0.1:${node.amqpPort}`, concurrency: 2, shutdownTimeoutMs: 1000 });
   worker.handle<{ width: number }, { thumbnail: string }>('resize', async ({ width }, ctx) => {
+    if (width < 0) throw new Error('negative width');
     ctx.progress(50);
     await new Promise((resolve) => setTimeout(resolve, 20));
     return { thumbnail: `cat-${width}.png` };
@@ -134,6 +135,13 @@ test('the overview charts follow live traffic', options, async () => {
   }
 });
 
+/** Submits a task over HTTP; returns its id. */
+async function submitTask(name: string, body: object): Promise<string> {
+  const submitted = await fetch(`${base}/api/tasks/${name}`, { method: 'POST', headers: { ...GUEST, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(submitted.status, 202);
+  return ((await submitted.json()) as { id: string }).id;
+}
+
 async function putJson(path: string, body: object): Promise<void> {
   const response = await fetch(`${base}${path}`, { method: 'PUT', headers: { ...GUEST, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   assert.ok(response.ok, `PUT ${path}: ${response.status}`);
@@ -161,10 +169,10 @@ test('a queue is created, a message published, got and purged through the UI', o
   await waitForText('#create-queue .status', /declared/);
   const declared = await fetch(`${base}/api/queues/%2F/ui-orders`, { headers: GUEST });
   assert.equal(declared.status, 200);
-  await waitForText('.pager .summary', /page 1 of/);
+  await waitForText('[data-summary-for=queues-table]', /page 1 of/);
   await screenshot('queues');
-  await page.fill('.pager .filter', 'ui-');
-  await waitForText('.pager .summary', /2 shown of/);
+  await page.fill('[data-filter-for=queues-table]', 'ui-');
+  await waitForText('[data-summary-for=queues-table]', /2 shown of/);
   await waitForText('#queues-table tbody', /ui-orders/);
 
   await page.click('#queues-table a:text-is("ui-orders")');
@@ -195,7 +203,7 @@ test('names from the broker are shown as text, never as markup', options, async 
   const created = await fetch(`${base}/api/queues/%2F/${encodeURIComponent(name)}`, { method: 'PUT', headers: { ...GUEST, 'content-type': 'application/json' }, body: '{}' });
   assert.equal(created.status, 201);
   await page.goto(`${base}/#/queues`);
-  await page.fill('.pager .filter', '<img');
+  await page.fill('[data-filter-for=queues-table]', '<img');
   await waitForText('#queues-table tbody', /<img src=x id=injected>/);
   assert.equal(await page.locator('#injected').count(), 0);
 });
@@ -227,6 +235,25 @@ test('a task\'s page shows its state history, progress and result', options, asy
   await screenshot('task-detail');
 });
 
+test('a task without a worker shows why it waits and is cancelled from its page; a dead one is retried', options, async () => {
+  const waiting = await submitTask('ui-unhandled', { payload: null });
+  await page.goto(`${base}/#/tasks/${waiting}`);
+  await waitForText('#blocked-reason', /no worker consumes this task name/);
+  await page.click('#cancel-task');
+  await waitForText('#task-state', /^cancelled$/);
+
+  const failing = await submitTask('resize', { payload: { width: -1 }, options: { attempts: 1 } });
+  await page.goto(`${base}/#/tasks/${failing}`);
+  await waitForText('#task-state', /^dead$/);
+  await waitForText('#task-summary', /negative width/);
+  await page.click('#retry-task');
+  // The new run fails as well: its events follow the first run's.
+  const deadTwice = async (): Promise<boolean> => (await page.locator('#task-history tr[data-kind=dead]').count()) === 2;
+  for (const deadline = Date.now() + 10_000; !(await deadTwice()); await new Promise((resolve) => setTimeout(resolve, 100))) {
+    assert.ok(Date.now() < deadline, 'the retried run never showed up in the history');
+  }
+});
+
 test('a user the tags refuse a page to stays logged in; a user without management tags cannot log in', options, async () => {
   await putJson('/api/users/ui-watcher', { password: 'watch', tags: 'monitoring' });
   await putJson('/api/users/ui-plain', { password: 'plain', tags: '' });
@@ -251,9 +278,33 @@ test('a user the tags refuse a page to stays logged in; a user without managemen
   }
 });
 
+test('a binding is added and removed on an exchange\'s page', options, async () => {
+  await page.goto(`${base}/#/exchanges/%2F/amq.direct`);
+  await page.fill('#add-binding input[name=destination]', 'ui-orders');
+  await page.fill('#add-binding input[name=routing_key]', 'orders.new');
+  await page.click('#add-binding button[type=submit]');
+  await waitForText('#exchange-bindings tbody', /ui-orders.*orders\.new/);
+  const bound = (await (await fetch(`${base}/api/exchanges/%2F/amq.direct/bindings/source`, { headers: GUEST })).json()) as { routing_key: string }[];
+  assert.deepEqual(bound.map((binding) => binding.routing_key), ['orders.new']);
+  await page.click('#exchange-bindings button:text-is("Unbind")');
+  await waitForText('#exchange-bindings tbody', /nothing here/);
+});
+
+test('a connection is closed from the connections page', options, async () => {
+  const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${node.amqpPort}`);
+  const closed = new Promise<void>((resolve) => connection.on('close', () => resolve()));
+  connection.on('error', () => {});
+  const localPort = (connection as unknown as { connection: { stream: { localPort: number } } }).connection.stream.localPort;
+  await page.goto(`${base}/#/connections`);
+  await page.fill('[data-filter-for=connections-table]', `127.0.0.1:${localPort} ->`);
+  await waitForText('[data-summary-for=connections-table]', /1 shown of/);
+  await page.click('#connections-table button:text-is("Close")');
+  await closed;
+});
+
 test('the other pages render without errors', options, async () => {
   for (const [hash, selector] of [
-    ['#/exchanges', '#exchanges-table tbody tr'], ['#/exchanges/%2F/amq.direct', '#exchange-bindings table'],
+    ['#/exchanges', '#exchanges-table tbody tr'], ['#/exchanges/%2F/amq.direct', '#exchange-bindings tbody tr'],
     ['#/connections', '#connections-table tbody tr'], ['#/access', '#users-table tbody tr'], ['#/policies', '#policies-table tbody tr'],
   ] as const) {
     await page.goto(`${base}/${hash}`);

@@ -6,7 +6,7 @@ import { apiPath, callApi, getJson } from '../api.js';
 import { el, facts, jsonBlock, pageHash, pageLink, replaceChildren, section } from '../dom.js';
 import { actionButton, actionForm } from '../forms.js';
 import { formatFlag } from '../format.js';
-import { pagedTable } from '../paged-table.js';
+import { pagedTable, type PagedTable } from '../paged-table.js';
 import { vhostNames, type Page } from '../page.js';
 
 interface ExchangeItem {
@@ -66,16 +66,18 @@ export const exchangesPage: Page = async (root, context) => {
 async function exchangeDetail(root: HTMLElement, vhost: string, name: string): Promise<void> {
   const exchangePath = apiPath('exchanges', vhost, name);
   const exchange = await getJson<ExchangeItem>(exchangePath);
-  const bindings = el('div', { id: 'exchange-bindings' });
   const status = el('p', { class: 'status', role: 'status' });
-  const reload = async (): Promise<void> => {
-    const list = await getJson<BindingItem[]>(`${exchangePath}/bindings/source`);
-    replaceChildren(bindings, el('table', { class: 'list' },
-      el('thead', {}, el('tr', {}, el('th', {}, 'To'), el('th', {}, 'Kind'), el('th', {}, 'Routing key'), el('th', {}, 'Arguments'), el('th', {}))),
-      el('tbody', {}, ...list.map((binding) => el('tr', {},
-        el('td', {}, binding.destination), el('td', {}, binding.destination_type), el('td', {}, binding.routing_key),
-        el('td', {}, jsonBlock(binding.arguments)), el('td', {}, unbindButton(vhost, binding, reload, status)))))));
-  };
+  const bindings: PagedTable = pagedTable<BindingItem>({
+    id: 'exchange-bindings', path: `${exchangePath}/bindings/source`,
+    columns: [
+      { title: 'To', cell: (binding) => binding.destination_type === 'queue' ? pageLink(binding.destination, ['queues', vhost, binding.destination]) : binding.destination },
+      { title: 'Kind', cell: (binding) => binding.destination_type },
+      { title: 'Routing key', cell: (binding) => binding.routing_key },
+      { title: 'Arguments', cell: (binding) => jsonBlock(binding.arguments) },
+      { title: '', cell: (binding) => unbindButton(vhost, binding, () => bindings.reload(), status) },
+    ],
+  });
+  const reload = (): Promise<void> => bindings.reload();
   const bind = actionForm({
     id: 'add-binding', submitLabel: 'Bind', inline: true,
     fields: [
@@ -98,8 +100,7 @@ async function exchangeDetail(root: HTMLElement, vhost: string, name: string): P
     facts([['Vhost', exchange.vhost], ['Type', exchange.type], ['Durable', formatFlag(exchange.durable)], ['Auto-delete', formatFlag(exchange.auto_delete)],
       ['Internal', formatFlag(exchange.internal)], ['Arguments', jsonBlock(exchange.arguments)]]),
     el('div', { class: 'actions' }, remove), status,
-    section('Bindings from this exchange', bindings, bind));
-  await reload();
+    section('Bindings from this exchange', bind, bindings.element));
 }
 
 function unbindButton(vhost: string, binding: BindingItem, reload: () => Promise<void>, status: HTMLElement): HTMLButtonElement {

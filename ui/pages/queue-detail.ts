@@ -6,6 +6,7 @@ import { apiPath, callApi, getJson } from '../api.js';
 import { el, facts, jsonBlock, pageHash, replaceChildren, section } from '../dom.js';
 import { actionButton, actionForm } from '../forms.js';
 import { formatBytes, formatFlag, formatNumber } from '../format.js';
+import { pagedTable } from '../paged-table.js';
 import { every, type Page } from '../page.js';
 import { browseSection } from './browse.js';
 import type { QueueItem } from './queues.js';
@@ -64,7 +65,7 @@ export const queueDetailPage: Page = async (root, { segments, signal }) => {
     summary, el('div', { class: 'actions' }, purge, remove), actionStatus,
     el('div', { class: 'columns' }, section('Publish a message', publishForm(vhost, name, refresh)), section('Get messages', ...getMessages(queuePath, refresh))),
     browseSection(queuePath),
-    section('Bindings', await bindingsTable(queuePath)));
+    section('Bindings', bindingsTable(queuePath)));
   await refresh();
   every(3000, signal, refresh);
 };
@@ -122,10 +123,13 @@ function gotMessage(message: GotMessage, index: number): HTMLElement {
     el('pre', { class: 'payload' }, message.payload));
 }
 
-async function bindingsTable(queuePath: string): Promise<HTMLTableElement> {
-  const bindings = await getJson<BindingItem[]>(`${queuePath}/bindings`);
-  return el('table', { class: 'list' },
-    el('thead', {}, el('tr', {}, el('th', {}, 'From exchange'), el('th', {}, 'Routing key'), el('th', {}, 'Arguments'))),
-    el('tbody', {}, ...bindings.map((binding) => el('tr', {},
-      el('td', {}, binding.source === '' ? '(default)' : binding.source), el('td', {}, binding.routing_key), el('td', {}, jsonBlock(binding.arguments))))));
+function bindingsTable(queuePath: string): HTMLElement {
+  return pagedTable<BindingItem>({
+    id: 'queue-bindings', path: `${queuePath}/bindings`,
+    columns: [
+      { title: 'From exchange', cell: (binding) => binding.source === '' ? '(default)' : binding.source },
+      { title: 'Routing key', cell: (binding) => binding.routing_key },
+      { title: 'Arguments', cell: (binding) => jsonBlock(binding.arguments) },
+    ],
+  }).element;
 }

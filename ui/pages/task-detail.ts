@@ -41,6 +41,7 @@ interface HistoryEntry {
 
 const FINISHED = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
 const POLL_MS = 2000;
+const FOLLOW_AFTER_ACTION_MS = 10_000;
 
 /** The task page. */
 export const taskDetailPage: Page = async (root, { segments, signal }) => {
@@ -49,8 +50,11 @@ export const taskDetailPage: Page = async (root, { segments, signal }) => {
   const summary = el('div', { id: 'task-summary' });
   const history = el('div', { id: 'task-history' });
   const status = el('p', { class: 'status', role: 'status' });
+  // After a retry the record may read as finished until the keeper records the new run: keep polling a while.
+  let followUntil = 0;
   const retry = actionButton('Retry', async () => {
     await callApi('POST', `${taskPath}/retry`);
+    followUntil = Date.now() + FOLLOW_AFTER_ACTION_MS;
     await refresh();
   }, { status });
   const cancel = actionButton('Cancel', async () => {
@@ -72,7 +76,7 @@ export const taskDetailPage: Page = async (root, { segments, signal }) => {
     summary, section('State history', history));
   await refresh();
   every(POLL_MS, signal, async () => {
-    if (!finished) await refresh();
+    if (!finished || Date.now() < followUntil) await refresh();
   });
 };
 
