@@ -224,6 +224,14 @@ test('a task\'s page shows its state history, progress and result', options, asy
   await page.goto(`${base}/#/tasks`);
   await waitForText('#tasks-table tbody', new RegExp(id));
   await page.locator('#task-stats [data-task-name=resize] canvas').first().waitFor({ timeout: 10_000 });
+  if (SCREENSHOTS_DIR !== undefined) {
+    for (let index = 0; index < 30; index++) await submitTask('resize', { payload: { width: index } });
+    await page.locator('#task-stats [data-task-name=resize] canvas[data-points="4"]').first().waitFor({ timeout: 20_000 });
+    await page.goto(`${base}/#/tasks`);
+    await page.locator('#task-stats [data-task-name=resize] canvas').first().waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(7000);
+    await screenshot('tasks');
+  }
   await page.click(`#tasks-table a:text-is("${id}")`);
   await waitForText('#task-state', /^succeeded$/);
   const kinds = await page.locator('#task-history tr[data-kind]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-kind')));

@@ -1,6 +1,7 @@
 /**
  * Tasks: per task name throughput and latency charts (GET /api/tasks/stats, the keeper's last-60-s
- * window, sampled every 3 s) and the task list filtered by name and state, paged with limit/offset;
+ * window, sampled every 3 s) and the task list filtered by name and state, paged with limit/offset and
+ * refreshed as often;
  * `#/tasks/{id}` shows one task.
  */
 import { ApiError, errorMessage, getJson } from '../api.js';
@@ -38,7 +39,8 @@ export const tasksPage: Page = async (root, context) => {
   const [id] = context.segments;
   if (id !== undefined) return taskDetailPage(root, context);
   const statsArea = el('div', { id: 'task-stats', class: 'charts' });
-  replaceChildren(root, el('h1', {}, 'Tasks'), section('Throughput and latency per task name (last 60 s)', statsArea), section('Tasks', taskList(context.query)));
+  const list = taskList(context.query);
+  replaceChildren(root, el('h1', {}, 'Tasks'), section('Throughput and latency per task name (last 60 s)', statsArea), section('Tasks', list.element));
   const charts = new Map<string, { throughput: LiveChart; latency: LiveChart }>();
   context.signal.addEventListener('abort', () => charts.forEach((pair) => [pair.throughput, pair.latency].forEach((chart) => chart.dispose())));
   const refresh = async (): Promise<void> => {
@@ -72,12 +74,12 @@ export const tasksPage: Page = async (root, context) => {
     statsArea.append(el('div', { class: 'task-name-stats', 'data-task-name': name }, pair.throughput.element, pair.latency.element));
     return pair;
   };
-  await refresh();
-  every(STATS_POLL_MS, context.signal, refresh);
+  await Promise.all([refresh(), list.reload()]);
+  every(STATS_POLL_MS, context.signal, () => Promise.all([refresh(), list.reload()]).then(() => undefined));
 };
 
-/** The filter form and one page of tasks; the filters and offset live in the hash query. */
-function taskList(query: URLSearchParams): HTMLElement {
+/** The filter form and one page of tasks (the filters and offset live in the hash query); `reload` fetches the page again. */
+function taskList(query: URLSearchParams): { element: HTMLElement; reload: () => Promise<void> } {
   const name = query.get('name') ?? '';
   const state = query.get('state') ?? '';
   const offset = Math.max(0, Number(query.get('offset') ?? 0) || 0);
@@ -91,7 +93,7 @@ function taskList(query: URLSearchParams): HTMLElement {
     window.location.hash = pageHash(['tasks'], withoutEmpty({ name: nameInput.value.trim(), state: stateSelect.value }));
   });
   const search = new URLSearchParams(withoutEmpty({ name, state, limit: String(PAGE_SIZE + 1), offset: String(offset) }));
-  getJson<TaskItem[]>(`/api/tasks?${search.toString()}`).then((tasks) => {
+  const reload = (): Promise<void> => getJson<TaskItem[]>(`/api/tasks?${search.toString()}`).then((tasks) => {
     replaceChildren(rows, ...tasks.slice(0, PAGE_SIZE).map(taskRow));
     if (tasks.length === 0) replaceChildren(rows, el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'no tasks')));
     const link = (text: string, to: number): HTMLAnchorElement => pageLinkTo(text, { name, state, offset: String(to) });
@@ -99,8 +101,9 @@ function taskList(query: URLSearchParams): HTMLElement {
       el('span', { class: 'summary' }, `tasks ${formatNumber(offset + 1)}–${formatNumber(offset + Math.min(tasks.length, PAGE_SIZE))}`),
       tasks.length > PAGE_SIZE ? link('older ›', offset + PAGE_SIZE) : null);
   }, (error: unknown) => replaceChildren(rows, el('tr', {}, el('td', { colspan: 6, class: 'error' }, errorMessage(error)))));
-  return el('div', {}, filters, el('table', { class: 'list', id: 'tasks-table' },
+  const element = el('div', {}, filters, el('table', { class: 'list', id: 'tasks-table' },
     el('thead', {}, el('tr', {}, ...['Id', 'Name', 'State', 'Attempts', 'Created', 'Finished'].map((title) => el('th', {}, title)))), rows), pager);
+  return { element, reload };
 }
 
 function taskRow(task: TaskItem): HTMLTableRowElement {
