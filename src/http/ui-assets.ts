@@ -5,7 +5,7 @@
  * request, with the TypeScript compiler, so a clean checkout serves the UI without a build step.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { extname, join, relative } from 'node:path';
+import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** One file the UI is made of. */
@@ -75,9 +75,12 @@ async function compiledScripts(sourceFiles: string[]): Promise<Map<string, Buffe
 }
 
 /** Every file under `dir`, as paths relative to it with `/` separators. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((entry) => entry.isFile())
-    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split('\\').join('/'))
-    .sort();
+async function filesUnder(dir: string, prefix = ''): Promise<string[]> {
+  const files: string[] = [];
+  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
+    const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) files.push(...(await filesUnder(dir, path)));
+    else if (entry.isFile()) files.push(path);
+  }
+  return files.sort();
 }
