@@ -11,6 +11,9 @@ export interface PageContext {
 /** Renders a page into `root`. */
 export type Page = (root: HTMLElement, context: PageContext) => void | Promise<void>;
 
+/** How often lists that change by themselves (queues, connections) are fetched again. */
+export const LIST_REFRESH_MS = 5000;
+
 /** Runs `tick` every `intervalMs` until `signal` aborts (a tick never overlaps the previous one). */
 export function every(intervalMs: number, signal: AbortSignal, tick: () => Promise<void>): void {
   let timer: number | undefined;

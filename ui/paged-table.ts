@@ -56,7 +56,7 @@ export function pagedTable<T>(options: PagedTableOptions<T>): PagedTable {
     try {
       const answer = await getJson<Page<T>>(`${options.path}?${query.toString()}`);
       renderRows(answer.items);
-      replaceChildren(summary, `page ${answer.page} of ${answer.page_count} · ${formatNumber(answer.filtered_count)} shown of ${formatNumber(answer.total_count)}`);
+      replaceChildren(summary, `page ${answer.page} of ${answer.page_count} · ${formatNumber(answer.filtered_count)} matching of ${formatNumber(answer.total_count)}`);
       previous.disabled = answer.page <= 1;
       next.disabled = answer.page >= answer.page_count;
     } catch (error) {

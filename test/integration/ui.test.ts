@@ -172,7 +172,7 @@ test('a queue is created, a message published, got and purged through the UI', o
   await waitForText('[data-summary-for=queues-table]', /page 1 of/);
   await screenshot('queues');
   await page.fill('[data-filter-for=queues-table]', 'ui-');
-  await waitForText('[data-summary-for=queues-table]', /2 shown of/);
+  await waitForText('[data-summary-for=queues-table]', /2 matching of/);
   await waitForText('#queues-table tbody', /ui-orders/);
 
   await page.click('#queues-table a:text-is("ui-orders")');
@@ -305,7 +305,7 @@ test('a connection is closed from the connections page', options, async () => {
   const localPort = (connection as unknown as { connection: { stream: { localPort: number } } }).connection.stream.localPort;
   await page.goto(`${base}/#/connections`);
   await page.fill('[data-filter-for=connections-table]', `127.0.0.1:${localPort} ->`);
-  await waitForText('[data-summary-for=connections-table]', /1 shown of/);
+  await waitForText('[data-summary-for=connections-table]', /1 matching of/);
   await page.click('#connections-table button:text-is("Close")');
   await closed;
 });

@@ -4,7 +4,7 @@ import { el, replaceChildren, section } from '../dom.js';
 import { actionButton } from '../forms.js';
 import { formatBytes, formatFlag, formatNumber, formatTime } from '../format.js';
 import { pagedTable, type PagedTable } from '../paged-table.js';
-import type { Page } from '../page.js';
+import { every, LIST_REFRESH_MS, type Page } from '../page.js';
 
 interface ConnectionItem {
   name: string;
@@ -29,7 +29,7 @@ interface ChannelItem {
 }
 
 /** The connections page. */
-export const connectionsPage: Page = (root) => {
+export const connectionsPage: Page = (root, { signal }) => {
   const status = el('p', { class: 'status', role: 'status' });
   const connections: PagedTable = pagedTable<ConnectionItem>({
     id: 'connections-table', path: '/api/connections', filterable: true,
@@ -58,6 +58,7 @@ export const connectionsPage: Page = (root) => {
     ],
   });
   replaceChildren(root, el('h1', {}, 'Connections'), status, connections.element, section('Channels', channels.element));
+  every(LIST_REFRESH_MS, signal, () => Promise.all([connections.reload(), channels.reload()]).then(() => undefined));
 };
 
 function closeButton(name: string, reload: () => Promise<void>, status: HTMLElement): HTMLButtonElement {

@@ -4,7 +4,7 @@ import { actionForm } from '../forms.js';
 import { el, pageLink, replaceChildren, section } from '../dom.js';
 import { formatNumber } from '../format.js';
 import { pagedTable } from '../paged-table.js';
-import { vhostNames, type Page } from '../page.js';
+import { every, LIST_REFRESH_MS, vhostNames, type Page } from '../page.js';
 import { queueDetailPage } from './queue-detail.js';
 
 /** A queue as the list shows it. */
@@ -55,6 +55,7 @@ export const queuesPage: Page = async (root, context) => {
     },
   });
   replaceChildren(root, el('h1', {}, 'Queues'), section('Add a queue', create), table.element);
+  every(LIST_REFRESH_MS, context.signal, () => table.reload());
 };
 
 function features(queue: QueueItem): string {
