@@ -1,6 +1,7 @@
 /**
  * The HTTP server on the management port: basic authentication on every /api route, JSON errors in
- * RabbitMQ's `{ error, reason }` shape, a body size limit, RabbitMQ's management API and the task gateway.
+ * RabbitMQ's `{ error, reason }` shape, a body size limit, RabbitMQ's management API, the task gateway and
+ * the web UI (at /, without authentication: the UI's code authenticates its own /api requests).
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { MetricsRegistry } from '../metrics/registry.js';
@@ -12,6 +13,7 @@ import type { HttpAuthenticator } from './http-authenticator.js';
 import { registerMetricsRoute } from './metrics-route.js';
 import type { TaskGatewayBackend } from './task-backend.js';
 import { registerTaskGateway } from './task-gateway.js';
+import { registerUiRoutes } from './ui-routes.js';
 
 /** What the HTTP server needs. */
 export interface HttpServerOptions {
@@ -88,6 +90,7 @@ export function buildHttpApp(options: Omit<HttpServerOptions, 'port' | 'bind'>):
   registerTaskGateway(app, users, options.tasks);
   if (options.management !== undefined) registerManagementApi(app, options.management);
   if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics);
+  if (options.management !== undefined) registerUiRoutes(app);
   return app;
 }
 
@@ -98,7 +101,9 @@ function isApiPath(url: string): boolean {
 /** Answers an error: HttpError as it says, fastify's own errors (bad JSON, too large...) by their status, the rest 500. */
 function sendError(error: FastifyError | HttpError, request: FastifyRequest, reply: FastifyReply, logger: Logger): void {
   if (error instanceof HttpError) {
-    if (error.statusCode === 401) void reply.header('WWW-Authenticate', WWW_AUTHENTICATE);
+    // The web UI marks its requests (X-Requested-With, as browser code conventionally does) and gets no
+    // challenge, so a wrong password shows its login form rather than the browser's own dialog.
+    if (error.statusCode === 401 && request.headers['x-requested-with'] === undefined) void reply.header('WWW-Authenticate', WWW_AUTHENTICATE);
     sendErrorBody(reply, error.statusCode, error.message);
     return;
   }

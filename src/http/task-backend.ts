@@ -3,7 +3,7 @@
  * node's TasksClient and result keeper provide it (see task-layer-backend.ts); tests may pass a fake.
  * Methods may throw HttpError to answer with a given status.
  */
-import type { Backoff, TaskOptions } from '../tasks/protocol.js';
+import type { Backoff, TaskEvent, TaskOptions } from '../tasks/protocol.js';
 import type { TaskQuery, TaskRecord } from '../tasks/store/result-store.js';
 import type { TaskNameStats } from '../tasks/task-stats.js';
 import type { RunAt } from '../tasks/run-at.js';
@@ -47,6 +47,8 @@ export interface TaskGatewayBackend {
    * that cannot cancel (the route then answers 503).
    */
   cancel?(id: string): Promise<CancelOutcome>;
+  /** The task's recorded state events, oldest first (absent: this backend keeps none, the route answers 503). */
+  history?(id: string): Promise<TaskEvent[]>;
   /** Per task name: throughput, response time, wait and processing latency (sliding windows and since start). */
   stats(): Record<string, TaskNameStats>;
   /** The webhook secret of the endpoint `callbackUrl` belongs to (absent: this backend cannot tell, 503). */

@@ -14,6 +14,7 @@ import { taskOpenApiDocument } from './task-openapi.js';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TASK_WAIT_MAX_SECONDS, getTaskQuerySchema, listQuerySchema, submitBodySchema, webhookSecretQuerySchema } from './task-schemas.js';
 import { taskView } from './task-view.js';
 import { registerScheduleRoutes } from './schedule-routes.js';
+import { registerTaskHistoryRoute } from './task-history-route.js';
 import { idempotencyKeyOption, replayedSubmit } from './submit-idempotency.js';
 import { delayMsOf } from '../tasks/run-at.js';
 
@@ -102,6 +103,8 @@ export function registerTaskGateway(app: FastifyInstance, users: HttpAuthenticat
         throw new HttpError(409, cancelled.reason);
     }
   });
+
+  registerTaskHistoryRoute(app, tasks);
 
   registerScheduleRoutes(app, (request) => {
     const schedules = tasks(request).schedules;

@@ -3,7 +3,7 @@
  * result keeper answers reads and retries from its store (or, with no keeper in this process, the
  * client asks whichever keeper serves the broker, over AMQP). Task-layer errors become HTTP errors.
  */
-import type { TaskOptions } from '../tasks/protocol.js';
+import type { TaskEvent, TaskOptions } from '../tasks/protocol.js';
 import type { TaskQuery, TaskRecord } from '../tasks/store/result-store.js';
 import type { TaskNameStats } from '../tasks/task-stats.js';
 import { KeeperRequestError, TaskValidationError } from '../tasks/task-errors.js';
@@ -22,6 +22,8 @@ export interface TaskRecordSource {
   retry(id: string): Promise<unknown>;
   /** Cancels a queued or running task (KeeperRequestError 'not_found' or 'conflict' otherwise). */
   cancel(id: string): Promise<TaskRecord>;
+  /** A task's state events, oldest first; only an in-process keeper has them. */
+  history?(id: string): Promise<TaskEvent[]>;
   /** Per task name statistics; only an in-process keeper has them. */
   stats?(): Record<string, TaskNameStats>;
   /** The webhook secret of an endpoint (a Keeper in-process, or a TasksClient asking one). */
@@ -68,6 +70,10 @@ export function taskLayerBackend(submitter: TaskSubmitter, records: TaskRecordSo
       return record;
     },
     list: (query) => records.list(query).catch(rethrowAsHttpError),
+    async history(id) {
+      if (records.history === undefined) throw new HttpError(503, 'task histories are kept by the result keeper, which does not run in this process');
+      return records.history(id).catch(rethrowAsHttpError);
+    },
     stats() {
       if (records.stats === undefined) throw new HttpError(503, 'task statistics are kept by the result keeper, which does not run in this process');
       return records.stats();

@@ -171,6 +171,18 @@ export const taskOpenApiDocument = {
         },
       },
     },
+    '/api/tasks/{id}/history': {
+      get: {
+        summary: "The task's recorded state events (queued, started, retrying, succeeded, ...), oldest first; times as ISO 8601 strings",
+        operationId: 'getTaskHistory',
+        parameters: [idParameter],
+        responses: {
+          '200': { description: 'The events: kind, run, attempt, at, and worker, error or retryAt where the event has them.' },
+          '404': error('No such task.'),
+          ...common,
+        },
+      },
+    },
     ...schedulePaths,
     '/api/tasks/openapi.json': {
       get: { summary: 'This document', operationId: 'taskOpenApi', responses: { '200': { description: 'OpenAPI 3.1 document.' } } },

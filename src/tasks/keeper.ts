@@ -183,6 +183,11 @@ class KeeperService implements Keeper {
     return this.store.list(parseTaskQuery(query));
   }
 
+  /** Every state event recorded for task `id`, oldest first (empty when the task is unknown). */
+  history(id: string): Promise<TaskEvent[]> {
+    return this.store.history(id);
+  }
+
   retry(id: string): Promise<TaskRecord> {
     const run = this.retrying.then(() => {
       const link = this.link;
