@@ -1,6 +1,7 @@
 /**
  * One queue: its counts (refreshed), publish a message to it (through the default exchange), get
- * messages (requeued), browse without consuming (browse.ts), purge, delete, and its bindings.
+ * messages (requeued), browse without consuming (browse.ts), move messages to another queue, purge,
+ * delete, and its bindings.
  */
 import { apiPath, callApi, getJson } from '../api.js';
 import { el, facts, jsonBlock, pageHash, replaceChildren, section } from '../dom.js';
@@ -65,6 +66,7 @@ export const queueDetailPage: Page = async (root, { segments, signal }) => {
     summary, el('div', { class: 'actions' }, purge, remove), actionStatus,
     el('div', { class: 'columns' }, section('Publish a message', publishForm(vhost, name, refresh)), section('Get messages', ...getMessages(queuePath, refresh))),
     browseSection(queuePath),
+    section('Move messages', moveForm(queuePath, refresh)),
     section('Bindings', bindingsTable(queuePath)));
   await refresh();
   every(3000, signal, refresh);
@@ -88,6 +90,25 @@ function publishForm(vhost: string, queue: string, refresh: () => Promise<void>)
       });
       await refresh();
       return answer.routed ? 'published (routed)' : 'published, but no queue took it (not routed)';
+    },
+  });
+}
+
+/** Moves ready messages to another queue of the vhost (all of them when the count is left empty). */
+function moveForm(queuePath: string, refresh: () => Promise<void>): HTMLFormElement {
+  return actionForm({
+    id: 'move-messages', submitLabel: 'Move', inline: true,
+    fields: [
+      { name: 'destination', label: 'To queue' },
+      { name: 'count', label: 'Count (empty: all)', kind: 'number' },
+    ],
+    onSubmit: async (values) => {
+      const count = values.text('count').trim();
+      const body: Record<string, unknown> = { destination: values.text('destination') };
+      if (count !== '') body['count'] = Number(count);
+      const answer = await callApi<{ moved: number }>('POST', `${queuePath}/move`, { body });
+      await refresh();
+      return `moved ${formatNumber(answer.moved)} message(s)`;
     },
   });
 }
