@@ -34,7 +34,13 @@ export async function retryTask(context: RetryContext, id: string): Promise<Task
   await declareTaskTopology(channel, record.name);
   // The old message is held (unacknowledged) while the new run is published, and removed only then.
   const deadMessage = await takeDeadLetter(channel, record.name, id);
-  const input = retryInput(record, deadMessage);
+  let input: TaskMessageInput;
+  try {
+    input = retryInput(record, deadMessage);
+  } catch (error) {
+    await deadMessage?.nack(true).catch(() => {});
+    throw error;
+  }
   const event = queuedEvent(input, Date.now());
   try {
     const eventMessage = jsonMessage(event);
@@ -51,12 +57,21 @@ export async function retryTask(context: RetryContext, id: string): Promise<Task
   return store.apply(event);
 }
 
-/** The new run's message: what the record says, with the trace context of the dead message if there is one. */
+/**
+ * The new run's message: what the record says, with the payload and trace context of the dead message
+ * if there is one. With several keepers the record can be dead before the keeper that got the task's
+ * queued event has stored its payload; the dead-letter copy carries it, and without one the retry is
+ * refused (conflict) rather than run with no payload.
+ */
 function retryInput(record: TaskRecord, deadMessage: AMQPMessage | undefined): TaskMessageInput {
+  const payloadJson = deadMessage?.bodyString() ?? (record.payload === undefined ? undefined : JSON.stringify(record.payload));
+  if (payloadJson === undefined) {
+    throw new KeeperRequestError('conflict', `task ${record.id}'s submission is not recorded yet; retry it again in a moment`);
+  }
   const input: TaskMessageInput = {
     id: record.id,
     name: record.name,
-    payloadJson: JSON.stringify(record.payload ?? null),
+    payloadJson,
     options: record.options,
     run: record.run + 1,
     attempt: 1,
