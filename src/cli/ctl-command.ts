@@ -27,7 +27,7 @@ export interface CtlContext {
 
 /** Name of the command the global options live on. */
 export const CTL_COMMAND_NAME = 'ctl';
-/** The management port's URL when neither --url nor WARREN_URL says otherwise (RabbitMQ's port). */
+/** The management port's URL when neither --url nor WARREN_API_URL says otherwise (RabbitMQ's port). */
 const DEFAULT_URL = 'http://127.0.0.1:15672';
 /** How long one request may take before ctl gives up (exit 5). */
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -51,7 +51,7 @@ function globalOptions(withDefaults: boolean, withPassword: boolean): Option[] {
     return created;
   };
   return [
-    option('--url <url>', 'URL of the management port', 'WARREN_URL', DEFAULT_URL),
+    option('--url <url>', 'URL of the management port', 'WARREN_API_URL', DEFAULT_URL),
     option('--user <name>', 'user to log in as', 'WARREN_USER', 'guest'),
     ...(withPassword ? [option('--password <password>', 'password to log in with', 'WARREN_PASSWORD', 'guest')] : []),
     option('--vhost <vhost>', 'virtual host', undefined, '/'),

@@ -33,10 +33,10 @@ interface CtlRun {
   stderr: string;
 }
 
-/** Runs `warren ctl ARGS` from source against the node (WARREN_URL, unless `env` says otherwise). */
+/** Runs `warren ctl ARGS` from source against the node (WARREN_API_URL, unless `env` says otherwise). */
 function ctl(args: string[], env: Record<string, string> = {}): Promise<CtlRun> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'ctl', ...args], {
-    env: { ...process.env, WARREN_URL: base, WARREN_USER: 'guest', WARREN_PASSWORD: 'guest', ...env },
+    env: { ...process.env, WARREN_API_URL: base, WARREN_USER: 'guest', WARREN_PASSWORD: 'guest', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -240,14 +240,14 @@ test('exit codes: usage 1, refused 2, not found 3, authentication 4, cannot conn
   const [wrongPassword, unreachable, badUrl, badFormat, missingName, badJson, badType, unknownVhost, unknownVerb, unavailable] = await Promise.all([
     ctl(['--password', 'wrong', 'queues', 'list']),
     ctl(['queues', 'list', '--url', `http://127.0.0.1:${closedPort}`]),
-    ctl(['queues', 'list'], { WARREN_URL: 'amqp://127.0.0.1:5672' }),
+    ctl(['queues', 'list'], { WARREN_API_URL: 'amqp://127.0.0.1:5672' }),
     ctl(['--format', 'xml', 'queues', 'list']),
     ctl(['queues', 'declare']),
     ctl(['queues', 'declare', 'ctl.bad', '--arguments', '{not json']),
     ctl(['exchanges', 'declare', 'ctl.bad', '--type', 'nonsense']),
     ctl(['queues', 'list', '--vhost', 'no-such-vhost']),
     ctl(['queues', 'frobnicate']),
-    ctl(['tasks', 'list'], { WARREN_URL: `http://127.0.0.1:${keeperless.httpPort}` }),
+    ctl(['tasks', 'list'], { WARREN_API_URL: `http://127.0.0.1:${keeperless.httpPort}` }),
   ]).finally(async () => {
     await keeperless.close();
     await rm(keeperlessDir, { recursive: true, force: true });
