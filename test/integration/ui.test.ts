@@ -209,6 +209,20 @@ test('a queue is created, a message published, got and purged through the UI', o
   await waitForText('#queue-summary [data-count=ready]', /^0$/);
   const purged = (await (await fetch(`${base}/api/queues/%2F/ui-orders`, { headers: GUEST })).json()) as { messages: number };
   assert.equal(purged.messages, 0);
+
+  // One browsed message deleted by its own button; the other stays.
+  for (const payload of ['keep me', 'drop me']) {
+    await page.fill('#publish-message textarea[name=payload]', payload);
+    await page.click('#publish-message button[type=submit]');
+    await waitForText('#publish-message .status', /published \(routed\)/);
+  }
+  await waitForText('#queue-summary [data-count=ready]', /^2$/);
+  await page.click('#browse-messages');
+  await waitForText('#browse-results', /drop me/);
+  await page.locator('#browse-results article.message', { hasText: 'drop me' }).locator('button[data-message-action]').click();
+  await waitForText('#queue-summary [data-count=ready]', /^1$/);
+  await waitForText('#browse-results', /keep me/);
+  assert.equal(await page.locator('#browse-results article.message', { hasText: 'drop me' }).count(), 0);
 });
 
 test('names from the broker are shown as text, never as markup', options, async () => {
