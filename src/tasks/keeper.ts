@@ -124,7 +124,7 @@ class KeeperService implements Keeper {
     this.webhooks = new WebhookDispatcher(options.store.webhooks, options.webhooks ?? {}, this.logger);
     const clock = options.clock ?? systemClock;
     this.scheduleRunner = new ScheduleRunner({
-      store: this.store, clock, logger: this.logger,
+      store: this.store.scheduling, clock, logger: this.logger,
       submit: (schedule, slot) => {
         const link = this.link;
         if (link === undefined) return Promise.reject(new Error('the keeper is not connected to the broker'));
@@ -134,7 +134,7 @@ class KeeperService implements Keeper {
       ...(options.scheduleClaimLeaseMs === undefined ? {} : { claimLeaseMs: options.scheduleClaimLeaseMs }),
     });
     this.scheduling = new KeeperScheduling({
-      store: this.store, clock, runner: this.scheduleRunner,
+      store: this.store.scheduling, clock, runner: this.scheduleRunner,
       ...(options.idempotencyWindowMs === undefined ? {} : { idempotencyWindowMs: options.idempotencyWindowMs }),
     });
   }

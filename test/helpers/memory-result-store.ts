@@ -10,7 +10,6 @@ import { applyProgress } from '../../src/tasks/store/apply-progress.js';
 import type { TaskProgressEvent } from '../../src/tasks/task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from '../../src/tasks/store/result-store.js';
 import { MemoryWebhookDeliveries } from './memory-webhook-deliveries.js';
-import type { SchedulingStore } from '../../src/tasks/store/scheduling-store.js';
 import { MemorySchedulingStore } from './memory-scheduling-store.js';
 
 /** A ResultStore in memory. */
@@ -92,17 +91,6 @@ export class MemoryResultStore implements ResultStore {
     if (this.closed) throw new Error('memory store is closed');
   }
 
-  // SchedulingStore: idempotency keys and schedules in maps too (memory-scheduling-store.ts).
-  private readonly scheduling = new MemorySchedulingStore((id) => this.records.has(id));
-  claimIdempotencyKey: SchedulingStore['claimIdempotencyKey'] = (claim) => this.scheduling.claimIdempotencyKey(claim);
-  releaseIdempotencyKey: SchedulingStore['releaseIdempotencyKey'] = (release) => this.scheduling.releaseIdempotencyKey(release);
-  deleteExpiredIdempotencyKeys: SchedulingStore['deleteExpiredIdempotencyKeys'] = (now) => this.scheduling.deleteExpiredIdempotencyKeys(now);
-  putSchedule: SchedulingStore['putSchedule'] = (schedule) => this.scheduling.putSchedule(schedule);
-  getSchedule: SchedulingStore['getSchedule'] = (id) => this.scheduling.getSchedule(id);
-  listSchedules: SchedulingStore['listSchedules'] = () => this.scheduling.listSchedules();
-  deleteSchedule: SchedulingStore['deleteSchedule'] = (id) => this.scheduling.deleteSchedule(id);
-  claimScheduleSlot: SchedulingStore['claimScheduleSlot'] = (slot) => this.scheduling.claimScheduleSlot(slot);
-  markScheduleSlotSubmitted: SchedulingStore['markScheduleSlotSubmitted'] = (slot) => this.scheduling.markScheduleSlotSubmitted(slot);
-  reclaimScheduleSlots: SchedulingStore['reclaimScheduleSlots'] = (reclaim) => this.scheduling.reclaimScheduleSlots(reclaim);
-  deleteScheduleSlotsBefore: SchedulingStore['deleteScheduleSlotsBefore'] = (slotBefore) => this.scheduling.deleteScheduleSlotsBefore(slotBefore);
+  /** Idempotency keys and schedules in maps too (memory-scheduling-store.ts). */
+  readonly scheduling = new MemorySchedulingStore((id) => this.records.has(id));
 }

@@ -21,7 +21,7 @@ test('delayMs, runAt and a cron schedule each run the task; the schedule is remo
   const printed: string[] = [];
   const example = runSchedulesExample(broker.url, (line) => printed.push(line));
   try {
-    await waitFor(async () => (await store.listSchedules()).length === 1, 10_000, 'the example to define its schedule');
+    await waitFor(async () => (await store.scheduling.listSchedules()).length === 1, 10_000, 'the example to define its schedule');
     await clock.advanceTo(Math.ceil((clock.now() + 1) / 60_000) * 60_000);
     await example;
   } finally {

@@ -113,7 +113,7 @@ test('a claim whose submitter died before publishing is taken over after a minut
   const { tasks, clock, store } = await setUp(t, [name]);
   // What a submitter that died between its claim and its publish leaves: a key held by a task never recorded.
   const now = clock.now();
-  await store.claimIdempotencyKey({ name, key: 'k', id: 'never-published', claimedAt: now, expiresAt: now + 24 * HOUR, abandonedBefore: now - 60_000 });
+  await store.scheduling.claimIdempotencyKey({ name, key: 'k', id: 'never-published', claimedAt: now, expiresAt: now + 24 * HOUR, abandonedBefore: now - 60_000 });
   assert.equal((await tasks.submit(name, 1, { idempotencyKey: 'k' })).id, 'never-published', 'within a minute the claim stands');
   await clock.advance(60_000);
   const taken = await tasks.submit(name, 1, { idempotencyKey: 'k' });

@@ -181,7 +181,7 @@ test('a slot claimed by a keeper that died before submitting is submitted by ano
   defer(() => keeper.close());
   await tasks.schedule('orphan', name, '0 * * * *', 'hourly');
   // What a keeper that died between its claim and its publish leaves behind: the 01:00 slot, claimed.
-  assert.equal(await store.claimScheduleSlot({ scheduleId: 'orphan', slotAt: Date.UTC(2026, 0, 1, 1), taskId: 'orphan-0100', claimedAt: Date.UTC(2026, 0, 1, 1) }), true);
+  assert.equal(await store.scheduling.claimScheduleSlot({ scheduleId: 'orphan', slotAt: Date.UTC(2026, 0, 1, 1), taskId: 'orphan-0100', claimedAt: Date.UTC(2026, 0, 1, 1) }), true);
   await clock.advanceTo(Date.UTC(2026, 0, 1, 1, 1));
   assert.equal(await store.get('orphan-0100'), undefined, 'within the lease the slot is left to its keeper');
   await clock.advanceTo(Date.UTC(2026, 0, 1, 1, 3));

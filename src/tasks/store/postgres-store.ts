@@ -14,7 +14,6 @@ import { applyProgress } from './apply-progress.js';
 import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { POSTGRES_SCHEDULING_SCHEMA, PostgresScheduling } from './postgres-scheduling.js';
-import type { SchedulingStore } from './scheduling-store.js';
 import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
 import { POSTGRES_DELETE_GONE_DELIVERIES, POSTGRES_WEBHOOK_SCHEMA, PostgresWebhookDeliveries } from './postgres-webhooks.js';
 
@@ -117,12 +116,12 @@ export class PostgresResultStore implements ResultStore {
   /** Webhook deliveries, in the same database. */
   readonly webhooks: PostgresWebhookDeliveries;
   /** Idempotency keys and schedules (SchedulingStore), in the same database. */
-  readonly #scheduling: PostgresScheduling;
+  readonly scheduling: PostgresScheduling;
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
     this.webhooks = new PostgresWebhookDeliveries(pool);
-    this.#scheduling = new PostgresScheduling(pool);
+    this.scheduling = new PostgresScheduling(pool);
   }
 
   /** Connects to `connectionString` (postgres://...) and creates the tables if they are missing. */
@@ -261,16 +260,4 @@ export class PostgresResultStore implements ResultStore {
     await this.#pool.end();
   }
 
-  // SchedulingStore: idempotency keys and schedules (postgres-scheduling.ts).
-  claimIdempotencyKey: SchedulingStore['claimIdempotencyKey'] = (claim) => this.#scheduling.claimIdempotencyKey(claim);
-  releaseIdempotencyKey: SchedulingStore['releaseIdempotencyKey'] = (release) => this.#scheduling.releaseIdempotencyKey(release);
-  deleteExpiredIdempotencyKeys: SchedulingStore['deleteExpiredIdempotencyKeys'] = (now) => this.#scheduling.deleteExpiredIdempotencyKeys(now);
-  putSchedule: SchedulingStore['putSchedule'] = (schedule) => this.#scheduling.putSchedule(schedule);
-  getSchedule: SchedulingStore['getSchedule'] = (id) => this.#scheduling.getSchedule(id);
-  listSchedules: SchedulingStore['listSchedules'] = () => this.#scheduling.listSchedules();
-  deleteSchedule: SchedulingStore['deleteSchedule'] = (id) => this.#scheduling.deleteSchedule(id);
-  claimScheduleSlot: SchedulingStore['claimScheduleSlot'] = (slot) => this.#scheduling.claimScheduleSlot(slot);
-  markScheduleSlotSubmitted: SchedulingStore['markScheduleSlotSubmitted'] = (slot) => this.#scheduling.markScheduleSlotSubmitted(slot);
-  reclaimScheduleSlots: SchedulingStore['reclaimScheduleSlots'] = (reclaim) => this.#scheduling.reclaimScheduleSlots(reclaim);
-  deleteScheduleSlotsBefore: SchedulingStore['deleteScheduleSlotsBefore'] = (slotBefore) => this.#scheduling.deleteScheduleSlotsBefore(slotBefore);
 }

@@ -51,7 +51,7 @@ export interface TaskQuery {
 }
 
 /** Durable storage of task records and their event history, plus idempotency keys and schedules. */
-export interface ResultStore extends SchedulingStore {
+export interface ResultStore {
   /**
    * Applies a state event and returns the record after it. Idempotent and order-tolerant: an event
    * older than what the record already reflects (by run, then attempt, then the order of states within
@@ -68,6 +68,8 @@ export interface ResultStore extends SchedulingStore {
   close(): Promise<void>;
   /** Webhook deliveries of finished tasks (docs/webhooks.md); deleteFinishedBefore deletes them with their tasks. */
   readonly webhooks: WebhookDeliveryStore;
+  /** Idempotency keys and cron schedules (scheduling-store.ts), in the same database. */
+  readonly scheduling: SchedulingStore;
   /**
    * Records a progress report as applyProgress (apply-progress.ts) says, never changing the state;
    * resolves with the record after it (unchanged when the report was ignored), or undefined when the

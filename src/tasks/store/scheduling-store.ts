@@ -118,3 +118,16 @@ export interface ScheduleSlotRow {
 export function fromScheduleSlotRow(row: ScheduleSlotRow): ScheduleSlot {
   return { scheduleId: row.schedule_id, slotAt: Number(row.slot_at), taskId: row.task_id, claimedAt: Number(row.claimed_at) };
 }
+
+/** Every method of SchedulingStore (the compile-time check below fails when one is missing). */
+export const SCHEDULING_STORE_METHODS = [
+  'claimIdempotencyKey', 'releaseIdempotencyKey', 'deleteExpiredIdempotencyKeys', 'putSchedule', 'getSchedule', 'listSchedules',
+  'deleteSchedule', 'claimScheduleSlot', 'markScheduleSlotSubmitted', 'reclaimScheduleSlots', 'deleteScheduleSlotsBefore',
+] as const satisfies readonly (keyof SchedulingStore)[];
+const everySchedulingMethodListed: Exclude<keyof SchedulingStore, (typeof SCHEDULING_STORE_METHODS)[number]> extends never ? true : never = true;
+void everySchedulingMethodListed;
+
+/** A SchedulingStore whose every call is `send(method, argument)` (a store in another thread). */
+export function forwardedSchedulingStore(send: (method: keyof SchedulingStore, argument: unknown) => Promise<unknown>): SchedulingStore {
+  return Object.fromEntries(SCHEDULING_STORE_METHODS.map((method) => [method, (argument: unknown) => send(method, argument)])) as unknown as SchedulingStore;
+}

@@ -16,7 +16,6 @@ import { applyEvent } from './apply-event.js';
 import { applyProgress } from './apply-progress.js';
 import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
-import type { SchedulingStore } from './scheduling-store.js';
 import { SQLITE_SCHEDULING_SCHEMA, SqliteScheduling } from './sqlite-scheduling.js';
 import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
 import { SQLITE_DELETE_FINISHED_DELIVERIES, SQLITE_WEBHOOK_SCHEMA, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
@@ -100,7 +99,7 @@ export class SqliteResultStore implements ResultStore {
   /** Webhook deliveries, in the same file. */
   readonly webhooks: SqliteWebhookDeliveries;
   /** Idempotency keys and schedules (SchedulingStore), in the same database. */
-  readonly #scheduling: SqliteScheduling;
+  readonly scheduling: SqliteScheduling;
 
   /** Opens (creating if needed) the store at `path`, a file path or ':memory:'. */
   constructor(path: string, options: SqliteResultStoreOptions = {}) {
@@ -122,7 +121,7 @@ export class SqliteResultStore implements ResultStore {
     );
     this.#applyBatch = this.#db.transaction((batch: readonly PendingApply[]) => this.#applyInTransaction(batch));
     this.webhooks = new SqliteWebhookDeliveries(this.#db);
-    this.#scheduling = new SqliteScheduling(this.#db);
+    this.scheduling = new SqliteScheduling(this.#db);
   }
 
   /** Creates or upgrades the schema in one write transaction, so stores opening one file at once (several keepers) take turns. */
@@ -286,16 +285,4 @@ export class SqliteResultStore implements ResultStore {
     this.#db.close();
   }
 
-  // SchedulingStore: idempotency keys and schedules (sqlite-scheduling.ts).
-  claimIdempotencyKey: SchedulingStore['claimIdempotencyKey'] = (claim) => this.#scheduling.claimIdempotencyKey(claim);
-  releaseIdempotencyKey: SchedulingStore['releaseIdempotencyKey'] = (release) => this.#scheduling.releaseIdempotencyKey(release);
-  deleteExpiredIdempotencyKeys: SchedulingStore['deleteExpiredIdempotencyKeys'] = (now) => this.#scheduling.deleteExpiredIdempotencyKeys(now);
-  putSchedule: SchedulingStore['putSchedule'] = (schedule) => this.#scheduling.putSchedule(schedule);
-  getSchedule: SchedulingStore['getSchedule'] = (id) => this.#scheduling.getSchedule(id);
-  listSchedules: SchedulingStore['listSchedules'] = () => this.#scheduling.listSchedules();
-  deleteSchedule: SchedulingStore['deleteSchedule'] = (id) => this.#scheduling.deleteSchedule(id);
-  claimScheduleSlot: SchedulingStore['claimScheduleSlot'] = (slot) => this.#scheduling.claimScheduleSlot(slot);
-  markScheduleSlotSubmitted: SchedulingStore['markScheduleSlotSubmitted'] = (slot) => this.#scheduling.markScheduleSlotSubmitted(slot);
-  reclaimScheduleSlots: SchedulingStore['reclaimScheduleSlots'] = (reclaim) => this.#scheduling.reclaimScheduleSlots(reclaim);
-  deleteScheduleSlotsBefore: SchedulingStore['deleteScheduleSlotsBefore'] = (slotBefore) => this.#scheduling.deleteScheduleSlotsBefore(slotBefore);
 }

@@ -36,7 +36,10 @@ function invoke(call: StoreCall): Promise<unknown> {
     case 'close': return store.close();
     case 'webhooks': return invokeWebhooks(call.argument);
     case 'recordProgress': return store.recordProgress(call.argument);
-    default: return (store[call.method] as (argument: unknown) => Promise<unknown>)(call.argument);
+    case 'scheduling': {
+      const { method, argument } = call.argument;
+      return (store.scheduling[method] as (argument: unknown) => Promise<unknown>).call(store.scheduling, argument);
+    }
   }
 }
 

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { TaskEvent } from '../protocol.js';
 import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
-import type { SchedulingStore } from './scheduling-store.js';
+import { forwardedSchedulingStore, type SchedulingStore } from './scheduling-store.js';
 import type { SqliteResultStoreOptions } from './sqlite-store.js';
 import type { WebhookDeliveryStore } from '../webhooks/webhook-delivery.js';
 
@@ -22,7 +22,7 @@ export type StoreCall = { id: number } & (
   | { method: 'close'; argument?: undefined }
   | { method: 'webhooks'; argument: WebhookCall }
   | { method: 'recordProgress'; argument: TaskProgressEvent }
-  | { method: keyof SchedulingStore; argument: unknown }
+  | { method: 'scheduling'; argument: { method: keyof SchedulingStore; argument: unknown } }
 );
 
 /** A call of one WebhookDeliveryStore operation, with its one argument. */
@@ -94,22 +94,9 @@ export class ThreadedResultStore implements ResultStore {
     return this.call({ method: 'recordProgress', argument: event }) as Promise<TaskRecord | undefined>;
   }
 
-  // SchedulingStore: idempotency keys and schedules, answered by the thread's SqliteResultStore.
-  claimIdempotencyKey: SchedulingStore['claimIdempotencyKey'] = (claim) => this.scheduling('claimIdempotencyKey', claim);
-  releaseIdempotencyKey: SchedulingStore['releaseIdempotencyKey'] = (release) => this.scheduling('releaseIdempotencyKey', release);
-  deleteExpiredIdempotencyKeys: SchedulingStore['deleteExpiredIdempotencyKeys'] = (now) => this.scheduling('deleteExpiredIdempotencyKeys', now);
-  putSchedule: SchedulingStore['putSchedule'] = (schedule) => this.scheduling('putSchedule', schedule);
-  getSchedule: SchedulingStore['getSchedule'] = (id) => this.scheduling('getSchedule', id);
-  listSchedules: SchedulingStore['listSchedules'] = () => this.scheduling('listSchedules', undefined);
-  deleteSchedule: SchedulingStore['deleteSchedule'] = (id) => this.scheduling('deleteSchedule', id);
-  claimScheduleSlot: SchedulingStore['claimScheduleSlot'] = (slot) => this.scheduling('claimScheduleSlot', slot);
-  markScheduleSlotSubmitted: SchedulingStore['markScheduleSlotSubmitted'] = (slot) => this.scheduling('markScheduleSlotSubmitted', slot);
-  reclaimScheduleSlots: SchedulingStore['reclaimScheduleSlots'] = (reclaim) => this.scheduling('reclaimScheduleSlots', reclaim);
-  deleteScheduleSlotsBefore: SchedulingStore['deleteScheduleSlotsBefore'] = (slotBefore) => this.scheduling('deleteScheduleSlotsBefore', slotBefore);
-
-  private scheduling<M extends keyof SchedulingStore>(method: M, argument: unknown): ReturnType<SchedulingStore[M]> {
-    return this.call({ method, argument }) as ReturnType<SchedulingStore[M]>;
-  }
+  /** Idempotency keys and schedules, answered by the thread's SqliteResultStore. */
+  readonly scheduling: SchedulingStore = forwardedSchedulingStore((method, argument) =>
+    this.call({ method: 'scheduling', argument: { method, argument } }));
 
   /** Closes the store, then ends the thread. */
   async close(): Promise<void> {

@@ -39,104 +39,104 @@ export function schedulingStoreConformance(harness: ResultStoreHarness, options:
   describe('idempotency keys', () => {
     test('the first claim wins; later claims get its task as a replay; another name or key is free', options, () =>
       withStores(async (store) => {
-        assert.deepEqual(await store.claimIdempotencyKey(claim('t1', 10_000)), { id: 't1', replayed: false });
+        assert.deepEqual(await store.scheduling.claimIdempotencyKey(claim('t1', 10_000)), { id: 't1', replayed: false });
         await store.apply(taskEvent('queued', 't1'));
-        assert.deepEqual(await store.claimIdempotencyKey(claim('t2', 20_000)), { id: 't1', replayed: true });
-        assert.deepEqual(await store.claimIdempotencyKey(claim('t3', 20_000, { name: 'refund' })), { id: 't3', replayed: false });
-        assert.deepEqual(await store.claimIdempotencyKey(claim('t4', 20_000, { key: 'order-2' })), { id: 't4', replayed: false });
-        assert.deepEqual(await store.claimIdempotencyKey(claim('t1', 30_000)), { id: 't1', replayed: false }, 'the holder asking again is no replay');
+        assert.deepEqual(await store.scheduling.claimIdempotencyKey(claim('t2', 20_000)), { id: 't1', replayed: true });
+        assert.deepEqual(await store.scheduling.claimIdempotencyKey(claim('t3', 20_000, { name: 'refund' })), { id: 't3', replayed: false });
+        assert.deepEqual(await store.scheduling.claimIdempotencyKey(claim('t4', 20_000, { key: 'order-2' })), { id: 't4', replayed: false });
+        assert.deepEqual(await store.scheduling.claimIdempotencyKey(claim('t1', 30_000)), { id: 't1', replayed: false }, 'the holder asking again is no replay');
       }));
 
     test('concurrent claims of one key through two stores: exactly one wins', options, () =>
       withStores(async (store, other) => {
-        const owners = await Promise.all(Array.from({ length: 20 }, (_, index) => (index % 2 === 0 ? store : other).claimIdempotencyKey(claim(`c${index}`, 10_000))));
+        const owners = await Promise.all(Array.from({ length: 20 }, (_, index) => (index % 2 === 0 ? store : other).scheduling.claimIdempotencyKey(claim(`c${index}`, 10_000))));
         assert.equal(new Set(owners.map((owner) => owner.id)).size, 1);
         assert.equal(owners.filter((owner) => !owner.replayed).length, 1);
       }));
 
     test('an expired key is taken over; an abandoned one (task never recorded) too, a recorded one not', options, () =>
       withStores(async (store) => {
-        await store.claimIdempotencyKey(claim('old', 0, { expiresAt: 5_000 }));
+        await store.scheduling.claimIdempotencyKey(claim('old', 0, { expiresAt: 5_000 }));
         await store.apply(taskEvent('queued', 'old'));
-        assert.deepEqual(await store.claimIdempotencyKey(claim('new', 4_999, { abandonedBefore: -1 })), { id: 'old', replayed: true });
-        assert.deepEqual(await store.claimIdempotencyKey(claim('new', 5_000, { abandonedBefore: -1 })), { id: 'new', replayed: false });
-        await store.claimIdempotencyKey(claim('phantom', 0, { key: 'k2' }));
-        assert.deepEqual(await store.claimIdempotencyKey(claim('x', 60_000, { key: 'k2', abandonedBefore: -1 })), { id: 'phantom', replayed: true });
-        assert.deepEqual(await store.claimIdempotencyKey(claim('x', 60_000, { key: 'k2', abandonedBefore: 0 })), { id: 'x', replayed: false });
+        assert.deepEqual(await store.scheduling.claimIdempotencyKey(claim('new', 4_999, { abandonedBefore: -1 })), { id: 'old', replayed: true });
+        assert.deepEqual(await store.scheduling.claimIdempotencyKey(claim('new', 5_000, { abandonedBefore: -1 })), { id: 'new', replayed: false });
+        await store.scheduling.claimIdempotencyKey(claim('phantom', 0, { key: 'k2' }));
+        assert.deepEqual(await store.scheduling.claimIdempotencyKey(claim('x', 60_000, { key: 'k2', abandonedBefore: -1 })), { id: 'phantom', replayed: true });
+        assert.deepEqual(await store.scheduling.claimIdempotencyKey(claim('x', 60_000, { key: 'k2', abandonedBefore: 0 })), { id: 'x', replayed: false });
         await store.apply(taskEvent('queued', 'x'));
-        assert.deepEqual(await store.claimIdempotencyKey(claim('y', 200_000, { key: 'k2', abandonedBefore: 100_000 })), { id: 'x', replayed: true });
+        assert.deepEqual(await store.scheduling.claimIdempotencyKey(claim('y', 200_000, { key: 'k2', abandonedBefore: 100_000 })), { id: 'x', replayed: true });
       }));
 
     test('release frees a key only for its holder; expired keys are deleted', options, () =>
       withStores(async (store) => {
-        await store.claimIdempotencyKey(claim('t1', 0, { expiresAt: 100 }));
-        assert.equal(await store.releaseIdempotencyKey({ name: 'charge', key: 'order-1', id: 'other' }), false);
-        assert.equal(await store.releaseIdempotencyKey({ name: 'charge', key: 'order-1', id: 't1' }), true);
-        assert.deepEqual(await store.claimIdempotencyKey(claim('t2', 1, { expiresAt: 100 })), { id: 't2', replayed: false });
-        await store.claimIdempotencyKey(claim('t3', 1, { key: 'later', expiresAt: 500 }));
-        assert.equal(await store.deleteExpiredIdempotencyKeys(100), 1);
-        assert.equal(await store.deleteExpiredIdempotencyKeys(100), 0);
-        assert.deepEqual(await store.claimIdempotencyKey(claim('t4', 200, { key: 'later', abandonedBefore: -1 })), { id: 't3', replayed: true });
+        await store.scheduling.claimIdempotencyKey(claim('t1', 0, { expiresAt: 100 }));
+        assert.equal(await store.scheduling.releaseIdempotencyKey({ name: 'charge', key: 'order-1', id: 'other' }), false);
+        assert.equal(await store.scheduling.releaseIdempotencyKey({ name: 'charge', key: 'order-1', id: 't1' }), true);
+        assert.deepEqual(await store.scheduling.claimIdempotencyKey(claim('t2', 1, { expiresAt: 100 })), { id: 't2', replayed: false });
+        await store.scheduling.claimIdempotencyKey(claim('t3', 1, { key: 'later', expiresAt: 500 }));
+        assert.equal(await store.scheduling.deleteExpiredIdempotencyKeys(100), 1);
+        assert.equal(await store.scheduling.deleteExpiredIdempotencyKeys(100), 0);
+        assert.deepEqual(await store.scheduling.claimIdempotencyKey(claim('t4', 200, { key: 'later', abandonedBefore: -1 })), { id: 't3', replayed: true });
       }));
   });
 
   describe('schedules and slots', () => {
     test('put, get, list by id, replace keeping createdAt, delete', options, () =>
       withStores(async (store) => {
-        assert.deepEqual(await store.putSchedule(schedule('b')), schedule('b'));
-        await store.putSchedule(schedule('a', { payload: null }));
-        assert.deepEqual(await store.getSchedule('b'), schedule('b'));
-        assert.equal(await store.getSchedule('nope'), undefined);
-        assert.deepEqual((await store.listSchedules()).map((s) => s.id), ['a', 'b']);
-        const replaced = await store.putSchedule(schedule('b', { cron: '0 * * * *', tz: 'Europe/Berlin', createdAt: 9_000, updatedAt: 9_000 }));
+        assert.deepEqual(await store.scheduling.putSchedule(schedule('b')), schedule('b'));
+        await store.scheduling.putSchedule(schedule('a', { payload: null }));
+        assert.deepEqual(await store.scheduling.getSchedule('b'), schedule('b'));
+        assert.equal(await store.scheduling.getSchedule('nope'), undefined);
+        assert.deepEqual((await store.scheduling.listSchedules()).map((s) => s.id), ['a', 'b']);
+        const replaced = await store.scheduling.putSchedule(schedule('b', { cron: '0 * * * *', tz: 'Europe/Berlin', createdAt: 9_000, updatedAt: 9_000 }));
         assert.deepEqual(replaced, schedule('b', { cron: '0 * * * *', tz: 'Europe/Berlin', updatedAt: 9_000 }));
-        assert.equal(await store.deleteSchedule('b'), true);
-        assert.equal(await store.deleteSchedule('b'), false);
-        assert.deepEqual((await store.listSchedules()).map((s) => s.id), ['a']);
+        assert.equal(await store.scheduling.deleteSchedule('b'), true);
+        assert.equal(await store.scheduling.deleteSchedule('b'), false);
+        assert.deepEqual((await store.scheduling.listSchedules()).map((s) => s.id), ['a']);
       }));
 
     test('a slot is claimed once, even racing through two stores; never for a missing schedule or behind a later slot', options, () =>
       withStores(async (store, other) => {
-        await store.putSchedule(schedule('s'));
+        await store.scheduling.putSchedule(schedule('s'));
         const slot = (taskId: string, slotAt = 300_000) => ({ scheduleId: 's', slotAt, taskId, claimedAt: slotAt });
-        const wins = await Promise.all(Array.from({ length: 10 }, (_, index) => (index % 2 === 0 ? store : other).claimScheduleSlot(slot(`t${index}`))));
+        const wins = await Promise.all(Array.from({ length: 10 }, (_, index) => (index % 2 === 0 ? store : other).scheduling.claimScheduleSlot(slot(`t${index}`))));
         assert.equal(wins.filter(Boolean).length, 1);
-        assert.equal(await store.claimScheduleSlot(slot('older', 0)), false, 'an older slot behind a claimed one');
-        assert.equal(await store.claimScheduleSlot(slot('newer', 600_000)), true);
-        assert.equal(await store.claimScheduleSlot({ ...slot('x'), scheduleId: 'missing' }), false);
+        assert.equal(await store.scheduling.claimScheduleSlot(slot('older', 0)), false, 'an older slot behind a claimed one');
+        assert.equal(await store.scheduling.claimScheduleSlot(slot('newer', 600_000)), true);
+        assert.equal(await store.scheduling.claimScheduleSlot({ ...slot('x'), scheduleId: 'missing' }), false);
       }));
 
     test('unsubmitted slots past the lease are reclaimed once; submitted ones never; old ones are deleted but the latest kept', options, () =>
       withStores(async (store, other) => {
-        await store.putSchedule(schedule('s'));
-        await store.claimScheduleSlot({ scheduleId: 's', slotAt: 100, taskId: 'a', claimedAt: 100 });
-        await store.markScheduleSlotSubmitted({ scheduleId: 's', slotAt: 100, submittedAt: 101 });
-        await store.claimScheduleSlot({ scheduleId: 's', slotAt: 200, taskId: 'b', claimedAt: 200 });
-        assert.deepEqual(await store.reclaimScheduleSlots({ claimedBefore: 200, claimedAt: 1_000 }), [], 'within the lease');
+        await store.scheduling.putSchedule(schedule('s'));
+        await store.scheduling.claimScheduleSlot({ scheduleId: 's', slotAt: 100, taskId: 'a', claimedAt: 100 });
+        await store.scheduling.markScheduleSlotSubmitted({ scheduleId: 's', slotAt: 100, submittedAt: 101 });
+        await store.scheduling.claimScheduleSlot({ scheduleId: 's', slotAt: 200, taskId: 'b', claimedAt: 200 });
+        assert.deepEqual(await store.scheduling.reclaimScheduleSlots({ claimedBefore: 200, claimedAt: 1_000 }), [], 'within the lease');
         const [first, second] = await Promise.all([
-          store.reclaimScheduleSlots({ claimedBefore: 201, claimedAt: 1_000 }),
-          other.reclaimScheduleSlots({ claimedBefore: 201, claimedAt: 1_000 }),
+          store.scheduling.reclaimScheduleSlots({ claimedBefore: 201, claimedAt: 1_000 }),
+          other.scheduling.reclaimScheduleSlots({ claimedBefore: 201, claimedAt: 1_000 }),
         ]);
         assert.deepEqual([...(first ?? []), ...(second ?? [])], [{ scheduleId: 's', slotAt: 200, taskId: 'b', claimedAt: 1_000 }]);
-        await store.markScheduleSlotSubmitted({ scheduleId: 's', slotAt: 200, submittedAt: 1_001 });
-        assert.deepEqual(await store.reclaimScheduleSlots({ claimedBefore: 5_000, claimedAt: 6_000 }), []);
-        assert.equal(await store.deleteScheduleSlotsBefore(10_000), 1, 'the latest slot stays');
-        assert.equal(await store.claimScheduleSlot({ scheduleId: 's', slotAt: 150, taskId: 'c', claimedAt: 7_000 }), false, 'still behind the latest');
-        assert.equal(await store.deleteSchedule('s'), true);
-        await store.putSchedule(schedule('s'));
-        assert.equal(await store.claimScheduleSlot({ scheduleId: 's', slotAt: 150, taskId: 'c', claimedAt: 7_000 }), true, 'a deleted schedule takes its slots along');
+        await store.scheduling.markScheduleSlotSubmitted({ scheduleId: 's', slotAt: 200, submittedAt: 1_001 });
+        assert.deepEqual(await store.scheduling.reclaimScheduleSlots({ claimedBefore: 5_000, claimedAt: 6_000 }), []);
+        assert.equal(await store.scheduling.deleteScheduleSlotsBefore(10_000), 1, 'the latest slot stays');
+        assert.equal(await store.scheduling.claimScheduleSlot({ scheduleId: 's', slotAt: 150, taskId: 'c', claimedAt: 7_000 }), false, 'still behind the latest');
+        assert.equal(await store.scheduling.deleteSchedule('s'), true);
+        await store.scheduling.putSchedule(schedule('s'));
+        assert.equal(await store.scheduling.claimScheduleSlot({ scheduleId: 's', slotAt: 150, taskId: 'c', claimedAt: 7_000 }), true, 'a deleted schedule takes its slots along');
       }));
 
     if (harness.persistent) test('schedules and slots are there after closing and reopening', options, async () => {
       const location = await harness.newLocation();
       const first = await harness.open(location);
-      await first.putSchedule(schedule('kept'));
-      await first.claimScheduleSlot({ scheduleId: 'kept', slotAt: 300_000, taskId: 't', claimedAt: 300_000 });
+      await first.scheduling.putSchedule(schedule('kept'));
+      await first.scheduling.claimScheduleSlot({ scheduleId: 'kept', slotAt: 300_000, taskId: 't', claimedAt: 300_000 });
       await first.close();
       const second = await harness.open(location);
       try {
-        assert.deepEqual(await second.listSchedules(), [schedule('kept')]);
-        assert.equal(await second.claimScheduleSlot({ scheduleId: 'kept', slotAt: 300_000, taskId: 'u', claimedAt: 300_001 }), false);
+        assert.deepEqual(await second.scheduling.listSchedules(), [schedule('kept')]);
+        assert.equal(await second.scheduling.claimScheduleSlot({ scheduleId: 'kept', slotAt: 300_000, taskId: 'u', claimedAt: 300_001 }), false);
       } finally {
         await second.close();
       }
