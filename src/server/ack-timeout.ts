@@ -4,6 +4,7 @@
  * to their queues. One timer per channel, armed for the earliest deadline only.
  */
 import { preconditionFailed, type ChannelError } from '../broker/errors.js';
+import { DeadlineTimer } from '../util/deadline-timer.js';
 import type { Unacked, UnackedDelivery } from './unacked.js';
 
 /** What the watch needs from its channel. */
@@ -16,7 +17,7 @@ export interface AckTimeoutHost {
 
 /** Watches a channel's unacknowledged deliveries for their acknowledgement deadline. */
 export class AckTimeoutWatch {
-  private timer: NodeJS.Timeout | undefined;
+  private readonly timer = new DeadlineTimer(() => this.check());
 
   constructor(
     private readonly channelNumber: number,
@@ -27,26 +28,20 @@ export class AckTimeoutWatch {
 
   /** A delivery was added to the unacked set: arms the timer if none runs. */
   delivered(delivery: UnackedDelivery): void {
-    if (this.timer === undefined) this.arm(delivery.deliveredAt + this.timeoutOf(delivery));
+    // Per delivery: only the first one while no timer runs pays for computing a deadline.
+    if (!this.timer.armed) this.timer.armBy(delivery.deliveredAt + this.timeoutOf(delivery));
   }
 
   /** Stops the timer (the channel is going away). */
   stop(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.clear();
   }
 
   private timeoutOf(delivery: UnackedDelivery): number {
     return delivery.queue.settings.consumerTimeout ?? this.defaultTimeoutMs;
   }
 
-  private arm(deadline: number): void {
-    this.timer = setTimeout(() => this.check(), Math.max(0, deadline - Date.now()));
-    this.timer.unref();
-  }
-
   private check(): void {
-    this.timer = undefined;
     if (!this.host.active) return;
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;
@@ -62,6 +57,6 @@ export class AckTimeoutWatch {
       }
       next = Math.min(next, deadline);
     }
-    if (next !== Number.POSITIVE_INFINITY) this.arm(next);
+    if (next !== Number.POSITIVE_INFINITY) this.timer.armBy(next);
   }
 }

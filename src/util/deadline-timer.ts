@@ -11,6 +11,11 @@ export class DeadlineTimer {
 
   constructor(private readonly onDue: () => void) {}
 
+  /** True while a deadline is pending. */
+  get armed(): boolean {
+    return this.timer !== undefined;
+  }
+
   /** Arms for `at` (ms since the epoch) unless already armed for that time or earlier. */
   armBy(at: number): void {
     if (this.timer !== undefined && this.at <= at) return;

@@ -14,6 +14,7 @@ import { parseCallbackUrl, endpointSecret, newWebhookSigningKey } from './webhoo
 import { webhookStatus, type WebhookDelivery, type WebhookDeliveryStore } from './webhook-delivery.js';
 import { decideAfterAttempt, resolveWebhookPolicy, retryAfterSeconds, type AttemptOutcome, type WebhookDeliveryPolicy } from './webhook-policy.js';
 import { signWebhook, webhookSecretKey } from './webhook-signature.js';
+import { DeadlineTimer } from '../../util/deadline-timer.js';
 
 /** Webhook settings of a keeper (KeeperOptions.webhooks). */
 export interface WebhookOptions {
@@ -53,8 +54,8 @@ export class WebhookDispatcher {
   private closed = false;
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = 0;
+  /** The next pump: the earliest of the next poll and the next delivery due. */
+  private readonly timer = new DeadlineTimer(() => this.pump());
 
   constructor(
     private readonly store: WebhookDeliveryStore,
@@ -119,7 +120,7 @@ export class WebhookDispatcher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.timer);
+    this.timer.clear();
     this.closing.abort(new Error('the keeper is closing'));
     await this.pumping;
     await Promise.all(this.inFlight);
@@ -144,14 +145,7 @@ export class WebhookDispatcher {
 
   /** Pumps at `at` (ms since the epoch) unless a pump is already due sooner. */
   private wake(at: number): void {
-    if (this.closed || (this.timer !== undefined && this.timerAt <= at)) return;
-    clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.pump();
-    }, Math.max(0, at - Date.now()));
-    this.timer.unref();
+    if (!this.closed) this.timer.armBy(at);
   }
 
   /** Claims as many due deliveries as there are free slots and starts sending them. */
