@@ -1,10 +1,10 @@
 /**
  * Shared pieces of the task layer's integration tests: a broker without its in-process keeper (the
- * tests run their own), unique task names, and a reader of the AMQP type tags a content header's
- * headers table carries on the wire.
+ * tests run their own), unique task names, a queue of the test's own that collects what reaches it,
+ * and a reader of the AMQP type tags a content header's headers table carries on the wire.
  */
 import type { TestContext } from 'node:test';
-import amqplib from 'amqplib';
+import amqplib, { type ConsumeMessage } from 'amqplib';
 import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE } from '../../src/tasks/protocol.js';
 import { startTestBroker, type TestBroker } from './broker.js';
 
@@ -92,4 +92,16 @@ function fieldValueLength(payload: Buffer, offset: number, tag: string): number 
     default:
       throw new Error(`unknown field type ${tag}`);
   }
+}
+
+/** A server-named exclusive queue of the test's own on the broker at `url`, collecting what reaches it. */
+export async function collectingQueue(url: string): Promise<{ queue: string; received: ConsumeMessage[]; close(): Promise<void> }> {
+  const connection = await amqplib.connect(url);
+  const channel = await connection.createChannel();
+  const { queue } = await channel.assertQueue('', { exclusive: true });
+  const received: ConsumeMessage[] = [];
+  await channel.consume(queue, (message) => {
+    if (message !== null) received.push(message);
+  }, { noAck: true });
+  return { queue, received, close: () => connection.close() };
 }

@@ -30,7 +30,7 @@ import {
   type Worker,
 } from '../../src/tasks/index.js';
 import { waitFor } from '../helpers/amqp.js';
-import { uniqueTaskName } from '../helpers/tasks.js';
+import { collectingQueue, uniqueTaskName } from '../helpers/tasks.js';
 
 const options = { skip: process.env['WARREN_TEST_URL'] ? 'runs its own Warren with its keeper' : false, timeout: 30_000 } as const;
 const GUEST = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
@@ -91,17 +91,6 @@ function http(path: string, method = 'GET'): Promise<Response> {
   return fetch(`http://127.0.0.1:${node.httpPort}${path}`, { method, headers: GUEST });
 }
 
-/** A queue of the test's own that collects what is published to it. */
-async function ownQueue(): Promise<{ queue: string; received: ConsumeMessage[]; close(): Promise<void> }> {
-  const connection = await amqplib.connect(url);
-  const channel = await connection.createChannel();
-  const { queue } = await channel.assertQueue('', { exclusive: true });
-  const received: ConsumeMessage[] = [];
-  await channel.consume(queue, (message) => {
-    if (message !== null) received.push(message);
-  }, { noAck: true });
-  return { queue, received, close: () => connection.close() };
-}
 
 /** Messages in a queue, by a passive check over amqplib. */
 async function messagesIn(queue: string): Promise<number> {
@@ -117,7 +106,7 @@ async function messagesIn(queue: string): Promise<number> {
 const LAST_PROGRESS = { stage: 'encode', done: 3, of: 7 };
 
 test('progress is seen through SDK get, handle.progress(), handle.onProgress(), HTTP GET and a reply_to queue', options, async () => {
-  const results = await ownQueue();
+  const results = await collectingQueue(url);
   try {
     // Submitted with a reply queue of the client's own: onProgress gets the reports live from it.
     const live = await client.submit(REPORTING, null);

@@ -8,10 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import amqplib, { type ConsumeMessage } from 'amqplib';
 import { startWarren, type WarrenNode } from '../../src/main.js';
 import { connectTasks, createWorker, type TaskReply, type TasksClient, type Worker } from '../../src/tasks/index.js';
 import { waitFor } from '../helpers/amqp.js';
+import { collectingQueue } from '../helpers/tasks.js';
 
 const skip = { skip: process.env['WARREN_TEST_URL'] ? 'runs its own Warren with its keeper' : false };
 let node: WarrenNode;
@@ -39,20 +39,9 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-/** A queue of the test's own that collects what is published to it. */
-async function resultsQueue(): Promise<{ queue: string; received: ConsumeMessage[]; close(): Promise<void> }> {
-  const connection = await amqplib.connect(url);
-  const channel = await connection.createChannel();
-  const { queue } = await channel.assertQueue('', { exclusive: true });
-  const received: ConsumeMessage[] = [];
-  await channel.consume(queue, (message) => {
-    if (message !== null) received.push(message);
-  }, { noAck: true });
-  return { queue, received, close: () => connection.close() };
-}
 
 test('submit with replyTo and correlationId: the result goes to that queue, and result() still resolves', skip, async () => {
-  const results = await resultsQueue();
+  const results = await collectingQueue(url);
   try {
     const handle = await client.submit('double', { n: 21 }, { replyTo: results.queue, correlationId: 'order-7' });
     assert.equal(await handle.result({ timeoutMs: 5000 }), 42, 'the handle gets the result from the keeper');
@@ -67,7 +56,7 @@ test('submit with replyTo and correlationId: the result goes to that queue, and 
 });
 
 test('without a correlationId the reply carries the task id; bad values are refused before anything is sent', skip, async () => {
-  const results = await resultsQueue();
+  const results = await collectingQueue(url);
   try {
     const handle = await client.submit('double', { n: 1 }, { replyTo: results.queue });
     await waitFor(() => results.received.length === 1, 3000, 'the reply in our queue');
@@ -80,7 +69,7 @@ test('without a correlationId the reply carries the task id; bad values are refu
 });
 
 test('the HTTP gateway takes replyTo and correlationId as options', skip, async () => {
-  const results = await resultsQueue();
+  const results = await collectingQueue(url);
   try {
     const response = await fetch(`http://127.0.0.1:${node.httpPort}/api/tasks/double`, {
       method: 'POST',
