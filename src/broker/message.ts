@@ -2,7 +2,7 @@
  * A published message as the broker holds it: properties stay in their wire encoding so deliveries
  * copy them verbatim; they are decoded only when routing or a queue feature needs them.
  */
-import { decodeBasicProperties, encodeBasicProperties, type BasicProperties, type FieldValue } from '../codec/index.js';
+import { decodeBasicProperties, encodeBasicProperties, withoutHeader, type BasicProperties, type FieldValue } from '../codec/index.js';
 import { preconditionFailed } from './errors.js';
 import type { MessageLocation } from './ports.js';
 
@@ -121,8 +121,8 @@ export function prepareMessage(exchange: string, routingKey: string, rawProperti
   }
   const keys = [...routingKeysOf(headers['CC']), ...routingKeysOf(headers['BCC'])];
   if (headers['BCC'] === undefined) return new Message(exchange, routingKey, rawProperties, body, keys);
-  const { BCC: _bcc, ...visibleHeaders } = headers;
-  return new Message(exchange, routingKey, encodeBasicProperties({ ...properties, headers: visibleHeaders }), body, keys);
+  // Cut out of the bytes, not re-encoded: the other headers keep the field types the publisher chose.
+  return new Message(exchange, routingKey, withoutHeader(rawProperties, 'BCC'), body, keys);
 }
 
 /**

@@ -61,7 +61,8 @@ function decodeFieldArray(r: Reader, depth: number): FieldValue[] {
   return out;
 }
 
-function decodeFieldValue(r: Reader, depth: number): FieldValue {
+/** Reads one tagged field value (table entries and array items). */
+export function decodeFieldValue(r: Reader, depth: number): FieldValue {
   const tag = r.readUint8();
   switch (tag) {
     case 0x74: // t

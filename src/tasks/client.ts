@@ -10,10 +10,8 @@ import { ClientLink } from './client-link.js';
 import type { KeeperReply, KeeperRequest } from './keeper-protocol.js';
 import {
   KEEPER_REQUESTS_QUEUE,
-  TASK_EVENTS_EXCHANGE,
   TASK_PROTOCOL_VERSION,
   TERMINAL_STATES,
-  eventRoutingKey,
   taskQueueName,
   waitQueueDelayMs,
   type TaskError,
@@ -31,7 +29,7 @@ import {
   TaskValidationError,
   type UnsuccessfulState,
 } from './task-errors.js';
-import { jsonMessage, queuedEvent, taskMessage, type TaskMessageInput } from './task-message.js';
+import { jsonMessage, taskMessage, type TaskMessageInput } from './task-message.js';
 import { assertTaskName, payloadJson, resolveTaskOptions, type SubmitOptions } from './task-options.js';
 import { parseCallbackUrl } from './webhooks/webhook-endpoint.js';
 import { assertIdempotencyKey } from './idempotency.js';
@@ -78,7 +76,7 @@ export interface TaskHandle<R = unknown> {
 
 /** The task SDK's client. */
 export interface TasksClient {
-  /** Submits a task; resolves once the broker confirmed its 'queued' event and its message. */
+  /** Submits a task; resolves once the broker confirmed its message (and with it the keeper's copy). */
   submit<P = unknown, R = unknown>(name: string, payload: P, options?: SubmitOptions): Promise<TaskHandle<R>>;
   /** A handle for a task submitted elsewhere (its result comes from the keeper). */
   handle<R = unknown>(id: string, name?: string): TaskHandle<R>;
@@ -169,16 +167,14 @@ class Client implements TasksClient {
     // With an idempotency key, a keeper claims it for this task's id first; if another task holds it, that is the answer.
     const owner = options.idempotencyKey === undefined ? undefined : await this.claimIdempotencyKey(name, options.idempotencyKey, input.id);
     if (owner !== undefined && owner !== input.id) return new Handle<R>(this, owner, name, undefined, true);
-    // The event first, on the same channel: the broker routes it before the task, so a keeper that sees
-    // the task run has always been told what was submitted. Both confirms are awaited together (one
-    // group-commit round, not two); should the broker refuse the event but take the task, submit
-    // rejects although the task runs (at least once, as with any lost confirm).
-    const event = queuedEvent(input, input.enqueuedAt);
-    const published = [link.publish(TASK_EVENTS_EXCHANGE, eventRoutingKey(event), jsonMessage(event)), link.publish('', routingKey, taskMessage(input))];
-    const [eventOutcome, taskOutcome] = await Promise.allSettled(published);
-    // A task message the broker did not take frees the key for a retry of this submit; a refused event alone does not (the task runs).
-    if (taskOutcome?.status === 'rejected') throw await this.releaseIdempotencyKey(name, options.idempotencyKey, input.id, taskOutcome.reason);
-    if (eventOutcome?.status === 'rejected') throw eventOutcome.reason;
+    // One publish: the broker routes the task message to its queue and, by BCC, to the keeper queue,
+    // where it stands for the 'queued' event; one confirm means both copies are stored.
+    try {
+      await link.publish('', routingKey, taskMessage({ ...input, keeperCopy: true }));
+    } catch (error) {
+      // A task message the broker did not take frees the key for a retry of this submit.
+      throw await this.releaseIdempotencyKey(name, options.idempotencyKey, input.id, error);
+    }
     // A reply that goes elsewhere never reaches this client: its handle asks the keeper.
     return new Handle<R>(this, input.id, name, ownReplyTo ? undefined : link);
   }

@@ -84,6 +84,8 @@ export function taskEventProblem(value: unknown): string | undefined {
     return 'error must be an object with string name and message';
   }
   if (value['kind'] === 'queued' && !isObject(value['options'])) return 'a queued event must carry options';
+  const startedAt = value['startedAt'];
+  if (startedAt !== undefined && (typeof startedAt !== 'number' || !Number.isFinite(startedAt))) return 'startedAt must be a number (ms since the epoch)';
   return undefined;
 }
 

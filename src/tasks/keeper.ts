@@ -24,6 +24,8 @@ import type { TaskNameMetrics } from './task-metrics.js';
 import { consumerBlockedReason, timedBlockedReason } from './blocked-reason.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './store/result-store.js';
 import { KeeperRequestError } from './task-errors.js';
+import { BatchedAcks } from './batched-acks.js';
+import { isTaskMessage, queuedEventOf } from './keeper-task-message.js';
 import { jsonMessage, parseJsonBody } from './task-message.js';
 import { declareEventTopology, declareKeeperRequestsQueue } from './topology.js';
 import { WebhookDispatcher, type WebhookOptions } from './webhooks/webhook-dispatcher.js';
@@ -98,6 +100,8 @@ const RECONNECT_MAX_MS = 5000;
 interface KeeperLink {
   connection: AMQPClient;
   events: AMQPChannel;
+  /** The events channel's acknowledgements, sent in batches. */
+  eventAcks: BatchedAcks;
   operations: AMQPChannel;
 }
 
@@ -222,6 +226,7 @@ class KeeperService implements Keeper {
     // Cancel the consumers first so the event being recorded can still be acknowledged.
     await Promise.all([...link.events.consumers.values(), ...link.operations.consumers.values()].map((c) => c.cancel().catch(() => {})));
     await Promise.all(this.recording);
+    await link.eventAcks.flush();
     await this.retrying;
     await link.connection.close().catch(() => {});
   }
@@ -238,12 +243,12 @@ class KeeperService implements Keeper {
       await declareKeeperRequestsQueue(operations);
       await declareControlExchange(operations);
       await operations.prefetch(this.options.prefetch ?? 100);
-      const link: KeeperLink = { connection, events, operations };
+      const link: KeeperLink = { connection, events, eventAcks: new BatchedAcks(events), operations };
       connection.ondisconnect = () => this.linkLost(link);
       events.onerror = (reason) => this.channelLost(link, reason);
       operations.onerror = (reason) => this.channelLost(link, reason);
       this.link = link;
-      await events.basicConsume(KEEPER_QUEUE, { noAck: false }, (message) => this.enqueueEvent(message));
+      await events.basicConsume(KEEPER_QUEUE, { noAck: false }, (message) => this.enqueueEvent(link.eventAcks, message));
       await operations.basicConsume(KEEPER_REQUESTS_QUEUE, { noAck: false }, (message) => this.serveRequest(link, message));
       this.logger.info({}, 'task keeper consuming');
     } catch (error) {
@@ -274,25 +279,27 @@ class KeeperService implements Keeper {
    * Applies events as they arrive, without waiting for earlier ones: applying is order-tolerant (the
    * store orders by run, attempt and kind), and concurrent applies let the store group-commit them.
    */
-  private enqueueEvent(message: AMQPMessage): void {
-    const recording = this.recordEvent(message).finally(() => this.recording.delete(recording));
+  private enqueueEvent(acks: BatchedAcks, message: AMQPMessage): void {
+    acks.track(message);
+    const recording = this.recordEvent(acks, message).finally(() => this.recording.delete(recording));
     this.recording.add(recording);
   }
 
   /** Applies one event and acknowledges it; never throws. */
-  private async recordEvent(message: AMQPMessage): Promise<void> {
+  private async recordEvent(acks: BatchedAcks, message: AMQPMessage): Promise<void> {
     let event: unknown;
     let problem: string | undefined;
     try {
-      event = parseJsonBody(message.body);
+      // A task message (routed here by BCC at submit) stands for its run's 'queued' event.
+      event = isTaskMessage(message) ? queuedEventOf(message) : parseJsonBody(message.body);
       problem = taskEventProblem(event);
     } catch (error) {
       problem = (error as Error).message;
     }
-    if (problem !== undefined && isProgressEventBody(event)) return this.recordProgress(message, event);
+    if (problem !== undefined && isProgressEventBody(event)) return this.recordProgress(acks, message, event);
     if (problem !== undefined) {
       this.logger.warn({ routingKey: message.routingKey, problem }, 'dropped a malformed task event');
-      await message.ack().catch(() => {});
+      acks.done(message);
       return;
     }
     try {
@@ -300,20 +307,20 @@ class KeeperService implements Keeper {
       if (isFinishingEvent(event as TaskEvent) && TERMINAL_STATES.includes(record.state)) this.taskStats.record(record);
       await this.webhooks.taskChanged(record);
       if (startedAfterCancel(event as TaskEvent, record)) this.renotifyCancel(record);
-      await message.ack().catch(() => {});
+      acks.done(message);
     } catch (error) {
       this.logger.error({ routingKey: message.routingKey, err: (error as Error).message }, 'result store refused an event; requeueing it');
       await sleep(STORE_ERROR_PAUSE_MS, this.closing.signal).catch(() => {});
-      await message.nack(true).catch(() => {});
+      await acks.requeue(message);
     }
   }
 
   /** Records a progress report and acknowledges it; never throws (a report the store refused is dropped: a newer one follows). */
-  private async recordProgress(message: AMQPMessage, event: unknown): Promise<void> {
+  private async recordProgress(acks: BatchedAcks, message: AMQPMessage, event: unknown): Promise<void> {
     const problem = taskProgressEventProblem(event);
     if (problem !== undefined) this.logger.warn({ routingKey: message.routingKey, problem }, 'dropped a malformed progress event');
     else await this.store.recordProgress(event as TaskProgressEvent).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'result store refused a progress event'));
-    await message.ack().catch(() => {});
+    acks.done(message);
   }
 
   /** Sends a cancelled task's notice again (a worker started it after the first); never throws. */

@@ -76,6 +76,10 @@ export const TaskHeader = {
   replyCorrelationId: 'x-task-reply-correlation-id',
   /** On a message in the dead-letter queue: the last error, as JSON. */
   error: 'x-task-error',
+  /** The delay the submitter asked for before the first attempt, ms (options.delayMs). Absent: 0. */
+  delayMs: 'x-task-delay-ms',
+  /** Where the keeper POSTs the finished task (options.callbackUrl). Absent: no webhook. */
+  callbackUrl: 'x-task-callback-url',
 } as const;
 
 /** How the delay before retry n grows. */
@@ -155,8 +159,13 @@ export interface TaskEvent {
   options?: TaskOptions;
   /** queued: when the task was submitted (first run), ms since the epoch. */
   enqueuedAt?: number;
-  /** started: an identifier of the worker process. */
+  /** started, and the outcome of an attempt: an identifier of the worker process. */
   worker?: string;
+  /**
+   * The outcome of an attempt (retrying, succeeded, failed, dead): when its handler started, ms since the
+   * epoch. A worker sends 'started' only for an attempt that runs a while, so this is the start of short ones.
+   */
+  startedAt?: number;
   /** succeeded: the handler's return value. */
   result?: unknown;
   /** retrying, failed, dead: the error of the attempt. */

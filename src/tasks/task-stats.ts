@@ -83,7 +83,8 @@ export class TaskStats {
     let list = this.samples.get(task.name);
     if (list === undefined) this.samples.set(task.name, (list = []));
     list.push(sample);
-    if (list.length > SAMPLES_PER_NAME_MAX) list.splice(0, list.length - SAMPLES_PER_NAME_MAX);
+    // Trimmed in chunks (one shift of the array per SAMPLES_PER_NAME_MAX tasks, not one per task); snapshot reads the newest only.
+    if (list.length >= 2 * SAMPLES_PER_NAME_MAX) list.splice(0, list.length - SAMPLES_PER_NAME_MAX);
     const totals = this.totals.get(task.name) ?? { finished: 0, succeeded: 0, responseMsSum: 0 };
     totals.finished++;
     if (task.state === 'succeeded') totals.succeeded++;
@@ -94,7 +95,8 @@ export class TaskStats {
   /** The figures of every task name seen, at `now`. */
   snapshot(now: number = Date.now()): Record<string, TaskNameStats> {
     const result: Record<string, TaskNameStats> = {};
-    for (const [name, samples] of this.samples) {
+    for (const [name, kept] of this.samples) {
+      const samples = kept.length > SAMPLES_PER_NAME_MAX ? kept.slice(-SAMPLES_PER_NAME_MAX) : kept;
       const totals = this.totals.get(name) ?? { finished: 0, succeeded: 0, responseMsSum: 0 };
       const elapsedSeconds = Math.max((now - this.startedAt) / 1000, 0.001);
       const sinceStart = periodStats(samples, elapsedSeconds);

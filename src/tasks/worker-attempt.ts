@@ -1,6 +1,6 @@
 /**
- * One attempt at one delivered task: 'started', the handler under its timeout and the worker's
- * shutdown, the outcome recorded (succeeded, retrying, failed or dead), and only then the ack.
+ * One attempt at one delivered task: the handler under its timeout and the worker's shutdown ('started'
+ * once it has run a while), the outcome recorded (succeeded, retrying, failed or dead), and only then the ack.
  */
 import type { AMQPMessage } from '@cloudamqp/amqp-client';
 import { retryDelayMs, waitQueueDelayMs, type TaskError } from './protocol.js';
@@ -8,7 +8,8 @@ import { NonRetryableError, TaskTimeoutError, toTaskError } from './worker-error
 import { readTaskPayload, type TaskHeaders } from './worker-message.js';
 import type { EncodedSuccess, OutcomeRecorder } from './worker-recorder.js';
 import type { HandlerSlots } from './handler-slots.js';
-import { assertNever } from '../util/assert.js';
+import { assert, assertNever } from '../util/assert.js';
+import type { BatchedAcks } from './batched-acks.js';
 import type { TaskProgress } from './task-progress.js';
 import { replyCancelled } from './worker-cancellation.js';
 import { ProgressReporter, progressPublisher } from './worker-progress.js';
@@ -50,6 +51,14 @@ export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'dead' | 'req
  */
 export const LOST_DELIVERIES_MAX = 20;
 
+/**
+ * How long a handler runs before the worker publishes the attempt's 'started' event. A handler that
+ * finishes sooner sends none: its outcome event carries the start instead, which spares the broker and
+ * the keeper one message per short task. Reporting progress sends 'started' at once (the keeper takes
+ * progress only of an attempt it knows started).
+ */
+export const STARTED_EVENT_DELAY_MS = 50;
+
 type Decision =
   | { kind: 'succeeded'; success: EncodedSuccess }
   | { kind: 'retrying' | 'failed' | 'dead'; error: TaskError }
@@ -68,6 +77,12 @@ export class TaskAttempt {
   /** Set when the task was cancelled: the handler does not run, or its signal aborts with this. */
   cancelReason: Error | undefined;
   private progressReporter: ProgressReporter | undefined;
+  /** When the handler started (ms since the epoch); undefined while it has not. */
+  private startedAt: number | undefined;
+  /** The 'started' event was published. */
+  private startAnnounced = false;
+  /** Where the delivery is acknowledged once its outcome is recorded (set by run()). */
+  private acks: BatchedAcks | undefined;
 
   constructor(
     readonly message: AMQPMessage,
@@ -91,7 +106,8 @@ export class TaskAttempt {
   }
 
   /** Runs the attempt to its end; rejects only when recording the outcome or acking failed. */
-  async run(handler: TaskHandler, recorder: OutcomeRecorder, slots: HandlerSlots): Promise<AttemptOutcome> {
+  async run(handler: TaskHandler, recorder: OutcomeRecorder, slots: HandlerSlots, acks: BatchedAcks): Promise<AttemptOutcome> {
+    this.acks = acks;
     let payload: unknown;
     try {
       payload = readTaskPayload(this.message);
@@ -116,11 +132,13 @@ export class TaskAttempt {
         return await this.finish({ kind: 'cancelled' }, recorder);
       }
       this.handlerStarted = true;
-      // Not awaited: the broker takes it before the outcome published on the same channel anyway, and
-      // its confirm would queue behind earlier tasks' fsync-bound outcomes. A failure to publish it
-      // (the channel is gone) fails the outcome's publishes too, and that is what is handled.
-      recorder.started(this.task).catch(() => undefined);
-      decision = await this.callHandler(handler, payload, recorder);
+      this.startedAt = Date.now();
+      const announce = setTimeout(() => this.announceStart(recorder), STARTED_EVENT_DELAY_MS);
+      try {
+        decision = await this.callHandler(handler, payload, recorder);
+      } finally {
+        clearTimeout(announce);
+      }
     } finally {
       // The slot is free once the handler is done; recording the outcome overlaps the next handler.
       slots.release();
@@ -128,6 +146,17 @@ export class TaskAttempt {
     if (this.abandoned) return 'requeued';
     this.recording = true;
     return this.finish(decision, recorder);
+  }
+
+  /**
+   * Publishes the 'started' event once. Not awaited: the broker takes it before the outcome published on
+   * the same channel anyway, and its confirm would queue behind earlier tasks' fsync-bound outcomes. A
+   * failure to publish it (the channel is gone) fails the outcome's publishes too, and that is handled.
+   */
+  private announceStart(recorder: OutcomeRecorder): void {
+    if (this.startAnnounced || this.startedAt === undefined) return;
+    this.startAnnounced = true;
+    recorder.started(this.task, this.startedAt).catch(() => undefined);
   }
 
   private async callHandler(handler: TaskHandler, payload: unknown, recorder: OutcomeRecorder): Promise<Decision> {
@@ -147,7 +176,7 @@ export class TaskAttempt {
       this.progressReporter?.finish();
     }
     try {
-      return { kind: 'succeeded', success: recorder.encodeSuccess(this.task, result) };
+      return { kind: 'succeeded', success: recorder.encodeSuccess(this.task, result, this.startedAt ?? Date.now()) };
     } catch (error) {
       // A result JSON cannot carry fails the same way on every attempt.
       return this.failure(new NonRetryableError(`result is not JSON-encodable: ${(error as Error).message}`));
@@ -157,6 +186,7 @@ export class TaskAttempt {
   private context(recorder: OutcomeRecorder): TaskContext {
     const { id, name, attempt, maxAttempts, enqueuedAt, headers } = this.task;
     const progress = (value: TaskProgress): void => {
+      this.announceStart(recorder);
       this.progressReporter ??= new ProgressReporter(progressPublisher(recorder.channel, this.message, this.task));
       this.progressReporter.report(value);
     };
@@ -171,7 +201,9 @@ export class TaskAttempt {
 
   private async finish(decision: Decision, recorder: OutcomeRecorder): Promise<AttemptOutcome> {
     await this.record(decision, recorder);
-    await this.message.ack();
+    assert(this.acks !== undefined, 'finish() runs within run()');
+    // Acknowledged with the channel's next batch (within this event-loop turn's end).
+    this.acks.done(this.message);
     return decision.kind;
   }
 
@@ -179,9 +211,9 @@ export class TaskAttempt {
     const { message, task } = this;
     switch (decision.kind) {
       case 'succeeded': return recorder.succeeded(message, task, decision.success);
-      case 'retrying': return recorder.retrying(message, task, decision.error, waitQueueDelayMs(retryDelayMs(task.backoff, task.attempt)));
-      case 'failed': return recorder.failed(message, task, decision.error);
-      case 'dead': return recorder.dead(message, task, decision.error);
+      case 'retrying': return recorder.retrying(message, task, decision.error, waitQueueDelayMs(retryDelayMs(task.backoff, task.attempt)), this.startedAt);
+      case 'failed': return recorder.failed(message, task, decision.error, this.startedAt);
+      case 'dead': return recorder.dead(message, task, decision.error, this.startedAt);
       case 'cancelled': return replyCancelled(recorder.channel, message, task);
       default: return assertNever(decision);
     }

@@ -40,17 +40,26 @@ export class OutcomeRecorder {
   ) {}
 
   /**
-   * The 'started' event of an attempt, transient: it costs the broker no disk write, and losing it in a
-   * broker crash only leaves the record 'queued' until the outcome's (persistent) event arrives.
+   * The 'started' event of an attempt whose handler started at `startedAt`, transient: it costs the
+   * broker no disk write, and losing it in a broker crash only leaves the record 'queued' until the
+   * outcome's (persistent) event arrives.
    */
-  async started(task: TaskHeaders): Promise<void> {
-    const body = this.encodeEvent('started', task, { worker: this.workerId });
+  async started(task: TaskHeaders, startedAt: number): Promise<void> {
+    const body = this.encodeEvent('started', task, { at: startedAt, worker: this.workerId });
     await this.channel.basicPublish(TASK_EVENTS_EXCHANGE, eventRoutingKey({ kind: 'started', name: task.name }), body, TRANSIENT_JSON_PROPERTIES);
   }
 
-  /** The 'succeeded' event and reply of `result`; throws a TypeError when JSON cannot carry the result. */
-  encodeSuccess(task: TaskHeaders, result: unknown): EncodedSuccess {
-    return { event: this.encodeEvent('succeeded', task, { result }), reply: encodeReply(task, { state: 'succeeded', result }) };
+  /**
+   * The 'succeeded' event and reply of `result`, for the attempt whose handler started at `startedAt`;
+   * throws a TypeError when JSON cannot carry the result.
+   */
+  encodeSuccess(task: TaskHeaders, result: unknown, startedAt: number): EncodedSuccess {
+    return { event: this.encodeEvent('succeeded', task, { result, ...this.start(startedAt) }), reply: encodeReply(task, { state: 'succeeded', result }) };
+  }
+
+  /** What an outcome event carries about the start of its attempt (nothing when no handler ran). */
+  private start(startedAt: number | undefined): Pick<TaskEvent, 'startedAt' | 'worker'> {
+    return startedAt === undefined ? {} : { startedAt, worker: this.workerId };
   }
 
   /** Publishes the 'succeeded' event and the reply. */
@@ -58,9 +67,9 @@ export class OutcomeRecorder {
     return settleAll([this.publishEvent(success.event, 'succeeded', task.name), this.publishReply(message, task, success.reply)]);
   }
 
-  /** The 'failed' event and the reply of an attempt that must not be retried. */
-  failed(message: AMQPMessage, task: TaskHeaders, error: TaskError): Promise<void> {
-    const event = this.encodeEvent('failed', task, { error });
+  /** The 'failed' event and the reply of an attempt that must not be retried (whose handler started at `startedAt`, if it ran). */
+  failed(message: AMQPMessage, task: TaskHeaders, error: TaskError, startedAt: number | undefined): Promise<void> {
+    const event = this.encodeEvent('failed', task, { error, ...this.start(startedAt) });
     const reply = encodeReply(task, { state: 'failed', error });
     return settleAll([this.publishEvent(event, 'failed', task.name), this.publishReply(message, task, reply)]);
   }
@@ -69,18 +78,18 @@ export class OutcomeRecorder {
    * A copy of the message with the next attempt number, parked in the wait queue of `delayMs` (already
    * rounded with waitQueueDelayMs) or, for no delay, straight in the work queue; then the 'retrying' event.
    */
-  async retrying(message: AMQPMessage, task: TaskHeaders, error: TaskError, delayMs: number): Promise<void> {
+  async retrying(message: AMQPMessage, task: TaskHeaders, error: TaskError, delayMs: number, startedAt: number | undefined): Promise<void> {
     const queue = delayMs > 0 ? await declareWaitQueue(this.channel, task.name, delayMs) : taskQueueName(task.name);
     // Before the copy goes out: the broker starts its TTL later, so the next attempt never precedes retryAt.
     const at = Date.now();
     const copy = this.channel.basicPublish('', queue, message.body, copyProperties(message, { [TaskHeader.attempt]: task.attempt + 1 }));
-    const event = this.encodeEvent('retrying', task, { at, error, retryAt: at + delayMs });
+    const event = this.encodeEvent('retrying', task, { at, error, retryAt: at + delayMs, ...this.start(startedAt) });
     await settleAll([copy, this.publishEvent(event, 'retrying', task.name)]);
   }
 
   /** A copy of the message in the dead-letter queue with x-task-error, the 'dead' event and the reply. */
-  dead(message: AMQPMessage, task: TaskHeaders, error: TaskError): Promise<void> {
-    const event = this.encodeEvent('dead', task, { error });
+  dead(message: AMQPMessage, task: TaskHeaders, error: TaskError, startedAt: number | undefined): Promise<void> {
+    const event = this.encodeEvent('dead', task, { error, ...this.start(startedAt) });
     const reply = encodeReply(task, { state: 'dead', error });
     return settleAll([
       this.deadLetter(message, task.name, error),

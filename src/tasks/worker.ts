@@ -10,6 +10,7 @@
  * Outcomes are published on a second channel in confirm mode.
  */
 import { HandlerSlots } from './handler-slots.js';
+import { BatchedAcks } from './batched-acks.js';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -91,6 +92,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private state: WorkerState = 'idle';
   private connection: AMQPClient | undefined;
   private recorder: OutcomeRecorder | undefined;
+  /** The consuming channel's acknowledgements, sent in batches. */
+  private acks: BatchedAcks | undefined;
   private readonly cancellations: WorkerCancellations;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -197,6 +200,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // More deliveries than handlers: while outcomes wait for the broker's confirms, the next ones are here.
     const prefetch = this.options.concurrency * (this.options.prefetchMultiplier ?? PREFETCH_MULTIPLIER_DEFAULT);
     await channel.basicQos(Math.min(prefetch, CONCURRENCY_MAX), 0, false);
+    this.acks = new BatchedAcks(channel);
     for (const [name, handler] of this.handlers) {
       const consumer = await channel.basicConsume(taskQueueName(name), { noAck: false }, (message) => this.onDelivery(name, handler, message));
       // wait() rejects when the broker cancels the consumer (its queue was deleted) or closes the channel.
@@ -206,24 +210,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async onDelivery(name: string, handler: TaskHandler, message: AMQPMessage): Promise<void> {
-    const recorder = this.recorder;
+    const { recorder, acks } = this;
+    assert(recorder !== undefined && acks !== undefined, 'deliveries start after the recorder and the acks exist');
+    acks.track(message);
     if (this.state !== 'running' && this.state !== 'starting') {
       // Delivered after close() began, before the broker processed basic.cancel: give it back untouched.
-      await message.nack(true).catch(() => undefined);
+      await acks.requeue(message);
       return;
     }
-    assert(recorder !== undefined, 'deliveries start after the recorder exists');
     let attempt: TaskAttempt;
     try {
       attempt = new TaskAttempt(message, readTaskHeaders(message, name));
     } catch (error) {
-      await this.deadLetterPoison(recorder, name, message, error);
+      await this.deadLetterPoison(recorder, acks, name, message, error);
       return;
     }
     this.running.add(attempt);
     if (this.cancellations.isCancelled(attempt.task)) attempt.cancel(new TaskCancelledError(attempt.task.id));
     try {
-      const outcome = await attempt.run(handler, recorder, this.slots);
+      const outcome = await attempt.run(handler, recorder, this.slots, acks);
       this.emit('settled', { id: attempt.task.id, name, attempt: attempt.task.attempt, outcome });
     } catch (error) {
       await this.onRecordingFailed(message, error);
@@ -233,11 +238,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  private async deadLetterPoison(recorder: OutcomeRecorder, name: string, message: AMQPMessage, error: unknown): Promise<void> {
+  private async deadLetterPoison(recorder: OutcomeRecorder, acks: BatchedAcks, name: string, message: AMQPMessage, error: unknown): Promise<void> {
     this.logger?.warn({ task: name, error: String(error) }, 'poison message sent to the dead-letter queue');
     try {
       await recorder.poison(message, name, toTaskError(error));
-      await message.ack();
+      acks.done(message);
       this.emit('settled', { id: undefined, name, attempt: undefined, outcome: 'poison' });
     } catch (recordError) {
       await this.onRecordingFailed(message, recordError);
@@ -250,7 +255,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async onRecordingFailed(message: AMQPMessage, error: unknown): Promise<void> {
     this.logger?.error({ error: String(error) }, 'recording a task outcome failed; requeueing the delivery');
-    await message.nack(true).catch(() => undefined);
+    await this.acks?.requeue(message);
   }
 
   private async shutdown(): Promise<void> {
@@ -265,7 +270,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const waiting: Promise<void>[] = [];
     for (const attempt of this.running) {
       if (!attempt.handlerStarted && attempt.abandon(new WorkerShutdownError('the worker stopped before the attempt started'))) {
-        waiting.push(attempt.message.nack(true).catch(() => undefined));
+        waiting.push(this.requeue(attempt.message));
       }
     }
     await Promise.all(waiting);
@@ -273,14 +278,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const requeued: Promise<void>[] = [];
     for (const attempt of this.running) {
       if (attempt.abandon(new WorkerShutdownError('the worker stopped before the attempt finished'))) {
-        requeued.push(attempt.message.nack(true).catch(() => undefined));
+        requeued.push(this.requeue(attempt.message));
       }
     }
     await Promise.all(requeued);
     // Abandoned attempts end at once; those already recording their outcome need one confirm round trip.
     await this.waitForIdle(this.shutdownTimeoutMs);
+    await this.acks?.flush();
     await this.connection?.close().catch(() => undefined);
     this.setClosed();
+  }
+
+  /** Gives a delivery back to its queue (a failure to send is ignored: the channel is gone, and the broker requeues it). */
+  private requeue(message: AMQPMessage): Promise<void> {
+    return this.acks?.requeue(message) ?? message.nack(true).catch(() => undefined);
   }
 
   /** Resolves once no delivery is running, or after `timeoutMs`. */

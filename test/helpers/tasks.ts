@@ -5,7 +5,7 @@
  */
 import type { TestContext } from 'node:test';
 import amqplib, { type ConsumeMessage } from 'amqplib';
-import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE } from '../../src/tasks/protocol.js';
+import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE, type TaskEvent } from '../../src/tasks/protocol.js';
 import { startTestBroker, type TestBroker } from './broker.js';
 
 let counter = 0;
@@ -104,4 +104,29 @@ export async function collectingQueue(url: string): Promise<{ queue: string; rec
     if (message !== null) received.push(message);
   }, { noAck: true });
   return { queue, received, close: () => connection.close() };
+}
+
+/** One attempt's start as a task's history shows it. */
+export interface AttemptStart {
+  attempt: number;
+  /** When the handler started, ms since the epoch. */
+  at: number;
+  worker: string | undefined;
+}
+
+/**
+ * Every start of an attempt of run `run` in a task's history, oldest first: a 'started' event, or the
+ * start an outcome carries (a worker sends 'started' only for handlers that run a while). One entry per
+ * attempt and worker, so a task redelivered to a second worker shows both starts.
+ */
+export function attemptStarts(events: readonly TaskEvent[], run = 1): AttemptStart[] {
+  const starts = new Map<string, AttemptStart>();
+  for (const event of events) {
+    if (event.run !== run || event.kind === 'queued') continue;
+    const at = event.kind === 'started' ? event.at : event.startedAt;
+    if (at === undefined) continue;
+    const key = `${event.attempt}:${event.worker ?? ''}:${at}`;
+    if (!starts.has(key)) starts.set(key, { attempt: event.attempt, at, worker: event.worker });
+  }
+  return [...starts.values()].sort((a, b) => a.at - b.at || a.attempt - b.attempt);
 }

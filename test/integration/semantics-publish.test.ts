@@ -181,6 +181,26 @@ describe('user-id and CC/BCC', () => {
   });
 });
 
+describe('BCC removal keeps every other byte', () => {
+  test('a message with BCC arrives with its other properties and headers byte for byte as sent (field types kept)', async (t) => {
+    const { client, ch } = await openChannel(t, broker.url);
+    const queue = await exclusiveQueue(ch);
+    const copy = await exclusiveQueue(ch);
+    const pub = await client.confirmChannel();
+    await publishConfirmed(pub, [{ exchange: '', routingKey: queue, body: 'plain', options: everyProperty }]);
+    assert.ok(await ch.get(queue, { noAck: true }));
+    const plain = client.receivedHeaders().at(-1);
+    const withBcc = { ...everyProperty, headers: { ...everyProperty.headers, BCC: [copy] } };
+    await publishConfirmed(pub, [{ exchange: '', routingKey: queue, body: 'plain', options: withBcc }]);
+    for (const target of [queue, copy]) {
+      assert.ok(await ch.get(target, { noAck: true }), target);
+      const received = client.receivedHeaders().at(-1);
+      assert.ok(plain && received);
+      assert.ok(received.payload.equals(plain.payload), `${target}: the content header is the one sent, less the BCC entry`);
+    }
+  });
+});
+
 describe('content round trip', () => {
   test('every basic property and every field-table type arrives unchanged, byte for byte', async (t) => {
     const { client, ch } = await openChannel(t, broker.url);

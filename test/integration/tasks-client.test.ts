@@ -9,7 +9,7 @@ import { openClient, waitFor } from '../helpers/amqp.js';
 import { startFakeWorker } from '../helpers/fake-task-worker.js';
 import { headerFieldTypes, startTasksBroker, uniqueTaskName } from '../helpers/tasks.js';
 import { connectTasks, type TasksClient } from '../../src/tasks/client.js';
-import { KEEPER_QUEUE, TASK_EVENTS_EXCHANGE, taskQueueName, waitQueueName } from '../../src/tasks/protocol.js';
+import { KEEPER_QUEUE, taskQueueName, waitQueueName } from '../../src/tasks/protocol.js';
 import { KeeperRequestError, TaskFailedError, TaskResultTimeoutError, TaskValidationError } from '../../src/tasks/task-errors.js';
 
 function tasksClient(t: { after: (fn: () => Promise<void>) => void }, url: string, keeperTimeoutMs?: number): TasksClient {
@@ -18,7 +18,7 @@ function tasksClient(t: { after: (fn: () => Promise<void>) => void }, url: strin
   return client;
 }
 
-test('submit publishes the queued event, then the persistent task message the protocol describes', async (t) => {
+test('submit publishes one persistent task message the protocol describes: to its work queue, and by BCC to the keeper queue', async (t) => {
   const broker = await startTasksBroker(t);
   const tasks = tasksClient(t, broker.url);
   const name = uniqueTaskName('resize');
@@ -36,19 +36,13 @@ test('submit publishes the queued event, then the persistent task message the pr
 
   const amqp = await openClient(t, broker.url);
   const ch = await amqp.channel();
-  const eventMessage = await ch.get(KEEPER_QUEUE, { noAck: true });
-  assert.ok(eventMessage !== false, 'the queued event waits in the keeper queue');
-  assert.equal(eventMessage.fields.exchange, TASK_EVENTS_EXCHANGE);
-  assert.equal(eventMessage.fields.routingKey, `queued.${name}`);
-  assert.equal(eventMessage.properties.contentType, 'application/json');
-  assert.equal(eventMessage.properties.deliveryMode, 2);
-  const event = JSON.parse(eventMessage.content.toString()) as Record<string, unknown>;
-  const options = { attempts: 3, backoff: { kind: 'fixed', delayMs: 250, jitter: true }, timeoutMs: 30_000, priority: 5, delayMs: 0 };
-  assert.deepEqual(event, {
-    protocol: 1, kind: 'queued', id: handle.id, name, run: 1, attempt: 1, at: event['at'],
-    payload: { width: 640, tags: ['a'] }, options, enqueuedAt: event['enqueuedAt'],
-  });
-  assert.ok(typeof event['enqueuedAt'] === 'number' && event['enqueuedAt'] >= before && event['enqueuedAt'] <= Date.now());
+  const keeperCopy = await ch.get(KEEPER_QUEUE, { noAck: true });
+  assert.ok(keeperCopy !== false, 'a copy of the task message waits in the keeper queue (it stands for the queued event)');
+  assert.equal(keeperCopy.fields.exchange, '');
+  assert.equal(keeperCopy.fields.routingKey, taskQueueName(name));
+  assert.equal(await ch.get(KEEPER_QUEUE, { noAck: true }), false, 'one message per submit: no separate queued event');
+  const enqueuedAt = keeperCopy.properties.headers?.['x-task-enqueued-at'] as number;
+  assert.ok(enqueuedAt >= before && enqueuedAt <= Date.now());
 
   const task = await ch.get(taskQueueName(name), { noAck: true });
   assert.ok(task !== false, 'the task message waits in the work queue');
@@ -61,7 +55,7 @@ test('submit publishes the queued event, then the persistent task message the pr
   assert.equal(properties.type, name);
   assert.equal(properties.priority, 5);
   assert.ok(typeof properties.replyTo === 'string' && properties.replyTo !== '', 'reply_to names the client reply queue');
-  assert.equal(properties.timestamp, Math.floor((event['enqueuedAt'] as number) / 1000));
+  assert.equal(properties.timestamp, Math.floor(enqueuedAt / 1000));
   assert.deepEqual(properties.headers, {
     'x-task-protocol': 1,
     'x-task-id': handle.id,
@@ -69,7 +63,7 @@ test('submit publishes the queued event, then the persistent task message the pr
     'x-task-attempt': 1,
     'x-task-max-attempts': 3,
     'x-task-timeout-ms': 30_000,
-    'x-task-enqueued-at': event['enqueuedAt'],
+    'x-task-enqueued-at': enqueuedAt,
     'x-task-backoff': 'fixed',
     'x-task-backoff-delay-ms': 250,
     'x-task-backoff-jitter': true,
@@ -92,6 +86,8 @@ test('submit publishes the queued event, then the persistent task message the pr
     'x-task-run': 'I',
     traceparent: 'S',
   });
+  assert.deepEqual(keeperCopy.content, task.content, 'the keeper\'s copy is the same message');
+  assert.deepEqual(keeperCopy.properties.headers, properties.headers, 'BCC is not delivered');
 });
 
 test('a delayed task waits in the wait queue of its delay and reaches the work queue after it', async (t) => {

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import amqplib from 'amqplib';
 import { waitFor } from '../helpers/amqp.js';
+import { attemptStarts } from '../helpers/tasks.js';
 import { startWarren, type WarrenNode } from '../../src/main.js';
 import type { TaskView } from '../../src/http/task-view.js';
 import {
@@ -234,7 +235,7 @@ test('retries wait out their backoff: fixed, and exponential without jitter, as 
     assert.deepEqual(results[index], { payload: backoff.kind, attempt: 3 });
     assert.equal(calls.get(handle.id), 3, `${backoff.kind}: two failed attempts, then the one that succeeded`);
     const events = await historyWith(handle.id, 'succeeded');
-    const starts = byAttempt(events, 'started');
+    const starts = attemptStarts(events);
     const retries = byAttempt(events, 'retrying');
     assert.deepEqual(starts.map((event) => event.attempt), [1, 2, 3]);
     assert.deepEqual(retries.map((event) => event.attempt), [1, 2]);
@@ -377,7 +378,7 @@ test('a worker process killed with SIGKILL mid-task has the task finished by a s
   assert.equal(finished.state, 'succeeded');
   assert.deepEqual(finished.result, { pid: rescuer.child.pid });
   assert.equal(finished.attempts, 1, 'a redelivery after a crash is the same attempt');
-  const workers = (await historyWith(handle.id, 'succeeded')).filter((event) => event.kind === 'started').map((event) => event.worker ?? '');
+  const workers = attemptStarts(await historyWith(handle.id, 'succeeded')).map((start) => start.worker ?? '');
   assert.equal(workers.length, 2);
   assert.match(workers[0] ?? '', new RegExp(`:${doomed.child.pid}:`));
   assert.match(workers[1] ?? '', new RegExp(`:${rescuer.child.pid}:`));

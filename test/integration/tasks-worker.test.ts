@@ -9,7 +9,7 @@ import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { delay, uniqueName, waitFor } from '../helpers/amqp.js';
 import { TaskProbe } from '../helpers/task-probe.js';
 import { TaskHeader, taskQueueName, type TaskError } from '../../src/tasks/protocol.js';
-import { LOST_DELIVERIES_MAX } from '../../src/tasks/worker-attempt.js';
+import { LOST_DELIVERIES_MAX, STARTED_EVENT_DELAY_MS } from '../../src/tasks/worker-attempt.js';
 import amqplib from 'amqplib';
 import { NonRetryableError, TaskTimeoutError, WorkerShutdownError, createWorker, type TaskContext, type Worker, type WorkerOptions } from '../../src/tasks/worker.js';
 
@@ -46,7 +46,7 @@ async function startWorker(
   return worker;
 }
 
-test('a task runs once: started then succeeded, a reply to reply_to, the delivery acked', async () => {
+test('a task runs once: a succeeded event carrying its start (a quick handler sends no started event), a reply to reply_to, the delivery acked', async () => {
   const probe = await openProbe();
   let seen: TaskContext | undefined;
   const worker = await startWorker(probe.name, (payload: { n: number }, ctx) => {
@@ -57,11 +57,11 @@ test('a task runs once: started then succeeded, a reply to reply_to, the deliver
   const reply = await probe.waitForReply(id);
   assert.deepEqual(reply, { protocol: 1, id, name: probe.name, state: 'succeeded', attempt: 1, result: { doubled: 42 } });
   await probe.waitForEvent(id, 'succeeded');
-  assert.deepEqual(probe.kindsOf(id), ['started', 'succeeded']);
-  const [started, succeeded] = probe.eventsOf(id);
-  assert.equal(started?.worker, worker.workerId);
+  assert.deepEqual(probe.kindsOf(id), ['succeeded']);
+  const [succeeded] = probe.eventsOf(id);
+  assert.equal(succeeded?.worker, worker.workerId);
   assert.deepEqual(succeeded?.result, { doubled: 42 });
-  assert.ok(started !== undefined && succeeded !== undefined && succeeded.at >= started.at);
+  assert.ok(succeeded?.startedAt !== undefined && succeeded.at >= succeeded.startedAt && succeeded.at - succeeded.startedAt < STARTED_EVENT_DELAY_MS);
   assert.equal(seen?.id, id);
   assert.equal(seen?.name, probe.name);
   assert.equal(seen?.attempt, 1);
@@ -84,14 +84,38 @@ test('fixed backoff: failed attempts come back after the delay, retrying events 
   });
   const id = await probe.submit(null, { maxAttempts: 3, backoff: { kind: 'fixed', delayMs: 300, jitter: false } });
   assert.equal((await probe.waitForReply(id)).result, 'third time lucky');
-  assert.deepEqual(probe.kindsOf(id), ['started', 'retrying', 'started', 'retrying', 'started', 'succeeded']);
+  assert.deepEqual(probe.kindsOf(id), ['retrying', 'retrying', 'succeeded']);
   assertGaps(starts, [300, 300]);
+  assertGaps(probe.eventsOf(id).map((event) => event.startedAt ?? 0), [300, 300]);
   for (const retrying of probe.eventsOf(id).filter((event) => event.kind === 'retrying')) {
     assert.equal(retrying.retryAt !== undefined && retrying.retryAt - retrying.at, 300);
     assert.equal(retrying.error?.message, `attempt ${retrying.attempt} fails`);
     assert.equal(retrying.error?.retryable, true);
   }
-  assert.deepEqual(probe.eventsOf(id).map((event) => event.attempt), [1, 1, 2, 2, 3, 3]);
+  assert.deepEqual(probe.eventsOf(id).map((event) => event.attempt), [1, 2, 3]);
+});
+
+test('a handler that runs a while sends a started event (at its start) before its outcome; reporting progress sends it at once', async () => {
+  const probe = await openProbe();
+  const worker = await startWorker(probe.name, async (payload: { ms: number; progress: boolean }, ctx) => {
+    if (payload.progress) ctx.progress(10);
+    await delay(payload.ms);
+    return 'done';
+  });
+  const slow = await probe.submit({ ms: STARTED_EVENT_DELAY_MS * 3, progress: false });
+  const started = await probe.waitForEvent(slow, 'started');
+  assert.equal(started.worker, worker.workerId);
+  await probe.waitForReply(slow);
+  await probe.waitForEvent(slow, 'succeeded');
+  assert.deepEqual(probe.kindsOf(slow), ['started', 'succeeded']);
+  const succeeded = probe.eventsOf(slow)[1];
+  assert.equal(succeeded?.startedAt, started.at, 'both carry the same start');
+  assert.ok(succeeded !== undefined && succeeded.at - started.at >= STARTED_EVENT_DELAY_MS * 3 - 5);
+
+  const reporting = await probe.submit({ ms: 0, progress: true });
+  await probe.waitForReply(reporting);
+  await probe.waitForEvent(reporting, 'succeeded');
+  assert.deepEqual(probe.kindsOf(reporting), ['started', 'progress', 'succeeded'], 'progress made the start known first');
 });
 
 test('exponential backoff doubles the delay between attempts', async () => {
@@ -121,7 +145,7 @@ test('exhausted attempts: the message goes to the dead-letter queue with x-task-
   assert.equal(reply.state, 'dead');
   assert.equal(reply.attempt, 2);
   assert.equal(reply.error?.name, 'TypeError');
-  assert.deepEqual(probe.kindsOf(id), ['started', 'retrying', 'started', 'dead']);
+  assert.deepEqual(probe.kindsOf(id), ['retrying', 'dead']);
   assert.equal(calls, 2);
   const [dead, ...others] = await probe.drainDeadLetters();
   assert.equal(others.length, 0);
@@ -151,7 +175,7 @@ test('NonRetryableError fails the task at once: failed event and reply, no retry
     name: 'NonRetryableError', message: 'bad input', retryable: false,
   });
   await probe.waitForEvent(id, 'failed');
-  assert.deepEqual(probe.kindsOf(id), ['started', 'failed']);
+  assert.deepEqual(probe.kindsOf(id), ['failed']);
   assert.equal(calls, 1);
   assert.equal((await probe.drainDeadLetters()).length, 0);
 });

@@ -132,7 +132,8 @@ function keptProgress(record: TaskRecord): Pick<TaskRecord, 'progress' | 'progre
 /**
  * Merges what an event carries whether or not it is the newest, with rules that do not depend on
  * arrival order: the earliest creation time, the latest update time, the payload and options of the
- * current run's 'queued' event, and the latest start of the attempt the record reflects.
+ * current run's 'queued' event, and the latest start of the attempt the record reflects (from its
+ * 'started' event, or the `startedAt` its outcome carries when the worker sent no 'started').
  */
 function mergeCarriedFields(record: TaskRecord, event: TaskEvent): void {
   record.createdAt = Math.min(record.createdAt, event.enqueuedAt ?? event.at);
@@ -141,7 +142,8 @@ function mergeCarriedFields(record: TaskRecord, event: TaskEvent): void {
     if ('payload' in event) record.payload = event.payload;
     if (event.options !== undefined) record.options = event.options;
   }
-  if (event.kind === 'started' && event.run === record.run && event.attempt === record.attempts) {
-    record.startedAt = Math.max(record.startedAt ?? event.at, event.at);
+  const startedAt = event.kind === 'started' ? event.at : event.startedAt;
+  if (startedAt !== undefined && event.kind !== 'queued' && event.run === record.run && event.attempt === record.attempts) {
+    record.startedAt = Math.max(record.startedAt ?? startedAt, startedAt);
   }
 }

@@ -110,6 +110,14 @@ describe('applyEvent out of order and repeated', () => {
     assert.equal(filled?.updatedAt, 1_020);
   });
 
+  test('an outcome without a started event carries the start of its attempt', () => {
+    const record = applyAll([taskEvent('queued', 't1'), taskEvent('succeeded', 't1', { at: 1_020, result: 1, startedAt: 1_012, worker: 'w' })]);
+    assert.equal(record?.state, 'succeeded');
+    assert.equal(record?.startedAt, 1_012);
+    const retried = applyAll([taskEvent('retrying', 't1', { at: 1_020, startedAt: 1_011, error: { name: 'E', message: 'm', retryable: true } })], record);
+    assert.deepEqual(retried, record, 'an outcome that ranks lower changes nothing');
+  });
+
   test('a late start of the attempt the record reflects fills in startedAt', () => {
     const record = applyAll([taskEvent('queued', 't1'), taskEvent('failed', 't1', { at: 1_030, error })]);
     assert.equal(record?.startedAt, undefined);
@@ -145,10 +153,10 @@ const finalOutcome = fc.constantFrom<RunPlan['outcome']>('failed', 'dead', 'canc
 
 /** One to three runs of a task: every run but the last ended (so it could be retried by hand). */
 const taskRuns = fc
-  .tuple(fc.array(fc.tuple(fc.integer({ min: 1, max: 4 }), finalOutcome), { maxLength: 2 }), fc.integer({ min: 1, max: 4 }), outcome, fc.jsonValue())
-  .map(([earlier, lastAttempts, lastOutcome, payload]) => {
-    const plans = [...earlier, [lastAttempts, lastOutcome] as const].map(([attempts, end], index): RunPlan => ({
-      id: 'task', run: index + 1, attempts, outcome: end, payload, startAt: 1_000 + index * 1_000,
+  .tuple(fc.array(fc.tuple(fc.integer({ min: 1, max: 4 }), finalOutcome, fc.boolean()), { maxLength: 2 }), fc.integer({ min: 1, max: 4 }), outcome, fc.boolean(), fc.jsonValue())
+  .map(([earlier, lastAttempts, lastOutcome, lastShort, payload]) => {
+    const plans = [...earlier, [lastAttempts, lastOutcome, lastShort] as const].map(([attempts, end, shortAttempts], index): RunPlan => ({
+      id: 'task', run: index + 1, attempts, outcome: end, payload, startAt: 1_000 + index * 1_000, shortAttempts,
     }));
     return plans.flatMap(runEvents);
   });
@@ -175,8 +183,8 @@ test('property: any permutation of the events, with duplicates, yields the recor
 
 test('property: applying a run in order ends in the state of its outcome, with matching fields', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 4 }), outcome, (attempts, end) => {
-      const events = runEvents({ id: 'task', run: 1, attempts, outcome: end, payload: 'p', startAt: 1_000 });
+    fc.property(fc.integer({ min: 1, max: 4 }), outcome, fc.boolean(), (attempts, end, shortAttempts) => {
+      const events = runEvents({ id: 'task', run: 1, attempts, outcome: end, payload: 'p', startAt: 1_000, shortAttempts });
       const record = applyAll(events);
       const state = end === 'retrying' ? 'queued' : end === 'running' ? 'running' : end;
       assert.equal(record?.state, state);
@@ -186,6 +194,8 @@ test('property: applying a run in order ends in the state of its outcome, with m
       assert.equal(record?.finishedAt !== undefined, ['succeeded', 'failed', 'dead', 'cancelled'].includes(end));
       assert.equal(record?.retryAt !== undefined, end === 'retrying');
       assert.equal(record?.result !== undefined, end === 'succeeded');
+      const lastStart = events.filter((event) => event.attempt === attempts && (event.kind === 'started' || event.startedAt !== undefined)).at(-1);
+      if (end !== 'cancelled') assert.equal(record?.startedAt, lastStart?.kind === 'started' ? lastStart.at : lastStart?.startedAt, 'the last attempt\'s start');
     }),
   );
 });

@@ -27,6 +27,11 @@ export interface RunPlan {
   payload?: unknown;
   /** Time of the run's first event; each later event happens 10 ms after the previous one. */
   startAt: number;
+  /**
+   * Attempts that ended send no 'started' event: their outcome carries `startedAt` and `worker`, as the
+   * SDK's worker does for a handler that finishes quickly.
+   */
+  shortAttempts?: boolean;
 }
 
 /** The events of one run, in the order they happen. */
@@ -41,16 +46,19 @@ export function runEvents(plan: RunPlan): TaskEvent[] {
     }),
   ];
   for (let attempt = 1; attempt <= plan.attempts; attempt++) {
-    events.push(taskEvent('started', id, { name, run, attempt, at: next(), worker: `worker-${attempt}` }));
     const last = attempt === plan.attempts;
+    const start = { startedAt: next(), worker: `worker-${attempt}` };
+    const announced = plan.shortAttempts !== true || (last && plan.outcome === 'running');
+    if (announced) events.push(taskEvent('started', id, { name, run, attempt, at: start.startedAt, worker: start.worker }));
     if (last && plan.outcome === 'running') break;
+    const carried = announced ? {} : start;
     const error = { name: 'Error', message: `attempt ${attempt} of run ${run} failed`, retryable: true };
     if (!last || plan.outcome === 'retrying') {
-      events.push(taskEvent('retrying', id, { name, run, attempt, at: next(), error, retryAt: at + 1_000 }));
+      events.push(taskEvent('retrying', id, { name, run, attempt, at: next(), error, retryAt: at + 1_000, ...carried }));
     } else if (plan.outcome === 'succeeded') {
-      events.push(taskEvent('succeeded', id, { name, run, attempt, at: next(), result: { ok: true, attempt, run } }));
+      events.push(taskEvent('succeeded', id, { name, run, attempt, at: next(), result: { ok: true, attempt, run }, ...carried }));
     } else if (plan.outcome !== 'running') {
-      events.push(taskEvent(plan.outcome, id, { name, run, attempt, at: next(), error }));
+      events.push(taskEvent(plan.outcome, id, { name, run, attempt, at: next(), error, ...carried }));
     }
   }
   return events;

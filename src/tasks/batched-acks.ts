@@ -1,0 +1,68 @@
+/**
+ * Acknowledges one consumer channel's deliveries in batches: deliveries finish in any order, and once
+ * per event-loop turn one `basic.ack` with `multiple` set covers every delivery up to the newest one
+ * whose predecessors have all finished. A busy consumer then sends one ack frame (and one socket
+ * write) per batch instead of one per delivery. A delivery that must go back to the queue is nacked
+ * on its own at once.
+ */
+import type { AMQPChannel, AMQPMessage } from '@cloudamqp/amqp-client';
+
+/** Pending delivery tags past this many settled at the front are compacted away. */
+const COMPACT_AFTER = 1024;
+
+/** The deliveries of one channel awaiting their ack. */
+export class BatchedAcks {
+  /** Delivery tags in the order they arrived (increasing), from `head` on still unacknowledged. */
+  private tags: number[] = [];
+  private head = 0;
+  /** Tags finished (to ack), not yet passed by the acknowledged front. */
+  private readonly finished = new Set<number>();
+  /** Tags nacked on their own, not yet passed by the front (never named in an ack: they are no longer outstanding). */
+  private readonly requeued = new Set<number>();
+  private flushScheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly channel: AMQPChannel) {}
+
+  /** Registers a delivery as it arrives (before any of its own work starts). */
+  track(message: AMQPMessage): void {
+    this.tags.push(message.deliveryTag);
+  }
+
+  /** The delivery was handled: it is acknowledged with the next batch. */
+  done(message: AMQPMessage): void {
+    this.finished.add(message.deliveryTag);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  /** The delivery goes back to its queue now (requeue); a failure to send is ignored (the channel is gone). */
+  async requeue(message: AMQPMessage): Promise<void> {
+    this.requeued.add(message.deliveryTag);
+    await message.nack(true).catch(() => undefined);
+  }
+
+  /** Sends the ack the finished deliveries allow now; resolves once it was written (errors ignored: the channel is gone). */
+  flush(): Promise<void> {
+    let newest: number | undefined;
+    while (this.head < this.tags.length) {
+      const tag = this.tags[this.head] as number;
+      if (this.finished.delete(tag)) newest = tag;
+      else if (!this.requeued.delete(tag)) break;
+      this.head++;
+    }
+    if (this.head >= COMPACT_AFTER) {
+      this.tags = this.tags.slice(this.head);
+      this.head = 0;
+    }
+    if (newest !== undefined) {
+      const sent = this.channel.basicAck(newest, true).catch(() => undefined);
+      this.flushing = sent;
+    }
+    return this.flushing;
+  }
+}
