@@ -1,4 +1,4 @@
-// `npm run bench:tasks -- [--tasks N] [--rate R] [--concurrency 1,8,32] [--only warren|bullmq]`: Warren's task layer
+// `npm run bench:tasks -- [--tasks N] [--rate R] [--concurrency 1,8,32] [--only warren|bullmq] [--prefetch-multiplier M]`: Warren's task layer
 // (a `warren server` process)
 // to BullMQ on a private redis-server, same machine, same run. Prints a table and appends JSON lines to
 // .bench/tasks-<timestamp>.jsonl.
@@ -18,6 +18,8 @@ const { values } = parseArgs({
     'skip-build': { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '1,8,32' },
     only: { type: 'string' },
+    // Warren's worker prefetch per handler slot (default: the worker's own default), for experiments.
+    'prefetch-multiplier': { type: 'string' },
   },
 });
 const options: TasksOptions = {
@@ -41,7 +43,8 @@ if (values.only !== 'bullmq') {
   note('starting warren ...');
   const warren = await startWarren({ skipBuild: values['skip-build'], log: note });
   try {
-    const system = await warrenSystem(warren.url);
+    const multiplier = values['prefetch-multiplier'];
+    const system = await warrenSystem(warren.url, multiplier === undefined ? undefined : Number(multiplier));
     for (const result of await runTasks(system, options)) record(result);
     await system.close();
   } finally {

@@ -157,7 +157,7 @@ export function bullmqSystem(port: number): TaskSystem {
  * (events confirmed, then acked); the server's in-process keeper stores results in SQLite. A task
  * counts as done when the worker settled it.
  */
-export async function warrenSystem(url: string): Promise<TaskSystem> {
+export async function warrenSystem(url: string, prefetchMultiplier?: number): Promise<TaskSystem> {
   const { connectTasks, createWorker } = await import('../src/tasks/index.js');
   const client = connectTasks({ url });
   return {
@@ -166,7 +166,7 @@ export async function warrenSystem(url: string): Promise<TaskSystem> {
       await client.submit(name, payload);
     },
     startWorker: async (name, concurrency, hooks) => {
-      const worker = createWorker({ url, concurrency });
+      const worker = createWorker(prefetchMultiplier === undefined ? { url, concurrency } : { url, concurrency, prefetchMultiplier });
       worker.handle<{ submittedAt: number }>(name, (payload) => {
         hooks.onStart(payload);
         return 'ok';

@@ -4,6 +4,7 @@
  * connection; results come from the reply queue when they can, and from the result keeper otherwise.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Logger } from '../util/logger.js';
 import { silentLogger, sleep } from './amqp-connection.js';
 import { ClientLink } from './client-link.js';
@@ -135,6 +136,8 @@ class Client implements TasksClient {
     this.logger = options.logger ?? silentLogger;
     this.keeperTimeoutMs = options.keeperTimeoutMs ?? KEEPER_TIMEOUT_DEFAULT_MS;
     this.router = new ReplyRouter(this.logger);
+    // Every pending result() and onProgress() listens for close: any number may wait at once.
+    setMaxListeners(0, this.closing.signal);
   }
 
   async submit<P, R>(name: string, payload: P, options: SubmitOptions = {}): Promise<TaskHandle<R>> {

@@ -117,10 +117,17 @@ test('result() resolves from the reply a protocol-following worker sends', async
   const result: { doubled: number } = await handle.result({ timeoutMs: 5000 });
   assert.deepEqual(result, { doubled: 42 });
   assert.deepEqual(await handle.result(), { doubled: 42 }, 'a second result() call gets the kept reply');
-  // Many at once: each reply settles its own handle.
-  const handles = await Promise.all([1, 2, 3, 4, 5].map((n) => tasks.submit<{ n: number }, { doubled: number }>(name, { n })));
+  // Many at once: each reply settles its own handle, and so many waiting results draw no listener-leak warning.
+  const warnings: string[] = [];
+  const onWarning = (warning: Error): void => void warnings.push(warning.name);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const numbers = Array.from({ length: 25 }, (_, index) => index + 1);
+  const handles = await Promise.all(numbers.map((n) => tasks.submit<{ n: number }, { doubled: number }>(name, { n })));
   const results = await Promise.all(handles.map((h) => h.result({ timeoutMs: 5000 })));
-  assert.deepEqual(results.map((r) => r.doubled), [2, 4, 6, 8, 10]);
+  assert.deepEqual(results.map((r) => r.doubled), numbers.map((n) => n * 2));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(warnings.filter((name) => name === 'MaxListenersExceededWarning'), []);
 });
 
 test('result() rejects with TaskFailedError for a failed or dead task, carrying the state and the error', async (t) => {
