@@ -39,15 +39,15 @@ interface PutScheduleBody {
 
 const KEEPER_ERROR_STATUS = { not_found: 404, conflict: 409, bad_request: 400, internal: 500, unavailable: 503 } as const;
 
-/** Registers the schedule routes; `schedulesFor` checks access and gives the source (or throws an HttpError). */
-export function registerScheduleRoutes(app: FastifyInstance, schedulesFor: (request: FastifyRequest) => ScheduleSource): void {
+/** Registers the schedule routes; `schedulesFor` checks read or write access and gives the source (or throws an HttpError). */
+export function registerScheduleRoutes(app: FastifyInstance, schedulesFor: (request: FastifyRequest, access: 'read' | 'write') => ScheduleSource): void {
   app.get('/api/tasks/schedules', async (request) => {
-    const schedules = await schedulesFor(request).schedules().catch(rethrowAsHttpError);
+    const schedules = await schedulesFor(request, 'read').schedules().catch(rethrowAsHttpError);
     return schedules.map((schedule) => scheduleView(schedule, Date.now()));
   });
 
   app.get<{ Params: { id: string } }>('/api/tasks/schedules/:id', async (request) => {
-    const schedules = await schedulesFor(request).schedules().catch(rethrowAsHttpError);
+    const schedules = await schedulesFor(request, 'read').schedules().catch(rethrowAsHttpError);
     const schedule = schedules.find((candidate) => candidate.id === request.params.id);
     if (schedule === undefined) throw new HttpError(404, `no schedule '${request.params.id}'`);
     return scheduleView(schedule, Date.now());
@@ -58,12 +58,12 @@ export function registerScheduleRoutes(app: FastifyInstance, schedulesFor: (requ
     const scheduleOptions: ScheduleOptions = {};
     if (tz !== undefined) scheduleOptions.tz = tz;
     if (options !== undefined) scheduleOptions.options = options;
-    const schedule = await schedulesFor(request).schedule(request.params.id, name, cron, payload ?? null, scheduleOptions).catch(rethrowAsHttpError);
+    const schedule = await schedulesFor(request, 'write').schedule(request.params.id, name, cron, payload ?? null, scheduleOptions).catch(rethrowAsHttpError);
     return scheduleView(schedule, Date.now());
   });
 
   app.delete<{ Params: { id: string } }>('/api/tasks/schedules/:id', async (request, reply) => {
-    const removed = await schedulesFor(request).unschedule(request.params.id).catch(rethrowAsHttpError);
+    const removed = await schedulesFor(request, 'write').unschedule(request.params.id).catch(rethrowAsHttpError);
     if (!removed) throw new HttpError(404, `no schedule '${request.params.id}'`);
     return reply.code(204).send();
   });

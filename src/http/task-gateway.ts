@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TERMINAL_STATES, isValidTaskName, type TaskState } from '../tasks/protocol.js';
 import type { TaskQuery } from '../tasks/store/result-store.js';
 import { requestUser } from './basic-auth.js';
+import { permits } from '../broker/access-control.js';
 import { HttpError } from './errors.js';
 import type { HttpAuthenticator } from './http-authenticator.js';
 import type { TaskGatewayBackend, TaskSubmitOptions } from './task-backend.js';
@@ -48,6 +49,14 @@ export function registerTaskGateway(app: FastifyInstance, users: HttpAuthenticat
     if (backend === undefined) throw new HttpError(503, 'the task gateway is disabled on this node (no task keeper runs)');
     return backend;
   };
+  // Submitting, cancelling, retrying and scheduling publish to the default exchange for the user.
+  const tasksToWrite = (request: FastifyRequest): TaskGatewayBackend => {
+    const backendForRequest = tasks(request);
+    if (!mayPublishTasks(users, request)) {
+      throw new HttpError(403, `write access to exchange 'amq.default' in vhost '${TASKS_VHOST}' refused for user '${requestUser(request).username}'`);
+    }
+    return backendForRequest;
+  };
 
   app.get('/api/tasks/openapi.json', async () => taskOpenApiDocument);
 
@@ -72,7 +81,7 @@ export function registerTaskGateway(app: FastifyInstance, users: HttpAuthenticat
       const { name } = request.params;
       if (!isValidTaskName(name)) throw new HttpError(400, 'a task name is 1 to 200 characters of A-Z a-z 0-9 _ . : -');
       const options = { ...request.body.options, ...traceContext(request), ...idempotencyKeyOption(request) };
-      const { id, replayed } = await tasks(request).submit(name, request.body.payload ?? null, options);
+      const { id, replayed } = await tasksToWrite(request).submit(name, request.body.payload ?? null, options);
       if (replayed === true) return replayedSubmit(reply, id, (await tasks(request).get(id))?.state ?? 'queued');
       return accepted(reply, id, Math.max(POLL_AFTER_SECONDS, Math.ceil(delayMsOf(options) / 1000)));
     },
@@ -90,7 +99,7 @@ export function registerTaskGateway(app: FastifyInstance, users: HttpAuthenticat
   });
 
   app.delete<{ Params: { id: string } }>('/api/tasks/:id', async (request) => {
-    const backendForRequest = tasks(request);
+    const backendForRequest = tasksToWrite(request);
     const { id } = request.params;
     if (backendForRequest.cancel === undefined) throw new HttpError(503, 'this node cannot cancel tasks');
     const cancelled = id.length > TASK_ID_MAX_LENGTH ? { outcome: 'notFound' as const } : await backendForRequest.cancel(id);
@@ -106,14 +115,14 @@ export function registerTaskGateway(app: FastifyInstance, users: HttpAuthenticat
 
   registerTaskHistoryRoute(app, tasks);
 
-  registerScheduleRoutes(app, (request) => {
-    const schedules = tasks(request).schedules;
+  registerScheduleRoutes(app, (request, access) => {
+    const schedules = (access === 'write' ? tasksToWrite(request) : tasks(request)).schedules;
     if (schedules === undefined) throw new HttpError(503, 'schedules need a task keeper, which this node does not run');
     return schedules;
   });
 
   app.post<{ Params: { id: string } }>('/api/tasks/:id/retry', async (request, reply) => {
-    const backendForRequest = tasks(request);
+    const backendForRequest = tasksToWrite(request);
     const { id } = request.params;
     const retried = id.length > TASK_ID_MAX_LENGTH ? { outcome: 'notFound' as const } : await backendForRequest.retry(id);
     switch (retried.outcome) {
@@ -180,4 +189,9 @@ function listQuery(query: ListQuery): TaskQuery {
 
 function hasTasksVhostAccess(users: HttpAuthenticator, request: FastifyRequest): boolean {
   return users.permission(requestUser(request), TASKS_VHOST) !== undefined;
+}
+
+/** Write permission on the default exchange (RabbitMQ names it `amq.default`), which task messages go through. */
+function mayPublishTasks(users: HttpAuthenticator, request: FastifyRequest): boolean {
+  return permits(users.permission(requestUser(request), TASKS_VHOST), 'write', 'amq.default');
 }

@@ -123,6 +123,28 @@ test('without or with wrong credentials every /api route answers 401 with WWW-Au
   }
 });
 
+test('a user who may not write to the default exchange reads tasks but may not submit, cancel, retry or schedule (403)', skipExternal, async () => {
+  const put = (path: string, body: unknown): Promise<Response> =>
+    fetch(`${base}${path}`, { method: 'PUT', headers: { ...GUEST, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal((await put('/api/users/reader', { password: 'reader-secret', tags: '' })).status, 201);
+  try {
+    assert.equal((await put('/api/permissions/%2F/reader', { configure: '', write: '', read: '.*' })).status, 201);
+    const reader = { authorization: `Basic ${Buffer.from('reader:reader-secret').toString('base64')}` };
+    assert.equal((await get('/api/tasks', reader)).status, 200);
+    await assertJsonError(await post('/api/tasks/square', { payload: { n: 2 } }, reader), 403, 'access_refused');
+    await assertJsonError(await post('/api/tasks/some-id/retry', {}, reader), 403, 'access_refused');
+    const cancel = await fetch(`${base}/api/tasks/some-id`, { method: 'DELETE', headers: reader });
+    await assertJsonError(cancel, 403, 'access_refused');
+    const schedule = await fetch(`${base}/api/tasks/schedules/nightly`, {
+      method: 'PUT', headers: { ...reader, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'square', cron: '0 3 * * *' }),
+    });
+    await assertJsonError(schedule, 403, 'access_refused');
+    assert.equal((await get('/api/tasks/schedules', reader)).status, 200, 'reading schedules needs no write access');
+  } finally {
+    await fetch(`${base}/api/users/reader`, { method: 'DELETE', headers: GUEST });
+  }
+});
+
 test('POST answers 202; GET reports the task queued, then succeeded with the worker\'s result', skipExternal, async () => {
   const { id, location } = await submit('square', { payload: { n: 7 }, options: { attempts: 2, priority: 3 } });
   const queued = await get(location);
