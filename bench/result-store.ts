@@ -6,6 +6,7 @@
 // (/proc/thread-self/schedstat), so that for the threaded store the rest is the store thread's share.
 // Wall-clock figures move with whatever else runs on the machine; compare CPU per event, back to back.
 // Prints one JSON line per measurement and a table on stderr.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,9 +86,9 @@ function processCpuUs(): number {
   return user + system;
 }
 
-/** The events of task `index`, in the order a worker reports them. */
-function eventsOfTask(prefix: string, index: number, at: number): TaskEvent[] {
-  const base = { protocol: TASK_PROTOCOL_VERSION, id: `${prefix}-${index}`, name: 'bench-noop', run: 1, attempt: 1 } as const;
+/** The events of a new task (a random UUID, as the SDK gives), in the order a worker reports them. */
+function eventsOfTask(at: number): TaskEvent[] {
+  const base = { protocol: TASK_PROTOCOL_VERSION, id: randomUUID(), name: 'bench-noop', run: 1, attempt: 1 } as const;
   const queued: TaskEvent = { ...base, kind: 'queued', at, enqueuedAt: at, payload: { submittedAt: at }, options: DEFAULT_TASK_OPTIONS };
   const started: TaskEvent = { ...base, kind: 'started', at: at + 1, worker: 'bench-worker-1' };
   const succeeded: TaskEvent = { ...base, kind: 'succeeded', at: at + 2, result: 'ok' };
@@ -97,37 +98,37 @@ function eventsOfTask(prefix: string, index: number, at: number): TaskEvent[] {
 /**
  * The events of `tasks` tasks as a keeper would see them: each task's first event, and its later events
  * once `lag` more tasks have been queued (so they usually land in another commit, as in a busy server).
+ * Made before the measurement starts, so that it counts the store's work only.
  */
-function* eventStream(prefix: string, tasks: number): Generator<TaskEvent> {
+function eventSequence(tasks: number): TaskEvent[] {
   const at = Date.now();
+  const sequence: TaskEvent[] = [];
   const later: TaskEvent[][] = [];
   for (let index = 0; index < tasks + settings.lag; index++) {
     if (index < tasks) {
-      const [first, ...rest] = eventsOfTask(prefix, index, at + index);
-      if (first !== undefined) yield first;
+      const [first, ...rest] = eventsOfTask(at + index);
+      if (first !== undefined) sequence.push(first);
       later.push(rest);
     }
-    if (index >= settings.lag) yield* later.shift() ?? [];
+    if (index >= settings.lag) sequence.push(...(later.shift() ?? []));
   }
+  return sequence;
 }
 
-/** Applies every event of the stream with at most `window` applies in flight; resolves when all are done. */
-function applyAll(store: ResultStore, events: Iterator<TaskEvent>): Promise<number> {
+/** Applies the events in order with at most `window` applies in flight; resolves when all are done. */
+function applyAll(store: ResultStore, events: readonly TaskEvent[]): Promise<number> {
   return new Promise((resolve, reject) => {
     let inFlight = 0;
     let applied = 0;
-    let exhausted = false;
+    let next = 0;
     const refill = (): void => {
-      while (!exhausted && inFlight < settings.window) {
-        const next = events.next();
-        if (next.done === true) {
-          exhausted = true;
-          break;
-        }
+      while (next < events.length && inFlight < settings.window) {
+        const event = events[next++];
+        if (event === undefined) break;
         inFlight++;
-        store.apply(next.value).then(settled, reject);
+        store.apply(event).then(settled, reject);
       }
-      if (exhausted && inFlight === 0) resolve(applied);
+      if (next === events.length && inFlight === 0) resolve(applied);
     };
     const settled = (): void => {
       inFlight--;
@@ -145,20 +146,21 @@ function openStore(kind: 'threaded' | 'sqlite', path: string): ResultStore {
 async function measure(kind: 'threaded' | 'sqlite', directory: string, measurement: number): Promise<StoreResult> {
   const store = openStore(kind, join(directory, `${kind}-${measurement}.sqlite`));
   try {
-    await applyAll(store, eventStream('warm-up', 2000)); // JIT and statement caches, not measured
+    await applyAll(store, eventSequence(2000)); // JIT and statement caches, not measured
+    const events = eventSequence(settings.tasks);
     const processBefore = processCpuUs();
     const callerBefore = threadCpuUs();
     const started = process.hrtime.bigint();
-    const events = await applyAll(store, eventStream('measured', settings.tasks));
+    const applied = await applyAll(store, events);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const processCpu = processCpuUs() - processBefore;
     const callerCpu = threadCpuUs() - callerBefore;
     return {
-      bench: 'result-store', store: kind, synchronous, tasks: settings.tasks, events,
-      eventsPerSecond: Math.round(events / seconds),
-      processCpuUsPerEvent: round(processCpu / events, 2),
-      callerCpuUsPerEvent: round(callerCpu / events, 2),
-      otherThreadsCpuUsPerEvent: round((processCpu - callerCpu) / events, 2),
+      bench: 'result-store', store: kind, synchronous, tasks: settings.tasks, events: applied,
+      eventsPerSecond: Math.round(applied / seconds),
+      processCpuUsPerEvent: round(processCpu / applied, 2),
+      callerCpuUsPerEvent: round(callerCpu / applied, 2),
+      otherThreadsCpuUsPerEvent: round((processCpu - callerCpu) / applied, 2),
     };
   } finally {
     await store.close();

@@ -17,7 +17,8 @@ import { applyProgress } from './apply-progress.js';
 import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { SQLITE_SCHEDULING_SCHEMA, SqliteScheduling } from './sqlite-scheduling.js';
-import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, toTaskRow, type TaskRow } from './task-rows.js';
+import { SqliteTaskWriter } from './sqlite-task-writer.js';
+import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, type TaskRow } from './task-rows.js';
 import { SQLITE_DELETE_FINISHED_DELIVERIES, SQLITE_WEBHOOK_SCHEMA, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
 
 /** Version of the table layout, kept in PRAGMA user_version. */
@@ -77,6 +78,12 @@ export interface SqliteResultStoreOptions {
 
 type Outcome = { record: TaskRecord | undefined } | { error: unknown };
 
+/** A task a batch of applies touches: its record as the row holds it, and as the batch leaves it. */
+interface TaskInBatch {
+  readonly stored: TaskRecord | undefined;
+  record: TaskRecord | undefined;
+}
+
 interface PendingApply {
   /** A state event, or a progress report (which may leave an unknown task without a record). */
   event: TaskEvent | TaskProgressEvent;
@@ -88,7 +95,7 @@ interface PendingApply {
 export class SqliteResultStore implements ResultStore {
   readonly #db: Database.Database;
   readonly #selectTask: Database.Statement<[string], TaskRow>;
-  readonly #upsertTask: Database.Statement<[TaskRow]>;
+  readonly #taskWriter: SqliteTaskWriter;
   readonly #insertEvent: Database.Statement<[string, number, number, string, number, string]>;
   readonly #selectHistory: Database.Statement<[string], { body: string }>;
   readonly #applyBatch: Database.Transaction<(batch: readonly PendingApply[]) => Outcome[]>;
@@ -108,13 +115,8 @@ export class SqliteResultStore implements ResultStore {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.#createSchema();
-    const columns = TASK_COLUMNS.join(', ');
-    const updates = TASK_COLUMNS.filter((column) => column !== 'id').map((column) => `${column} = excluded.${column}`);
-    this.#selectTask = this.#db.prepare(`SELECT ${columns} FROM tasks WHERE id = ?`);
-    this.#upsertTask = this.#db.prepare(
-      `INSERT INTO tasks (${columns}) VALUES (${TASK_COLUMNS.map((column) => `@${column}`).join(', ')})
-       ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
-    );
+    this.#selectTask = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')} FROM tasks WHERE id = ?`);
+    this.#taskWriter = new SqliteTaskWriter(this.#db);
     this.#selectHistory = this.#db.prepare(`SELECT body FROM task_events WHERE task_id = ? ORDER BY ${HISTORY_ORDER}`);
     this.#insertEvent = this.#db.prepare(
       'INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)',
@@ -190,40 +192,32 @@ export class SqliteResultStore implements ResultStore {
   /**
    * Applies a batch of events; the caller holds the write lock (an open transaction). Each task's row is
    * read once and written once per batch, however many of its events the batch holds (a busy keeper
-   * sees a task's queued, started and succeeded events together). A statement that fails fails the
-   * whole transaction, and every apply of the batch rejects (the keeper then requeues the events).
+   * sees a task's queued, started and succeeded events together), and only the columns that changed
+   * are written. A statement that fails fails the whole transaction, and every apply of the batch
+   * rejects (the keeper then requeues the events).
    */
   #applyInTransaction(batch: readonly PendingApply[]): Outcome[] {
-    const tasks = new Map<string, { record: TaskRecord | undefined; changed: boolean }>();
+    const tasks = new Map<string, TaskInBatch>();
     const outcomes = batch.map(({ event }): Outcome => {
       let task = tasks.get(event.id);
       if (task === undefined) {
         const row = this.#selectTask.get(event.id);
-        task = { record: row === undefined ? undefined : fromTaskRow(row), changed: false };
+        const stored = row === undefined ? undefined : fromTaskRow(row);
+        task = { stored, record: stored };
         tasks.set(event.id, task);
       }
       // A progress report changes only the progress of a known task, and is not kept in the history.
-      if (event.kind === 'progress') return this.#progressInTransaction(task, event);
-      const next = applyEvent(task.record, event);
-      if (next !== undefined) {
-        task.record = next;
-        task.changed = true;
+      if (event.kind === 'progress') {
+        task.record = applyProgress(task.record, event) ?? task.record;
+        return { record: task.record };
       }
+      task.record = applyEvent(task.record, event) ?? task.record;
       if (task.record === undefined) return { error: new Error('internal error: applyEvent left an unknown task without a record') };
       this.#insertEvent.run(...eventKey(event), JSON.stringify(event));
       return { record: task.record };
     });
-    for (const { record, changed } of tasks.values()) if (changed && record !== undefined) this.#upsertTask.run(toTaskRow(record));
+    for (const { stored, record } of tasks.values()) if (record !== stored && record !== undefined) this.#taskWriter.write(stored, record);
     return outcomes;
-  }
-
-  #progressInTransaction(task: { record: TaskRecord | undefined; changed: boolean }, event: TaskProgressEvent): Outcome {
-    const next = applyProgress(task.record, event);
-    if (next !== undefined) {
-      task.record = next;
-      task.changed = true;
-    }
-    return { record: task.record };
   }
 
   /** The record of task `id`, if known. */
