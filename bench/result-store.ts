@@ -25,6 +25,8 @@ const usage = `Usage: npm run bench:store -- [options]
   --window N                     applies in flight at once, as the keeper's prefetch (default: 500)
   --lag N                        tasks queued between a task's queued and its last event (default: 250)
   --started                      apply a started event between queued and succeeded
+  --ids random|ordered           task ids: random UUIDs (v4, what the SDK gives; default) or time-ordered
+                                 ones (UUID v7 layout), to see what the key order costs the indexes
   --synchronous FULL|NORMAL      SQLite synchronous setting (default: FULL)
   --dir PATH                     where the database files go (default: the OS temp dir)
   --help                         this text
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     window: { type: 'string', default: '500' },
     lag: { type: 'string', default: '250' },
     started: { type: 'boolean', default: false },
+    ids: { type: 'string', default: 'random' },
     synchronous: { type: 'string', default: 'FULL' },
     dir: { type: 'string', default: tmpdir() },
     help: { type: 'boolean', default: false },
@@ -58,7 +61,9 @@ const settings = {
   window: Number(values.window),
   lag: Number(values.lag),
   started: values.started,
+  ids: values.ids,
 };
+if (settings.ids !== 'random' && settings.ids !== 'ordered') throw new Error(`--ids random or ordered, got ${settings.ids}`);
 
 /** One measurement. */
 interface StoreResult {
@@ -86,9 +91,18 @@ function processCpuUs(): number {
   return user + system;
 }
 
-/** The events of a new task (a random UUID, as the SDK gives), in the order a worker reports them. */
+let orderedIds = 0;
+
+/** A UUID whose first 48 bits are the time in ms, then a counter (the order of UUID v7). */
+function orderedUuid(): string {
+  const hex = (Date.now().toString(16).padStart(12, '0') + (orderedIds++).toString(16).padStart(8, '0') + randomUUID().replaceAll('-', '')).slice(0, 32);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7${hex.slice(13, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The events of a new task, in the order a worker reports them. */
 function eventsOfTask(at: number): TaskEvent[] {
-  const base = { protocol: TASK_PROTOCOL_VERSION, id: randomUUID(), name: 'bench-noop', run: 1, attempt: 1 } as const;
+  const id = settings.ids === 'ordered' ? orderedUuid() : randomUUID();
+  const base = { protocol: TASK_PROTOCOL_VERSION, id, name: 'bench-noop', run: 1, attempt: 1 } as const;
   const queued: TaskEvent = { ...base, kind: 'queued', at, enqueuedAt: at, payload: { submittedAt: at }, options: DEFAULT_TASK_OPTIONS };
   const started: TaskEvent = { ...base, kind: 'started', at: at + 1, worker: 'bench-worker-1' };
   const succeeded: TaskEvent = { ...base, kind: 'succeeded', at: at + 2, result: 'ok' };

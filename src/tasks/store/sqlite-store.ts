@@ -11,14 +11,15 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { TaskEvent } from '../protocol.js';
+import { TERMINAL_STATES, type TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
 import { applyProgress } from './apply-progress.js';
 import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { SQLITE_SCHEDULING_SCHEMA, SqliteScheduling } from './sqlite-scheduling.js';
+import { RecentRecords } from './recent-records.js';
 import { SqliteTaskWriter } from './sqlite-task-writer.js';
-import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, type TaskRow } from './task-rows.js';
+import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, taskRowChars, type TaskRow } from './task-rows.js';
 import { SQLITE_DELETE_FINISHED_DELIVERIES, SQLITE_WEBHOOK_SCHEMA, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
 
 /** Version of the table layout, kept in PRAGMA user_version. */
@@ -26,6 +27,12 @@ const SCHEMA_VERSION = 1;
 
 /** Most events committed in one transaction; more wait for the next round. */
 const APPLY_BATCH_MAX = 1000;
+
+/**
+ * Records of unfinished tasks kept between rounds (RecentRecords): enough for every task in flight in
+ * a busy server, and a bound on the memory they take (text of the rows, whatever their number).
+ */
+const RECENT_RECORD_LIMITS = { records: 10_000, chars: 16 * 1024 * 1024 };
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS tasks (
@@ -81,7 +88,15 @@ type Outcome = { record: TaskRecord | undefined } | { error: unknown };
 /** A task a batch of applies touches: its record as the row holds it, and as the batch leaves it. */
 interface TaskInBatch {
   readonly stored: TaskRecord | undefined;
+  /** Characters of text in the row (RecentRecords' measure), at least. */
+  chars: number;
   record: TaskRecord | undefined;
+}
+
+/** What a batch did: an outcome per apply, and the tasks it touched. */
+interface BatchResult {
+  outcomes: Outcome[];
+  tasks: Map<string, TaskInBatch>;
 }
 
 interface PendingApply {
@@ -98,7 +113,11 @@ export class SqliteResultStore implements ResultStore {
   readonly #taskWriter: SqliteTaskWriter;
   readonly #insertEvent: Database.Statement<[string, number, number, string, number, string]>;
   readonly #selectHistory: Database.Statement<[string], { body: string }>;
-  readonly #applyBatch: Database.Transaction<(batch: readonly PendingApply[]) => Outcome[]>;
+  readonly #selectDataVersion: Database.Statement<[], number>;
+  readonly #applyBatch: Database.Transaction<(batch: readonly PendingApply[]) => BatchResult>;
+  readonly #recent = new RecentRecords(RECENT_RECORD_LIMITS);
+  /** PRAGMA data_version when this store last wrote: another value means another connection has written since. */
+  #dataVersion: number | undefined;
   readonly #listStatements = new Map<string, Database.Statement<Record<string, string | number>, TaskRow>>();
   #pending: PendingApply[] = [];
   #roundScheduled = false;
@@ -121,6 +140,7 @@ export class SqliteResultStore implements ResultStore {
     this.#insertEvent = this.#db.prepare(
       'INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)',
     );
+    this.#selectDataVersion = this.#db.prepare<[], number>('PRAGMA data_version').pluck();
     this.#applyBatch = this.#db.transaction((batch: readonly PendingApply[]) => this.#applyInTransaction(batch));
     this.webhooks = new SqliteWebhookDeliveries(this.#db);
     this.scheduling = new SqliteScheduling(this.#db);
@@ -177,8 +197,11 @@ export class SqliteResultStore implements ResultStore {
     if (this.#roundScheduled) setImmediate(() => this.#commitRound());
     let outcomes: Outcome[];
     try {
-      outcomes = this.#applyBatch.immediate(batch);
+      let tasks: Map<string, TaskInBatch>;
+      ({ outcomes, tasks } = this.#applyBatch.immediate(batch));
+      this.#rememberCommitted(tasks);
     } catch (error) {
+      this.#recent.clear();
       for (const pending of batch) pending.reject(error);
       return;
     }
@@ -196,14 +219,13 @@ export class SqliteResultStore implements ResultStore {
    * are written. A statement that fails fails the whole transaction, and every apply of the batch
    * rejects (the keeper then requeues the events).
    */
-  #applyInTransaction(batch: readonly PendingApply[]): Outcome[] {
+  #applyInTransaction(batch: readonly PendingApply[]): BatchResult {
+    this.#forgetRecentIfOthersWrote();
     const tasks = new Map<string, TaskInBatch>();
     const outcomes = batch.map(({ event }): Outcome => {
       let task = tasks.get(event.id);
       if (task === undefined) {
-        const row = this.#selectTask.get(event.id);
-        const stored = row === undefined ? undefined : fromTaskRow(row);
-        task = { stored, record: stored };
+        task = this.#taskInBatch(event.id);
         tasks.set(event.id, task);
       }
       // A progress report changes only the progress of a known task, and is not kept in the history.
@@ -216,8 +238,34 @@ export class SqliteResultStore implements ResultStore {
       this.#insertEvent.run(...eventKey(event), JSON.stringify(event));
       return { record: task.record };
     });
-    for (const { stored, record } of tasks.values()) if (record !== stored && record !== undefined) this.#taskWriter.write(stored, record);
-    return outcomes;
+    for (const task of tasks.values()) {
+      if (task.record !== task.stored && task.record !== undefined) task.chars += this.#taskWriter.write(task.stored, task.record);
+    }
+    return { outcomes, tasks };
+  }
+
+  /** Task `id` as its row holds it: from the records kept since an earlier round, or read. */
+  #taskInBatch(id: string): TaskInBatch {
+    const recent = this.#recent.get(id);
+    if (recent !== undefined) return { stored: recent.record, chars: recent.chars, record: recent.record };
+    const row = this.#selectTask.get(id);
+    const stored = row === undefined ? undefined : fromTaskRow(row);
+    return { stored, chars: row === undefined ? 0 : taskRowChars(row), record: stored };
+  }
+
+  /** Forgets the records kept when another connection (another keeper on this file) has committed since this store last did. */
+  #forgetRecentIfOthersWrote(): void {
+    const version = this.#selectDataVersion.get();
+    if (version !== this.#dataVersion) this.#recent.clear();
+    this.#dataVersion = version;
+  }
+
+  /** Keeps the records of the unfinished tasks a committed batch touched; a finished task rarely hears more. */
+  #rememberCommitted(tasks: Map<string, TaskInBatch>): void {
+    for (const [id, { record, chars }] of tasks) {
+      if (record === undefined || TERMINAL_STATES.includes(record.state)) this.#recent.forget(id);
+      else this.#recent.remember(record, chars);
+    }
   }
 
   /** The record of task `id`, if known. */
@@ -260,6 +308,7 @@ export class SqliteResultStore implements ResultStore {
 
   /** Deletes tasks that finished before `finishedBefore`, with their history; returns how many. */
   async deleteFinishedBefore(finishedBefore: number): Promise<number> {
+    this.#recent.clear();
     return this.#db
       .transaction(() => {
         this.#db.prepare(SQLITE_DELETE_FINISHED_DELIVERIES).run(finishedBefore);

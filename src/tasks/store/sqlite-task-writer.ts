@@ -26,11 +26,13 @@ export class SqliteTaskWriter {
   /**
    * Writes `record`, the new state of a task whose row holds `stored` (undefined: no row yet). `stored`
    * must be exactly what the row holds: the record read from it, or the one last written to it.
+   * Returns how many characters of text it wrote.
    */
-  write(stored: TaskRecord | undefined, record: TaskRecord): void {
+  write(stored: TaskRecord | undefined, record: TaskRecord): number {
     if (stored === undefined) {
-      this.#insert.run(taskRowValues(record));
-      return;
+      const values = taskRowValues(record);
+      this.#insert.run(values);
+      return textChars(values);
     }
     let columns = 0;
     const values: SqlValue[] = [];
@@ -39,9 +41,10 @@ export class SqliteTaskWriter {
       columns |= 1 << index;
       values.push(codec.value(record));
     });
-    if (columns === 0) return;
+    if (columns === 0) return 0;
     values.push(record.id);
     this.#update(columns).run(values);
+    return textChars(values);
   }
 
   #update(columns: number): Database.Statement<[SqlValue[]]> {
@@ -53,4 +56,11 @@ export class SqliteTaskWriter {
     }
     return statement;
   }
+}
+
+/** Characters of the text values among `values`. */
+function textChars(values: readonly SqlValue[]): number {
+  let chars = 0;
+  for (const value of values) if (typeof value === 'string') chars += value.length;
+  return chars;
 }

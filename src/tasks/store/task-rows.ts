@@ -178,6 +178,12 @@ export function fromTaskRow(row: TaskRow): TaskRecord {
   return record;
 }
 
+/** Characters of a row's text columns (its size in memory, roughly, once parsed). */
+export function taskRowChars(row: TaskRow): number {
+  return row.id.length + row.name.length + row.state.length + row.options.length +
+    (row.payload?.length ?? 0) + (row.result?.length ?? 0) + (row.error?.length ?? 0) + (row.progress?.length ?? 0);
+}
+
 /** The columns of an event that identify it: a redelivered copy of an event is recorded once. */
 export function eventKey(event: TaskEvent): [taskId: string, run: number, attempt: number, kind: string, at: number] {
   return [event.id, event.run, event.attempt, event.kind, event.at];
