@@ -7,6 +7,10 @@
  * cost of FULL (one fsync per commit) off the hot path, applies made in one event-loop turn are
  * committed together in one transaction (each task row written once per batch), much as the broker's message
  * store groups its fsyncs: throughput grows with load instead of being capped by fsync latency.
+ *
+ * CPU per event: a round writes only the columns of a task row that changed (sqlite-task-writer.ts),
+ * and the records of unfinished tasks stay in memory between rounds (recent-records.ts), so a task's
+ * later events neither read nor parse its row again.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -195,18 +199,17 @@ export class SqliteResultStore implements ResultStore {
     const batch = this.#pending.splice(0, APPLY_BATCH_MAX);
     this.#roundScheduled = this.#pending.length > 0;
     if (this.#roundScheduled) setImmediate(() => this.#commitRound());
-    let outcomes: Outcome[];
+    let result: BatchResult;
     try {
-      let tasks: Map<string, TaskInBatch>;
-      ({ outcomes, tasks } = this.#applyBatch.immediate(batch));
-      this.#rememberCommitted(tasks);
+      result = this.#applyBatch.immediate(batch);
     } catch (error) {
       this.#recent.clear();
       for (const pending of batch) pending.reject(error);
       return;
     }
+    this.#rememberCommitted(result.tasks);
     batch.forEach((pending, index) => {
-      const outcome = outcomes[index];
+      const outcome = result.outcomes[index];
       if (outcome !== undefined && 'record' in outcome) pending.resolve(outcome.record);
       else pending.reject(outcome?.error ?? new Error('internal error: no outcome for an apply'));
     });
