@@ -133,24 +133,9 @@ export const UPDATABLE_TASK_COLUMNS: readonly (readonly [UpdatableTaskColumn, Ta
 
 /** The values of a record's row in TASK_COLUMNS order, to bind positionally. */
 export function taskRowValues(record: TaskRecord): SqlValue[] {
-  return [
-    record.id,
-    record.name,
-    record.state,
-    record.run,
-    record.attempts,
-    toJson(record.payload),
-    JSON.stringify(record.options),
-    toJson(record.result),
-    toJson(record.error),
-    record.retryAt ?? null,
-    record.createdAt,
-    record.startedAt ?? null,
-    record.finishedAt ?? null,
-    record.updatedAt,
-    progressJson(record),
-    record.progressAt ?? null,
-  ];
+  const values: SqlValue[] = [record.id];
+  for (const [, codec] of UPDATABLE_TASK_COLUMNS) values.push(codec.value(record));
+  return values;
 }
 
 /** The record a row holds; absent optional fields are left out, as applyEvent leaves them out. */
