@@ -1,10 +1,12 @@
 /**
  * The worker-thread side of ThreadedResultStore: owns a SqliteResultStore and answers the calls the
  * main thread posts, so SQLite's work (and its fsync per commit) never blocks the main event loop.
+ * Calls arrive in arrays (those of one turn of the main thread); answers go back in arrays too.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { MessageBatcher } from './message-batcher.js';
 import { SqliteResultStore, type SqliteResultStoreOptions } from './sqlite-store.js';
-import type { StoreCall, StoreAnswer, WebhookCall } from './threaded-store.js';
+import { errorOf, type StoreCall, type StoreAnswer, type WebhookCall } from './threaded-store.js';
 import type { NewWebhookDelivery, WebhookAttemptRecord, WebhookClaim, WebhookLease } from '../webhooks/webhook-delivery.js';
 
 const { path, options } = workerData as { path: string; options: SqliteResultStoreOptions };
@@ -12,21 +14,29 @@ const store = new SqliteResultStore(path, options);
 const port = parentPort;
 if (port === null) throw new Error('store-thread.ts runs only as a worker thread');
 
-port.on('message', (call: StoreCall) => {
-  void answer(call).then((reply) => port.postMessage(reply));
+const answers = new MessageBatcher<StoreAnswer>(
+  (batch) => port.postMessage(batch),
+  (answer, error) => answers.add({ id: answer.id, error: errorOf(error) }),
+);
+
+port.on('message', (calls: StoreCall[]) => {
+  for (const call of calls) {
+    invoke(call).then(
+      (result) => answers.add({ id: call.id, result }),
+      (error: unknown) => answers.add({ id: call.id, error: errorOf(error) }),
+    );
+  }
 });
 
-async function answer(call: StoreCall): Promise<StoreAnswer> {
+function invoke(call: StoreCall): Promise<unknown> {
   try {
-    const result = await invoke(call);
-    return { id: call.id, result };
+    return invokeStore(call);
   } catch (error) {
-    const { name, message } = error instanceof Error ? error : new Error(String(error));
-    return { id: call.id, error: { name, message } };
+    return Promise.reject(error);
   }
 }
 
-function invoke(call: StoreCall): Promise<unknown> {
+function invokeStore(call: StoreCall): Promise<unknown> {
   switch (call.method) {
     case 'apply': return store.apply(call.argument);
     case 'get': return store.get(call.argument);

@@ -74,9 +74,68 @@ export function toTaskRow(record: TaskRecord): TaskRow {
     started_at: record.startedAt ?? null,
     finished_at: record.finishedAt ?? null,
     updated_at: record.updatedAt,
-    progress: record.progressAt === undefined ? null : toJson(record.progress ?? null),
+    progress: progressJson(record),
     progress_at: record.progressAt ?? null,
   };
+}
+
+/** A value SQLite binds: text, a number or NULL. */
+export type SqlValue = string | number | null;
+
+/** A column of the tasks table other than id, as a record holds it. */
+interface TaskColumnCodec {
+  /**
+   * Whether `after` holds another value than `before` here. JSON values are compared by identity: the
+   * shared transitions (applyEvent, applyProgress) never change a record they are given, so a value
+   * they carried over unchanged is the very same object.
+   */
+  changed(before: TaskRecord, after: TaskRecord): boolean;
+  /** The column's value. */
+  value(record: TaskRecord): SqlValue;
+}
+
+/** The columns of the tasks table except id, in TASK_COLUMNS order. */
+export type UpdatableTaskColumn = Exclude<(typeof TASK_COLUMNS)[number], 'id'>;
+
+/** The progress column: the reported value as JSON (null when the report had none), only once one was reported. */
+function progressJson(record: TaskRecord): string | null {
+  return record.progressAt === undefined ? null : toJson(record.progress ?? null);
+}
+
+/** A column holding record field `key` as is (a string or number, or NULL when absent). */
+function plain(key: 'name' | 'state' | 'run' | 'attempts' | 'retryAt' | 'createdAt' | 'startedAt' | 'finishedAt' | 'updatedAt' | 'progressAt'): TaskColumnCodec {
+  return { changed: (before, after) => before[key] !== after[key], value: (record) => record[key] ?? null };
+}
+
+/** A column holding record field `key` as JSON text (NULL when absent). */
+function json(key: 'payload' | 'options' | 'result' | 'error'): TaskColumnCodec {
+  return { changed: (before, after) => before[key] !== after[key], value: (record) => toJson(record[key]) };
+}
+
+/** How each column but id is compared and written, in TASK_COLUMNS order (toTaskRow lays out the same values). */
+export const UPDATABLE_TASK_COLUMNS: readonly (readonly [UpdatableTaskColumn, TaskColumnCodec])[] = [
+  ['name', plain('name')],
+  ['state', plain('state')],
+  ['run', plain('run')],
+  ['attempts', plain('attempts')],
+  ['payload', json('payload')],
+  ['options', json('options')],
+  ['result', json('result')],
+  ['error', json('error')],
+  ['retry_at', plain('retryAt')],
+  ['created_at', plain('createdAt')],
+  ['started_at', plain('startedAt')],
+  ['finished_at', plain('finishedAt')],
+  ['updated_at', plain('updatedAt')],
+  ['progress', { changed: (before, after) => before.progress !== after.progress || before.progressAt !== after.progressAt, value: progressJson }],
+  ['progress_at', plain('progressAt')],
+];
+
+/** The values of a record's row in TASK_COLUMNS order, to bind positionally. */
+export function taskRowValues(record: TaskRecord): SqlValue[] {
+  const values: SqlValue[] = [record.id];
+  for (const [, codec] of UPDATABLE_TASK_COLUMNS) values.push(codec.value(record));
+  return values;
 }
 
 /** The record a row holds; absent optional fields are left out, as applyEvent leaves them out. */
@@ -102,6 +161,12 @@ export function fromTaskRow(row: TaskRow): TaskRecord {
     record.progressAt = row.progress_at;
   }
   return record;
+}
+
+/** Characters of a row's text columns (its size in memory, roughly, once parsed). */
+export function taskRowChars(row: TaskRow): number {
+  return row.id.length + row.name.length + row.state.length + row.options.length +
+    (row.payload?.length ?? 0) + (row.result?.length ?? 0) + (row.error?.length ?? 0) + (row.progress?.length ?? 0);
 }
 
 /** The columns of an event that identify it: a redelivered copy of an event is recorded once. */

@@ -1,18 +1,20 @@
 /**
  * A SQLite result store running in a worker thread. better-sqlite3 is synchronous, and a commit with
  * synchronous=FULL waits for an fsync: on the main thread of `warren server` that would stall the
- * broker's event loop for every batch of task events. Each call is posted to the thread and answered
- * there (structured clone: records and events are plain JSON-like values).
+ * broker's event loop for every batch of task events. Calls are posted to the thread and answered
+ * there (structured clone: records and events are plain JSON-like values), the calls of one event-loop
+ * turn in one message and the answers the thread has ready in one turn in one message (MessageBatcher).
  */
 import { Worker } from 'node:worker_threads';
 import type { TaskEvent } from '../protocol.js';
 import type { TaskProgressEvent } from '../task-progress.js';
+import { MessageBatcher } from './message-batcher.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { forwardedSchedulingStore, type SchedulingStore } from './scheduling-store.js';
 import type { SqliteResultStoreOptions } from './sqlite-store.js';
 import type { WebhookDeliveryStore } from '../webhooks/webhook-delivery.js';
 
-/** A call posted to the store thread. */
+/** A call posted to the store thread (in an array: the calls of one turn). */
 export type StoreCall = { id: number } & (
   | { method: 'apply'; argument: TaskEvent }
   | { method: 'get'; argument: string }
@@ -31,7 +33,7 @@ export interface WebhookCall {
   input: unknown;
 }
 
-/** The thread's answer to one call. */
+/** The thread's answer to one call (in an array: the answers of one turn). */
 export type StoreAnswer = { id: number; result: unknown; error?: undefined } | { id: number; error: { name: string; message: string } };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -45,6 +47,7 @@ interface PendingCall {
 export class ThreadedResultStore implements ResultStore {
   private readonly worker: Worker;
   private readonly pending = new Map<number, PendingCall>();
+  private readonly outbox: MessageBatcher<StoreCall>;
   private nextId = 1;
   private failure: Error | undefined;
   /** Webhook deliveries, kept by the thread's store. */
@@ -65,7 +68,13 @@ export class ThreadedResultStore implements ResultStore {
       ? new Worker(entry, { workerData: { path, options } })
       : // A worker thread does not inherit tsx's loader: register it there before loading the TypeScript entry.
         new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: { path, options } });
-    this.worker.on('message', (answer: StoreAnswer) => this.settle(answer));
+    this.outbox = new MessageBatcher<StoreCall>(
+      (calls) => this.worker.postMessage(calls),
+      (call, error) => this.rejectCall(call.id, error instanceof Error ? error : new Error(String(error))),
+    );
+    this.worker.on('message', (answers: StoreAnswer[]) => {
+      for (const answer of answers) this.settle(answer);
+    });
     this.worker.on('error', (error) => this.failAll(error));
     this.worker.on('exit', (code) => this.failAll(new Error(`task result store thread exited (code ${code})`)));
   }
@@ -111,23 +120,36 @@ export class ThreadedResultStore implements ResultStore {
   private call(call: DistributiveOmit<StoreCall, 'id'>): Promise<unknown> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...call, id });
-    });
+    const answered = new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.outbox.add({ ...call, id });
+    return answered;
   }
 
   private settle(answer: StoreAnswer): void {
+    if (answer.error !== undefined) return this.rejectCall(answer.id, Object.assign(new Error(answer.error.message), { name: answer.error.name }));
     const pending = this.pending.get(answer.id);
     if (pending === undefined) return;
     this.pending.delete(answer.id);
-    if (answer.error === undefined) pending.resolve(answer.result);
-    else pending.reject(Object.assign(new Error(answer.error.message), { name: answer.error.name }));
+    pending.resolve(answer.result);
+  }
+
+  private rejectCall(id: number, error: Error): void {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return;
+    this.pending.delete(id);
+    pending.reject(error);
   }
 
   private failAll(error: Error): void {
     this.failure ??= error;
+    this.outbox.clear();
     for (const pending of this.pending.values()) pending.reject(this.failure);
     this.pending.clear();
   }
+}
+
+/** The name and message of a thrown value, as an answer carries them. */
+export function errorOf(error: unknown): { name: string; message: string } {
+  const { name, message } = error instanceof Error ? error : new Error(String(error));
+  return { name, message };
 }

@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteResultStore, openResultStore } from '../../../src/tasks/store/index.js';
 import { resultStoreConformance } from './result-store-conformance.js';
-import { taskEvent } from './task-events.js';
+import { runEvents, taskEvent } from './task-events.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'warren-sqlite-store-'));
 let files = 0;
@@ -72,4 +72,40 @@ test('a newer schema version is refused', async () => {
   db.pragma('user_version = 99');
   db.close();
   assert.throws(() => new SqliteResultStore(path), /schema version 99/);
+});
+
+test('a store that kept a record between rounds sees what another store on the file wrote since', async () => {
+  const path = newFile();
+  const [first, second] = [new SqliteResultStore(path), new SqliteResultStore(path)];
+  try {
+    const [queued, started, succeeded] = runEvents({ id: 't1', run: 1, attempts: 1, outcome: 'succeeded', payload: 'p', startAt: 1_000 });
+    assert.ok(queued !== undefined && started !== undefined && succeeded !== undefined);
+    await first.apply(queued);
+    assert.equal((await first.apply(started)).state, 'running'); // the first store keeps the running record
+    assert.equal((await second.apply(succeeded)).state, 'succeeded');
+    // A redelivered started event changes nothing: the answer is the finished record, not the kept one.
+    const finished = { ...(await first.apply(structuredClone(started))) };
+    assert.deepEqual(finished, await second.get('t1'));
+    assert.equal(finished.state, 'succeeded');
+    assert.equal(finished.result !== undefined, true);
+  } finally {
+    await Promise.all([first.close(), second.close()]);
+  }
+});
+
+test('records handed out are the caller\'s: changing one changes neither the store nor a later answer', async () => {
+  const store = new SqliteResultStore(newFile());
+  try {
+    const [queued, started] = runEvents({ id: 't1', run: 1, attempts: 1, outcome: 'running', payload: { w: 1 }, startAt: 1_000 });
+    assert.ok(queued !== undefined && started !== undefined);
+    const record = await store.apply(queued);
+    Object.assign(record, { state: 'dead', name: 'changed by the caller' });
+    const running = await store.apply(started);
+    assert.deepEqual([running.state, running.name], ['running', 'resize']);
+    Object.assign(running, { attempts: 99 });
+    assert.equal((await store.apply(structuredClone(started))).attempts, 1);
+    assert.deepEqual(await store.get('t1'), { ...running, attempts: 1 });
+  } finally {
+    await store.close();
+  }
 });

@@ -1,19 +1,45 @@
 /** The SQLite result store in a worker thread (what `warren server` uses) passes the same conformance suite. */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
+import { after, test } from 'node:test';
 import { ThreadedResultStore } from '../../../src/tasks/store/index.js';
 import { resultStoreConformance } from './result-store-conformance.js';
+import { taskEvent } from './task-events.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'warren-threaded-store-'));
 let files = 0;
 after(() => rmSync(directory, { recursive: true, force: true }));
 
+/** A new file path in the test directory. */
+function newFile(): string {
+  return join(directory, `store-${++files}`, 'tasks.sqlite');
+}
+
 resultStoreConformance({
   name: 'SQLite in a worker thread',
-  newLocation: async () => join(directory, `store-${++files}`, 'tasks.sqlite'),
+  newLocation: async () => newFile(),
   open: async (location) => new ThreadedResultStore(location),
   persistent: true,
   skip: false,
+});
+
+test('calls of one turn travel together, yet each settles on its own: an event that cannot be cloned fails alone', async () => {
+  const store = new ThreadedResultStore(newFile());
+  try {
+    const [before, unclonable, after, missing] = await Promise.allSettled([
+      store.apply(taskEvent('queued', 't1', { payload: 'p' })),
+      store.apply(taskEvent('queued', 't2', { payload: { callback: () => undefined } })),
+      store.apply(taskEvent('queued', 't3', { payload: 'p' })),
+      store.get('t2'),
+    ]);
+    assert.equal(before.status === 'fulfilled' && before.value.id, 't1');
+    assert.equal(unclonable.status === 'rejected' && (unclonable.reason as Error).name, 'DataCloneError');
+    assert.equal(after.status === 'fulfilled' && after.value.id, 't3');
+    assert.deepEqual(missing, { status: 'fulfilled', value: undefined });
+    assert.deepEqual((await store.list({})).map((record) => record.id).sort(), ['t1', 't3']);
+  } finally {
+    await store.close();
+  }
 });

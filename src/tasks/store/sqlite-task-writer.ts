@@ -1,0 +1,66 @@
+/**
+ * How the SQLite store writes task rows. A task the batch found unknown is one INSERT. A known one is
+ * an UPDATE of only the columns whose values changed: writing every column would re-encode the
+ * payload and options and move the task in every index (by creation, name, state, finish) at each
+ * event, where a typical event changes the state and a few times, so two of the four indexes.
+ */
+import type Database from 'better-sqlite3';
+import type { TaskRecord } from './result-store.js';
+import { TASK_COLUMNS, UPDATABLE_TASK_COLUMNS, taskRowValues, type SqlValue } from './task-rows.js';
+
+/** Most UPDATE statements kept prepared; the transitions change a few dozen sets of columns at most. */
+const UPDATE_STATEMENTS_MAX = 256;
+
+/** Writes task rows to the tasks table of one database; the caller holds a write transaction. */
+export class SqliteTaskWriter {
+  readonly #db: Database.Database;
+  readonly #insert: Database.Statement<[SqlValue[]]>;
+  /** UPDATE statements by the set of columns they write (bit i: UPDATABLE_TASK_COLUMNS[i]). */
+  readonly #updates = new Map<number, Database.Statement<[SqlValue[]]>>();
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    this.#insert = db.prepare<[SqlValue[]]>(`INSERT INTO tasks (${TASK_COLUMNS.join(', ')}) VALUES (${TASK_COLUMNS.map(() => '?').join(', ')})`);
+  }
+
+  /**
+   * Writes `record`, the new state of a task whose row holds `stored` (undefined: no row yet). `stored`
+   * must be exactly what the row holds: the record read from it, or the one last written to it.
+   * Returns how many characters of text it wrote.
+   */
+  write(stored: TaskRecord | undefined, record: TaskRecord): number {
+    if (stored === undefined) {
+      const values = taskRowValues(record);
+      this.#insert.run(values);
+      return textChars(values);
+    }
+    let columns = 0;
+    const values: SqlValue[] = [];
+    UPDATABLE_TASK_COLUMNS.forEach(([, codec], index) => {
+      if (!codec.changed(stored, record)) return;
+      columns |= 1 << index;
+      values.push(codec.value(record));
+    });
+    if (columns === 0) return 0;
+    values.push(record.id);
+    this.#update(columns).run(values);
+    return textChars(values);
+  }
+
+  #update(columns: number): Database.Statement<[SqlValue[]]> {
+    let statement = this.#updates.get(columns);
+    if (statement === undefined) {
+      const assignments = UPDATABLE_TASK_COLUMNS.filter((_, index) => (columns & (1 << index)) !== 0).map(([column]) => `${column} = ?`);
+      statement = this.#db.prepare<[SqlValue[]]>(`UPDATE tasks SET ${assignments.join(', ')} WHERE id = ?`);
+      if (this.#updates.size < UPDATE_STATEMENTS_MAX) this.#updates.set(columns, statement);
+    }
+    return statement;
+  }
+}
+
+/** Characters of the text values among `values`. */
+function textChars(values: readonly SqlValue[]): number {
+  let chars = 0;
+  for (const value of values) if (typeof value === 'string') chars += value.length;
+  return chars;
+}

@@ -1,0 +1,52 @@
+/** RecentRecords: the SQLite store's records of unfinished tasks between rounds, bounded by count and by size. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { applyEvent } from '../../../src/tasks/store/apply-event.js';
+import { RecentRecords } from '../../../src/tasks/store/recent-records.js';
+import type { TaskRecord } from '../../../src/tasks/store/result-store.js';
+import { taskEvent } from './task-events.js';
+
+function record(id: string): TaskRecord {
+  const queued = applyEvent(undefined, taskEvent('queued', id, { payload: { id } }));
+  assert.ok(queued !== undefined);
+  return queued;
+}
+
+test('keeps copies: changing what went in or came out changes nothing kept', () => {
+  const recent = new RecentRecords({ records: 10, chars: 1_000 });
+  const original = record('t1');
+  recent.remember(original, 100);
+  original.state = 'dead';
+  const first = recent.get('t1');
+  assert.equal(first?.record.state, 'queued');
+  assert.equal(first?.chars, 100);
+  if (first !== undefined) first.record.state = 'failed';
+  assert.equal(recent.get('t1')?.record.state, 'queued');
+  assert.equal(recent.get('t2'), undefined);
+});
+
+test('past the count limit, the least recently written record goes first', () => {
+  const recent = new RecentRecords({ records: 2, chars: 1_000 });
+  recent.remember(record('a'), 10);
+  recent.remember(record('b'), 10);
+  recent.remember(record('a'), 10); // written again: now the most recent
+  recent.remember(record('c'), 10);
+  assert.deepEqual(['a', 'b', 'c'].map((id) => recent.get(id) !== undefined), [true, false, true]);
+  assert.equal(recent.size, 2);
+});
+
+test('past the size limit, old records go until the rest fits; one bigger than the whole budget is not kept', () => {
+  const recent = new RecentRecords({ records: 100, chars: 100 });
+  recent.remember(record('a'), 40);
+  recent.remember(record('b'), 40);
+  recent.remember(record('c'), 40);
+  assert.deepEqual(['a', 'b', 'c'].map((id) => recent.get(id) !== undefined), [false, true, true]);
+  recent.remember(record('b'), 101);
+  assert.equal(recent.get('b'), undefined, 'too big, and its older version is gone too');
+  assert.equal(recent.size, 1);
+  recent.forget('c');
+  recent.remember(record('d'), 100);
+  assert.equal(recent.size, 1, 'the budget was freed by forgetting');
+  recent.clear();
+  assert.equal(recent.size, 0);
+});
