@@ -19,6 +19,7 @@ import {
   type TaskReply,
 } from './protocol.js';
 import { ReplyRouter } from './reply-router.js';
+import { newTaskId } from './task-id.js';
 import { pollProgress, type ProgressListener } from './client-progress.js';
 import { TaskCancelledError, cancelledTaskError } from './task-cancellation.js';
 import type { TaskProgress } from './task-progress.js';
@@ -145,7 +146,7 @@ class Client implements TasksClient {
     const resolved = resolveTaskOptions(withRunAt(options, Date.now()));
     if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
     const input: TaskMessageInput = {
-      id: randomUUID(),
+      id: newTaskId(),
       name,
       payloadJson: payloadJson(payload),
       options: resolved,

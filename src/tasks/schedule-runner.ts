@@ -10,7 +10,7 @@
  * before dying, the task runs at least once, as any task does). Missed slots (no keeper ran) are not
  * replayed in a burst: only the latest one that is due fires, once.
  */
-import { randomUUID } from 'node:crypto';
+import { newTaskId } from './task-id.js';
 import type { Logger } from '../util/logger.js';
 import type { Clock, ClockTimer } from './clock.js';
 import { latestSlotAtOrBefore, nextSlotAfter } from './cron.js';
@@ -90,7 +90,7 @@ export class ScheduleRunner {
     const due = latestSlotAtOrBefore(schedule.cron, schedule.tz, now);
     // Slots before the definition (or its last change) never fire, and neither does one already claimed.
     if (due === undefined || due < schedule.updatedAt || due <= (this.claimedUpTo.get(schedule.id) ?? Number.NEGATIVE_INFINITY)) return;
-    const slot: ScheduleSlot = { scheduleId: schedule.id, slotAt: due, taskId: randomUUID(), claimedAt: now };
+    const slot: ScheduleSlot = { scheduleId: schedule.id, slotAt: due, taskId: newTaskId(now), claimedAt: now };
     const claimed = await this.options.store.claimScheduleSlot(slot);
     this.claimedUpTo.set(schedule.id, due);
     if (claimed) await this.submit(schedule, slot);

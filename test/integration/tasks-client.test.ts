@@ -32,7 +32,7 @@ test('submit publishes one persistent task message the protocol describes: to it
     traceparent,
   });
   assert.equal(handle.name, name);
-  assert.match(handle.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.match(handle.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUID v7');
 
   const amqp = await openClient(t, broker.url);
   const ch = await amqp.channel();
