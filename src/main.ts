@@ -18,11 +18,9 @@ import { MetricsRegistry } from './metrics/registry.js';
 import type { TaskGatewayBackend } from './http/task-backend.js';
 import { TASKS_VHOST } from './http/task-gateway.js';
 import { taskLayerBackend } from './http/task-layer-backend.js';
-import { taskView } from './http/task-view.js';
 import { loadWebhookSigningKey } from './tasks/webhooks/webhook-endpoint.js';
 import { connectTasks } from './tasks/client.js';
-import { startKeeper, type Keeper } from './tasks/keeper.js';
-import { ThreadedResultStore } from './tasks/store/threaded-store.js';
+import { ThreadedKeeper } from './threaded-keeper.js';
 import { DiskMonitor } from './server/disk-monitor.js';
 import { AmqpListener } from './server/listener.js';
 import { WARREN_VERSION } from './server/server-properties.js';
@@ -138,8 +136,8 @@ async function runShutdown(steps: ShutdownStep[], log: Logger): Promise<void> {
 /** The node's own task layer: the HTTP gateway's backend, and how to stop it. */
 interface TaskServices {
   backend: TaskGatewayBackend;
-  /** The in-process result keeper, when the node runs one (its metrics go to /metrics). */
-  keeper?: Keeper;
+  /** The node's result keeper (in a worker thread), when it runs one (its metrics go to /metrics). */
+  keeper?: ThreadedKeeper;
   close(): Promise<void>;
 }
 
@@ -161,24 +159,23 @@ async function startTaskServices(config: WarrenConfig, broker: Broker, amqpPort:
   const url = `amqp://${username}:${password}@${host}:${amqpPort}`;
   const client = connectTasks({ url, logger: log.child({ component: 'task-gateway' }) });
   if (!config.tasks.keeperEnabled) return { backend: taskLayerBackend(client, client, client), close: () => client.close() };
-  const store = new ThreadedResultStore(join(config.dataDir, 'tasks.sqlite'));
   try {
-    const webhooks = {
+    const keeper = await ThreadedKeeper.start({
+      url,
+      storePath: join(config.dataDir, 'tasks.sqlite'),
+      retentionMs: config.tasks.retentionMs,
       // Kept in the data directory so endpoint secrets survive restarts (docs/webhooks.md).
       signingKey: await loadWebhookSigningKey(join(config.dataDir, WEBHOOK_SIGNING_KEY_FILE)),
-      view: taskView,
-      ...(config.tasks.webhooks === undefined ? {} : { policy: config.tasks.webhooks }),
-    };
-    const keeper = await startKeeper({ url, store, retentionMs: config.tasks.retentionMs, logger: log, webhooks });
+      ...(config.tasks.webhooks === undefined ? {} : { webhookPolicy: config.tasks.webhooks }),
+      logLevel: config.logLevel,
+    });
     const close = async (): Promise<void> => {
       await client.close();
       await keeper.close();
-      await store.close();
     };
     return { backend: taskLayerBackend(client, keeper, client), keeper, close };
   } catch (error) {
     await client.close();
-    await store.close();
     throw error;
   }
 }

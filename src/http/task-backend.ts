@@ -50,7 +50,7 @@ export interface TaskGatewayBackend {
   /** The task's recorded state events, oldest first (absent: this backend keeps none, the route answers 503). */
   history?(id: string): Promise<TaskEvent[]>;
   /** Per task name: throughput, response time, wait and processing latency (sliding windows and since start). */
-  stats(): Record<string, TaskNameStats>;
+  stats(): Record<string, TaskNameStats> | Promise<Record<string, TaskNameStats>>;
   /** The webhook secret of the endpoint `callbackUrl` belongs to (absent: this backend cannot tell, 503). */
   webhookSecret?(callbackUrl: string): Promise<string>;
   /** Cron schedules (PUT/GET/DELETE /api/tasks/schedules); absent: those routes answer 503. */

@@ -25,7 +25,7 @@ export interface TaskRecordSource {
   /** A task's state events, oldest first; only an in-process keeper has them. */
   history?(id: string): Promise<TaskEvent[]>;
   /** Per task name statistics; only an in-process keeper has them. */
-  stats?(): Record<string, TaskNameStats>;
+  stats?(): Record<string, TaskNameStats> | Promise<Record<string, TaskNameStats>>;
   /** The webhook secret of an endpoint (a Keeper in-process, or a TasksClient asking one). */
   webhookSecret?(callbackUrl: string): string | Promise<string>;
 }

@@ -6,9 +6,9 @@
 import { histogramSamples, type MetricCollector, type MetricFamily, type MetricSample } from '../metrics/metric-family.js';
 import type { TaskNameMetrics } from '../tasks/task-metrics.js';
 
-/** What the collector reads: a result keeper in this process. */
+/** What the collector reads: the node's result keeper. */
 export interface TaskMetricsSource {
-  metrics(): ReadonlyMap<string, TaskNameMetrics>;
+  metrics(): ReadonlyMap<string, TaskNameMetrics> | Promise<ReadonlyMap<string, TaskNameMetrics>>;
 }
 
 const LATENCIES = [
@@ -19,7 +19,7 @@ const LATENCIES = [
 
 /** A collector of the `warren_task_*` families of `source`. */
 export function taskMetricsCollector(source: TaskMetricsSource): MetricCollector {
-  return { collect: () => taskFamilies(source.metrics()) };
+  return { collect: async () => taskFamilies(await source.metrics()) };
 }
 
 /** The task families of a metrics snapshot, task names in sorted order. */

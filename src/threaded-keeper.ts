@@ -1,0 +1,163 @@
+/**
+ * The node's result keeper in a worker thread of its own (keeper-thread.ts). In-process, the keeper's
+ * AMQP client (parsing every event the broker sends it), its JSON work and its store calls shared the
+ * broker's event loop, which also serves every client; in a thread they run beside it. The HTTP
+ * gateway and /metrics reach it through this proxy; webhook secrets are derived here from the same key.
+ */
+import { Worker } from 'node:worker_threads';
+import type { WebhookDeliveryPolicy } from './tasks/webhooks/webhook-policy.js';
+import { endpointSecret } from './tasks/webhooks/webhook-endpoint.js';
+import { KeeperRequestError } from './tasks/task-errors.js';
+import type { TaskEvent } from './tasks/protocol.js';
+import type { TaskQuery, TaskRecord } from './tasks/store/result-store.js';
+import type { TaskNameStats } from './tasks/task-stats.js';
+import type { TaskNameMetrics } from './tasks/task-metrics.js';
+
+/** What the thread starts with (structured-clone data only). */
+export interface KeeperThreadData {
+  url: string;
+  storePath: string;
+  retentionMs?: number;
+  signingKey: Uint8Array;
+  webhookPolicy?: Partial<WebhookDeliveryPolicy>;
+  logLevel: string;
+}
+
+type KeeperMethod = 'get' | 'list' | 'retry' | 'cancel' | 'history' | 'stats' | 'metrics' | 'close';
+
+/** A call posted to the thread. */
+export interface KeeperThreadCall {
+  id: number;
+  method: KeeperMethod;
+  argument?: unknown;
+}
+
+/** An error as it crosses the thread boundary. */
+interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+}
+
+/** What the thread posts back. */
+export type KeeperThreadMessage =
+  | { kind: 'ready' }
+  | { kind: 'failed'; error: SerializedError }
+  | { kind: 'answer'; id: number; result?: unknown; error?: SerializedError };
+
+interface PendingCall {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+/** The result keeper of `warren server`, running in a worker thread. */
+export class ThreadedKeeper {
+  private readonly pending = new Map<number, PendingCall>();
+  private nextId = 1;
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly signingKey: Buffer,
+  ) {
+    worker.on('message', (message: KeeperThreadMessage) => {
+      if (message.kind === 'answer') this.settle(message);
+    });
+    worker.on('error', (error) => this.failAll(error));
+    worker.on('exit', (code) => this.failAll(new Error(`task keeper thread exited (code ${code})`)));
+  }
+
+  /** Starts the thread; resolves once its keeper consumes events and requests. */
+  static start(data: Omit<KeeperThreadData, 'signingKey'> & { signingKey: Buffer }): Promise<ThreadedKeeper> {
+    // Under tsx (tests, development) this module is TypeScript, and so is the thread's entry.
+    const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+    const entry = new URL(`./keeper-thread.${extension}`, import.meta.url);
+    const workerData: KeeperThreadData = { ...data, signingKey: new Uint8Array(data.signingKey) };
+    const worker = extension === 'js'
+      ? new Worker(entry, { workerData })
+      : // A worker thread does not inherit tsx's loader: register it there before loading the TypeScript entry.
+        new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData });
+    return new Promise((resolve, reject) => {
+      const onMessage = (message: KeeperThreadMessage): void => {
+        if (message.kind === 'answer') return;
+        worker.off('message', onMessage);
+        worker.off('exit', onExit);
+        if (message.kind === 'ready') resolve(new ThreadedKeeper(worker, data.signingKey));
+        else reject(deserializeError(message.error));
+      };
+      const onExit = (code: number): void => reject(new Error(`task keeper thread exited while starting (code ${code})`));
+      worker.on('message', onMessage);
+      worker.once('exit', onExit);
+    });
+  }
+
+  get(id: string): Promise<TaskRecord | undefined> {
+    return this.call('get', id) as Promise<TaskRecord | undefined>;
+  }
+
+  list(query: TaskQuery): Promise<TaskRecord[]> {
+    return this.call('list', query) as Promise<TaskRecord[]>;
+  }
+
+  retry(id: string): Promise<TaskRecord> {
+    return this.call('retry', id) as Promise<TaskRecord>;
+  }
+
+  cancel(id: string): Promise<TaskRecord> {
+    return this.call('cancel', id) as Promise<TaskRecord>;
+  }
+
+  history(id: string): Promise<TaskEvent[]> {
+    return this.call('history', id) as Promise<TaskEvent[]>;
+  }
+
+  stats(): Promise<Record<string, TaskNameStats>> {
+    return this.call('stats') as Promise<Record<string, TaskNameStats>>;
+  }
+
+  metrics(): Promise<Map<string, TaskNameMetrics>> {
+    return this.call('metrics') as Promise<Map<string, TaskNameMetrics>>;
+  }
+
+  /** The webhook secret of the endpoint `callbackUrl` belongs to (TaskValidationError on a bad URL). */
+  webhookSecret(callbackUrl: string): string {
+    return endpointSecret(this.signingKey, callbackUrl);
+  }
+
+  /** Stops the keeper (it finishes recording what it holds), closes its store, then ends the thread. */
+  async close(): Promise<void> {
+    if (this.failure === undefined) await this.call('close');
+    await this.worker.terminate();
+  }
+
+  private call(method: KeeperMethod, argument?: unknown): Promise<unknown> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, method, argument } satisfies KeeperThreadCall);
+    });
+  }
+
+  private settle(answer: Extract<KeeperThreadMessage, { kind: 'answer' }>): void {
+    const pending = this.pending.get(answer.id);
+    if (pending === undefined) return;
+    this.pending.delete(answer.id);
+    if (answer.error === undefined) pending.resolve(answer.result);
+    else pending.reject(deserializeError(answer.error));
+  }
+
+  private failAll(error: Error): void {
+    this.failure ??= error;
+    for (const pending of this.pending.values()) pending.reject(this.failure);
+    this.pending.clear();
+  }
+}
+
+/** The error a thread reported, as the class callers check for (KeeperRequestError keeps its code). */
+function deserializeError(error: SerializedError): Error {
+  if (error.name === 'KeeperRequestError' && error.code !== undefined) {
+    return new KeeperRequestError(error.code as KeeperRequestError['code'], error.message);
+  }
+  return Object.assign(new Error(error.message), { name: error.name });
+}
