@@ -1,7 +1,7 @@
 // `npm run bench:store -- [options]`: the CPU cost per task event of the SQLite result store, on its own
 // (no broker). Applies the events of N tasks (queued, optionally started, then succeeded) through
-// ThreadedResultStore (what `warren server` runs: SQLite in a worker thread) and SqliteResultStore (on
-// the calling thread), keeping a keeper-like window of applies in flight, and reports events/s and CPU
+// ThreadedResultStore (what `warren keeper --store sqlite:` runs: SQLite in a worker thread) and
+// SqliteResultStore (on the calling thread, as in `warren server`'s keeper thread), keeping a keeper-like window of applies in flight, and reports events/s and CPU
 // time per event: the whole process (process.cpuUsage), and the calling thread alone
 // (/proc/thread-self/schedstat), so that for the threaded store the rest is the store thread's share.
 // Wall-clock figures move with whatever else runs on the machine; compare CPU per event, back to back.
