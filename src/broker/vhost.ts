@@ -97,10 +97,16 @@ export class Vhost implements QueueOwner, RestorableVhost {
     this.addExchange('amq.match', 'headers', durable);
   }
 
-  /** Calls onDurable once every persistent message written so far is on disk (group commit). */
+  /** Calls onDurable once every persistent message and acknowledgement written so far is on disk (group commit). */
   syncMessages(onDurable: (error: Error | undefined) => void): void {
     if (this.persistence === undefined) onDurable(undefined);
     else this.persistence.messages.sync(onDurable);
+  }
+
+  /** Calls onDurable once every persistent message written so far is on disk: what publisher confirms wait for. */
+  syncAppendedMessages(onDurable: (error: Error | undefined) => void): void {
+    if (this.persistence === undefined) onDurable(undefined);
+    else this.persistence.messages.syncAppended(onDurable);
   }
 
   /** True when the name is a known exchange type. */

@@ -566,7 +566,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
         return isOpen();
       },
       send: (confirm) => this.send(confirm),
-      syncMessages: (onDurable) => this.vhost.syncMessages(onDurable),
+      syncMessages: (onDurable) => this.vhost.syncAppendedMessages(onDurable),
       scheduleFlush: () => this.connection.scheduleFlush(),
       countConfirmed: (count) => {
         this.vhost.stats.confirm += count;

@@ -206,8 +206,12 @@ export class QueueStore implements QueueMessageStore {
     return false;
   }
 
-  /** Writes buffered messages and marks; pushes the files that need an fsync. Throws write errors. */
-  flush(targets: SyncTarget[]): void {
+  /**
+   * Writes buffered messages and marks; pushes the files that need an fsync, the ack files only when
+   * `syncMarks` (their bytes are written either way, and stay queued until an fsync covers them).
+   * Throws write errors.
+   */
+  flush(targets: SyncTarget[], syncMarks = true): void {
     if (this.destroyed) return;
     for (const state of this.segments.values()) {
       const marks = encodeMarks(state);
@@ -220,7 +224,7 @@ export class QueueStore implements QueueMessageStore {
       }
       if (!state.ackFile.dirty) continue;
       state.ackFile.write();
-      targets.push(state.ackFile);
+      if (syncMarks) targets.push(state.ackFile);
     }
     this.log.flush(targets);
   }
