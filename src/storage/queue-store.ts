@@ -11,13 +11,16 @@ import { assert } from '../util/assert.js';
 import type { Logger } from '../util/logger.js';
 import { DurableFile, type SyncTarget } from './durable-file.js';
 import { locationOf, offsetOf, segmentOf } from './location.js';
-import { RecordType, encodeRecord, scanRecords } from './records.js';
+import { RECORD_HEADER_BYTES, RecordType, encodeRecord, scanRecords } from './records.js';
+import { RecordOffsets } from './record-offsets.js';
 import { SegmentLog, StorageCorruptionError, segmentFileName } from './segment-log.js';
 import { readFileIfExists, type StorageFs } from './storage-fs.js';
 
 const ACK_EXTENSION = '.ack';
 /** Fixed part of a message payload: exchange length (u8), routing key length (u8), properties length (u32). */
 const MESSAGE_FIXED_BYTES = 6;
+/** The smallest message record: how close two records of a segment can start. */
+const RECORD_MIN_BYTES = RECORD_HEADER_BYTES + MESSAGE_FIXED_BYTES;
 /** Distinct strings or property blocks an interner keeps at most (messages with unique properties stop it). */
 const INTERNED_MAX = 256;
 /** Record types a queue's segments hold. */
@@ -45,7 +48,7 @@ export interface QueueStoreOptions {
 interface SegmentState {
   live: number;
   /** Offsets acknowledged, so a repeated ack cannot lower `live` twice. */
-  acked: Set<number>;
+  acked: RecordOffsets;
   pendingAcks: number[];
   pendingDelivered: number[];
   ackFile: DurableFile;
@@ -246,7 +249,7 @@ export class QueueStore implements QueueMessageStore {
     let state = this.segments.get(segment);
     if (state === undefined) {
       const ackFile = new DurableFile(this.options.fs, join(this.directory, segmentFileName(segment, ACK_EXTENSION)), 0);
-      state = { live: 0, acked: new Set(), pendingAcks: [], pendingDelivered: [], ackFile, ackFileExists: false, deleted: false };
+      state = { live: 0, acked: new RecordOffsets(RECORD_MIN_BYTES), pendingAcks: [], pendingDelivered: [], ackFile, ackFileExists: false, deleted: false };
       this.segments.set(segment, state);
     }
     return state;
