@@ -81,7 +81,10 @@ export class TopicMatcher<T> {
       visited.add(key);
     }
     const hash = node.children.get('#');
-    if (hash !== undefined) {
+    if (hash !== undefined && hash.children.size === 0) {
+      // A trailing `#` matches whatever words remain: no need to try each split (the usual "a.#" or "#").
+      for (const value of hash.values) out.add(value);
+    } else if (hash !== undefined) {
       const seen = visited ?? new Set<number>();
       // `#` may swallow zero or more of the remaining words.
       for (let next = index; next <= words.length; next++) this.walk(hash, words, next, out, seen);
