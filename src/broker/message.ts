@@ -176,8 +176,13 @@ function headersTableEmpty(raw: Buffer, flags: number): boolean {
 
 /** The routing keys a CC or BCC header lists (strings or bytes); [] when it is not an array. */
 export function routingKeysOf(value: FieldValue | undefined): string[] {
-  if (!Array.isArray(value)) return [];
-  return value.flatMap((item) => (typeof item === 'string' ? [item] : Buffer.isBuffer(item) ? [item.toString()] : []));
+  const keys: string[] = [];
+  if (!Array.isArray(value)) return keys;
+  for (const item of value) {
+    if (typeof item === 'string') keys.push(item);
+    else if (Buffer.isBuffer(item)) keys.push(item.toString());
+  }
+  return keys;
 }
 
 /** A message's place in one queue. */

@@ -89,8 +89,8 @@ export function headerValueAt(raw: Buffer, entry: HeaderEntrySpan): FieldValue {
 export function withoutHeaderEntries(raw: Buffer, headersAt: number, entries: readonly HeaderEntrySpan[]): Buffer {
   let removed = 0;
   for (const entry of entries) removed += entry.end - entry.start;
-  // Unpooled, like every property block a queue may hold for long (see copyBytes).
-  const out = Buffer.allocUnsafeSlow(raw.length - removed);
+  // From the shared pool, as the content assembler copies received properties and bodies.
+  const out = Buffer.allocUnsafe(raw.length - removed);
   let from = 0;
   let to = 0;
   for (const entry of entries) {
