@@ -15,6 +15,11 @@ function normalizedWords(pattern: string): string[] {
   return all.filter((word, index) => !(word === '#' && all[index - 1] === '#'));
 }
 
+/** Where matching values go (a Set, or anything else that ignores a value added twice). */
+export interface ValueCollector<T> {
+  add(value: T): void;
+}
+
 let nextNodeId = 0;
 
 class TopicNode<T> {
@@ -66,7 +71,7 @@ export class TopicMatcher<T> {
   }
 
   /** Adds to out every value whose pattern matches the routing key. */
-  match(routingKey: string, out: Set<T>): void {
+  match(routingKey: string, out: ValueCollector<T>): void {
     this.walk(this.root, splitWords(routingKey), 0, out, undefined);
   }
 
@@ -74,7 +79,7 @@ export class TopicMatcher<T> {
    * `visited` remembers (node, position) pairs once a `#` is involved: several `#` in one pattern can
    * reach the same pair in exponentially many ways, and each pair needs walking only once.
    */
-  private walk(node: TopicNode<T>, words: string[], index: number, out: Set<T>, visited: Set<number> | undefined): void {
+  private walk(node: TopicNode<T>, words: string[], index: number, out: ValueCollector<T>, visited: Set<number> | undefined): void {
     if (visited !== undefined) {
       const key = node.id * (words.length + 1) + index;
       if (visited.has(key)) return;
