@@ -18,7 +18,7 @@ export class TopicExchange extends Exchange {
   route(_message: Message, routingKey: string, out: UniqueList<Destination>): void {
     this.matched.clear();
     this.matcher.match(routingKey, this.matched);
-    for (const binding of this.matched.items) out.add(binding.destination);
+    for (let i = 0; i < this.matched.size; i++) out.add(this.matched.at(i).destination);
     this.matched.clear();
   }
 

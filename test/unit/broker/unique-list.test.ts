@@ -17,7 +17,7 @@ test('agrees with a Set on any sequence of adds and clears', () => {
           list.add(operation);
           reference.add(operation);
         }
-        assert.deepEqual(list.items, [...reference]);
+        assert.deepEqual(Array.from({ length: list.size }, (_, i) => list.at(i)), [...reference]);
         assert.equal(list.size, reference.size);
         for (let value = 0; value <= 60; value += 7) assert.equal(list.has(value), reference.has(value));
       }
