@@ -153,8 +153,8 @@ export function prepareMessage(exchange: string, routingKey: string, rawProperti
   const keys = [...routingKeysOf(cc && headerValueAt(rawProperties, cc)), ...routingKeysOf(bcc && headerValueAt(rawProperties, bcc))];
   if (bcc === undefined) return new Message(exchange, routingKey, rawProperties, body, keys, scan);
   // Consumers get the properties as published, less every BCC entry.
-  const visible = withoutHeaderEntries(rawProperties, scan.headersAt, entries.filter((entry) => entry.keyIndex === BCC_KEY));
-  return new Message(exchange, routingKey, visible, body, keys);
+  const visible = withoutHeaderEntries(rawProperties, scan, entries.filter((entry) => entry.keyIndex === BCC_KEY));
+  return new Message(exchange, routingKey, visible.raw, body, keys, visible.scan);
 }
 
 function lastEntry(entries: readonly HeaderEntrySpan[], keyIndex: number): HeaderEntrySpan | undefined {

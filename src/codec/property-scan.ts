@@ -83,10 +83,14 @@ export function headerValueAt(raw: Buffer, entry: HeaderEntrySpan): FieldValue {
 }
 
 /**
- * The property bytes without some top-level header entries (a copy; the table's length is adjusted).
- * Every other byte stays as it was received.
+ * The property bytes without some top-level header entries (a copy; the table's length is adjusted),
+ * with the scan of the result: every other byte stays as it was received.
  */
-export function withoutHeaderEntries(raw: Buffer, headersAt: number, entries: readonly HeaderEntrySpan[]): Buffer {
+export function withoutHeaderEntries(
+  raw: Buffer,
+  scan: BasicPropertiesScan,
+  entries: readonly HeaderEntrySpan[],
+): { raw: Buffer; scan: BasicPropertiesScan } {
   let removed = 0;
   for (const entry of entries) removed += entry.end - entry.start;
   // From the shared pool, as the content assembler copies received properties and bodies.
@@ -98,8 +102,29 @@ export function withoutHeaderEntries(raw: Buffer, headersAt: number, entries: re
     from = entry.end;
   }
   raw.copy(out, to, from);
-  out.writeUInt32BE(raw.readUInt32BE(headersAt) - removed, headersAt);
-  return out;
+  out.writeUInt32BE(raw.readUInt32BE(scan.headersAt) - removed, scan.headersAt);
+  // Everything after the headers table moved back by what was removed; the removed entries are no longer watched.
+  const moved = (at: number): number => (at < 0 ? at : at - removed);
+  const rest = scan.watched?.filter((entry) => !entries.includes(entry)) ?? [];
+  return {
+    raw: out,
+    scan: {
+      flags: scan.flags,
+      headersAt: scan.headersAt,
+      priorityAt: moved(scan.priorityAt),
+      replyToAt: moved(scan.replyToAt),
+      expirationAt: moved(scan.expirationAt),
+      userIdAt: moved(scan.userIdAt),
+      watched: rest.length === 0 ? undefined : rest.map((entry) => shiftedEntry(entry, entries)),
+    },
+  };
+}
+
+/** A kept entry's offsets once the removed entries before it are gone. */
+function shiftedEntry(entry: HeaderEntrySpan, removed: readonly HeaderEntrySpan[]): HeaderEntrySpan {
+  let shift = 0;
+  for (const gone of removed) if (gone.start < entry.start) shift += gone.end - gone.start;
+  return { keyIndex: entry.keyIndex, start: entry.start - shift, valueAt: entry.valueAt - shift, end: entry.end - shift };
 }
 
 function shortStringStart(r: Reader): number {
