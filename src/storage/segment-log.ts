@@ -23,6 +23,8 @@ export const SEGMENT_SIZE_DEFAULT_BYTES = 8 * 1024 * 1024;
 export const MANIFEST_FILE = 'MANIFEST';
 
 const APPEND_BUFFER_INITIAL_BYTES = 64 * 1024;
+/** An append buffer larger than this (grown for large records) is replaced once flushed. */
+const APPEND_BUFFER_KEPT_MAX_BYTES = 1024 * 1024;
 /**
  * Reads from disk fetch this much at once and keep it: a consumer draining a backlog reads records in
  * order, so one read(2) then serves hundreds of small messages instead of one each.
@@ -80,7 +82,13 @@ export class SegmentLog {
   private readonly segments = new Map<number, DurableFile>();
   private currentSegment: number;
   private highestSegment: number;
+  /**
+   * Appended records not yet handed to the file are [flushed, used) of this buffer. What flush() hands
+   * over stays in place (the file's chunk is a view of it) and appends continue after it, so a flush
+   * neither copies nor allocates; a new buffer is started only when this one runs out of room.
+   */
   private buffer = Buffer.allocUnsafe(APPEND_BUFFER_INITIAL_BYTES);
+  private flushed = 0;
   private used = 0;
   private recordStart = -1;
   private recordType = 0;
@@ -136,7 +144,7 @@ export class SegmentLog {
 
   /** True when appended bytes, manifest changes or deletions wait for a flush. */
   get dirty(): boolean {
-    return this.used > 0 || this.manifestPending.length > 0 || this.requestedDeletions.length > 0 || this.deletionsInFlight.length > 0;
+    return this.used > this.flushed || this.manifestPending.length > 0 || this.requestedDeletions.length > 0 || this.deletionsInFlight.length > 0;
   }
 
   /**
@@ -147,7 +155,7 @@ export class SegmentLog {
     assert(this.recordStart < 0, 'beginRecord without endRecord');
     assert(payloadBytes <= RECORD_PAYLOAD_MAX_BYTES, 'record too large');
     const recordBytes = RECORD_HEADER_BYTES + payloadBytes;
-    const segmentBytes = this.currentFile().size + this.used;
+    const segmentBytes = this.currentFile().size + this.used - this.flushed;
     if (segmentBytes > 0 && segmentBytes + recordBytes > this.options.segmentSizeBytes) this.rollover();
     this.ensure(recordBytes);
     this.recordStart = this.used;
@@ -164,7 +172,7 @@ export class SegmentLog {
   endRecord(payloadBytes: number): MessageLocation {
     assert(this.recordStart >= 0, 'endRecord without beginRecord');
     sealRecord(this.buffer, this.recordStart, this.recordType, payloadBytes);
-    const offset = this.currentFile().size + this.recordStart;
+    const offset = this.currentFile().size + this.recordStart - this.flushed;
     this.used = this.recordStart + RECORD_HEADER_BYTES + payloadBytes;
     this.recordStart = -1;
     return locationOf(this.currentSegment, offset);
@@ -184,7 +192,7 @@ export class SegmentLog {
     const file = this.segments.get(segment);
     assert(file !== undefined && !this.isDeleted(segment), `read of segment ${segment}, which is not live`);
     if (segment === this.currentSegment && offset >= file.size) {
-      return this.checkedPayload(this.buffer.subarray(0, this.used), offset - file.size, file.path, offset, expectedTypes);
+      return this.checkedPayload(this.buffer.subarray(this.flushed, this.used), offset - file.size, file.path, offset, expectedTypes);
     }
     this.noteRead(segment);
     const block = this.readBlock;
@@ -212,7 +220,7 @@ export class SegmentLog {
   /** Drops every record: starts a new segment and deletes all older ones (queue.purge). */
   deleteAllSegments(): void {
     assert(this.recordStart < 0, 'purge inside a record');
-    this.used = 0; // Records not yet flushed are purged too: never write them.
+    this.used = this.flushed; // Records not yet flushed are purged too: never write them.
     const old = this.liveSegments();
     this.rollover(false);
     for (const segment of old) this.requestedDeletions.push(segment);
@@ -291,21 +299,30 @@ export class SegmentLog {
     if (previous !== undefined && previous !== this.currentFile() && !previous.dirty && !previous.busy) previous.close();
   }
 
+  /** Makes room for `bytes` more: a new buffer (doubling while too small) takes the records not yet flushed. */
   private ensure(bytes: number): void {
     if (this.used + bytes <= this.buffer.length) return;
-    let capacity = this.buffer.length * 2;
-    while (capacity < this.used + bytes) capacity *= 2;
+    const pending = this.used - this.flushed;
+    let capacity = Math.max(APPEND_BUFFER_INITIAL_BYTES, Math.min(this.buffer.length, APPEND_BUFFER_KEPT_MAX_BYTES));
+    while (capacity < pending + bytes) capacity *= 2;
     const next = Buffer.allocUnsafe(capacity);
-    this.buffer.copy(next, 0, 0, this.used);
+    this.buffer.copy(next, 0, this.flushed, this.used);
     this.buffer = next;
+    this.flushed = 0;
+    this.used = pending;
   }
 
-  /** Gives the buffered records to the current file as one chunk; the buffer is handed over, not copied. */
+  /** Gives the buffered records to the current file as one chunk: a view of the buffer, not a copy. */
   private moveBufferToFile(): void {
-    if (this.used === 0) return;
-    this.currentFile().enqueue(this.buffer.subarray(0, this.used));
-    this.buffer = Buffer.allocUnsafe(Math.max(APPEND_BUFFER_INITIAL_BYTES, Math.min(this.buffer.length, 1024 * 1024)));
-    this.used = 0;
+    if (this.used === this.flushed) return;
+    this.currentFile().enqueue(this.buffer.subarray(this.flushed, this.used));
+    this.flushed = this.used;
+    // A buffer grown by a burst of large records is let go of (the file's chunk keeps it until its fsync).
+    if (this.buffer.length > APPEND_BUFFER_KEPT_MAX_BYTES) {
+      this.buffer = Buffer.allocUnsafe(APPEND_BUFFER_KEPT_MAX_BYTES);
+      this.flushed = 0;
+      this.used = 0;
+    }
   }
 
   private rollover(notify = true): void {
