@@ -19,7 +19,7 @@ import { assert } from '../util/assert.js';
 import type { Logger } from '../util/logger.js';
 import type { SyncTarget } from './durable-file.js';
 import { QueueStore, type QueueStoreHost } from './queue-store.js';
-import { SEGMENT_SIZE_DEFAULT_BYTES } from './segment-log.js';
+import { SEGMENT_SIZE_DEFAULT_BYTES, removeSegmentFiles, type SegmentFiles } from './segment-log.js';
 import { fsyncDirectory, nodeStorageFs, readFileIfExists, toError, writeFileAtomically, type StorageFs } from './storage-fs.js';
 
 /** Directory under the data directory holding one directory per durable queue. */
@@ -295,11 +295,26 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
   }
 
   private finishRound(queues: QueueStore[], callbacks: SyncCallback[], errors: Error[]): void {
+    const removals: SegmentFiles[] = [];
     for (const queue of queues) {
-      queue.afterSync();
+      queue.afterSync(removals);
       // Whatever is still dirty failed to write or fsync: it is retried by a later round.
       if (queue.dirty) this.markDirty(queue, 0);
     }
+    if (removals.length === 0) {
+      this.endRound(callbacks, errors);
+      return;
+    }
+    // Dead segments are unlinked off the event loop; the round (and its callbacks) ends once they are gone.
+    let remaining = removals.length;
+    for (const removal of removals) {
+      removeSegmentFiles(this.files, removal, () => {
+        if (--remaining === 0) this.endRound(callbacks, errors);
+      });
+    }
+  }
+
+  private endRound(callbacks: SyncCallback[], errors: Error[]): void {
     this.roundInFlight = false;
     this.dispose();
     const error = errors.length === 0 ? undefined : roundError(errors);

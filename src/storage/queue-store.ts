@@ -13,7 +13,7 @@ import { DurableFile, type SyncTarget } from './durable-file.js';
 import { locationOf, offsetOf, segmentOf } from './location.js';
 import { RECORD_HEADER_BYTES, RecordType, encodeRecord, scanRecords } from './records.js';
 import { RecordOffsets } from './record-offsets.js';
-import { SegmentLog, StorageCorruptionError, segmentFileName } from './segment-log.js';
+import { SegmentLog, StorageCorruptionError, segmentFileName, type SegmentFiles } from './segment-log.js';
 import { readFileIfExists, type StorageFs } from './storage-fs.js';
 
 const ACK_EXTENSION = '.ack';
@@ -232,10 +232,13 @@ export class QueueStore implements QueueMessageStore {
     this.log.flush(targets);
   }
 
-  /** After a round's fsyncs: removes dead segments whose deletion is durable and closes idle files. */
-  afterSync(): void {
+  /**
+   * After a round's fsyncs: lets go of dead segments whose deletion is durable (their files go onto
+   * `removals`, for the caller to unlink) and closes idle files.
+   */
+  afterSync(removals: SegmentFiles[]): void {
     if (this.destroyed) return;
-    this.log.afterSync();
+    this.log.afterSync(removals);
     for (const state of this.segments.values()) if (!state.ackFile.dirty && !state.ackFile.busy) state.ackFile.close();
   }
 

@@ -15,7 +15,7 @@ import { assert } from '../util/assert.js';
 import type { Logger } from '../util/logger.js';
 import { DurableFile, directorySyncTarget, type SyncTarget } from './durable-file.js';
 import { RECORD_HEADER_BYTES, RECORD_PAYLOAD_MAX_BYTES, RecordType, encodeRecord, scanRecords, sealRecord, validRecordAt } from './records.js';
-import { readFileIfExists, unlinkIfExists, writeFileAtomically, type StorageFs } from './storage-fs.js';
+import { readFileIfExists, unlinkIfExists, unlinkInOrder, writeFileAtomically, type StorageFs } from './storage-fs.js';
 
 /** Default largest segment file: a record that would cross it starts a new segment. */
 export const SEGMENT_SIZE_DEFAULT_BYTES = 8 * 1024 * 1024;
@@ -253,13 +253,16 @@ export class SegmentLog {
     }
   }
 
-  /** After a round's fsyncs: unlinks segments whose deletion is durable and closes idle descriptors. */
-  afterSync(): void {
+  /**
+   * After a round's fsyncs: lets go of the segments whose deletion is durable, pushing their files onto
+   * `removals` for the caller to unlink (removeSegmentFiles), and closes idle descriptors.
+   */
+  afterSync(removals: SegmentFiles[]): void {
     // An idle queue should not hold a read block: keep it only while reads keep using it.
     if (this.readBlock !== undefined && !this.readBlock.used) this.readBlock = undefined;
     else if (this.readBlock !== undefined) this.readBlock.used = false;
     if (!this.manifest.dirty) {
-      for (const segment of this.deletionsInFlight) this.removeSegmentFiles(segment);
+      for (const segment of this.deletionsInFlight) this.releaseSegment(segment, removals);
       this.deletionsInFlight = [];
     }
     for (const [segment, file] of this.segments) {
@@ -366,7 +369,7 @@ export class SegmentLog {
     this.requestedDeletions = [];
   }
 
-  private removeSegmentFiles(segment: number): void {
+  private releaseSegment(segment: number, removals: SegmentFiles[]): void {
     const file = this.segments.get(segment);
     if (file === undefined) return;
     file.close();
@@ -374,16 +377,33 @@ export class SegmentLog {
     if (this.readSegment === segment) this.readSegment = undefined;
     if (this.readBlock?.segment === segment) this.readBlock = undefined;
     this.options.onSegmentRemoved?.(segment);
-    try {
-      // The segment goes before its companions: an ack file outliving its segment is harmless, the reverse
-      // would revive acknowledged messages if the manifest were lost.
-      unlinkIfExists(this.options.fs, file.path);
-      for (const extension of this.options.companionExtensions) unlinkIfExists(this.options.fs, this.pathOf(segment, extension));
-    } catch (error) {
-      // The DELETED record is durable, so recovery finishes the job; a failing unlink must not stop the broker.
-      this.options.logger?.warn({ directory: this.directory, segment, error: String(error) }, 'could not remove a deleted segment');
-    }
+    // The segment goes before its companions: an ack file outliving its segment is harmless, the reverse
+    // would revive acknowledged messages if the manifest were lost.
+    const companions = this.options.companionExtensions.map((extension) => this.pathOf(segment, extension));
+    removals.push({ directory: this.directory, segment, paths: [file.path, ...companions], logger: this.options.logger });
   }
+}
+
+/** The files of a segment whose deletion is durable, to unlink in this order. */
+export interface SegmentFiles {
+  readonly directory: string;
+  readonly segment: number;
+  readonly paths: readonly string[];
+  readonly logger: Logger | undefined;
+}
+
+/**
+ * Unlinks a deleted segment's files on the libuv thread pool (unlinking a large file takes milliseconds
+ * the event loop need not wait for), then calls back. A failure is only logged: the DELETED record is
+ * durable, so recovery finishes the job, and a failing unlink must not stop the broker.
+ */
+export function removeSegmentFiles(files: StorageFs, removal: SegmentFiles, done: () => void): void {
+  unlinkInOrder(files, removal.paths, (error) => {
+    if (error !== undefined) {
+      removal.logger?.warn({ directory: removal.directory, segment: removal.segment, error: String(error) }, 'could not remove a deleted segment');
+    }
+    done();
+  });
 }
 
 /** True when `bytes` holds a whole record (by its length field) at `at`. */

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, test } from 'node:test';
-import { FileMessageStore, type MessageStoreOptions } from '../../../src/storage/message-store.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileMessageStore, QUEUES_DIRECTORY, queueDirectoryName, type MessageStoreOptions } from '../../../src/storage/message-store.js';
 import { bodyText, faultyFs, message, temporaryDirectory, type FaultyFs } from './fixtures.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -216,6 +218,24 @@ test('while syncAppended() rounds keep running, acks are fsynced again once auto
   const ackFileSyncs = faulty.counts.fdatasync - before.fdatasync - rounds;
   assert.ok(rounds > 10, `${rounds} rounds`);
   assert.ok(ackFileSyncs >= 2 && ackFileSyncs <= 7, `${ackFileSyncs} ack file fsyncs in ${rounds} rounds over 200 ms`);
+});
+
+test('dead segments are unlinked off the event loop, and the round calls back once they are gone', async () => {
+  const data = temporaryDirectory(cleanups);
+  const faulty = faultyFs();
+  const store = openStore(data, faulty, { segmentSizeBytes: 256 });
+  const { store: queue } = store.openQueue('/', 'q');
+  const locations = Array.from({ length: 20 }, (_, i) => queue.append(message(`m${i}`.padEnd(40, '.'))));
+  await synced(store);
+  const directory = join(data, QUEUES_DIRECTORY, queueDirectoryName('/', 'q'));
+  const before = readdirSync(directory).filter((name) => name.endsWith('.seg')).length;
+  for (const location of locations) queue.ack(location);
+  await synced(store); // makes the deletions durable, then removes the files before calling back
+  const after = readdirSync(directory).filter((name) => name.endsWith('.seg'));
+  assert.ok(before > 2, `${before} segments`);
+  assert.equal(after.length, 1, `only the current segment is left: ${after.join(', ')}`);
+  assert.equal(faulty.counts.unlinkSync, 0);
+  assert.ok(faulty.counts.unlink >= before - 1);
 });
 
 test('close() flushes and fsyncs what nobody synced; sync() after close reports an error', async () => {
