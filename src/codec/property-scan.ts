@@ -104,20 +104,23 @@ export function withoutHeaderEntries(
   raw.copy(out, to, from);
   out.writeUInt32BE(raw.readUInt32BE(scan.headersAt) - removed, scan.headersAt);
   // Everything after the headers table moved back by what was removed; the removed entries are no longer watched.
-  const moved = (at: number): number => (at < 0 ? at : at - removed);
   const rest = scan.watched?.filter((entry) => !entries.includes(entry)) ?? [];
   return {
     raw: out,
     scan: {
       flags: scan.flags,
       headersAt: scan.headersAt,
-      priorityAt: moved(scan.priorityAt),
-      replyToAt: moved(scan.replyToAt),
-      expirationAt: moved(scan.expirationAt),
-      userIdAt: moved(scan.userIdAt),
+      priorityAt: movedBack(scan.priorityAt, removed),
+      replyToAt: movedBack(scan.replyToAt, removed),
+      expirationAt: movedBack(scan.expirationAt, removed),
+      userIdAt: movedBack(scan.userIdAt, removed),
       watched: rest.length === 0 ? undefined : rest.map((entry) => shiftedEntry(entry, entries)),
     },
   };
+}
+
+function movedBack(at: number, removed: number): number {
+  return at < 0 ? at : at - removed;
 }
 
 /** A kept entry's offsets once the removed entries before it are gone. */
