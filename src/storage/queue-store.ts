@@ -124,16 +124,16 @@ export class QueueStore implements QueueMessageStore {
 
   private write(type: number, message: StoredMessage): MessageLocation {
     assert(!this.destroyed, 'append to a destroyed queue store');
-    const exchangeBytes = Buffer.byteLength(message.exchange);
-    const routingKeyBytes = Buffer.byteLength(message.routingKey);
+    const exchangeBytes = utf8Length(message.exchange);
+    const routingKeyBytes = utf8Length(message.routingKey);
     assert(exchangeBytes <= 255 && routingKeyBytes <= 255, 'exchange and routing key are AMQP short strings');
     const size = MESSAGE_FIXED_BYTES + exchangeBytes + routingKeyBytes + message.rawProperties.length + message.body.length;
     let at = this.log.beginRecord(type, size);
     const buffer = this.log.appendBuffer;
     buffer[at++] = exchangeBytes;
-    at += buffer.write(message.exchange, at, 'utf8');
+    at += writeUtf8(buffer, message.exchange, exchangeBytes, at);
     buffer[at++] = routingKeyBytes;
-    at += buffer.write(message.routingKey, at, 'utf8');
+    at += writeUtf8(buffer, message.routingKey, routingKeyBytes, at);
     buffer.writeUInt32BE(message.rawProperties.length, at);
     at += 4;
     at += message.rawProperties.copy(buffer, at);
@@ -357,6 +357,22 @@ class Interner {
       body: Buffer.from(decoded.body),
     };
   }
+}
+
+// Exchange names and routing keys are short and nearly always ASCII: measuring and copying their char
+// codes in JavaScript beats two native calls per string on every persistent message.
+
+/** The UTF-8 length of a string. */
+function utf8Length(text: string): number {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text);
+  return text.length;
+}
+
+/** Writes a string of `bytes` UTF-8 bytes at `at` (room already made); returns `bytes`. */
+function writeUtf8(buffer: Buffer, text: string, bytes: number, at: number): number {
+  if (bytes !== text.length) return buffer.write(text, at, bytes, 'utf8');
+  for (let i = 0; i < bytes; i++) buffer[at + i] = text.charCodeAt(i);
+  return bytes;
 }
 
 /** Turns a segment's pending marks into ack-file records, or undefined when there are none. */
