@@ -150,7 +150,9 @@ export function prepareMessage(exchange: string, routingKey: string, rawProperti
   // As when the table is decoded, the last of repeated keys is the one that counts.
   const cc = lastEntry(entries, CC_KEY);
   const bcc = lastEntry(entries, BCC_KEY);
-  const keys = [...routingKeysOf(cc && headerValueAt(rawProperties, cc)), ...routingKeysOf(bcc && headerValueAt(rawProperties, bcc))];
+  const keys: string[] = [];
+  if (cc !== undefined) addRoutingKeys(keys, headerValueAt(rawProperties, cc));
+  if (bcc !== undefined) addRoutingKeys(keys, headerValueAt(rawProperties, bcc));
   if (bcc === undefined) return new Message(exchange, routingKey, rawProperties, body, keys, scan);
   // Consumers get the properties as published, less every BCC entry.
   const visible = withoutHeaderEntries(rawProperties, scan, entries.filter((entry) => entry.keyIndex === BCC_KEY));
@@ -177,12 +179,16 @@ function headersTableEmpty(raw: Buffer, flags: number): boolean {
 /** The routing keys a CC or BCC header lists (strings or bytes); [] when it is not an array. */
 export function routingKeysOf(value: FieldValue | undefined): string[] {
   const keys: string[] = [];
-  if (!Array.isArray(value)) return keys;
+  addRoutingKeys(keys, value);
+  return keys;
+}
+
+function addRoutingKeys(keys: string[], value: FieldValue | undefined): void {
+  if (!Array.isArray(value)) return;
   for (const item of value) {
     if (typeof item === 'string') keys.push(item);
     else if (Buffer.isBuffer(item)) keys.push(item.toString());
   }
-  return keys;
 }
 
 /** A message's place in one queue. */
