@@ -208,6 +208,11 @@ function reportingStoreErrors(store: MessageStore, report: (error: Error | undef
         report(error);
         onDurable(error);
       }),
+    syncAppended: (onDurable) =>
+      store.syncAppended((error) => {
+        report(error);
+        onDurable(error);
+      }),
     close: () => store.close(),
   };
 }

@@ -2,7 +2,10 @@
  * A published message as the broker holds it: properties stay in their wire encoding so deliveries
  * copy them verbatim; they are decoded only when routing or a queue feature needs them.
  */
-import { decodeBasicProperties, encodeBasicProperties, withoutHeader, type BasicProperties, type FieldValue } from '../codec/index.js';
+import {
+  decodeBasicProperties, encodeBasicProperties, headerValueAt, scanBasicProperties, shortStringAt, withoutHeaderEntries,
+  type BasicProperties, type BasicPropertiesScan, type FieldValue, type HeaderEntrySpan,
+} from '../codec/index.js';
 import { preconditionFailed } from './errors.js';
 import type { MessageLocation } from './ports.js';
 
@@ -11,12 +14,20 @@ const CONTENT_TYPE_FLAG = 0x8000;
 const CONTENT_ENCODING_FLAG = 0x4000;
 const HEADERS_FLAG = 0x2000;
 const PRIORITY_FLAG = 0x0800;
+const REPLY_TO_FLAG = 0x0200;
 const EXPIRATION_FLAG = 0x0100;
 const USER_ID_FLAG = 0x0010;
+
+/** The headers of RabbitMQ's sender-selected distribution, as the property scan looks for them. */
+const DISTRIBUTION_KEYS = [Buffer.from('CC'), Buffer.from('BCC')];
+const CC_KEY = 0;
+const BCC_KEY = 1;
 
 /** One message, shared by every queue it was routed to. */
 export class Message {
   private decodedProperties: BasicProperties | undefined;
+  /** Where the properties the broker reads lie in rawProperties (scanned once, on first use). */
+  private scanned: BasicPropertiesScan | undefined;
 
   constructor(
     /** Exchange the message was published to. */
@@ -29,7 +40,11 @@ export class Message {
     readonly body: Buffer,
     /** Extra routing keys from the CC and BCC headers (RabbitMQ's sender-selected distribution). */
     readonly extraRoutingKeys: readonly string[] = NO_KEYS,
-  ) {}
+    /** A scan of rawProperties already made, if any. */
+    scan?: BasicPropertiesScan,
+  ) {
+    this.scanned = scan;
+  }
 
   /** True for delivery-mode 2: the message is written to disk when it reaches a durable queue. */
   get persistent(): boolean {
@@ -44,14 +59,26 @@ export class Message {
 
   /** The priority property, 0 when absent. */
   get priority(): number {
-    return (flagsOf(this.rawProperties) & PRIORITY_FLAG) === 0 ? 0 : (this.properties.priority ?? 0);
+    return (flagsOf(this.rawProperties) & PRIORITY_FLAG) === 0 ? 0 : (this.rawProperties[this.scan().priorityAt] ?? 0);
   }
 
   /** The expiration property in milliseconds (checked at publish), or undefined when absent. */
   get expirationMs(): number | undefined {
     if ((flagsOf(this.rawProperties) & EXPIRATION_FLAG) === 0) return undefined;
-    const parsed = parseExpiration(this.properties.expiration ?? '');
+    const parsed = parseExpiration(shortStringAt(this.rawProperties, this.scan().expirationAt));
     return typeof parsed === 'number' ? parsed : undefined;
+  }
+
+  /** The reply-to property, or undefined when absent. */
+  get replyTo(): string | undefined {
+    if ((flagsOf(this.rawProperties) & REPLY_TO_FLAG) === 0) return undefined;
+    return shortStringAt(this.rawProperties, this.scan().replyToAt);
+  }
+
+  /** Where the properties lie; the scan checks the bytes as a decode would (throws AmqpCodecError). */
+  private scan(): BasicPropertiesScan {
+    this.scanned ??= scanBasicProperties(this.rawProperties);
+    return this.scanned;
   }
 
   /** This message with other properties (dead-lettering and redelivery rewrite headers). */
@@ -101,28 +128,40 @@ function deliveryModeOf(raw: Buffer): number | undefined {
 /**
  * Builds the message for a completed basic.publish: checks the user-id property against the
  * authenticated user and applies CC/BCC routing, stripping BCC from what consumers will see.
- * Properties are decoded only when their flags say a header or user-id is present.
+ * Properties are only scanned (never decoded), and only when their flags say a header, user-id or
+ * expiration is present; a malformed property list is refused as a full decode would refuse it.
  */
 export function prepareMessage(exchange: string, routingKey: string, rawProperties: Buffer, body: Buffer, username: string): Message {
   const flags = flagsOf(rawProperties);
   const mayHaveCc = (flags & HEADERS_FLAG) !== 0 && !headersTableEmpty(rawProperties, flags);
   if (!mayHaveCc && (flags & (USER_ID_FLAG | EXPIRATION_FLAG)) === 0) return new Message(exchange, routingKey, rawProperties, body);
-  const properties = decodeBasicProperties(rawProperties);
-  if (properties.userId !== undefined && properties.userId !== username) {
-    throw preconditionFailed(`user_id property set to '${properties.userId}' but authenticated user was '${username}'`);
+  const scan = scanBasicProperties(rawProperties, DISTRIBUTION_KEYS);
+  if (scan.userIdAt >= 0) {
+    const userId = shortStringAt(rawProperties, scan.userIdAt);
+    if (userId !== username) throw preconditionFailed(`user_id property set to '${userId}' but authenticated user was '${username}'`);
   }
-  if (properties.expiration !== undefined) {
-    const parsed = parseExpiration(properties.expiration);
-    if (typeof parsed === 'string') throw preconditionFailed(`invalid expiration '${properties.expiration}': ${parsed}`);
+  if (scan.expirationAt >= 0) {
+    const expiration = shortStringAt(rawProperties, scan.expirationAt);
+    const parsed = parseExpiration(expiration);
+    if (typeof parsed === 'string') throw preconditionFailed(`invalid expiration '${expiration}': ${parsed}`);
   }
-  const headers = properties.headers;
-  if (headers === undefined || (headers['CC'] === undefined && headers['BCC'] === undefined)) {
-    return new Message(exchange, routingKey, rawProperties, body);
-  }
-  const keys = [...routingKeysOf(headers['CC']), ...routingKeysOf(headers['BCC'])];
-  if (headers['BCC'] === undefined) return new Message(exchange, routingKey, rawProperties, body, keys);
-  // Cut out of the bytes, not re-encoded: the other headers keep the field types the publisher chose.
-  return new Message(exchange, routingKey, withoutHeader(rawProperties, 'BCC'), body, keys);
+  const entries = scan.watched;
+  if (entries === undefined) return new Message(exchange, routingKey, rawProperties, body, NO_KEYS, scan);
+  // As when the table is decoded, the last of repeated keys is the one that counts.
+  const cc = lastEntry(entries, CC_KEY);
+  const bcc = lastEntry(entries, BCC_KEY);
+  const keys: string[] = [];
+  if (cc !== undefined) addRoutingKeys(keys, headerValueAt(rawProperties, cc));
+  if (bcc !== undefined) addRoutingKeys(keys, headerValueAt(rawProperties, bcc));
+  if (bcc === undefined) return new Message(exchange, routingKey, rawProperties, body, keys, scan);
+  // Consumers get the properties as published, less every BCC entry.
+  const visible = withoutHeaderEntries(rawProperties, scan, entries.filter((entry) => entry.keyIndex === BCC_KEY));
+  return new Message(exchange, routingKey, visible.raw, body, keys, visible.scan);
+}
+
+function lastEntry(entries: readonly HeaderEntrySpan[], keyIndex: number): HeaderEntrySpan | undefined {
+  for (let i = entries.length - 1; i >= 0; i--) if ((entries[i] as HeaderEntrySpan).keyIndex === keyIndex) return entries[i];
+  return undefined;
 }
 
 /**
@@ -139,8 +178,17 @@ function headersTableEmpty(raw: Buffer, flags: number): boolean {
 
 /** The routing keys a CC or BCC header lists (strings or bytes); [] when it is not an array. */
 export function routingKeysOf(value: FieldValue | undefined): string[] {
-  if (!Array.isArray(value)) return [];
-  return value.flatMap((item) => (typeof item === 'string' ? [item] : Buffer.isBuffer(item) ? [item.toString()] : []));
+  const keys: string[] = [];
+  addRoutingKeys(keys, value);
+  return keys;
+}
+
+function addRoutingKeys(keys: string[], value: FieldValue | undefined): void {
+  if (!Array.isArray(value)) return;
+  for (const item of value) {
+    if (typeof item === 'string') keys.push(item);
+    else if (Buffer.isBuffer(item)) keys.push(item.toString());
+  }
 }
 
 /** A message's place in one queue. */

@@ -187,6 +187,12 @@ export interface MessageStore {
    */
   sync(onDurable: (error: Error | undefined) => void): void;
   /**
+   * Calls `onDurable` once every message appended so far (in every queue) is fsynced: what a publisher
+   * confirm waits for. Acknowledgements and delivery marks are written to their files by then too, but
+   * may wait a little longer for their fsync.
+   */
+  syncAppended(onDurable: (error: Error | undefined) => void): void;
+  /**
    * Opens a store for paging out the messages of a non-durable queue. It holds only transient records
    * and is gone after a restart.
    */

@@ -15,6 +15,11 @@ function normalizedWords(pattern: string): string[] {
   return all.filter((word, index) => !(word === '#' && all[index - 1] === '#'));
 }
 
+/** Where matching values go (a Set, or anything else that ignores a value added twice). */
+export interface ValueCollector<T> {
+  add(value: T): void;
+}
+
 let nextNodeId = 0;
 
 class TopicNode<T> {
@@ -66,7 +71,7 @@ export class TopicMatcher<T> {
   }
 
   /** Adds to out every value whose pattern matches the routing key. */
-  match(routingKey: string, out: Set<T>): void {
+  match(routingKey: string, out: ValueCollector<T>): void {
     this.walk(this.root, splitWords(routingKey), 0, out, undefined);
   }
 
@@ -74,14 +79,17 @@ export class TopicMatcher<T> {
    * `visited` remembers (node, position) pairs once a `#` is involved: several `#` in one pattern can
    * reach the same pair in exponentially many ways, and each pair needs walking only once.
    */
-  private walk(node: TopicNode<T>, words: string[], index: number, out: Set<T>, visited: Set<number> | undefined): void {
+  private walk(node: TopicNode<T>, words: string[], index: number, out: ValueCollector<T>, visited: Set<number> | undefined): void {
     if (visited !== undefined) {
       const key = node.id * (words.length + 1) + index;
       if (visited.has(key)) return;
       visited.add(key);
     }
     const hash = node.children.get('#');
-    if (hash !== undefined) {
+    if (hash !== undefined && hash.children.size === 0) {
+      // A trailing `#` matches whatever words remain: no need to try each split (the usual "a.#" or "#").
+      for (const value of hash.values) out.add(value);
+    } else if (hash !== undefined) {
       const seen = visited ?? new Set<number>();
       // `#` may swallow zero or more of the remaining words.
       for (let next = index; next <= words.length; next++) this.walk(hash, words, next, out, seen);

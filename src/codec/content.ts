@@ -47,6 +47,13 @@ export function encodeBodyFrames(w: FrameWriter, channel: number, body: Buffer, 
   if (!(chunk > 0)) throw new RangeError(`frameMax too small: ${frameMax}`);
   const frames = Math.ceil(body.length / chunk);
   w.ensure(body.length + frames * FRAME_OVERHEAD_BYTES);
+  if (frames === 1) {
+    // The usual small body: one frame, written without a subarray view of it.
+    const start = w.beginFrame(FrameType.Body, channel);
+    w.writeBytes(body);
+    w.endFrame(start);
+    return;
+  }
   for (let at = 0; at < body.length; at += chunk) {
     const start = w.beginFrame(FrameType.Body, channel);
     w.writeBytes(body.subarray(at, Math.min(at + chunk, body.length)));

@@ -61,7 +61,7 @@ function decodeFieldArray(r: Reader, depth: number): FieldValue[] {
   return out;
 }
 
-/** Reads one tagged field value (table entries and array items). */
+/** Reads one field value (type tag and value) of a table or array at nesting `depth`. */
 export function decodeFieldValue(r: Reader, depth: number): FieldValue {
   const tag = r.readUint8();
   switch (tag) {
@@ -102,6 +102,60 @@ export function decodeFieldValue(r: Reader, depth: number): FieldValue {
     default:
       throw r.error(`unknown field value type tag 0x${tag.toString(16)}`);
   }
+}
+
+/**
+ * Advances past one field value, checking it as decodeFieldValue does (the same errors for the same
+ * bytes) but building nothing: for a reader that needs only where values lie.
+ */
+export function skipFieldValue(r: Reader, depth: number): void {
+  const tag = r.readUint8();
+  switch (tag) {
+    case 0x74: // t
+    case 0x62: // b
+    case 0x42: // B
+      return r.skip(1);
+    case 0x73: // s
+    case 0x75: // u
+      return r.skip(2);
+    case 0x49: // I
+    case 0x69: // i
+    case 0x66: // f
+      return r.skip(4);
+    case 0x6c: // l
+    case 0x64: // d
+    case 0x54: // T
+      return r.skip(8);
+    case 0x44: // D
+      r.skip(1);
+      return r.skip(4);
+    case 0x53: // S
+    case 0x78: // x
+      return r.skip(r.readUint32());
+    case 0x41: // A
+      return skipFieldArray(r, depth + 1);
+    case 0x56: // V
+      return;
+    case 0x46: // F
+      return skipFieldTable(r, depth + 1);
+    default:
+      throw r.error(`unknown field value type tag 0x${tag.toString(16)}`);
+  }
+}
+
+function skipFieldTable(r: Reader, depth: number): void {
+  if (depth > FIELD_NESTING_MAX) throw r.error('field table nested too deeply');
+  const t = r.sub(r.readUint32());
+  while (t.offset < t.end) {
+    t.skipShortString();
+    skipFieldValue(t, depth);
+  }
+}
+
+function skipFieldArray(r: Reader, depth: number): void {
+  if (depth > FIELD_NESTING_MAX) throw r.error('field array nested too deeply');
+  const a = r.sub(r.readUint32());
+  while (a.offset < a.end) skipFieldValue(a, depth);
 }
 
 /** Writes a length-prefixed field table. */

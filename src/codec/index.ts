@@ -2,7 +2,14 @@
 export { AmqpCodecError } from './errors.js';
 export { Decimal, EMPTY_TABLE, FIELD_NESTING_MAX, type FieldTable, type FieldValue } from './field-table.js';
 export { Reader } from './reader.js';
-export { withoutHeader } from './header-removal.js';
+export {
+  headerValueAt,
+  scanBasicProperties,
+  shortStringAt,
+  withoutHeaderEntries,
+  type BasicPropertiesScan,
+  type HeaderEntrySpan,
+} from './property-scan.js';
 export { FrameWriter } from './writer.js';
 export { FrameParser, type FrameHandler } from './frame-parser.js';
 export {

@@ -1,7 +1,7 @@
 import { isUtf8, type Buffer } from 'node:buffer';
 import { copyBytes } from './bytes.js';
 import { AmqpCodecError } from './errors.js';
-import { decodeFieldTable, type FieldTable } from './field-table.js';
+import { decodeFieldTable, decodeFieldValue, type FieldTable, type FieldValue } from './field-table.js';
 import { ReplyCode } from './generated/constants.js';
 
 /**
@@ -33,6 +33,11 @@ export class Reader {
     if (at + n > this.end) throw this.error(`truncated: need ${n} bytes at offset ${at}, have ${this.end - at}`);
     this.offset = at + n;
     return at;
+  }
+
+  /** Advances past n bytes (a value whose content is not needed). */
+  skip(n: number): void {
+    this.take(n);
   }
 
   /** Returns a reader over the next n bytes and advances past them. */
@@ -105,6 +110,12 @@ export class Reader {
    * each bad byte into U+FFFD, and names that grow when re-encoded could no longer be sent back.
    */
   readShortString(): string {
+    const at = this.skipShortString();
+    return this.buffer.toString('utf8', at, this.offset);
+  }
+
+  /** Advances past a shortstr, checked as readShortString checks it; returns where its bytes start. */
+  skipShortString(): number {
     const len = this.readUint8();
     const at = this.take(len);
     // Pure ASCII, the usual case, needs no validation.
@@ -114,7 +125,7 @@ export class Reader {
         break;
       }
     }
-    return this.buffer.toString('utf8', at, at + len);
+    return at;
   }
 
   /** Reads a longstr as a copy of its bytes (the frame payload is transient). */
@@ -134,6 +145,11 @@ export class Reader {
   /** Reads a length-prefixed field table. */
   readTable(): FieldTable {
     return decodeFieldTable(this, 0);
+  }
+
+  /** Reads one field value (type tag and value), as found in a table. */
+  readFieldValue(): FieldValue {
+    return decodeFieldValue(this, 0);
   }
 }
 

@@ -9,12 +9,18 @@ const DEFAULT_CAPACITY_BYTES = 64 * 1024;
 const SHRINK_ABOVE_BYTES = 1024 * 1024;
 const UINT64_LIMIT = 18446744073709551616; // 2^64
 
-/** A growable output buffer the server encodes frames into, then flushes with one socket write. */
+/**
+ * A growable output buffer the server encodes frames into, then flushes with one socket write. take()
+ * hands out a view of the batch, not a copy: later batches are written after it, never over it, and a
+ * fresh buffer is started once the current one is nearly used up.
+ */
 export class FrameWriter {
-  /** Backing storage; bytes [0, offset) are the output. Replaced when the writer grows. */
+  /** Backing storage; bytes [start, offset) are the current batch. Replaced when the writer grows. */
   buffer: Buffer;
-  /** Number of bytes written (the next write position). */
+  /** The next write position in `buffer`. */
   offset = 0;
+  /** Where the current batch starts in `buffer` (what take() handed out lies before it). */
+  private start = 0;
   private readonly initialCapacityBytes: number;
 
   constructor(initialCapacityBytes = DEFAULT_CAPACITY_BYTES) {
@@ -22,18 +28,21 @@ export class FrameWriter {
     this.buffer = Buffer.allocUnsafe(this.initialCapacityBytes);
   }
 
-  /** Bytes written so far. */
+  /** Bytes written since the last take(). */
   get length(): number {
-    return this.offset;
+    return this.offset - this.start;
   }
 
-  /** Makes room for `bytes` more bytes, growing by doubling and keeping the contents. */
+  /**
+   * Makes room for `bytes` more bytes, growing by doubling. Positions stay valid (callers patch lengths
+   * in later), so the batch is copied to the same offsets of the new buffer; bytes handed out stay behind.
+   */
   ensure(bytes: number): void {
     if (this.offset + bytes <= this.buffer.length) return;
     let capacity = this.buffer.length * 2;
     while (capacity < this.offset + bytes) capacity *= 2;
     const next = Buffer.allocUnsafe(capacity);
-    this.buffer.copy(next, 0, 0, this.offset);
+    this.buffer.copy(next, this.start, this.start, this.offset);
     this.buffer = next;
   }
 
@@ -187,18 +196,29 @@ export class FrameWriter {
     this.writeUint8(FRAME_END);
   }
 
-  /** Returns a copy of the bytes written so far and resets to empty, keeping the capacity for reuse. */
+  /**
+   * Returns the bytes written since the last take() and starts a new batch. The returned bytes stay as
+   * they are (nothing is ever written over them), so they can go to a socket without being copied.
+   */
   take(): Buffer {
-    const out = Buffer.allocUnsafe(this.offset);
-    this.buffer.copy(out, 0, 0, this.offset);
-    this.reset();
+    const out = this.buffer.subarray(this.start, this.offset);
+    // Nearly full, or grown past ~1 MiB by a burst: the next batch starts a buffer of its own.
+    if (this.buffer.length - this.offset < this.initialCapacityBytes / 4 || this.buffer.length > SHRINK_ABOVE_BYTES) {
+      this.buffer = Buffer.allocUnsafe(this.initialCapacityBytes);
+      this.offset = 0;
+    }
+    this.start = this.offset;
     return out;
   }
 
-  /** Discards the contents; drops the buffer if it grew past ~1 MiB. */
+  /** Discards the bytes written since the last take(); drops the buffer if it grew past ~1 MiB. */
   reset(): void {
-    this.offset = 0;
-    if (this.buffer.length > SHRINK_ABOVE_BYTES) this.buffer = Buffer.allocUnsafe(this.initialCapacityBytes);
+    this.offset = this.start;
+    if (this.buffer.length > SHRINK_ABOVE_BYTES) {
+      this.buffer = Buffer.allocUnsafe(this.initialCapacityBytes);
+      this.offset = 0;
+      this.start = 0;
+    }
   }
 }
 

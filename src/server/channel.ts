@@ -537,12 +537,13 @@ export class Channel implements ConsumerHost, ReplyTarget {
   }
 
   private apply(deliveries: UnackedDelivery[], requeue: boolean | 'ack'): void {
-    const freed = new Set<Queue>();
+    // The queues whose consumers got room: nearly always one, so a list is cheaper than a Set.
+    const freed: Queue[] = [];
     for (const delivery of deliveries) {
       if (delivery.consumer === undefined) continue;
       delivery.consumer.unackedCount--;
       this.consumerUnackedCount--;
-      freed.add(delivery.consumer.queue);
+      if (!freed.includes(delivery.consumer.queue)) freed.push(delivery.consumer.queue);
     }
     if (requeue === true) requeueDeliveries(deliveries);
     else if (requeue === false) for (const delivery of deliveries) delivery.queue.reject(delivery.entry);
@@ -566,7 +567,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
         return isOpen();
       },
       send: (confirm) => this.send(confirm),
-      syncMessages: (onDurable) => this.vhost.syncMessages(onDurable),
+      syncMessages: (onDurable) => this.vhost.syncAppendedMessages(onDurable),
       scheduleFlush: () => this.connection.scheduleFlush(),
       countConfirmed: (count) => {
         this.vhost.stats.confirm += count;

@@ -12,7 +12,6 @@ import type { ReplyTarget, Vhost } from '../broker/vhost.js';
 /** The pseudo-queue name. */
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 const REPLY_PREFIX = `${DIRECT_REPLY_TO}.`;
-const REPLY_TO_FLAG = 0x0200;
 
 /** One channel's direct reply-to consumer. */
 export class DirectReply {
@@ -47,11 +46,10 @@ export class DirectReply {
 
   /** A request asking for a direct reply gets this channel's reply name as its reply_to. */
   rewriteRequest(message: Message): Message {
-    if ((message.rawProperties.readUInt16BE(0) & REPLY_TO_FLAG) === 0) return message;
-    const properties = message.properties;
-    if (properties.replyTo !== DIRECT_REPLY_TO) return message;
+    // Read from the property bytes: most requests carry a reply-to, few of them this one.
+    if (message.replyTo !== DIRECT_REPLY_TO) return message;
     if (this.consumerTag === undefined || this.name === undefined) throw preconditionFailed('fast reply consumer does not exist');
-    return message.withProperties({ ...properties, replyTo: this.name });
+    return message.withProperties({ ...message.properties, replyTo: this.name });
   }
 
   /** queue.declare of the pseudo-queue or of a reply name: true when found (RabbitMQ answers 0 messages, 1 consumer), 404 for a reply name that is gone. */

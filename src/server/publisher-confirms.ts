@@ -12,7 +12,7 @@ export interface ConfirmHost {
   /** Whether the channel can still send (not closing or closed). */
   readonly open: boolean;
   send(method: Method): void;
-  /** Asks the message store to call back once everything written so far is durable. */
+  /** Asks the message store to call back once every message written so far is durable. */
   syncMessages(onDurable: (error: Error | undefined) => void): void;
   scheduleFlush(): void;
   /** Counts publishes confirmed (acked) to the publisher. */

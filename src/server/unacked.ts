@@ -62,10 +62,10 @@ export class Unacked {
     }
     if (this.revoked !== undefined) for (const tag of this.revoked) if (deliveryTag === 0 || tag <= deliveryTag) this.revoked.delete(tag);
     const taken: UnackedDelivery[] = [];
-    for (const [tag, delivery] of this.deliveries) {
-      if (deliveryTag !== 0 && tag > deliveryTag) break;
+    for (const delivery of this.deliveries.values()) {
+      if (deliveryTag !== 0 && delivery.deliveryTag > deliveryTag) break;
       taken.push(delivery);
-      this.deliveries.delete(tag);
+      this.deliveries.delete(delivery.deliveryTag);
     }
     return taken;
   }

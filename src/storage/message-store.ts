@@ -4,6 +4,13 @@
  * queue, fsync every file written in parallel on the libuv thread pool, then call every waiting
  * callback. Calls made while a round is in flight wait for the next round, so a thousand publishers
  * cost one round of fsyncs, not a thousand.
+ *
+ * Publisher confirms wait only for appended messages (syncAppended). A round that serves only them
+ * still writes acknowledgements and delivery marks to their files, so a crash of the process loses
+ * none, but fsyncs those files only once autoSyncIntervalMs has passed since they were last fsynced:
+ * each fsync costs the machine real CPU time, and a busy queue's ack file would otherwise take one
+ * in every round. Only a crash of the machine can then bring back a message acknowledged in the last
+ * autoSyncIntervalMs, the bound that already held for changes nobody waits for.
  */
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -12,7 +19,7 @@ import { assert } from '../util/assert.js';
 import type { Logger } from '../util/logger.js';
 import type { SyncTarget } from './durable-file.js';
 import { QueueStore, type QueueStoreHost } from './queue-store.js';
-import { SEGMENT_SIZE_DEFAULT_BYTES } from './segment-log.js';
+import { SEGMENT_SIZE_DEFAULT_BYTES, removeSegmentFiles, type SegmentFiles } from './segment-log.js';
 import { fsyncDirectory, nodeStorageFs, readFileIfExists, toError, writeFileAtomically, type StorageFs } from './storage-fs.js';
 
 /** Directory under the data directory holding one directory per durable queue. */
@@ -28,7 +35,10 @@ export interface MessageStoreOptions {
   segmentSizeBytes?: number;
   /** Buffered bytes across all queues that start a round even if nobody called sync() (default 4 MiB). */
   autoSyncBytes?: number;
-  /** Longest time unsynced changes wait for a round when nobody calls sync() (default 200 ms). */
+  /**
+   * Longest time unsynced changes wait for a round when nobody calls sync(), and acknowledgements for
+   * an fsync while only syncAppended() is called (default 200 ms).
+   */
   autoSyncIntervalMs?: number;
   fs?: StorageFs;
   logger?: Logger;
@@ -65,7 +75,12 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
   /** Open queue stores by directory path. */
   private readonly open = new Map<string, QueueStore>();
   private readonly dirtyQueues = new Set<QueueStore>();
+  /** Callbacks waiting for everything to be durable (sync). */
   private waiting: SyncCallback[] = [];
+  /** Callbacks waiting for appended messages only (syncAppended). */
+  private waitingForAppends: SyncCallback[] = [];
+  /** When the last round that fsynced acknowledgements started. */
+  private marksSyncedAt = 0;
   private bufferedBytes = 0;
   private roundScheduled = false;
   private roundInFlight = false;
@@ -149,11 +164,20 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
 
   /** Calls `onDurable` once everything appended and acked so far (in every queue) is fsynced. */
   sync(onDurable: SyncCallback): void {
+    this.enlist(this.waiting, onDurable);
+  }
+
+  /** Calls `onDurable` once every message appended so far (in every queue) is fsynced. */
+  syncAppended(onDurable: SyncCallback): void {
+    this.enlist(this.waitingForAppends, onDurable);
+  }
+
+  private enlist(list: SyncCallback[], onDurable: SyncCallback): void {
     if (this.closed) {
       setImmediate(onDurable, new Error('message store is closed'));
       return;
     }
-    this.waiting.push(onDurable);
+    list.push(onDurable);
     this.requestRound();
   }
 
@@ -236,8 +260,13 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.stats.rounds++;
-    const callbacks = this.waiting;
+    const now = Date.now();
+    // Rounds nobody waits for (timer, buffered bytes) make everything durable, as does any sync() caller.
+    const syncMarks = this.waiting.length > 0 || this.waitingForAppends.length === 0 || now - this.marksSyncedAt >= this.autoSyncIntervalMs;
+    if (syncMarks) this.marksSyncedAt = now;
+    const callbacks = this.waiting.length === 0 ? this.waitingForAppends : this.waitingForAppends.concat(this.waiting);
     this.waiting = [];
+    this.waitingForAppends = [];
     const queues = [...this.dirtyQueues];
     this.dirtyQueues.clear();
     this.bufferedBytes = 0;
@@ -245,7 +274,7 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
     const errors: Error[] = [];
     for (const queue of queues) {
       try {
-        queue.flush(targets);
+        queue.flush(targets, syncMarks);
       } catch (error) {
         errors.push(toError(error));
       }
@@ -266,11 +295,26 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
   }
 
   private finishRound(queues: QueueStore[], callbacks: SyncCallback[], errors: Error[]): void {
+    const removals: SegmentFiles[] = [];
     for (const queue of queues) {
-      queue.afterSync();
+      queue.afterSync(removals);
       // Whatever is still dirty failed to write or fsync: it is retried by a later round.
       if (queue.dirty) this.markDirty(queue, 0);
     }
+    if (removals.length === 0) {
+      this.endRound(callbacks, errors);
+      return;
+    }
+    // Dead segments are unlinked off the event loop; the round (and its callbacks) ends once they are gone.
+    let remaining = removals.length;
+    for (const removal of removals) {
+      removeSegmentFiles(this.files, removal, () => {
+        if (--remaining === 0) this.endRound(callbacks, errors);
+      });
+    }
+  }
+
+  private endRound(callbacks: SyncCallback[], errors: Error[]): void {
     this.roundInFlight = false;
     this.dispose();
     const error = errors.length === 0 ? undefined : roundError(errors);
@@ -278,7 +322,7 @@ export class FileMessageStore implements MessageStore, QueueStoreHost {
       this.stats.failedRounds++;
       this.options.logger?.error({ error: error.message }, 'storage write or fsync failed; publishers waiting on it get an error');
     }
-    if (this.roundWanted || this.waiting.length > 0) {
+    if (this.roundWanted || this.waiting.length > 0 || this.waitingForAppends.length > 0) {
       this.roundWanted = false;
       this.requestRound();
     } else if (this.dirtyQueues.size > 0) {

@@ -15,7 +15,7 @@ import { assert } from '../util/assert.js';
 import type { Logger } from '../util/logger.js';
 import { DurableFile, directorySyncTarget, type SyncTarget } from './durable-file.js';
 import { RECORD_HEADER_BYTES, RECORD_PAYLOAD_MAX_BYTES, RecordType, encodeRecord, scanRecords, sealRecord, validRecordAt } from './records.js';
-import { readFileIfExists, unlinkIfExists, writeFileAtomically, type StorageFs } from './storage-fs.js';
+import { readFileIfExists, unlinkIfExists, unlinkInOrder, writeFileAtomically, type StorageFs } from './storage-fs.js';
 
 /** Default largest segment file: a record that would cross it starts a new segment. */
 export const SEGMENT_SIZE_DEFAULT_BYTES = 8 * 1024 * 1024;
@@ -23,6 +23,8 @@ export const SEGMENT_SIZE_DEFAULT_BYTES = 8 * 1024 * 1024;
 export const MANIFEST_FILE = 'MANIFEST';
 
 const APPEND_BUFFER_INITIAL_BYTES = 64 * 1024;
+/** An append buffer larger than this (grown for large records) is replaced once flushed. */
+const APPEND_BUFFER_KEPT_MAX_BYTES = 1024 * 1024;
 /**
  * Reads from disk fetch this much at once and keep it: a consumer draining a backlog reads records in
  * order, so one read(2) then serves hundreds of small messages instead of one each.
@@ -80,7 +82,13 @@ export class SegmentLog {
   private readonly segments = new Map<number, DurableFile>();
   private currentSegment: number;
   private highestSegment: number;
+  /**
+   * Appended records not yet handed to the file are [flushed, used) of this buffer. What flush() hands
+   * over stays in place (the file's chunk is a view of it) and appends continue after it, so a flush
+   * neither copies nor allocates; a new buffer is started only when this one runs out of room.
+   */
   private buffer = Buffer.allocUnsafe(APPEND_BUFFER_INITIAL_BYTES);
+  private flushed = 0;
   private used = 0;
   private recordStart = -1;
   private recordType = 0;
@@ -136,7 +144,7 @@ export class SegmentLog {
 
   /** True when appended bytes, manifest changes or deletions wait for a flush. */
   get dirty(): boolean {
-    return this.used > 0 || this.manifestPending.length > 0 || this.requestedDeletions.length > 0 || this.deletionsInFlight.length > 0;
+    return this.used > this.flushed || this.manifestPending.length > 0 || this.requestedDeletions.length > 0 || this.deletionsInFlight.length > 0;
   }
 
   /**
@@ -147,7 +155,7 @@ export class SegmentLog {
     assert(this.recordStart < 0, 'beginRecord without endRecord');
     assert(payloadBytes <= RECORD_PAYLOAD_MAX_BYTES, 'record too large');
     const recordBytes = RECORD_HEADER_BYTES + payloadBytes;
-    const segmentBytes = this.currentFile().size + this.used;
+    const segmentBytes = this.currentFile().size + this.used - this.flushed;
     if (segmentBytes > 0 && segmentBytes + recordBytes > this.options.segmentSizeBytes) this.rollover();
     this.ensure(recordBytes);
     this.recordStart = this.used;
@@ -164,7 +172,7 @@ export class SegmentLog {
   endRecord(payloadBytes: number): MessageLocation {
     assert(this.recordStart >= 0, 'endRecord without beginRecord');
     sealRecord(this.buffer, this.recordStart, this.recordType, payloadBytes);
-    const offset = this.currentFile().size + this.recordStart;
+    const offset = this.currentFile().size + this.recordStart - this.flushed;
     this.used = this.recordStart + RECORD_HEADER_BYTES + payloadBytes;
     this.recordStart = -1;
     return locationOf(this.currentSegment, offset);
@@ -184,7 +192,7 @@ export class SegmentLog {
     const file = this.segments.get(segment);
     assert(file !== undefined && !this.isDeleted(segment), `read of segment ${segment}, which is not live`);
     if (segment === this.currentSegment && offset >= file.size) {
-      return this.checkedPayload(this.buffer.subarray(0, this.used), offset - file.size, file.path, offset, expectedTypes);
+      return this.checkedPayload(this.buffer.subarray(this.flushed, this.used), offset - file.size, file.path, offset, expectedTypes);
     }
     this.noteRead(segment);
     const block = this.readBlock;
@@ -212,7 +220,7 @@ export class SegmentLog {
   /** Drops every record: starts a new segment and deletes all older ones (queue.purge). */
   deleteAllSegments(): void {
     assert(this.recordStart < 0, 'purge inside a record');
-    this.used = 0; // Records not yet flushed are purged too: never write them.
+    this.used = this.flushed; // Records not yet flushed are purged too: never write them.
     const old = this.liveSegments();
     this.rollover(false);
     for (const segment of old) this.requestedDeletions.push(segment);
@@ -245,13 +253,16 @@ export class SegmentLog {
     }
   }
 
-  /** After a round's fsyncs: unlinks segments whose deletion is durable and closes idle descriptors. */
-  afterSync(): void {
+  /**
+   * After a round's fsyncs: lets go of the segments whose deletion is durable, pushing their files onto
+   * `removals` for the caller to unlink (removeSegmentFiles), and closes idle descriptors.
+   */
+  afterSync(removals: SegmentFiles[]): void {
     // An idle queue should not hold a read block: keep it only while reads keep using it.
     if (this.readBlock !== undefined && !this.readBlock.used) this.readBlock = undefined;
     else if (this.readBlock !== undefined) this.readBlock.used = false;
     if (!this.manifest.dirty) {
-      for (const segment of this.deletionsInFlight) this.removeSegmentFiles(segment);
+      for (const segment of this.deletionsInFlight) this.releaseSegment(segment, removals);
       this.deletionsInFlight = [];
     }
     for (const [segment, file] of this.segments) {
@@ -291,21 +302,30 @@ export class SegmentLog {
     if (previous !== undefined && previous !== this.currentFile() && !previous.dirty && !previous.busy) previous.close();
   }
 
+  /** Makes room for `bytes` more: a new buffer (doubling while too small) takes the records not yet flushed. */
   private ensure(bytes: number): void {
     if (this.used + bytes <= this.buffer.length) return;
-    let capacity = this.buffer.length * 2;
-    while (capacity < this.used + bytes) capacity *= 2;
+    const pending = this.used - this.flushed;
+    let capacity = Math.max(APPEND_BUFFER_INITIAL_BYTES, Math.min(this.buffer.length, APPEND_BUFFER_KEPT_MAX_BYTES));
+    while (capacity < pending + bytes) capacity *= 2;
     const next = Buffer.allocUnsafe(capacity);
-    this.buffer.copy(next, 0, 0, this.used);
+    this.buffer.copy(next, 0, this.flushed, this.used);
     this.buffer = next;
+    this.flushed = 0;
+    this.used = pending;
   }
 
-  /** Gives the buffered records to the current file as one chunk; the buffer is handed over, not copied. */
+  /** Gives the buffered records to the current file as one chunk: a view of the buffer, not a copy. */
   private moveBufferToFile(): void {
-    if (this.used === 0) return;
-    this.currentFile().enqueue(this.buffer.subarray(0, this.used));
-    this.buffer = Buffer.allocUnsafe(Math.max(APPEND_BUFFER_INITIAL_BYTES, Math.min(this.buffer.length, 1024 * 1024)));
-    this.used = 0;
+    if (this.used === this.flushed) return;
+    this.currentFile().enqueue(this.buffer.subarray(this.flushed, this.used));
+    this.flushed = this.used;
+    // A buffer grown by a burst of large records is let go of (the file's chunk keeps it until its fsync).
+    if (this.buffer.length > APPEND_BUFFER_KEPT_MAX_BYTES) {
+      this.buffer = Buffer.allocUnsafe(APPEND_BUFFER_KEPT_MAX_BYTES);
+      this.flushed = 0;
+      this.used = 0;
+    }
   }
 
   private rollover(notify = true): void {
@@ -349,7 +369,7 @@ export class SegmentLog {
     this.requestedDeletions = [];
   }
 
-  private removeSegmentFiles(segment: number): void {
+  private releaseSegment(segment: number, removals: SegmentFiles[]): void {
     const file = this.segments.get(segment);
     if (file === undefined) return;
     file.close();
@@ -357,16 +377,33 @@ export class SegmentLog {
     if (this.readSegment === segment) this.readSegment = undefined;
     if (this.readBlock?.segment === segment) this.readBlock = undefined;
     this.options.onSegmentRemoved?.(segment);
-    try {
-      // The segment goes before its companions: an ack file outliving its segment is harmless, the reverse
-      // would revive acknowledged messages if the manifest were lost.
-      unlinkIfExists(this.options.fs, file.path);
-      for (const extension of this.options.companionExtensions) unlinkIfExists(this.options.fs, this.pathOf(segment, extension));
-    } catch (error) {
-      // The DELETED record is durable, so recovery finishes the job; a failing unlink must not stop the broker.
-      this.options.logger?.warn({ directory: this.directory, segment, error: String(error) }, 'could not remove a deleted segment');
-    }
+    // The segment goes before its companions: an ack file outliving its segment is harmless, the reverse
+    // would revive acknowledged messages if the manifest were lost.
+    const companions = this.options.companionExtensions.map((extension) => this.pathOf(segment, extension));
+    removals.push({ directory: this.directory, segment, paths: [file.path, ...companions], logger: this.options.logger });
   }
+}
+
+/** The files of a segment whose deletion is durable, to unlink in this order. */
+export interface SegmentFiles {
+  readonly directory: string;
+  readonly segment: number;
+  readonly paths: readonly string[];
+  readonly logger: Logger | undefined;
+}
+
+/**
+ * Unlinks a deleted segment's files on the libuv thread pool (unlinking a large file takes milliseconds
+ * the event loop need not wait for), then calls back. A failure is only logged: the DELETED record is
+ * durable, so recovery finishes the job, and a failing unlink must not stop the broker.
+ */
+export function removeSegmentFiles(files: StorageFs, removal: SegmentFiles, done: () => void): void {
+  unlinkInOrder(files, removal.paths, (error) => {
+    if (error !== undefined) {
+      removal.logger?.warn({ directory: removal.directory, segment: removal.segment, error: String(error) }, 'could not remove a deleted segment');
+    }
+    done();
+  });
 }
 
 /** True when `bytes` holds a whole record (by its length field) at `at`. */

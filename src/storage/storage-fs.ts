@@ -24,6 +24,8 @@ export interface StorageFs {
   readdirSync(path: string): string[];
   mkdirSync(path: string, options: { recursive: true }): unknown;
   unlinkSync(path: string): void;
+  /** Removes a file on the libuv thread pool. */
+  unlink(path: string, callback: (error: NodeJS.ErrnoException | null) => void): void;
   renameSync(from: string, to: string): void;
   linkSync(existing: string, created: string): void;
   rmSync(path: string, options: { recursive: true; force: true }): void;
@@ -43,6 +45,7 @@ export const nodeStorageFs: StorageFs = {
   readdirSync: (path) => fs.readdirSync(path),
   mkdirSync: (path, options) => fs.mkdirSync(path, options),
   unlinkSync: (path) => fs.unlinkSync(path),
+  unlink: (path, callback) => fs.unlink(path, callback),
   renameSync: (from, to) => fs.renameSync(from, to),
   linkSync: (existing, created) => fs.linkSync(existing, created),
   rmSync: (path, options) => fs.rmSync(path, options),
@@ -102,6 +105,26 @@ export function unlinkIfExists(files: StorageFs, path: string): void {
   } catch (error) {
     if (!hasErrorCode(error, 'ENOENT')) throw error;
   }
+}
+
+/**
+ * Removes files one after another on the libuv thread pool (a file that is already gone is fine), then
+ * calls back with the first other error; files after a failed one are still tried.
+ */
+export function unlinkInOrder(files: StorageFs, paths: readonly string[], callback: (error: Error | undefined) => void): void {
+  let failure: Error | undefined;
+  const next = (index: number): void => {
+    const path = paths[index];
+    if (path === undefined) {
+      callback(failure);
+      return;
+    }
+    files.unlink(path, (error) => {
+      if (error !== null && error.code !== 'ENOENT') failure ??= error;
+      next(index + 1);
+    });
+  };
+  next(0);
 }
 
 /**

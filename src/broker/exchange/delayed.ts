@@ -9,6 +9,7 @@ import { stringValue } from '../arguments.js';
 import { commandInvalid, preconditionFailed } from '../errors.js';
 import type { Message } from '../message.js';
 import { DirectExchange } from './direct.js';
+import type { UniqueList } from '../unique-list.js';
 import { Exchange, type Binding, type Destination, type ExchangeOptions } from './exchange.js';
 import { FanoutExchange } from './fanout.js';
 import { HeadersExchange } from './headers.js';
@@ -85,7 +86,7 @@ export class DelayedExchange extends Exchange {
     return this.inner.type;
   }
 
-  route(message: Message, routingKey: string, out: Set<Destination>): void {
+  route(message: Message, routingKey: string, out: UniqueList<Destination>): void {
     this.inner.route(message, routingKey, out);
   }
 

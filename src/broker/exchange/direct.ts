@@ -2,6 +2,7 @@
  * Direct exchange: a message goes to the bindings whose routing key equals its own.
  */
 import type { Message } from '../message.js';
+import type { UniqueList } from '../unique-list.js';
 import { Exchange, type Binding, type Destination } from './exchange.js';
 
 /** Routes by exact routing-key match. */
@@ -12,7 +13,7 @@ export class DirectExchange extends Exchange {
     return 'direct';
   }
 
-  route(_message: Message, routingKey: string, out: Set<Destination>): void {
+  route(_message: Message, routingKey: string, out: UniqueList<Destination>): void {
     const matches = this.byRoutingKey.get(routingKey);
     if (matches === undefined) return;
     for (const binding of matches) out.add(binding.destination);

@@ -7,6 +7,7 @@ import type { Policy } from '../policies.js';
 import type { Message } from '../message.js';
 import type { Queue } from '../queue.js';
 import { tableKey } from '../arguments.js';
+import type { UniqueList } from '../unique-list.js';
 
 /** Where a binding leads: a queue, or another exchange (exchange-to-exchange binding). */
 export type Destination = Queue | Exchange;
@@ -59,7 +60,7 @@ export abstract class Exchange {
   }
 
   /** Adds the destinations this message routes to (not following exchange-to-exchange links). */
-  abstract route(message: Message, routingKey: string, out: Set<Destination>): void;
+  abstract route(message: Message, routingKey: string, out: UniqueList<Destination>): void;
 
   /** Index a new binding for routing. */
   protected abstract addRoute(binding: Binding): void;

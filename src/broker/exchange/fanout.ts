@@ -2,6 +2,7 @@
  * Fanout exchange: every bound destination gets every message; routing keys are ignored.
  */
 import type { Message } from '../message.js';
+import type { UniqueList } from '../unique-list.js';
 import { Exchange, type Binding, type Destination } from './exchange.js';
 
 /** Routes to all bindings. */
@@ -10,7 +11,7 @@ export class FanoutExchange extends Exchange {
     return 'fanout';
   }
 
-  route(_message: Message, _routingKey: string, out: Set<Destination>): void {
+  route(_message: Message, _routingKey: string, out: UniqueList<Destination>): void {
     for (const binding of this.bindings.values()) out.add(binding.destination);
   }
 

@@ -6,6 +6,7 @@
 import type { FieldTable, FieldValue } from '../../codec/index.js';
 import { fieldValuesEqual } from '../arguments.js';
 import type { Message } from '../message.js';
+import type { UniqueList } from '../unique-list.js';
 import { Exchange, type Binding, type Destination } from './exchange.js';
 
 /** Routes by matching message headers against binding arguments. */
@@ -14,7 +15,7 @@ export class HeadersExchange extends Exchange {
     return 'headers';
   }
 
-  route(message: Message, _routingKey: string, out: Set<Destination>): void {
+  route(message: Message, _routingKey: string, out: UniqueList<Destination>): void {
     if (this.bindings.size === 0) return;
     const headers = message.properties.headers ?? {};
     for (const binding of this.bindings.values()) {

@@ -217,15 +217,42 @@ describe('basic properties', () => {
 });
 
 describe('FrameWriter', () => {
-  it('grows by doubling and keeps contents; take() copies and resets', () => {
+  it('grows by doubling and keeps contents; take() hands out bytes that later writes never touch', () => {
     const w = new FrameWriter(16);
     for (let i = 0; i < 1000; i++) w.writeUint32(i);
     assert.equal(w.length, 4000);
     const out = w.take();
+    assert.equal(out.length, 4000);
     assert.equal(out.readUInt32BE(3996), 999);
     assert.equal(w.length, 0);
-    w.writeUint8(1);
-    assert.equal(out.readUInt32BE(0), 0);
+    const batches = [out];
+    for (let batch = 1; batch < 50; batch++) {
+      for (let i = 0; i < batch * 7; i++) w.writeUint32(batch);
+      w.reset(); // discarded: never handed out
+      for (let i = 0; i < batch * 5; i++) w.writeUint32(batch);
+      batches.push(w.take());
+    }
+    for (let i = 0; i < 1000; i++) assert.equal(out.readUInt32BE(i * 4), i);
+    batches.slice(1).forEach((bytes, index) => {
+      const batch = index + 1;
+      assert.equal(bytes.length, batch * 5 * 4);
+      for (let at = 0; at < bytes.length; at += 4) assert.equal(bytes.readUInt32BE(at), batch);
+    });
+  });
+
+  it('a frame that outgrows the buffer after earlier take() calls keeps its positions', () => {
+    const w = new FrameWriter(64);
+    w.writeBytes(Buffer.alloc(40, 7));
+    const first = w.take();
+    const args = { big: 'x'.repeat(500), n: 1 };
+    encodeMethodFrame(w, 3, { name: 'queueDeclare', queue: 'q', passive: false, durable: true, exclusive: false, autoDelete: false, nowait: false, arguments: args });
+    const frame = w.take();
+    assert.deepEqual(first, Buffer.alloc(40, 7));
+    assert.equal(frame.readUInt16BE(1), 3);
+    assert.equal(frame.readUInt32BE(3), frame.length - 8);
+    const method = decodeMethod(frame.subarray(7, -1));
+    assert.equal(method.name, 'queueDeclare');
+    assert.deepEqual({ ...(method as { arguments: object }).arguments }, args);
   });
 
   it('shrinks after growing past 1 MiB', () => {

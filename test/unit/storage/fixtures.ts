@@ -19,7 +19,7 @@ export function temporaryDirectory(cleanups: (() => void)[]): string {
 /** A file system that counts sync calls and can be told to fail the next few. */
 export interface FaultyFs {
   fs: StorageFs;
-  counts: { fdatasync: number; fsync: number; fsyncSync: number; write: number };
+  counts: { fdatasync: number; fsync: number; fsyncSync: number; write: number; unlinkSync: number; unlink: number };
   /** Error codes the next fdatasync calls fail with, in order. */
   failSyncs: string[];
   /** Error codes the next writeSync calls fail with, in order. */
@@ -37,7 +37,7 @@ function errno(code: string): NodeJS.ErrnoException {
 
 /** Wraps the real file system with counters and injected failures. */
 export function faultyFs(): FaultyFs {
-  const state: FaultyFs = { fs: nodeStorageFs, counts: { fdatasync: 0, fsync: 0, fsyncSync: 0, write: 0 }, failSyncs: [], failWrites: [], holdSyncs: false, held: [] };
+  const state: FaultyFs = { fs: nodeStorageFs, counts: { fdatasync: 0, fsync: 0, fsyncSync: 0, write: 0, unlinkSync: 0, unlink: 0 }, failSyncs: [], failWrites: [], holdSyncs: false, held: [] };
   state.fs = {
     ...nodeStorageFs,
     writeSync: (fd, buffer, offset, length, position) => {
@@ -63,6 +63,14 @@ export function faultyFs(): FaultyFs {
     fsyncSync: (fd: number) => {
       state.counts.fsyncSync++;
       nodeStorageFs.fsyncSync(fd);
+    },
+    unlinkSync: (path: string) => {
+      state.counts.unlinkSync++;
+      nodeStorageFs.unlinkSync(path);
+    },
+    unlink: (path: string, callback: (error: NodeJS.ErrnoException | null) => void) => {
+      state.counts.unlink++;
+      nodeStorageFs.unlink(path, callback);
     },
   };
   return state;

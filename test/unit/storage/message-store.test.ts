@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, test } from 'node:test';
-import { FileMessageStore, type MessageStoreOptions } from '../../../src/storage/message-store.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileMessageStore, QUEUES_DIRECTORY, queueDirectoryName, type MessageStoreOptions } from '../../../src/storage/message-store.js';
 import { bodyText, faultyFs, message, temporaryDirectory, type FaultyFs } from './fixtures.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -34,6 +36,7 @@ function openStore(dataDirectory: string, faulty: FaultyFs, options: MessageStor
 }
 
 const synced = (store: FileMessageStore): Promise<Error | undefined> => new Promise((resolve) => store.sync(resolve));
+const appendsSynced = (store: FileMessageStore): Promise<Error | undefined> => new Promise((resolve) => store.syncAppended(resolve));
 
 test('every sync() of one event-loop turn is served by one round: one fsync per dirty file', async () => {
   const data = temporaryDirectory(cleanups);
@@ -159,6 +162,80 @@ test('changes made while a round is in flight get a round of their own without a
   store.closeWithoutFlush();
   const next = openStore(data, faultyFs());
   assert.equal(next.openQueue('/', 'q').recovery.messages.length, 2);
+});
+
+test('syncAppended() fsyncs appended messages; the acks of its round are written at once and fsynced by sync()', async () => {
+  const data = temporaryDirectory(cleanups);
+  const faulty = faultyFs();
+  const store = openStore(data, faulty, { autoSyncIntervalMs: 60_000 });
+  const { store: queue } = store.openQueue('/', 'q');
+  const first = queue.append(message('first'));
+  await synced(store);
+  const before = { ...faulty.counts };
+  queue.ack(first);
+  queue.append(message('second'));
+  assert.equal(await appendsSynced(store), undefined);
+  assert.equal(faulty.counts.fdatasync - before.fdatasync, 1, 'the segment only');
+  assert.equal(faulty.counts.write - before.write, 2, 'the segment and the ack file were both written');
+  // A crash of the process now (the written acknowledgement survives it) does not bring the message back.
+  store.closeWithoutFlush();
+  const reopened = openStore(data, faulty);
+  assert.deepEqual(reopened.openQueue('/', 'q').recovery.messages.map((m) => bodyText(m.message)), ['second']);
+});
+
+test('sync() fsyncs the acks that syncAppended() rounds only wrote', async () => {
+  const data = temporaryDirectory(cleanups);
+  const faulty = faultyFs();
+  const store = openStore(data, faulty, { autoSyncIntervalMs: 60_000 });
+  const { store: queue } = store.openQueue('/', 'q');
+  const first = queue.append(message('first'));
+  await synced(store);
+  queue.ack(first);
+  queue.append(message('second'));
+  await appendsSynced(store);
+  const before = { ...faulty.counts };
+  assert.equal(await synced(store), undefined);
+  assert.equal(faulty.counts.fdatasync - before.fdatasync, 1, 'the ack file');
+  assert.equal(faulty.counts.write - before.write, 0, 'nothing left to write');
+});
+
+test('while syncAppended() rounds keep running, acks are fsynced again once autoSyncIntervalMs has passed', async () => {
+  const data = temporaryDirectory(cleanups);
+  const faulty = faultyFs();
+  const store = openStore(data, faulty, { autoSyncIntervalMs: 40 });
+  const { store: queue } = store.openQueue('/', 'q');
+  let previous = queue.append(message('m'));
+  await synced(store);
+  const before = { fdatasync: faulty.counts.fdatasync, rounds: store.stats.rounds };
+  const startedAt = Date.now();
+  while (Date.now() - startedAt < 200) {
+    queue.ack(previous);
+    previous = queue.append(message('m'));
+    await appendsSynced(store);
+  }
+  const rounds = store.stats.rounds - before.rounds;
+  // Every round fsyncs the segment; what is left over are the ack file's fsyncs.
+  const ackFileSyncs = faulty.counts.fdatasync - before.fdatasync - rounds;
+  assert.ok(rounds > 10, `${rounds} rounds`);
+  assert.ok(ackFileSyncs >= 2 && ackFileSyncs <= 7, `${ackFileSyncs} ack file fsyncs in ${rounds} rounds over 200 ms`);
+});
+
+test('dead segments are unlinked off the event loop, and the round calls back once they are gone', async () => {
+  const data = temporaryDirectory(cleanups);
+  const faulty = faultyFs();
+  const store = openStore(data, faulty, { segmentSizeBytes: 256 });
+  const { store: queue } = store.openQueue('/', 'q');
+  const locations = Array.from({ length: 20 }, (_, i) => queue.append(message(`m${i}`.padEnd(40, '.'))));
+  await synced(store);
+  const directory = join(data, QUEUES_DIRECTORY, queueDirectoryName('/', 'q'));
+  const before = readdirSync(directory).filter((name) => name.endsWith('.seg')).length;
+  for (const location of locations) queue.ack(location);
+  await synced(store); // makes the deletions durable, then removes the files before calling back
+  const after = readdirSync(directory).filter((name) => name.endsWith('.seg'));
+  assert.ok(before > 2, `${before} segments`);
+  assert.equal(after.length, 1, `only the current segment is left: ${after.join(', ')}`);
+  assert.equal(faulty.counts.unlinkSync, 0);
+  assert.ok(faulty.counts.unlink >= before - 1);
 });
 
 test('close() flushes and fsyncs what nobody synced; sync() after close reports an error', async () => {

@@ -51,6 +51,20 @@ test('append, ack and recover: exactly the unacknowledged messages come back, in
   assert.ok(recovery.messages.every((m) => !m.redelivered));
 });
 
+test('exchange names and routing keys outside ASCII are stored and read back as they were', async () => {
+  const data = temporaryDirectory(cleanups);
+  const store = openStore(data);
+  const { store: queue } = store.openQueue('/', 'q');
+  const names = [['', 'plain'], ['échange', 'clé.路由'], ['x'.repeat(255), '😀'.repeat(63)]] as const;
+  const locations = names.map(([exchange, routingKey]) => queue.append({ ...message('m'), exchange, routingKey }));
+  locations.forEach((location, i) => {
+    const read = queue.read(location);
+    assert.deepEqual([read.exchange, read.routingKey], names[i]);
+  });
+  const { recovery } = await reopen(store, data);
+  assert.deepEqual(recovery.messages.map((m) => [m.message.exchange, m.message.routingKey]), names);
+});
+
 test('messages marked delivered come back redelivered; acked ones do not come back even if delivered', async () => {
   const data = temporaryDirectory(cleanups);
   const store = openStore(data);

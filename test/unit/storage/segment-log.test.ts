@@ -9,7 +9,7 @@ import { afterEach, test } from 'node:test';
 import { RecordType, encodeRecord } from '../../../src/storage/records.js';
 import { locationOf, offsetOf, segmentOf } from '../../../src/storage/location.js';
 import type { MessageLocation } from '../../../src/broker/ports.js';
-import { SegmentLog, StorageCorruptionError, segmentFileName, type LogRecovery } from '../../../src/storage/segment-log.js';
+import { SegmentLog, StorageCorruptionError, removeSegmentFiles, segmentFileName, type LogRecovery, type SegmentFiles } from '../../../src/storage/segment-log.js';
 import { nodeStorageFs } from '../../../src/storage/storage-fs.js';
 import { filesWith, flipByte, syncAll, temporaryDirectory } from './fixtures.js';
 
@@ -39,7 +39,9 @@ async function commit(log: SegmentLog): Promise<void> {
   const targets: Parameters<SegmentLog['flush']>[0] = [];
   log.flush(targets);
   await syncAll(targets);
-  log.afterSync();
+  const removals: SegmentFiles[] = [];
+  log.afterSync(removals);
+  await Promise.all(removals.map((removal) => new Promise<void>((resolve) => removeSegmentFiles(nodeStorageFs, removal, resolve))));
 }
 
 /** Appends `count` records "<prefix>0", "<prefix>1", ... padded to `size` bytes. */
