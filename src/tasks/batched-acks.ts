@@ -6,6 +6,7 @@
  * on its own at once.
  */
 import type { AMQPChannel, AMQPMessage } from '@cloudamqp/amqp-client';
+import { coalesceWrites } from './socket-writes.js';
 
 /** Pending delivery tags past this many settled at the front are compacted away. */
 const COMPACT_AFTER = 1024;
@@ -60,6 +61,7 @@ export class BatchedAcks {
       this.head = 0;
     }
     if (newest !== undefined) {
+      coalesceWrites(this.channel);
       const sent = this.channel.basicAck(newest, true).catch(() => undefined);
       this.flushing = sent;
     }

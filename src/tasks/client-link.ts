@@ -3,6 +3,7 @@
  * client's exclusive reply queue. A link that lost its connection stays lost; the client opens a new
  * one on its next call, and whoever waited on the old reply queue learns it through onLost.
  */
+import { coalesceWrites } from './socket-writes.js';
 import type { AMQPChannel, AMQPClient, AMQPMessage } from '@cloudamqp/amqp-client';
 import type { Logger } from '../util/logger.js';
 import { openAmqpConnection } from './amqp-connection.js';
@@ -88,6 +89,7 @@ export class ClientLink {
 
   /** Publishes and resolves once the broker confirmed the message. */
   async publish(exchange: string, routingKey: string, message: OutgoingMessage): Promise<void> {
+    coalesceWrites(this.channel);
     await this.channel.basicPublish(exchange, routingKey, message.body, message.properties);
   }
 

@@ -19,6 +19,7 @@ import {
   type TaskReply,
 } from './protocol.js';
 import { declareWaitQueue } from './topology.js';
+import { coalesceWrites } from './socket-writes.js';
 import { copyHeaders, type TaskHeaders } from './worker-message.js';
 
 const PERSISTENT = 2;
@@ -46,6 +47,7 @@ export class OutcomeRecorder {
    */
   async started(task: TaskHeaders, startedAt: number): Promise<void> {
     const body = this.encodeEvent('started', task, { at: startedAt, worker: this.workerId });
+    coalesceWrites(this.channel);
     await this.channel.basicPublish(TASK_EVENTS_EXCHANGE, eventRoutingKey({ kind: 'started', name: task.name }), body, TRANSIENT_JSON_PROPERTIES);
   }
 
@@ -123,6 +125,7 @@ export class OutcomeRecorder {
   }
 
   private publishEvent(body: string, kind: TaskEventKind, name: string): Promise<number> {
+    coalesceWrites(this.channel);
     return this.channel.basicPublish(TASK_EVENTS_EXCHANGE, eventRoutingKey({ kind, name }), body, JSON_PROPERTIES);
   }
 

@@ -1,0 +1,22 @@
+/**
+ * Coalesces an AMQP client's socket writes within one event-loop turn. @cloudamqp/amqp-client writes
+ * every publish and ack to its socket at once, one system call each; a busy submitter or worker makes
+ * several per task. Corking the client's socket (its public `socket` field) before such a write and
+ * uncorking it when the turn ends sends everything written in the turn in one call.
+ */
+import type { AMQPChannel } from '@cloudamqp/amqp-client';
+import type { Socket } from 'node:net';
+
+const corked = new WeakSet<Socket>();
+
+/** Holds the writes of `channel`'s connection until the end of this event-loop turn (no-op without a TCP socket). */
+export function coalesceWrites(channel: AMQPChannel): void {
+  const socket = (channel.connection as { socket?: Socket | undefined } | undefined)?.socket;
+  if (socket === undefined || corked.has(socket) || socket.destroyed) return;
+  corked.add(socket);
+  socket.cork();
+  setImmediate(() => {
+    corked.delete(socket);
+    socket.uncork();
+  });
+}
