@@ -2,6 +2,7 @@
  * A manual retry of a failed or dead task: a new run (run + 1) starts with its 'queued' event and a
  * fresh task message (attempt 1), and the task's old message leaves the dead-letter queue.
  */
+import { randomUUID } from 'node:crypto';
 import type { AMQPChannel, AMQPMessage } from '@cloudamqp/amqp-client';
 import type { Logger } from '../util/logger.js';
 import { TASK_EVENTS_EXCHANGE, TaskHeader, deadLetterQueueName, eventRoutingKey, taskQueueName } from './protocol.js';
@@ -31,6 +32,7 @@ export async function retryTask(context: RetryContext, id: string): Promise<Task
   if (record.state !== 'failed' && record.state !== 'dead') {
     throw new KeeperRequestError('conflict', `task ${id} is ${record.state}; only failed or dead tasks can be retried`);
   }
+  const claim = await claimRun(store, record);
   await declareTaskTopology(channel, record.name);
   // The old message is held (unacknowledged) while the new run is published, and removed only then.
   const deadMessage = await takeDeadLetter(channel, record.name, id);
@@ -39,6 +41,7 @@ export async function retryTask(context: RetryContext, id: string): Promise<Task
     input = retryInput(record, deadMessage);
   } catch (error) {
     await deadMessage?.nack(true).catch(() => {});
+    await claim.release();
     throw error;
   }
   const event = queuedEvent(input, Date.now());
@@ -49,12 +52,38 @@ export async function retryTask(context: RetryContext, id: string): Promise<Task
     await channel.basicPublish('', taskQueueName(record.name), message.body, message.properties);
   } catch (error) {
     await deadMessage?.nack(true).catch(() => {});
+    await claim.release();
     throw error;
   }
   await deadMessage?.ack();
   logger.info({ id, name: record.name, run: input.run, fromDeadLetterQueue: deadMessage !== undefined }, 'task retried');
   // The keeper queue brings the same event back later; applying it is idempotent.
   return store.apply(event);
+}
+
+/** The idempotency-key scope of retry claims: '#' is in no task name, so no submitter's key can collide. */
+const RETRY_CLAIM_SCOPE = '#retry';
+/** How long a claim keeps other keepers from starting the same run (a keeper that died mid-retry frees it then). */
+const RETRY_CLAIM_HOLD_MS = 60_000;
+
+/**
+ * Claims the next run of `record` in the store, atomically across keepers (an idempotency key per task
+ * and run): of two keepers retrying one task at once, one starts run n + 1 and the other is refused
+ * (conflict), where both would have published it. `release` frees the claim when the retry fails.
+ */
+async function claimRun(store: ResultStore, record: TaskRecord): Promise<{ release(): Promise<void> }> {
+  const now = Date.now();
+  const key = `${record.id}:${record.run + 1}`;
+  const token = `${record.id}#${randomUUID()}`;
+  const owner = await store.scheduling.claimIdempotencyKey({
+    name: RETRY_CLAIM_SCOPE, key, id: token, claimedAt: now, expiresAt: now + RETRY_CLAIM_HOLD_MS, abandonedBefore: now - RETRY_CLAIM_HOLD_MS,
+  });
+  if (owner.id !== token) throw new KeeperRequestError('conflict', `task ${record.id} is being retried already (run ${record.run + 1})`);
+  return {
+    release: async () => {
+      await store.scheduling.releaseIdempotencyKey({ name: RETRY_CLAIM_SCOPE, key, id: token }).catch(() => false);
+    },
+  };
 }
 
 /**

@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { connectTasks } from '../../src/tasks/client.js';
-import { startKeeper } from '../../src/tasks/keeper.js';
+import { startKeeper, type Keeper } from '../../src/tasks/keeper.js';
+import { KeeperRequestError } from '../../src/tasks/task-errors.js';
 import { openResultStore, type ResultStore } from '../../src/tasks/store/index.js';
-import { createWorker } from '../../src/tasks/worker.js';
+import { NonRetryableError, createWorker } from '../../src/tasks/worker.js';
 import { waitFor } from '../helpers/amqp.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { skip as postgresSkip, startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -59,7 +60,7 @@ const kinds: StoreKind[] = [
 ];
 
 /** A broker, two keepers on two stores opened at one location (one simulated clock), a worker for `name`, two clients. */
-async function twoKeepers(t: TestContext, kind: StoreKind, name: string) {
+async function twoKeepers(t: TestContext, kind: StoreKind, name: string, handler: () => unknown = () => undefined) {
   const closers: (() => Promise<unknown>)[] = [];
   t.after(async () => {
     for (const close of closers.reverse()) await close();
@@ -68,21 +69,26 @@ async function twoKeepers(t: TestContext, kind: StoreKind, name: string) {
   const location = await kind.location(t);
   const clock = new ManualClock(START);
   const stores: ResultStore[] = [];
+  const keepers: Keeper[] = [];
   for (let index = 0; index < 2; index++) {
     const store = await openResultStore(location);
     closers.push(() => store.close());
     const keeper = await startKeeper({ url: broker.url, store, clock, schedulePollIntervalMs: MINUTE });
     closers.push(() => keeper.close());
     stores.push(store);
+    keepers.push(keeper);
   }
   let runs = 0;
   const worker = createWorker({ url: broker.url, concurrency: 4, shutdownTimeoutMs: 1000 });
-  worker.handle(name, () => (runs += 1));
+  worker.handle(name, () => {
+    runs += 1;
+    return handler();
+  });
   await worker.start();
   closers.push(() => worker.close());
   const clients = [connectTasks({ url: broker.url }), connectTasks({ url: broker.url })];
   for (const client of clients) closers.push(() => client.close());
-  return { store: stores[0] as ResultStore, clock, clients, runs: () => runs };
+  return { store: stores[0] as ResultStore, keepers, clock, clients, runs: () => runs };
 }
 
 for (const kind of kinds) {
@@ -97,6 +103,27 @@ for (const kind of kinds) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.equal(runs(), 1);
       assert.equal((await store.list({ name })).length, 1);
+    });
+
+    test('concurrent retries of one failed task through both keepers start one new run', async (t) => {
+      const name = uniqueTaskName('retry2');
+      let failFirst = true;
+      const { store, keepers, clients, runs } = await twoKeepers(t, kind, name, () => {
+        if (!failFirst) return 'healed';
+        failFirst = false;
+        throw new NonRetryableError('the first run fails');
+      });
+      const handle = await clients[0]?.submit(name, null);
+      assert.ok(handle !== undefined);
+      await waitFor(async () => (await store.get(handle.id))?.state === 'failed', 5000, 'the failed first run');
+      const outcomes = await Promise.allSettled(keepers.map((keeper) => keeper.retry(handle.id)));
+      assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 1, 'one keeper started run 2');
+      const refused = outcomes.find((outcome) => outcome.status === 'rejected');
+      assert.ok(refused?.status === 'rejected' && refused.reason instanceof KeeperRequestError && refused.reason.code === 'conflict', String(refused?.status === 'rejected' ? refused.reason : ''));
+      await waitFor(async () => (await store.get(handle.id))?.state === 'succeeded', 5000, 'run 2 succeeded');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(runs(), 2, 'the handler ran for run 1 and once for run 2');
+      assert.equal((await store.get(handle.id))?.run, 2);
     });
 
     test('a cron schedule fires each slot once', async (t) => {
