@@ -5,7 +5,7 @@
  * keeper for the secret of the URL their receiver serves (docs/webhooks.md, "The secret").
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { TaskValidationError } from '../task-errors.js';
 import { WEBHOOK_SECRET_PREFIX } from './webhook-signature.js';
 
@@ -70,13 +70,18 @@ export async function loadWebhookSigningKey(path: string): Promise<Buffer> {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   const key = newWebhookSigningKey();
+  // Written in full under a temporary name, then linked into place (which fails if the file exists):
+  // a reader never sees a half-written key, and of two creators at once the second reads the first's.
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(temporary, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    await writeFile(path, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    await link(temporary, path);
     return key;
   } catch (error) {
-    // Another process created it first: use its key.
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return parseSigningKey(await readFile(path, 'utf8'), path);
     throw error;
+  } finally {
+    await unlink(temporary).catch(() => undefined);
   }
 }
 

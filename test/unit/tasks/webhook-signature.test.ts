@@ -4,7 +4,7 @@
  * signing key file.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -69,9 +69,11 @@ test('the signing key file is created once with mode 0600 and read back; a broke
   const directory = await mkdtemp(join(tmpdir(), 'warren-signing-key-'));
   try {
     const path = join(directory, 'webhook-signing-key');
-    const [created, concurrent] = await Promise.all([loadWebhookSigningKey(path), loadWebhookSigningKey(path)]);
+    const [created, ...concurrent] = await Promise.all(Array.from({ length: 8 }, () => loadWebhookSigningKey(path)));
+    assert.ok(created !== undefined);
     assert.equal(created.length, 32);
-    assert.deepEqual(concurrent, created);
+    for (const other of concurrent) assert.deepEqual(other, created, 'loads racing the creation all read the one key');
+    assert.deepEqual((await readdir(directory)).sort(), ['webhook-signing-key'], 'no temporary file is left behind');
     assert.equal((await stat(path)).mode & 0o777, 0o600);
     assert.deepEqual(await loadWebhookSigningKey(path), created);
     assert.equal((await readFile(path, 'utf8')).trim(), created.toString('base64'));
