@@ -168,7 +168,7 @@ async function startTaskServices(config: WarrenConfig, broker: Broker, amqpPort:
       signingKey: await loadWebhookSigningKey(join(config.dataDir, WEBHOOK_SIGNING_KEY_FILE)),
       ...(config.tasks.webhooks === undefined ? {} : { webhookPolicy: config.tasks.webhooks }),
       logLevel: config.logLevel,
-    });
+    }, log);
     const close = async (): Promise<void> => {
       await client.close();
       await keeper.close();

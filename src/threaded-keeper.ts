@@ -12,6 +12,7 @@ import type { TaskEvent } from './tasks/protocol.js';
 import type { TaskQuery, TaskRecord } from './tasks/store/result-store.js';
 import type { TaskNameStats } from './tasks/task-stats.js';
 import type { TaskNameMetrics } from './tasks/task-metrics.js';
+import type { Logger } from './util/logger.js';
 
 /** What the thread starts with (structured-clone data only). */
 export interface KeeperThreadData {
@@ -55,10 +56,12 @@ export class ThreadedKeeper {
   private readonly pending = new Map<number, PendingCall>();
   private nextId = 1;
   private failure: Error | undefined;
+  private closing = false;
 
   private constructor(
     private readonly worker: Worker,
     private readonly signingKey: Buffer,
+    private readonly logger: Logger,
   ) {
     worker.on('message', (message: KeeperThreadMessage) => {
       if (message.kind === 'answer') this.settle(message);
@@ -68,7 +71,7 @@ export class ThreadedKeeper {
   }
 
   /** Starts the thread; resolves once its keeper consumes events and requests. */
-  static start(data: Omit<KeeperThreadData, 'signingKey'> & { signingKey: Buffer }): Promise<ThreadedKeeper> {
+  static start(data: Omit<KeeperThreadData, 'signingKey'> & { signingKey: Buffer }, logger: Logger): Promise<ThreadedKeeper> {
     // Under tsx (tests, development) this module is TypeScript, and so is the thread's entry.
     const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
     const entry = new URL(`./keeper-thread.${extension}`, import.meta.url);
@@ -82,7 +85,7 @@ export class ThreadedKeeper {
         if (message.kind === 'answer') return;
         worker.off('message', onMessage);
         worker.off('exit', onExit);
-        if (message.kind === 'ready') resolve(new ThreadedKeeper(worker, data.signingKey));
+        if (message.kind === 'ready') resolve(new ThreadedKeeper(worker, data.signingKey, logger));
         else reject(deserializeError(message.error));
       };
       const onExit = (code: number): void => reject(new Error(`task keeper thread exited while starting (code ${code})`));
@@ -126,6 +129,7 @@ export class ThreadedKeeper {
 
   /** Stops the keeper (it finishes recording what it holds), closes its store, then ends the thread. */
   async close(): Promise<void> {
+    this.closing = true;
     if (this.failure === undefined) await this.call('close');
     await this.worker.terminate();
   }
@@ -148,6 +152,9 @@ export class ThreadedKeeper {
   }
 
   private failAll(error: Error): void {
+    if (this.failure === undefined && !this.closing) {
+      this.logger.error({ error: error.message }, 'the task keeper thread stopped: task results are no longer recorded on this node');
+    }
     this.failure ??= error;
     for (const pending of this.pending.values()) pending.reject(this.failure);
     this.pending.clear();
