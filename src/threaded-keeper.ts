@@ -4,7 +4,8 @@
  * broker's event loop, which also serves every client; in a thread they run beside it. The HTTP
  * gateway and /metrics reach it through this proxy; webhook secrets are derived here from the same key.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from './util/module-worker.js';
 import type { WebhookDeliveryPolicy } from './tasks/webhooks/webhook-policy.js';
 import { endpointSecret } from './tasks/webhooks/webhook-endpoint.js';
 import { KeeperRequestError } from './tasks/task-errors.js';
@@ -72,14 +73,8 @@ export class ThreadedKeeper {
 
   /** Starts the thread; resolves once its keeper consumes events and requests. */
   static start(data: Omit<KeeperThreadData, 'signingKey'> & { signingKey: Buffer }, logger: Logger): Promise<ThreadedKeeper> {
-    // Under tsx (tests, development) this module is TypeScript, and so is the thread's entry.
-    const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-    const entry = new URL(`./keeper-thread.${extension}`, import.meta.url);
     const workerData: KeeperThreadData = { ...data, signingKey: new Uint8Array(data.signingKey) };
-    const worker = extension === 'js'
-      ? new Worker(entry, { workerData })
-      : // A worker thread does not inherit tsx's loader: register it there before loading the TypeScript entry.
-        new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData });
+    const worker = startModuleWorker(import.meta.url, 'keeper-thread', workerData);
     return new Promise((resolve, reject) => {
       const onMessage = (message: KeeperThreadMessage): void => {
         if (message.kind === 'answer') return;

@@ -5,7 +5,8 @@
  * there (structured clone: records and events are plain JSON-like values), the calls of one event-loop
  * turn in one message and the answers the thread has ready in one turn in one message (MessageBatcher).
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../../util/module-worker.js';
 import type { TaskEvent } from '../protocol.js';
 import type { TaskProgressEvent } from '../task-progress.js';
 import { MessageBatcher } from './message-batcher.js';
@@ -61,13 +62,7 @@ export class ThreadedResultStore implements ResultStore {
 
   /** Opens (creating if needed) the SQLite store at `path` in a new worker thread. */
   constructor(path: string, options: SqliteResultStoreOptions = {}) {
-    // Under tsx (tests, development) this module is TypeScript, and so is its sibling.
-    const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-    const entry = new URL(`./store-thread.${extension}`, import.meta.url);
-    this.worker = extension === 'js'
-      ? new Worker(entry, { workerData: { path, options } })
-      : // A worker thread does not inherit tsx's loader: register it there before loading the TypeScript entry.
-        new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: { path, options } });
+    this.worker = startModuleWorker(import.meta.url, 'store-thread', { path, options });
     this.outbox = new MessageBatcher<StoreCall>(
       (calls) => this.worker.postMessage(calls),
       (call, error) => this.rejectCall(call.id, error instanceof Error ? error : new Error(String(error))),
