@@ -112,11 +112,37 @@ test('keeper requests and replies on the wire: JSON in, JSON to reply_to with th
   }
 });
 
+test('every option and the payload reach the keeper through the task message\'s BCC copy', async (t) => {
+  const { store, tasks } = await setUp(t);
+  const options = {
+    attempts: 3, backoff: { kind: 'fixed' as const, delayMs: 250, jitter: false }, timeoutMs: 30_000, priority: 7, delayMs: 1500,
+    callbackUrl: 'https://hooks.example/warren?tenant=1',
+  };
+  const detailed = await tasks.submit(uniqueTaskName('detailed'), { deep: [1, { two: 2 }] }, options);
+  await waitFor(async () => (await store.get(detailed.id)) !== undefined, 3000, 'the detailed queued record');
+  const queued = await store.get(detailed.id);
+  assert.deepEqual(queued?.options, options);
+  assert.deepEqual(queued?.payload, { deep: [1, { two: 2 }] });
+  assert.equal(queued?.state, 'queued');
+});
+
 test('malformed events are dropped; an event the store refused is requeued and recorded later', async (t) => {
   const { url, store, tasks } = await setUp(t);
   const ch = await (await openClient(t, url)).confirmChannel();
   for (const body of ['not json', '{"protocol":1,"kind":"exploded"}', '[]']) {
     ch.publish(TASK_EVENTS_EXCHANGE, 'queued.x', Buffer.from(body), { deliveryMode: 2 });
+  }
+  // Task messages (as a submitter's BCC copy brings them) that do not follow the protocol are dropped too.
+  const taskHeaders = { 'x-task-id': 'bad-1', 'x-task-name': 'x', 'x-task-attempt': 1, 'x-task-max-attempts': 1 };
+  const badTaskMessages: [Record<string, unknown>, string][] = [
+    [{ ...taskHeaders, 'x-task-name': 'no spaces allowed' }, '1'],
+    [{ ...taskHeaders, 'x-task-max-attempts': undefined }, '1'],
+    [{ ...taskHeaders, 'x-task-delay-ms': -5 }, '1'],
+    [{ ...taskHeaders, 'x-task-protocol': 2 }, '1'],
+    [taskHeaders, '{not json'],
+  ];
+  for (const [headers, body] of badTaskMessages) {
+    ch.sendToQueue(KEEPER_QUEUE, Buffer.from(body), { deliveryMode: 2, contentType: 'application/json', headers });
   }
   await ch.waitForConfirms();
   await waitFor(async () => (await ch.checkQueue(KEEPER_QUEUE)).messageCount === 0, 3000, 'the malformed events acked');
