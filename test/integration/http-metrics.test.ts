@@ -89,7 +89,8 @@ test('after a known workload /metrics counts every final state and the latencies
   assert.equal(processing.at(-1)?.count, SLEEPY_TASKS);
   assert.equal(sampleValue(samples, 'warren_task_processing_seconds_count', sleepy), SLEEPY_TASKS);
   const processingSum = sampleValue(samples, 'warren_task_processing_seconds_sum', sleepy) ?? 0;
-  assert.ok(processingSum >= (SLEEPY_TASKS * SLEEP_MS) / 1000, `processing sum ${processingSum} s below ${SLEEPY_TASKS} x ${SLEEP_MS} ms`);
+  // A timer may fire up to 1 ms before Date.now() says its delay has passed (libuv's loop time is cached), so 1 ms per task is allowed.
+  assert.ok(processingSum >= (SLEEPY_TASKS * (SLEEP_MS - 1)) / 1000, `processing sum ${processingSum} s below ${SLEEPY_TASKS} x ${SLEEP_MS - 1} ms`);
   assert.ok(processingSum / SLEEPY_TASKS < 5, `mean processing ${processingSum / SLEEPY_TASKS} s is implausible for a ${SLEEP_MS} ms sleep`);
   const responseSum = sampleValue(samples, 'warren_task_response_seconds_sum', sleepy) ?? 0;
   const waitSum = sampleValue(samples, 'warren_task_wait_seconds_sum', sleepy) ?? -1;
