@@ -10,6 +10,7 @@ import { SqliteResultStore } from './tasks/store/sqlite-store.js';
 import type { TaskEvent } from './tasks/protocol.js';
 import type { TaskQuery } from './tasks/store/result-store.js';
 import { createLogger } from './util/logger.js';
+import { threadErrorOf } from './util/pending-calls.js';
 import type { KeeperThreadCall, KeeperThreadData, KeeperThreadMessage } from './threaded-keeper.js';
 
 const port = parentPort;
@@ -29,7 +30,7 @@ try {
   })) as typeof keeper;
 } catch (error) {
   await store.close().catch(() => undefined);
-  post({ kind: 'failed', error: serializeError(error) });
+  post({ kind: 'failed', error: threadErrorOf(error) });
   process.exit(1);
 }
 post({ kind: 'ready' });
@@ -37,7 +38,7 @@ post({ kind: 'ready' });
 port.on('message', (call: KeeperThreadCall) => {
   invoke(call).then(
     (result) => post({ kind: 'answer', id: call.id, result }),
-    (error: unknown) => post({ kind: 'answer', id: call.id, error: serializeError(error) }),
+    (error: unknown) => post({ kind: 'answer', id: call.id, error: threadErrorOf(error) }),
   );
 });
 
@@ -59,10 +60,4 @@ async function invoke(call: KeeperThreadCall): Promise<unknown> {
 
 function post(message: KeeperThreadMessage): void {
   port?.postMessage(message);
-}
-
-function serializeError(error: unknown): { name: string; message: string; code?: string } {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? { name: error.name, message: error.message, code } : { name: error.name, message: error.message };
 }

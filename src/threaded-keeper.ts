@@ -14,6 +14,7 @@ import type { TaskQuery, TaskRecord } from './tasks/store/result-store.js';
 import type { TaskNameStats } from './tasks/task-stats.js';
 import type { TaskNameMetrics } from './tasks/task-metrics.js';
 import type { Logger } from './util/logger.js';
+import { PendingCalls, type ThreadError } from './util/pending-calls.js';
 
 /** What the thread starts with (structured-clone data only). */
 export interface KeeperThreadData {
@@ -34,29 +35,15 @@ export interface KeeperThreadCall {
   argument?: unknown;
 }
 
-/** An error as it crosses the thread boundary. */
-interface SerializedError {
-  name: string;
-  message: string;
-  code?: string;
-}
-
 /** What the thread posts back. */
 export type KeeperThreadMessage =
   | { kind: 'ready' }
-  | { kind: 'failed'; error: SerializedError }
-  | { kind: 'answer'; id: number; result?: unknown; error?: SerializedError };
-
-interface PendingCall {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-}
+  | { kind: 'failed'; error: ThreadError }
+  | { kind: 'answer'; id: number; result?: unknown; error?: ThreadError };
 
 /** The result keeper of `warren server`, running in a worker thread. */
 export class ThreadedKeeper {
-  private readonly pending = new Map<number, PendingCall>();
-  private nextId = 1;
-  private failure: Error | undefined;
+  private readonly pending = new PendingCalls();
   private closing = false;
 
   private constructor(
@@ -125,39 +112,30 @@ export class ThreadedKeeper {
   /** Stops the keeper (it finishes recording what it holds), closes its store, then ends the thread. */
   async close(): Promise<void> {
     this.closing = true;
-    if (this.failure === undefined) await this.call('close');
+    if (this.pending.failure === undefined) await this.call('close');
     await this.worker.terminate();
   }
 
   private call(method: KeeperMethod, argument?: unknown): Promise<unknown> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, method, argument } satisfies KeeperThreadCall);
-    });
+    const { id, answered } = this.pending.start();
+    if (this.pending.failure === undefined) this.worker.postMessage({ id, method, argument } satisfies KeeperThreadCall);
+    return answered;
   }
 
   private settle(answer: Extract<KeeperThreadMessage, { kind: 'answer' }>): void {
-    const pending = this.pending.get(answer.id);
-    if (pending === undefined) return;
-    this.pending.delete(answer.id);
-    if (answer.error === undefined) pending.resolve(answer.result);
-    else pending.reject(deserializeError(answer.error));
+    if (answer.error === undefined) this.pending.resolve(answer.id, answer.result);
+    else this.pending.reject(answer.id, deserializeError(answer.error));
   }
 
   private failAll(error: Error): void {
-    if (this.failure === undefined && !this.closing) {
+    if (this.pending.failAll(error) && !this.closing) {
       this.logger.error({ error: error.message }, 'the task keeper thread stopped: task results are no longer recorded on this node');
     }
-    this.failure ??= error;
-    for (const pending of this.pending.values()) pending.reject(this.failure);
-    this.pending.clear();
   }
 }
 
 /** The error a thread reported, as the class callers check for (KeeperRequestError keeps its code). */
-function deserializeError(error: SerializedError): Error {
+function deserializeError(error: ThreadError): Error {
   if (error.name === 'KeeperRequestError' && error.code !== undefined) {
     return new KeeperRequestError(error.code as KeeperRequestError['code'], error.message);
   }

@@ -6,7 +6,7 @@
 import type { AMQPMessage } from '@cloudamqp/amqp-client';
 import { TASK_PROTOCOL_VERSION, TaskHeader, isValidTaskName, type TaskEvent, type TaskOptions } from './protocol.js';
 import { MalformedTaskError } from './worker-errors.js';
-import { readTaskHeaders, readTaskPayload } from './worker-message.js';
+import { optionalInteger, readTaskHeaders, readTaskPayload } from './worker-message.js';
 
 /** True when a message on the keeper queue is a task message (it carries a task id header), not an event. */
 export function isTaskMessage(message: AMQPMessage): boolean {
@@ -24,7 +24,7 @@ export function queuedEventOf(message: AMQPMessage): TaskEvent {
     backoff: task.backoff,
     timeoutMs: task.timeoutMs,
     priority: message.properties.priority ?? 0,
-    delayMs: nonNegativeInteger(headers[TaskHeader.delayMs], TaskHeader.delayMs),
+    delayMs: optionalInteger(headers, TaskHeader.delayMs, 0, 0),
   };
   const callbackUrl = headers[TaskHeader.callbackUrl];
   if (typeof callbackUrl === 'string') options.callbackUrl = callbackUrl;
@@ -40,11 +40,4 @@ export function queuedEventOf(message: AMQPMessage): TaskEvent {
     options,
     enqueuedAt: task.enqueuedAt,
   };
-}
-
-function nonNegativeInteger(raw: unknown, header: string): number {
-  if (raw === undefined || raw === null) return 0;
-  const value = typeof raw === 'bigint' ? Number(raw) : raw;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new MalformedTaskError(`header ${header} must be an integer >= 0`);
-  return value;
 }

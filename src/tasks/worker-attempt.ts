@@ -8,7 +8,7 @@ import { NonRetryableError, TaskTimeoutError, toTaskError } from './worker-error
 import { readTaskPayload, type TaskHeaders } from './worker-message.js';
 import type { EncodedSuccess, OutcomeRecorder } from './worker-recorder.js';
 import type { HandlerSlots } from './handler-slots.js';
-import { assert, assertNever } from '../util/assert.js';
+import { assertNever } from '../util/assert.js';
 import type { BatchedAcks } from './batched-acks.js';
 import type { TaskProgress } from './task-progress.js';
 import { replyCancelled } from './worker-cancellation.js';
@@ -81,8 +81,6 @@ export class TaskAttempt {
   private startedAt: number | undefined;
   /** The 'started' event was published. */
   private startAnnounced = false;
-  /** Where the delivery is acknowledged once its outcome is recorded (set by run()). */
-  private acks: BatchedAcks | undefined;
 
   constructor(
     readonly message: AMQPMessage,
@@ -107,20 +105,19 @@ export class TaskAttempt {
 
   /** Runs the attempt to its end; rejects only when recording the outcome or acking failed. */
   async run(handler: TaskHandler, recorder: OutcomeRecorder, slots: HandlerSlots, acks: BatchedAcks): Promise<AttemptOutcome> {
-    this.acks = acks;
     let payload: unknown;
     try {
       payload = readTaskPayload(this.message);
     } catch (error) {
       // The payload will never parse: no attempt is made, the message goes to the dead-letter queue.
       this.recording = true;
-      return this.finish({ kind: 'dead', error: toTaskError(error) }, recorder);
+      return this.finish({ kind: 'dead', error: toTaskError(error) }, recorder, acks);
     }
     const lost = lostDeliveries(this.message);
     if (lost >= LOST_DELIVERIES_MAX) {
       this.recording = true;
       const message = `the task came back to its queue ${lost} times without an outcome (its workers died, lost their connection or stopped while holding it)`;
-      return this.finish({ kind: 'dead', error: { name: 'WorkerLostError', message, retryable: false } }, recorder);
+      return this.finish({ kind: 'dead', error: { name: 'WorkerLostError', message, retryable: false } }, recorder, acks);
     }
     await slots.acquire();
     let decision: Decision;
@@ -129,7 +126,7 @@ export class TaskAttempt {
       if (this.cancelReason !== undefined) {
         // Cancelled before its handler started: it never runs.
         this.recording = true;
-        return await this.finish({ kind: 'cancelled' }, recorder);
+        return await this.finish({ kind: 'cancelled' }, recorder, acks);
       }
       this.handlerStarted = true;
       this.startedAt = Date.now();
@@ -145,7 +142,7 @@ export class TaskAttempt {
     }
     if (this.abandoned) return 'requeued';
     this.recording = true;
-    return this.finish(decision, recorder);
+    return this.finish(decision, recorder, acks);
   }
 
   /**
@@ -199,13 +196,13 @@ export class TaskAttempt {
     return { kind: this.task.attempt >= this.task.maxAttempts ? 'dead' : 'retrying', error };
   }
 
-  private async finish(decision: Decision, recorder: OutcomeRecorder): Promise<AttemptOutcome> {
+  private async finish(decision: Decision, recorder: OutcomeRecorder, acks: BatchedAcks): Promise<AttemptOutcome> {
     await this.record(decision, recorder);
-    assert(this.acks !== undefined, 'finish() runs within run()');
-    // Acknowledged with the channel's next batch (within this event-loop turn's end).
-    this.acks.done(this.message);
+    // Acknowledged with the channel's next batch (at the end of this event-loop turn).
+    acks.done(this.message);
     return decision.kind;
   }
+
 
   private record(decision: Decision, recorder: OutcomeRecorder): Promise<void> {
     const { message, task } = this;

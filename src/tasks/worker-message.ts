@@ -91,7 +91,7 @@ function requiredInteger(headers: Record<string, unknown>, header: string, minim
 }
 
 /** An integer header (AMQP clients send them as signed 8/16/32/64-bit ints, so a bigint is accepted too). */
-function optionalInteger(headers: Record<string, unknown>, header: string, fallback: number, minimum: number): number {
+export function optionalInteger(headers: Record<string, unknown>, header: string, fallback: number, minimum: number): number {
   const raw = headers[header];
   if (raw === undefined || raw === null) return fallback;
   const value = typeof raw === 'bigint' ? Number(raw) : raw;

@@ -47,8 +47,7 @@ export class OutcomeRecorder {
    */
   async started(task: TaskHeaders, startedAt: number): Promise<void> {
     const body = this.encodeEvent('started', task, { at: startedAt, worker: this.workerId });
-    coalesceWrites(this.channel);
-    await this.channel.basicPublish(TASK_EVENTS_EXCHANGE, eventRoutingKey({ kind: 'started', name: task.name }), body, TRANSIENT_JSON_PROPERTIES);
+    await this.publish(TASK_EVENTS_EXCHANGE, eventRoutingKey({ kind: 'started', name: task.name }), body, TRANSIENT_JSON_PROPERTIES);
   }
 
   /**
@@ -84,7 +83,7 @@ export class OutcomeRecorder {
     const queue = delayMs > 0 ? await declareWaitQueue(this.channel, task.name, delayMs) : taskQueueName(task.name);
     // Before the copy goes out: the broker starts its TTL later, so the next attempt never precedes retryAt.
     const at = Date.now();
-    const copy = this.channel.basicPublish('', queue, message.body, copyProperties(message, { [TaskHeader.attempt]: task.attempt + 1 }));
+    const copy = this.publish('', queue, message.body, copyProperties(message, { [TaskHeader.attempt]: task.attempt + 1 }));
     const event = this.encodeEvent('retrying', task, { at, error, retryAt: at + delayMs, ...this.start(startedAt) });
     await settleAll([copy, this.publishEvent(event, 'retrying', task.name)]);
   }
@@ -107,7 +106,7 @@ export class OutcomeRecorder {
 
   private deadLetter(message: AMQPMessage, taskName: string, error: TaskError): Promise<number> {
     const properties = copyProperties(message, { [TaskHeader.error]: JSON.stringify(error) });
-    return this.channel.basicPublish('', deadLetterQueueName(taskName), message.body, properties);
+    return this.publish('', deadLetterQueueName(taskName), message.body, properties);
   }
 
   private encodeEvent(kind: TaskEventKind, task: TaskHeaders, details: Partial<TaskEvent>): string {
@@ -125,8 +124,7 @@ export class OutcomeRecorder {
   }
 
   private publishEvent(body: string, kind: TaskEventKind, name: string): Promise<number> {
-    coalesceWrites(this.channel);
-    return this.channel.basicPublish(TASK_EVENTS_EXCHANGE, eventRoutingKey({ kind, name }), body, JSON_PROPERTIES);
+    return this.publish(TASK_EVENTS_EXCHANGE, eventRoutingKey({ kind, name }), body, JSON_PROPERTIES);
   }
 
   /** Publishes the reply when the message asked for one (reply_to); replies are transient, like RPC replies. */
@@ -135,7 +133,13 @@ export class OutcomeRecorder {
     if (replyTo === undefined || replyTo === '') return undefined;
     const chosen = message.properties.headers?.[TaskHeader.replyCorrelationId];
     const correlationId = typeof chosen === 'string' && chosen !== '' ? chosen : task.id;
-    return this.channel.basicPublish('', replyTo, body, { contentType: TASK_CONTENT_TYPE, type: 'result', correlationId });
+    return this.publish('', replyTo, body, { contentType: TASK_CONTENT_TYPE, type: 'result', correlationId });
+  }
+
+  /** Every publish of the recorder: the writes of one event-loop turn leave in one system call. */
+  private publish(exchange: string, routingKey: string, body: string | Uint8Array | null, properties: AMQPProperties): Promise<number> {
+    coalesceWrites(this.channel);
+    return this.channel.basicPublish(exchange, routingKey, body, properties);
   }
 }
 

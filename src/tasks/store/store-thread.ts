@@ -6,7 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { MessageBatcher } from './message-batcher.js';
 import { SqliteResultStore, type SqliteResultStoreOptions } from './sqlite-store.js';
-import { errorOf, type StoreCall, type StoreAnswer, type WebhookCall } from './threaded-store.js';
+import { threadErrorOf } from '../../util/pending-calls.js';
+import type { StoreCall, StoreAnswer, WebhookCall } from './threaded-store.js';
 import type { NewWebhookDelivery, WebhookAttemptRecord, WebhookClaim, WebhookLease } from '../webhooks/webhook-delivery.js';
 
 const { path, options } = workerData as { path: string; options: SqliteResultStoreOptions };
@@ -16,14 +17,14 @@ if (port === null) throw new Error('store-thread.ts runs only as a worker thread
 
 const answers = new MessageBatcher<StoreAnswer>(
   (batch) => port.postMessage(batch),
-  (answer, error) => answers.add({ id: answer.id, error: errorOf(error) }),
+  (answer, error) => answers.add({ id: answer.id, error: threadErrorOf(error) }),
 );
 
 port.on('message', (calls: StoreCall[]) => {
   for (const call of calls) {
     invoke(call).then(
       (result) => answers.add({ id: call.id, result }),
-      (error: unknown) => answers.add({ id: call.id, error: errorOf(error) }),
+      (error: unknown) => answers.add({ id: call.id, error: threadErrorOf(error) }),
     );
   }
 });

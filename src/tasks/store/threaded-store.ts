@@ -7,6 +7,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../../util/module-worker.js';
+import { PendingCalls, type ThreadError } from '../../util/pending-calls.js';
 import type { TaskEvent } from '../protocol.js';
 import type { TaskProgressEvent } from '../task-progress.js';
 import { MessageBatcher } from './message-batcher.js';
@@ -35,22 +36,15 @@ export interface WebhookCall {
 }
 
 /** The thread's answer to one call (in an array: the answers of one turn). */
-export type StoreAnswer = { id: number; result: unknown; error?: undefined } | { id: number; error: { name: string; message: string } };
+export type StoreAnswer = { id: number; result: unknown; error?: undefined } | { id: number; error: ThreadError };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-interface PendingCall {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-}
 
 /** The result store of `warren server`: SQLite in a worker thread. */
 export class ThreadedResultStore implements ResultStore {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, PendingCall>();
+  private readonly pending = new PendingCalls();
   private readonly outbox: MessageBatcher<StoreCall>;
-  private nextId = 1;
-  private failure: Error | undefined;
   /** Webhook deliveries, kept by the thread's store. */
   readonly webhooks: WebhookDeliveryStore = {
     add: (delivery) => this.webhookCall('add', delivery) as Promise<boolean>,
@@ -65,7 +59,7 @@ export class ThreadedResultStore implements ResultStore {
     this.worker = startModuleWorker(import.meta.url, 'store-thread', { path, options });
     this.outbox = new MessageBatcher<StoreCall>(
       (calls) => this.worker.postMessage(calls),
-      (call, error) => this.rejectCall(call.id, error instanceof Error ? error : new Error(String(error))),
+      (call, error) => this.pending.reject(call.id, error instanceof Error ? error : new Error(String(error))),
     );
     this.worker.on('message', (answers: StoreAnswer[]) => {
       for (const answer of answers) this.settle(answer);
@@ -104,7 +98,7 @@ export class ThreadedResultStore implements ResultStore {
 
   /** Closes the store, then ends the thread. */
   async close(): Promise<void> {
-    if (this.failure === undefined) await this.call({ method: 'close' });
+    if (this.pending.failure === undefined) await this.call({ method: 'close' });
     await this.worker.terminate();
   }
 
@@ -113,38 +107,19 @@ export class ThreadedResultStore implements ResultStore {
   }
 
   private call(call: DistributiveOmit<StoreCall, 'id'>): Promise<unknown> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    const id = this.nextId++;
-    const answered = new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    this.outbox.add({ ...call, id });
+    const { id, answered } = this.pending.start();
+    if (this.pending.failure === undefined) this.outbox.add({ ...call, id });
     return answered;
   }
 
   private settle(answer: StoreAnswer): void {
-    if (answer.error !== undefined) return this.rejectCall(answer.id, Object.assign(new Error(answer.error.message), { name: answer.error.name }));
-    const pending = this.pending.get(answer.id);
-    if (pending === undefined) return;
-    this.pending.delete(answer.id);
-    pending.resolve(answer.result);
-  }
-
-  private rejectCall(id: number, error: Error): void {
-    const pending = this.pending.get(id);
-    if (pending === undefined) return;
-    this.pending.delete(id);
-    pending.reject(error);
+    if (answer.error === undefined) this.pending.resolve(answer.id, answer.result);
+    else this.pending.reject(answer.id, Object.assign(new Error(answer.error.message), { name: answer.error.name }));
   }
 
   private failAll(error: Error): void {
-    this.failure ??= error;
+    this.pending.failAll(error);
     this.outbox.clear();
-    for (const pending of this.pending.values()) pending.reject(this.failure);
-    this.pending.clear();
   }
 }
 
-/** The name and message of a thrown value, as an answer carries them. */
-export function errorOf(error: unknown): { name: string; message: string } {
-  const { name, message } = error instanceof Error ? error : new Error(String(error));
-  return { name, message };
-}
