@@ -45,7 +45,7 @@ if (values.only !== 'bullmq') {
   try {
     const multiplier = values['prefetch-multiplier'];
     const system = await warrenSystem(warren.url, multiplier === undefined ? undefined : Number(multiplier));
-    for (const result of await runTasks(system, options)) record(result);
+    for (const result of await runTasks(system, options, () => warren.cpuTimeMs())) record(result);
     await system.close();
   } finally {
     await warren.stop();
@@ -56,7 +56,7 @@ if (values.only !== 'warren') {
   const redis = await startRedis();
   try {
     const system = bullmqSystem(redis.port);
-    for (const result of await runTasks(system, options)) record(result);
+    for (const result of await runTasks(system, options, () => redis.cpuTimeMs())) record(result);
     await system.close();
   } finally {
     await redis.stop();
@@ -65,11 +65,18 @@ if (values.only !== 'warren') {
 
 const figure = (broker: string, kind: string, concurrency: number, pick: (r: TasksResult) => number | undefined): number | undefined =>
   pick(results.find((r) => r.broker === broker && r.kind === kind && r.concurrency === concurrency) ?? ({} as TasksResult));
+const cpuPerTask = (r: TasksResult): number | undefined =>
+  r.clientCpuUsPerTask === undefined || r.serverCpuUsPerTask === undefined ? undefined : Math.round(r.clientCpuUsPerTask + r.serverCpuUsPerTask);
 const rows: [string, number | undefined, number | undefined][] = [
   ...options.concurrencies.map((c): [string, number | undefined, number | undefined] => [
     `tasks/s, no-op handler, concurrency ${c}`,
     figure('warren', 'throughput', c, (r) => r.tasksPerSecond),
     figure('bullmq', 'throughput', c, (r) => r.tasksPerSecond),
+  ]),
+  ...options.concurrencies.map((c): [string, number | undefined, number | undefined] => [
+    `CPU us per task (client + server), concurrency ${c}`,
+    figure('warren', 'throughput', c, cpuPerTask),
+    figure('bullmq', 'throughput', c, cpuPerTask),
   ]),
   [`submit-to-start p50 ms at ${options.ratePerSecond}/s`, figure('warren', 'latency', 8, (r) => r.submitToStartP50Ms), figure('bullmq', 'latency', 8, (r) => r.submitToStartP50Ms)],
   [`submit-to-start p99 ms at ${options.ratePerSecond}/s`, figure('warren', 'latency', 8, (r) => r.submitToStartP99Ms), figure('bullmq', 'latency', 8, (r) => r.submitToStartP99Ms)],

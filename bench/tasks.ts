@@ -26,6 +26,10 @@ export interface TasksResult {
   readonly concurrency: number;
   readonly tasks: number;
   readonly tasksPerSecond?: number;
+  /** CPU time per task of this process (SDK or BullMQ client and worker), microseconds. */
+  readonly clientCpuUsPerTask?: number;
+  /** CPU time per task of the server (Warren's process tree with its keeper thread, or redis-server), microseconds. */
+  readonly serverCpuUsPerTask?: number;
   readonly submitToStartP50Ms?: number;
   readonly submitToStartP99Ms?: number;
 }
@@ -46,12 +50,20 @@ export interface TaskSystem {
 }
 
 /** Runs throughput at every concurrency, then latency at concurrency 8. */
-export async function runTasks(system: TaskSystem, options: TasksOptions): Promise<TasksResult[]> {
+export async function runTasks(system: TaskSystem, options: TasksOptions, serverCpuTimeMs: () => number): Promise<TasksResult[]> {
   const results: TasksResult[] = [];
   await throughput(system, 8, Math.min(2000, options.tasks), options); // warm-up, not recorded
   for (const concurrency of options.concurrencies) {
+    const clientBefore = process.cpuUsage();
+    const serverBefore = serverCpuTimeMs();
     const seconds = await throughput(system, concurrency, options.tasks, options);
-    results.push({ bench: 'tasks', broker: system.name, kind: 'throughput', concurrency, tasks: options.tasks, tasksPerSecond: Math.round(options.tasks / seconds) });
+    const client = process.cpuUsage(clientBefore);
+    results.push({
+      bench: 'tasks', broker: system.name, kind: 'throughput', concurrency, tasks: options.tasks,
+      tasksPerSecond: Math.round(options.tasks / seconds),
+      clientCpuUsPerTask: round((client.user + client.system) / options.tasks, 1),
+      serverCpuUsPerTask: round(((serverCpuTimeMs() - serverBefore) * 1000) / options.tasks, 1),
+    });
   }
   results.push(await latency(system, 8, options));
   return results;
