@@ -210,7 +210,7 @@ export class SqliteResultStore implements ResultStore {
     this.#rememberCommitted(result.tasks);
     batch.forEach((pending, index) => {
       const outcome = result.outcomes[index];
-      if (outcome !== undefined && 'record' in outcome) pending.resolve(outcome.record);
+      if (outcome !== undefined && 'record' in outcome) pending.resolve(this.#handOut(outcome.record));
       else pending.reject(outcome?.error ?? new Error('internal error: no outcome for an apply'));
     });
   }
@@ -247,7 +247,15 @@ export class SqliteResultStore implements ResultStore {
     return { outcomes, tasks };
   }
 
-  /** Task `id` as its row holds it: from the records kept since an earlier round, or read. */
+  /**
+   * A record to resolve an apply with: records handed out are the caller's to change, so one the store
+   * keeps for later rounds goes out as a copy (the others, the store no longer holds).
+   */
+  #handOut(record: TaskRecord | undefined): TaskRecord | undefined {
+    return record !== undefined && this.#recent.holds(record) ? { ...record } : record;
+  }
+
+  /** Task `id` as its row holds it: from the records kept since an earlier round (not copied: transitions never change a record), or read. */
   #taskInBatch(id: string): TaskInBatch {
     const recent = this.#recent.get(id);
     if (recent !== undefined) return { stored: recent.record, chars: recent.chars, record: recent.record };
