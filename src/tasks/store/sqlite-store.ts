@@ -20,14 +20,12 @@ import { applyEvent } from './apply-event.js';
 import { applyProgress } from './apply-progress.js';
 import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
-import { SQLITE_SCHEDULING_SCHEMA, SqliteScheduling } from './sqlite-scheduling.js';
+import { SqliteScheduling } from './sqlite-scheduling.js';
+import { createTaskSchema, eventBody, eventOfRow, type TaskEventRow } from './sqlite-task-schema.js';
 import { RecentRecords } from './recent-records.js';
 import { SqliteTaskWriter } from './sqlite-task-writer.js';
-import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, taskRowChars, type TaskRow } from './task-rows.js';
-import { SQLITE_DELETE_FINISHED_DELIVERIES, SQLITE_WEBHOOK_SCHEMA, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
-
-/** Version of the table layout, kept in PRAGMA user_version. */
-const SCHEMA_VERSION = 1;
+import { HISTORY_ORDER, TASK_COLUMNS, fromTaskRow, listPaging, taskRowChars, type TaskRow } from './task-rows.js';
+import { SQLITE_DELETE_FINISHED_DELIVERIES, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
 
 /** Most events committed in one transaction; more wait for the next round. */
 const APPLY_BATCH_MAX = 1000;
@@ -37,45 +35,6 @@ const APPLY_BATCH_MAX = 1000;
  * a busy server, and a bound on the memory they take (text of the rows, whatever their number).
  */
 const RECENT_RECORD_LIMITS = { records: 10_000, chars: 16 * 1024 * 1024 };
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS tasks (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    state TEXT NOT NULL,
-    run INTEGER NOT NULL,
-    attempts INTEGER NOT NULL,
-    payload TEXT,
-    options TEXT NOT NULL,
-    result TEXT,
-    error TEXT,
-    retry_at INTEGER,
-    created_at INTEGER NOT NULL,
-    started_at INTEGER,
-    finished_at INTEGER,
-    updated_at INTEGER NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_at, id);
-  CREATE INDEX IF NOT EXISTS tasks_by_name ON tasks (name, created_at, id);
-  CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, created_at, id);
-  CREATE INDEX IF NOT EXISTS tasks_by_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;
-  CREATE TABLE IF NOT EXISTS task_events (
-    seq INTEGER PRIMARY KEY,
-    task_id TEXT NOT NULL,
-    run INTEGER NOT NULL,
-    attempt INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    at INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    UNIQUE (task_id, run, attempt, kind, at)
-  );
-`;
-
-/** Columns of the tasks table added since the first layout, with their SQL types. */
-const ADDED_COLUMNS: readonly (readonly [string, string])[] = [
-  ['progress', 'TEXT'],
-  ['progress_at', 'INTEGER'],
-];
 
 /** How hard a commit waits for the disk: FULL (the default) survives power loss, NORMAL only a crash. */
 export type SqliteSynchronous = 'FULL' | 'NORMAL';
@@ -116,7 +75,7 @@ export class SqliteResultStore implements ResultStore {
   readonly #selectTask: Database.Statement<[string], TaskRow>;
   readonly #taskWriter: SqliteTaskWriter;
   readonly #insertEvent: Database.Statement<[string, number, number, string, number, string]>;
-  readonly #selectHistory: Database.Statement<[string], { body: string }>;
+  readonly #selectHistory: Database.Statement<[string], TaskEventRow>;
   readonly #selectDataVersion: Database.Statement<[], number>;
   readonly #applyBatch: Database.Transaction<(batch: readonly PendingApply[]) => BatchResult>;
   readonly #recent = new RecentRecords(RECENT_RECORD_LIMITS);
@@ -137,10 +96,10 @@ export class SqliteResultStore implements ResultStore {
     this.#db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-    this.#createSchema();
+    createTaskSchema(this.#db);
     this.#selectTask = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')} FROM tasks WHERE id = ?`);
     this.#taskWriter = new SqliteTaskWriter(this.#db);
-    this.#selectHistory = this.#db.prepare(`SELECT body FROM task_events WHERE task_id = ? ORDER BY ${HISTORY_ORDER}`);
+    this.#selectHistory = this.#db.prepare(`SELECT task_id, run, attempt, kind, at, body FROM task_events WHERE task_id = ? ORDER BY ${HISTORY_ORDER}`);
     this.#insertEvent = this.#db.prepare(
       'INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -148,25 +107,6 @@ export class SqliteResultStore implements ResultStore {
     this.#applyBatch = this.#db.transaction((batch: readonly PendingApply[]) => this.#applyInTransaction(batch));
     this.webhooks = new SqliteWebhookDeliveries(this.#db);
     this.scheduling = new SqliteScheduling(this.#db);
-  }
-
-  /** Creates or upgrades the schema in one write transaction, so stores opening one file at once (several keepers) take turns. */
-  #createSchema(): void {
-    this.#db.transaction(() => {
-      const version = this.#db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) throw new Error(`task result store has schema version ${version}; this Warren knows up to ${SCHEMA_VERSION}`);
-      this.#db.exec(SCHEMA);
-      this.#db.exec(SQLITE_WEBHOOK_SCHEMA);
-      this.#db.exec(SQLITE_SCHEDULING_SCHEMA);
-      this.#addMissingColumns();
-      this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }).immediate();
-  }
-
-  /** Columns added after the first layout (additive: a file an older Warren wrote gains them). */
-  #addMissingColumns(): void {
-    const present = new Set((this.#db.pragma('table_info(tasks)') as { name: string }[]).map((column) => column.name));
-    for (const [column, type] of ADDED_COLUMNS) if (!present.has(column)) this.#db.exec(`ALTER TABLE tasks ADD COLUMN ${column} ${type}`);
   }
 
   /** Applies `event` (see ResultStore.apply); resolves once the change is committed. */
@@ -238,7 +178,7 @@ export class SqliteResultStore implements ResultStore {
       }
       task.record = applyEvent(task.record, event) ?? task.record;
       if (task.record === undefined) return { error: new Error('internal error: applyEvent left an unknown task without a record') };
-      this.#insertEvent.run(...eventKey(event), JSON.stringify(event));
+      this.#insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, eventBody(event));
       return { record: task.record };
     });
     for (const task of tasks.values()) {
@@ -314,7 +254,7 @@ export class SqliteResultStore implements ResultStore {
 
   /** Every event applied for task `id`, oldest first. */
   async history(id: string): Promise<TaskEvent[]> {
-    return this.#selectHistory.all(id).map((row) => JSON.parse(row.body) as TaskEvent);
+    return this.#selectHistory.all(id).map(eventOfRow);
   }
 
   /** Deletes tasks that finished before `finishedBefore`, with their history; returns how many. */

@@ -183,6 +183,8 @@ export function listPaging(query: TaskQuery): { limit: number; offset: number } 
 
 /**
  * SQL ordering of a task's history: by time, and within one millisecond by the order of states in an
- * attempt (a fast handler's started and succeeded events often share a timestamp), then by arrival.
+ * attempt (a fast handler's started and succeeded events often share a timestamp), then by run,
+ * attempt and kind, so that every store and keeper lists events that tie in the same order whatever
+ * order they arrived in.
  */
-export const HISTORY_ORDER = "at, CASE kind WHEN 'queued' THEN 0 WHEN 'started' THEN 1 ELSE 2 END, seq";
+export const HISTORY_ORDER = "at, CASE kind WHEN 'queued' THEN 0 WHEN 'started' THEN 1 ELSE 2 END, run, attempt, kind";
