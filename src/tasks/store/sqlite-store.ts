@@ -15,6 +15,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { assert } from '../../util/assert.js';
 import { TERMINAL_STATES, type TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
 import { applyProgress } from './apply-progress.js';
@@ -46,8 +47,6 @@ export interface SqliteResultStoreOptions {
   busyTimeoutMs?: number;
 }
 
-type Outcome = { record: TaskRecord | undefined } | { error: unknown };
-
 /** A task a batch of applies touches: its record as the row holds it, and as the batch leaves it. */
 interface TaskInBatch {
   readonly stored: TaskRecord | undefined;
@@ -56,17 +55,13 @@ interface TaskInBatch {
   record: TaskRecord | undefined;
 }
 
-/** What a batch did: an outcome per apply, and the tasks it touched. */
-interface BatchResult {
-  outcomes: Outcome[];
-  tasks: Map<string, TaskInBatch>;
-}
-
 interface PendingApply {
   /** A state event, or a progress report (which may leave an unknown task without a record). */
   event: TaskEvent | TaskProgressEvent;
   resolve: (record: TaskRecord | undefined) => void;
   reject: (error: unknown) => void;
+  /** The record after the apply (set by the transaction, handed out once it committed); undefined for a progress report of an unknown task only. */
+  record: TaskRecord | undefined;
 }
 
 /** A result store in a SQLite file (or ':memory:'). */
@@ -77,7 +72,7 @@ export class SqliteResultStore implements ResultStore {
   readonly #insertEvent: Database.Statement<[string, number, number, string, number, string]>;
   readonly #selectHistory: Database.Statement<[string], TaskEventRow>;
   readonly #selectDataVersion: Database.Statement<[], number>;
-  readonly #applyBatch: Database.Transaction<(batch: readonly PendingApply[]) => BatchResult>;
+  readonly #applyBatch: Database.Transaction<(batch: readonly PendingApply[]) => Map<string, TaskInBatch>>;
   readonly #recent = new RecentRecords(RECENT_RECORD_LIMITS);
   /** PRAGMA data_version when this store last wrote: another value means another connection has written since. */
   #dataVersion: number | undefined;
@@ -111,7 +106,8 @@ export class SqliteResultStore implements ResultStore {
 
   /** Applies `event` (see ResultStore.apply); resolves once the change is committed. */
   apply(event: TaskEvent): Promise<TaskRecord> {
-    return this.#enqueue(event).then((record) => record ?? Promise.reject(new Error('internal error: an apply left no record')));
+    // A state event always leaves a record: the transaction asserts it.
+    return this.#enqueue(event) as Promise<TaskRecord>;
   }
 
   /** Records a progress report (see ResultStore.recordProgress), in the same commit rounds as events. */
@@ -122,7 +118,7 @@ export class SqliteResultStore implements ResultStore {
   #enqueue(event: TaskEvent | TaskProgressEvent): Promise<TaskRecord | undefined> {
     if (this.#closed) return Promise.reject(new Error('task result store is closed'));
     return new Promise((resolve, reject) => {
-      this.#pending.push({ event, resolve, reject });
+      this.#pending.push({ event, resolve, reject, record: undefined });
       if (!this.#roundScheduled) {
         this.#roundScheduled = true;
         setImmediate(() => this.#commitRound());
@@ -139,20 +135,16 @@ export class SqliteResultStore implements ResultStore {
     const batch = this.#pending.splice(0, APPLY_BATCH_MAX);
     this.#roundScheduled = this.#pending.length > 0;
     if (this.#roundScheduled) setImmediate(() => this.#commitRound());
-    let result: BatchResult;
+    let tasks: Map<string, TaskInBatch>;
     try {
-      result = this.#applyBatch.immediate(batch);
+      tasks = this.#applyBatch.immediate(batch);
     } catch (error) {
       this.#recent.clear();
       for (const pending of batch) pending.reject(error);
       return;
     }
-    this.#rememberCommitted(result.tasks);
-    batch.forEach((pending, index) => {
-      const outcome = result.outcomes[index];
-      if (outcome !== undefined && 'record' in outcome) pending.resolve(this.#handOut(outcome.record));
-      else pending.reject(outcome?.error ?? new Error('internal error: no outcome for an apply'));
-    });
+    this.#rememberCommitted(tasks);
+    for (const pending of batch) pending.resolve(this.#handOut(pending.record));
   }
 
   /**
@@ -162,29 +154,30 @@ export class SqliteResultStore implements ResultStore {
    * are written. A statement that fails fails the whole transaction, and every apply of the batch
    * rejects (the keeper then requeues the events).
    */
-  #applyInTransaction(batch: readonly PendingApply[]): BatchResult {
+  #applyInTransaction(batch: readonly PendingApply[]): Map<string, TaskInBatch> {
     this.#forgetRecentIfOthersWrote();
     const tasks = new Map<string, TaskInBatch>();
-    const outcomes = batch.map(({ event }): Outcome => {
+    for (const pending of batch) {
+      const { event } = pending;
       let task = tasks.get(event.id);
       if (task === undefined) {
         task = this.#taskInBatch(event.id);
         tasks.set(event.id, task);
       }
-      // A progress report changes only the progress of a known task, and is not kept in the history.
       if (event.kind === 'progress') {
+        // A progress report changes only the progress of a known task, and is not kept in the history.
         task.record = applyProgress(task.record, event) ?? task.record;
-        return { record: task.record };
+      } else {
+        task.record = applyEvent(task.record, event) ?? task.record;
+        assert(task.record !== undefined, 'applyEvent left an unknown task without a record');
+        this.#insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, eventBody(event));
       }
-      task.record = applyEvent(task.record, event) ?? task.record;
-      if (task.record === undefined) return { error: new Error('internal error: applyEvent left an unknown task without a record') };
-      this.#insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, eventBody(event));
-      return { record: task.record };
-    });
+      pending.record = task.record;
+    }
     for (const task of tasks.values()) {
       if (task.record !== task.stored && task.record !== undefined) task.chars += this.#taskWriter.write(task.stored, task.record);
     }
-    return { outcomes, tasks };
+    return tasks;
   }
 
   /**
