@@ -8,9 +8,15 @@
  * committed together in one transaction (each task row written once per batch), much as the broker's message
  * store groups its fsyncs: throughput grows with load instead of being capped by fsync latency.
  *
+ * Layout (sqlite-task-schema.ts, version 2 in PRAGMA user_version): a tasks row per task, and a
+ * task_events row per distinct event in a WITHOUT ROWID table keyed by the columns that identify an
+ * event. A file of version 1 is upgraded in place when it is opened.
+ *
  * CPU per event: a round writes only the columns of a task row that changed (sqlite-task-writer.ts),
  * and the records of unfinished tasks stay in memory between rounds (recent-records.ts), so a task's
- * later events neither read nor parse its row again.
+ * later events neither read nor parse its row again. Those records are shared, not copied, between
+ * rounds and with the transitions (which never change a record they are given); a record the store
+ * keeps goes out to a caller as a copy.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
