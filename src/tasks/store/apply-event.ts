@@ -6,10 +6,15 @@
  * (the payload of 'queued', the start of the attempt the record reflects, the first and last moments)
  * are merged in whichever order they come. Applying any permutation of a set of events therefore
  * yields the same record (test/unit/tasks/apply-event.test.ts checks it with fast-check).
+ *
+ * This runs once per event in the keeper, so it allocates little: the next record is worked out in a
+ * draft that holds every field (one object shape), compared with the current record field by field,
+ * and only then built, with its fields always in one order (task-rows.ts builds records read from a
+ * row in the same order), so that the property accesses on records stay monomorphic.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { assertNever } from '../../util/assert.js';
-import { DEFAULT_TASK_OPTIONS, type TaskEvent, type TaskEventKind } from '../protocol.js';
+import { DEFAULT_TASK_OPTIONS, type TaskError, type TaskEvent, type TaskEventKind, type TaskOptions, type TaskState } from '../protocol.js';
 import type { TaskRecord } from './result-store.js';
 
 /**
@@ -28,13 +33,6 @@ const KIND_RANK: Readonly<Record<TaskEventKind, number>> = {
   succeeded: 6,
 };
 
-/** Where an event stands in a task's life; positions compare run first, then attempt, then rank. */
-export interface EventPosition {
-  run: number;
-  attempt: number;
-  rank: number;
-}
-
 /**
  * The attempt a 'cancelled' event or record stands at: after every attempt of its run, so that nothing
  * else of a cancelled run (a late outcome, an attempt a worker started before it heard of the cancel)
@@ -42,91 +40,140 @@ export interface EventPosition {
  */
 const CANCELLED_ATTEMPT = Number.MAX_SAFE_INTEGER;
 
-/** The position of an event. A run's 'queued' event always counts as attempt 1, whatever it says. */
-export function eventPosition(event: Pick<TaskEvent, 'kind' | 'run' | 'attempt'>): EventPosition {
-  const attempt = event.kind === 'queued' ? 1 : event.kind === 'cancelled' ? CANCELLED_ATTEMPT : event.attempt;
-  return { run: event.run, attempt, rank: KIND_RANK[event.kind] };
+/** The attempt an event stands at. A run's 'queued' event always counts as attempt 1, whatever it says. */
+function eventAttempt(event: TaskEvent): number {
+  return event.kind === 'queued' ? 1 : event.kind === 'cancelled' ? CANCELLED_ATTEMPT : event.attempt;
 }
 
-/** The position of the event a record reflects, recovered from its state and attempts. */
-export function recordPosition(record: TaskRecord): EventPosition {
-  const { run, attempts, state } = record;
+/** The attempt of the event a record reflects, recovered from its state and attempts. */
+function recordAttempt(record: TaskRecord): number {
+  if (record.state === 'cancelled') return CANCELLED_ATTEMPT;
+  // Queued with no attempt started yet reflects the run's 'queued' event, which stands at attempt 1.
+  return record.state === 'queued' && record.attempts === 0 ? 1 : record.attempts;
+}
+
+/** The rank of the event a record reflects, recovered from its state and attempts. */
+function recordRank(record: TaskRecord): number {
+  const { state } = record;
   switch (state) {
     case 'queued':
       // Queued with attempts started means an attempt failed and the next one waits ('retrying').
-      return attempts === 0 ? { run, attempt: 1, rank: KIND_RANK.queued } : { run, attempt: attempts, rank: KIND_RANK.retrying };
+      return record.attempts === 0 ? KIND_RANK.queued : KIND_RANK.retrying;
     case 'running':
-      return { run, attempt: attempts, rank: KIND_RANK.started };
+      return KIND_RANK.started;
     case 'succeeded':
     case 'failed':
     case 'dead':
-      return { run, attempt: attempts, rank: KIND_RANK[state] };
     case 'cancelled':
-      return { run, attempt: CANCELLED_ATTEMPT, rank: KIND_RANK[state] };
+      return KIND_RANK[state];
     default:
       return assertNever(state);
   }
 }
 
-/** Negative, zero or positive as position `a` is older than, equal to or newer than `b`. */
-export function comparePositions(a: EventPosition, b: EventPosition): number {
-  return a.run - b.run || a.attempt - b.attempt || a.rank - b.rank;
+/** Whether `event` stands after the event `record` reflects: by run, then attempt, then rank. */
+function isNewer(event: TaskEvent, record: TaskRecord): boolean {
+  if (event.run !== record.run) return event.run > record.run;
+  const attempt = eventAttempt(event);
+  const recorded = recordAttempt(record);
+  if (attempt !== recorded) return attempt > recorded;
+  return KIND_RANK[event.kind] > recordRank(record);
+}
+
+/** The state a record is in after an event of each kind that moved it on. */
+const STATE_AFTER: Readonly<Record<TaskEventKind, TaskState>> = {
+  queued: 'queued',
+  started: 'running',
+  retrying: 'queued',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  dead: 'dead',
+  cancelled: 'cancelled',
+};
+
+/** Every field a record may have, each present (undefined where the record has none), so that drafts share one shape. */
+interface RecordDraft {
+  id: string;
+  name: string;
+  state: TaskState;
+  run: number;
+  attempts: number;
+  payload: unknown;
+  options: TaskOptions;
+  result: unknown;
+  error: TaskError | undefined;
+  retryAt: number | undefined;
+  createdAt: number;
+  startedAt: number | undefined;
+  finishedAt: number | undefined;
+  updatedAt: number;
+  /** Meaningful only with progressAt: a record has progress exactly when it has progressAt. */
+  progress: unknown;
+  progressAt: number | undefined;
 }
 
 /**
  * The record after applying `event` to `current` (undefined for a task not seen yet), or undefined
  * when the event changes nothing: a duplicate, or an older event that adds nothing the record lacks.
+ * Never changes `current` (the SQLite store relies on it to compare JSON values by identity).
  */
 export function applyEvent(current: TaskRecord | undefined, event: TaskEvent): TaskRecord | undefined {
-  const isNewer = current === undefined || comparePositions(eventPosition(event), recordPosition(current)) > 0;
-  const next = isNewer ? advance(current, event) : { ...current };
-  mergeCarriedFields(next, event);
-  return current !== undefined && isDeepStrictEqual(next, current) ? undefined : next;
+  const draft = current === undefined || isNewer(event, current) ? advance(current, event) : draftOf(current);
+  mergeCarriedFields(draft, event);
+  if (current !== undefined && isUnchanged(draft, current)) return undefined;
+  return recordOf(draft);
 }
 
-/** The record once `event`, newer than anything `current` reflects, has moved the task on. */
-function advance(current: TaskRecord | undefined, event: TaskEvent): TaskRecord {
-  const base = {
+/** The draft once `event`, newer than anything `current` reflects, has moved the task on. */
+function advance(current: TaskRecord | undefined, event: TaskEvent): RecordDraft {
+  const { kind } = event;
+  const ended = kind !== 'queued' && kind !== 'started';
+  // The start of the attempt the record reflects survives an outcome of that same attempt only, and so
+  // does its last progress (see apply-progress.ts).
+  const sameAttempt = current !== undefined && current.run === event.run && current.attempts === event.attempt;
+  const keptProgress = ended && sameAttempt && current.progressAt !== undefined;
+  return {
     id: event.id,
     name: event.name,
+    state: STATE_AFTER[kind],
     run: event.run,
+    // A new run (or the first) starts clean: no attempts, result, error or finish from before.
+    attempts: kind === 'queued' ? 0 : event.attempt,
     payload: current?.payload,
     options: current?.options ?? DEFAULT_TASK_OPTIONS,
+    result: kind === 'succeeded' ? event.result : undefined,
+    error: ended && kind !== 'succeeded' ? event.error : undefined,
+    retryAt: kind === 'retrying' ? event.retryAt : undefined,
     createdAt: current?.createdAt ?? event.at,
+    startedAt: kind === 'started' ? event.at : ended && sameAttempt ? current.startedAt : undefined,
+    finishedAt: ended && kind !== 'retrying' ? event.at : undefined,
     updatedAt: current?.updatedAt ?? event.at,
+    progress: keptProgress ? current.progress : undefined,
+    progressAt: keptProgress ? current.progressAt : undefined,
   };
-  // The start of the attempt the record reflects survives an outcome of that same attempt only.
-  const sameAttempt = current !== undefined && current.run === event.run && current.attempts === event.attempt;
-  const startedAt = sameAttempt && current.startedAt !== undefined ? { startedAt: current.startedAt } : {};
-  const error = event.error !== undefined ? { error: event.error } : {};
-  // The last progress of an attempt stays on the record when that attempt ends (see apply-progress.ts).
-  const kept = sameAttempt ? { ...startedAt, ...keptProgress(current) } : startedAt;
-  switch (event.kind) {
-    case 'queued':
-      // A new run (or the first) starts clean: no attempts, result, error or finish from before.
-      return { ...base, state: 'queued', attempts: 0 };
-    case 'started':
-      return { ...base, state: 'running', attempts: event.attempt, startedAt: event.at };
-    case 'retrying': {
-      const retryAt = event.retryAt !== undefined ? { retryAt: event.retryAt } : {};
-      return { ...base, state: 'queued', attempts: event.attempt, ...kept, ...error, ...retryAt };
-    }
-    case 'succeeded': {
-      const result = event.result !== undefined ? { result: event.result } : {};
-      return { ...base, state: 'succeeded', attempts: event.attempt, ...kept, ...result, finishedAt: event.at };
-    }
-    case 'failed':
-    case 'dead':
-    case 'cancelled':
-      return { ...base, state: event.kind, attempts: event.attempt, ...kept, ...error, finishedAt: event.at };
-    default:
-      return assertNever(event.kind);
-  }
 }
 
-/** The progress fields of a record, if it has any. */
-function keptProgress(record: TaskRecord): Pick<TaskRecord, 'progress' | 'progressAt'> {
-  return record.progressAt === undefined ? {} : { progress: record.progress, progressAt: record.progressAt };
+/** A draft holding exactly what `record` holds. */
+function draftOf(record: TaskRecord): RecordDraft {
+  const hasProgress = record.progressAt !== undefined;
+  return {
+    id: record.id,
+    name: record.name,
+    state: record.state,
+    run: record.run,
+    attempts: record.attempts,
+    payload: record.payload,
+    options: record.options,
+    result: record.result,
+    error: record.error,
+    retryAt: record.retryAt,
+    createdAt: record.createdAt,
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
+    updatedAt: record.updatedAt,
+    progress: hasProgress ? record.progress : undefined,
+    progressAt: record.progressAt,
+  };
 }
 
 /**
@@ -135,15 +182,60 @@ function keptProgress(record: TaskRecord): Pick<TaskRecord, 'progress' | 'progre
  * current run's 'queued' event, and the latest start of the attempt the record reflects (from its
  * 'started' event, or the `startedAt` its outcome carries when the worker sent no 'started').
  */
-function mergeCarriedFields(record: TaskRecord, event: TaskEvent): void {
-  record.createdAt = Math.min(record.createdAt, event.enqueuedAt ?? event.at);
-  record.updatedAt = Math.max(record.updatedAt, event.at);
-  if (event.kind === 'queued' && event.run >= record.run) {
-    if ('payload' in event) record.payload = event.payload;
-    if (event.options !== undefined) record.options = event.options;
+function mergeCarriedFields(draft: RecordDraft, event: TaskEvent): void {
+  draft.createdAt = Math.min(draft.createdAt, event.enqueuedAt ?? event.at);
+  draft.updatedAt = Math.max(draft.updatedAt, event.at);
+  if (event.kind === 'queued' && event.run >= draft.run) {
+    if ('payload' in event) draft.payload = event.payload;
+    if (event.options !== undefined) draft.options = event.options;
   }
   const startedAt = event.kind === 'started' ? event.at : event.startedAt;
-  if (startedAt !== undefined && event.kind !== 'queued' && event.run === record.run && event.attempt === record.attempts) {
-    record.startedAt = Math.max(record.startedAt ?? startedAt, startedAt);
+  if (startedAt !== undefined && event.kind !== 'queued' && event.run === draft.run && event.attempt === draft.attempts) {
+    draft.startedAt = Math.max(draft.startedAt ?? startedAt, startedAt);
   }
+}
+
+/**
+ * Whether `draft` holds what `current` does. A JSON value equal to the current one but another object
+ * (a redelivered event's payload) is replaced by the current object, so that a store comparing values
+ * by identity (sqlite-task-writer.ts) does not write it again.
+ */
+function isUnchanged(draft: RecordDraft, current: TaskRecord): boolean {
+  if (draft.payload !== current.payload && isDeepStrictEqual(draft.payload, current.payload)) draft.payload = current.payload;
+  if (draft.options !== current.options && isDeepStrictEqual(draft.options, current.options)) draft.options = current.options;
+  if (draft.result !== current.result && isDeepStrictEqual(draft.result, current.result)) draft.result = current.result;
+  if (draft.error !== current.error && isDeepStrictEqual(draft.error, current.error)) draft.error = current.error;
+  return (
+    draft.state === current.state && draft.run === current.run && draft.attempts === current.attempts &&
+    draft.id === current.id && draft.name === current.name &&
+    draft.payload === current.payload && draft.options === current.options && draft.result === current.result && draft.error === current.error &&
+    draft.retryAt === current.retryAt && draft.createdAt === current.createdAt && draft.startedAt === current.startedAt &&
+    draft.finishedAt === current.finishedAt && draft.updatedAt === current.updatedAt &&
+    draft.progressAt === current.progressAt && (draft.progressAt === undefined || draft.progress === current.progress)
+  );
+}
+
+/** The record a draft describes: absent fields left out, the fields in the order fromTaskRow (task-rows.ts) uses too. */
+function recordOf(draft: RecordDraft): TaskRecord {
+  const record: TaskRecord = {
+    id: draft.id,
+    name: draft.name,
+    state: draft.state,
+    run: draft.run,
+    attempts: draft.attempts,
+    payload: draft.payload,
+    options: draft.options,
+    createdAt: draft.createdAt,
+    updatedAt: draft.updatedAt,
+  };
+  if (draft.result !== undefined) record.result = draft.result;
+  if (draft.error !== undefined) record.error = draft.error;
+  if (draft.retryAt !== undefined) record.retryAt = draft.retryAt;
+  if (draft.startedAt !== undefined) record.startedAt = draft.startedAt;
+  if (draft.finishedAt !== undefined) record.finishedAt = draft.finishedAt;
+  if (draft.progressAt !== undefined) {
+    record.progress = draft.progress;
+    record.progressAt = draft.progressAt;
+  }
+  return record;
 }

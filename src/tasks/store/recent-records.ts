@@ -29,23 +29,30 @@ export class RecentRecords {
   constructor(private readonly limits: RecentRecordLimits) {}
 
   /**
-   * The record of task `id` (a copy, which the caller may hand out: records handed out are the caller's
-   * to change) and the size of its row, if kept.
+   * The record of task `id` and the size of its row, if kept. The record is the very one kept, not a
+   * copy: the caller must not change it (the shared transitions never change a record they are given)
+   * nor hand it out, since records handed out are the receiver's to change.
    */
-  get(id: string): Entry | undefined {
-    const entry = this.#entries.get(id);
-    return entry === undefined ? undefined : { record: { ...entry.record }, chars: entry.chars };
+  get(id: string): Readonly<Entry> | undefined {
+    return this.#entries.get(id);
+  }
+
+  /** Whether `record` itself (not merely a record of its task) is kept. */
+  holds(record: TaskRecord): boolean {
+    return this.#entries.get(record.id)?.record === record;
   }
 
   /**
-   * Keeps a copy of `record` as what the row of its task now holds; `chars` is the size of that row's
-   * text, or more. A record bigger than the whole budget is not kept.
+   * Keeps `record` (itself, which no one may change from now on) as what the row of its task now
+   * holds; `chars` is the size of that row's text, or more. A record bigger than the whole budget is
+   * not kept.
    */
   remember(record: TaskRecord, chars: number): void {
     this.forget(record.id);
     if (chars > this.limits.chars) return;
-    this.#entries.set(record.id, { record: { ...record }, chars });
+    this.#entries.set(record.id, { record, chars });
     this.#chars += chars;
+    if (this.#entries.size <= this.limits.records && this.#chars <= this.limits.chars) return;
     for (const [id, entry] of this.#entries) {
       if (this.#entries.size <= this.limits.records && this.#chars <= this.limits.chars) break;
       this.#entries.delete(id);

@@ -8,26 +8,31 @@
  * committed together in one transaction (each task row written once per batch), much as the broker's message
  * store groups its fsyncs: throughput grows with load instead of being capped by fsync latency.
  *
+ * Layout (sqlite-task-schema.ts, version 2 in PRAGMA user_version): a tasks row per task, and a
+ * task_events row per distinct event in a WITHOUT ROWID table keyed by the columns that identify an
+ * event. A file of version 1 is upgraded in place when it is opened.
+ *
  * CPU per event: a round writes only the columns of a task row that changed (sqlite-task-writer.ts),
  * and the records of unfinished tasks stay in memory between rounds (recent-records.ts), so a task's
- * later events neither read nor parse its row again.
+ * later events neither read nor parse its row again. Those records are shared, not copied, between
+ * rounds and with the transitions (which never change a record they are given); a record the store
+ * keeps goes out to a caller as a copy.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { assert } from '../../util/assert.js';
 import { TERMINAL_STATES, type TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
 import { applyProgress } from './apply-progress.js';
 import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
-import { SQLITE_SCHEDULING_SCHEMA, SqliteScheduling } from './sqlite-scheduling.js';
+import { SqliteScheduling } from './sqlite-scheduling.js';
+import { createTaskSchema, eventBody, eventOfRow, type TaskEventRow } from './sqlite-task-schema.js';
 import { RecentRecords } from './recent-records.js';
 import { SqliteTaskWriter } from './sqlite-task-writer.js';
-import { HISTORY_ORDER, TASK_COLUMNS, eventKey, fromTaskRow, listPaging, taskRowChars, type TaskRow } from './task-rows.js';
-import { SQLITE_DELETE_FINISHED_DELIVERIES, SQLITE_WEBHOOK_SCHEMA, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
-
-/** Version of the table layout, kept in PRAGMA user_version. */
-const SCHEMA_VERSION = 1;
+import { HISTORY_ORDER, TASK_COLUMNS, fromTaskRow, listPaging, taskRowChars, type TaskRow } from './task-rows.js';
+import { SQLITE_DELETE_FINISHED_DELIVERIES, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
 
 /** Most events committed in one transaction; more wait for the next round. */
 const APPLY_BATCH_MAX = 1000;
@@ -37,45 +42,6 @@ const APPLY_BATCH_MAX = 1000;
  * a busy server, and a bound on the memory they take (text of the rows, whatever their number).
  */
 const RECENT_RECORD_LIMITS = { records: 10_000, chars: 16 * 1024 * 1024 };
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS tasks (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    state TEXT NOT NULL,
-    run INTEGER NOT NULL,
-    attempts INTEGER NOT NULL,
-    payload TEXT,
-    options TEXT NOT NULL,
-    result TEXT,
-    error TEXT,
-    retry_at INTEGER,
-    created_at INTEGER NOT NULL,
-    started_at INTEGER,
-    finished_at INTEGER,
-    updated_at INTEGER NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_at, id);
-  CREATE INDEX IF NOT EXISTS tasks_by_name ON tasks (name, created_at, id);
-  CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, created_at, id);
-  CREATE INDEX IF NOT EXISTS tasks_by_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;
-  CREATE TABLE IF NOT EXISTS task_events (
-    seq INTEGER PRIMARY KEY,
-    task_id TEXT NOT NULL,
-    run INTEGER NOT NULL,
-    attempt INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    at INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    UNIQUE (task_id, run, attempt, kind, at)
-  );
-`;
-
-/** Columns of the tasks table added since the first layout, with their SQL types. */
-const ADDED_COLUMNS: readonly (readonly [string, string])[] = [
-  ['progress', 'TEXT'],
-  ['progress_at', 'INTEGER'],
-];
 
 /** How hard a commit waits for the disk: FULL (the default) survives power loss, NORMAL only a crash. */
 export type SqliteSynchronous = 'FULL' | 'NORMAL';
@@ -87,8 +53,6 @@ export interface SqliteResultStoreOptions {
   busyTimeoutMs?: number;
 }
 
-type Outcome = { record: TaskRecord | undefined } | { error: unknown };
-
 /** A task a batch of applies touches: its record as the row holds it, and as the batch leaves it. */
 interface TaskInBatch {
   readonly stored: TaskRecord | undefined;
@@ -97,17 +61,13 @@ interface TaskInBatch {
   record: TaskRecord | undefined;
 }
 
-/** What a batch did: an outcome per apply, and the tasks it touched. */
-interface BatchResult {
-  outcomes: Outcome[];
-  tasks: Map<string, TaskInBatch>;
-}
-
 interface PendingApply {
   /** A state event, or a progress report (which may leave an unknown task without a record). */
   event: TaskEvent | TaskProgressEvent;
   resolve: (record: TaskRecord | undefined) => void;
   reject: (error: unknown) => void;
+  /** The record after the apply (set by the transaction, handed out once it committed); undefined for a progress report of an unknown task only. */
+  record: TaskRecord | undefined;
 }
 
 /** A result store in a SQLite file (or ':memory:'). */
@@ -116,9 +76,9 @@ export class SqliteResultStore implements ResultStore {
   readonly #selectTask: Database.Statement<[string], TaskRow>;
   readonly #taskWriter: SqliteTaskWriter;
   readonly #insertEvent: Database.Statement<[string, number, number, string, number, string]>;
-  readonly #selectHistory: Database.Statement<[string], { body: string }>;
+  readonly #selectHistory: Database.Statement<[string], TaskEventRow>;
   readonly #selectDataVersion: Database.Statement<[], number>;
-  readonly #applyBatch: Database.Transaction<(batch: readonly PendingApply[]) => BatchResult>;
+  readonly #applyBatch: Database.Transaction<(batch: readonly PendingApply[]) => Map<string, TaskInBatch>>;
   readonly #recent = new RecentRecords(RECENT_RECORD_LIMITS);
   /** PRAGMA data_version when this store last wrote: another value means another connection has written since. */
   #dataVersion: number | undefined;
@@ -137,10 +97,10 @@ export class SqliteResultStore implements ResultStore {
     this.#db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-    this.#createSchema();
+    createTaskSchema(this.#db);
     this.#selectTask = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')} FROM tasks WHERE id = ?`);
     this.#taskWriter = new SqliteTaskWriter(this.#db);
-    this.#selectHistory = this.#db.prepare(`SELECT body FROM task_events WHERE task_id = ? ORDER BY ${HISTORY_ORDER}`);
+    this.#selectHistory = this.#db.prepare(`SELECT task_id, run, attempt, kind, at, body FROM task_events WHERE task_id = ? ORDER BY ${HISTORY_ORDER}`);
     this.#insertEvent = this.#db.prepare(
       'INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -150,28 +110,10 @@ export class SqliteResultStore implements ResultStore {
     this.scheduling = new SqliteScheduling(this.#db);
   }
 
-  /** Creates or upgrades the schema in one write transaction, so stores opening one file at once (several keepers) take turns. */
-  #createSchema(): void {
-    this.#db.transaction(() => {
-      const version = this.#db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) throw new Error(`task result store has schema version ${version}; this Warren knows up to ${SCHEMA_VERSION}`);
-      this.#db.exec(SCHEMA);
-      this.#db.exec(SQLITE_WEBHOOK_SCHEMA);
-      this.#db.exec(SQLITE_SCHEDULING_SCHEMA);
-      this.#addMissingColumns();
-      this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }).immediate();
-  }
-
-  /** Columns added after the first layout (additive: a file an older Warren wrote gains them). */
-  #addMissingColumns(): void {
-    const present = new Set((this.#db.pragma('table_info(tasks)') as { name: string }[]).map((column) => column.name));
-    for (const [column, type] of ADDED_COLUMNS) if (!present.has(column)) this.#db.exec(`ALTER TABLE tasks ADD COLUMN ${column} ${type}`);
-  }
-
   /** Applies `event` (see ResultStore.apply); resolves once the change is committed. */
   apply(event: TaskEvent): Promise<TaskRecord> {
-    return this.#enqueue(event).then((record) => record ?? Promise.reject(new Error('internal error: an apply left no record')));
+    // A state event always leaves a record: the transaction asserts it.
+    return this.#enqueue(event) as Promise<TaskRecord>;
   }
 
   /** Records a progress report (see ResultStore.recordProgress), in the same commit rounds as events. */
@@ -182,7 +124,7 @@ export class SqliteResultStore implements ResultStore {
   #enqueue(event: TaskEvent | TaskProgressEvent): Promise<TaskRecord | undefined> {
     if (this.#closed) return Promise.reject(new Error('task result store is closed'));
     return new Promise((resolve, reject) => {
-      this.#pending.push({ event, resolve, reject });
+      this.#pending.push({ event, resolve, reject, record: undefined });
       if (!this.#roundScheduled) {
         this.#roundScheduled = true;
         setImmediate(() => this.#commitRound());
@@ -199,20 +141,16 @@ export class SqliteResultStore implements ResultStore {
     const batch = this.#pending.splice(0, APPLY_BATCH_MAX);
     this.#roundScheduled = this.#pending.length > 0;
     if (this.#roundScheduled) setImmediate(() => this.#commitRound());
-    let result: BatchResult;
+    let tasks: Map<string, TaskInBatch>;
     try {
-      result = this.#applyBatch.immediate(batch);
+      tasks = this.#applyBatch.immediate(batch);
     } catch (error) {
       this.#recent.clear();
       for (const pending of batch) pending.reject(error);
       return;
     }
-    this.#rememberCommitted(result.tasks);
-    batch.forEach((pending, index) => {
-      const outcome = result.outcomes[index];
-      if (outcome !== undefined && 'record' in outcome) pending.resolve(outcome.record);
-      else pending.reject(outcome?.error ?? new Error('internal error: no outcome for an apply'));
-    });
+    this.#rememberCommitted(tasks);
+    for (const pending of batch) pending.resolve(this.#handOut(pending.record));
   }
 
   /**
@@ -222,32 +160,41 @@ export class SqliteResultStore implements ResultStore {
    * are written. A statement that fails fails the whole transaction, and every apply of the batch
    * rejects (the keeper then requeues the events).
    */
-  #applyInTransaction(batch: readonly PendingApply[]): BatchResult {
+  #applyInTransaction(batch: readonly PendingApply[]): Map<string, TaskInBatch> {
     this.#forgetRecentIfOthersWrote();
     const tasks = new Map<string, TaskInBatch>();
-    const outcomes = batch.map(({ event }): Outcome => {
+    for (const pending of batch) {
+      const { event } = pending;
       let task = tasks.get(event.id);
       if (task === undefined) {
         task = this.#taskInBatch(event.id);
         tasks.set(event.id, task);
       }
-      // A progress report changes only the progress of a known task, and is not kept in the history.
       if (event.kind === 'progress') {
+        // A progress report changes only the progress of a known task, and is not kept in the history.
         task.record = applyProgress(task.record, event) ?? task.record;
-        return { record: task.record };
+      } else {
+        task.record = applyEvent(task.record, event) ?? task.record;
+        assert(task.record !== undefined, 'applyEvent left an unknown task without a record');
+        this.#insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, eventBody(event));
       }
-      task.record = applyEvent(task.record, event) ?? task.record;
-      if (task.record === undefined) return { error: new Error('internal error: applyEvent left an unknown task without a record') };
-      this.#insertEvent.run(...eventKey(event), JSON.stringify(event));
-      return { record: task.record };
-    });
+      pending.record = task.record;
+    }
     for (const task of tasks.values()) {
       if (task.record !== task.stored && task.record !== undefined) task.chars += this.#taskWriter.write(task.stored, task.record);
     }
-    return { outcomes, tasks };
+    return tasks;
   }
 
-  /** Task `id` as its row holds it: from the records kept since an earlier round, or read. */
+  /**
+   * A record to resolve an apply with: records handed out are the caller's to change, so one the store
+   * keeps for later rounds goes out as a copy (the others, the store no longer holds).
+   */
+  #handOut(record: TaskRecord | undefined): TaskRecord | undefined {
+    return record !== undefined && this.#recent.holds(record) ? { ...record } : record;
+  }
+
+  /** Task `id` as its row holds it: from the records kept since an earlier round (not copied: transitions never change a record), or read. */
   #taskInBatch(id: string): TaskInBatch {
     const recent = this.#recent.get(id);
     if (recent !== undefined) return { stored: recent.record, chars: recent.chars, record: recent.record };
@@ -306,7 +253,7 @@ export class SqliteResultStore implements ResultStore {
 
   /** Every event applied for task `id`, oldest first. */
   async history(id: string): Promise<TaskEvent[]> {
-    return this.#selectHistory.all(id).map((row) => JSON.parse(row.body) as TaskEvent);
+    return this.#selectHistory.all(id).map(eventOfRow);
   }
 
   /** Deletes tasks that finished before `finishedBefore`, with their history; returns how many. */

@@ -36,11 +36,14 @@ export class SqliteTaskWriter {
     }
     let columns = 0;
     const values: SqlValue[] = [];
-    UPDATABLE_TASK_COLUMNS.forEach(([, codec], index) => {
-      if (!codec.changed(stored, record)) return;
-      columns |= 1 << index;
-      values.push(codec.value(record));
-    });
+    let bit = 1;
+    for (const [, codec] of UPDATABLE_TASK_COLUMNS) {
+      if (codec.changed(stored, record)) {
+        columns |= bit;
+        values.push(codec.value(record));
+      }
+      bit <<= 1;
+    }
     if (columns === 0) return 0;
     values.push(record.id);
     this.#update(columns).run(values);

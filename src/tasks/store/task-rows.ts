@@ -102,33 +102,27 @@ function progressJson(record: TaskRecord): string | null {
   return record.progressAt === undefined ? null : toJson(record.progress ?? null);
 }
 
-/** A column holding record field `key` as is (a string or number, or NULL when absent). */
-function plain(key: 'name' | 'state' | 'run' | 'attempts' | 'retryAt' | 'createdAt' | 'startedAt' | 'finishedAt' | 'updatedAt' | 'progressAt'): TaskColumnCodec {
-  return { changed: (before, after) => before[key] !== after[key], value: (record) => record[key] ?? null };
-}
-
-/** A column holding record field `key` as JSON text (NULL when absent). */
-function json(key: 'payload' | 'options' | 'result' | 'error'): TaskColumnCodec {
-  return { changed: (before, after) => before[key] !== after[key], value: (record) => toJson(record[key]) };
-}
-
-/** How each column but id is compared and written, in TASK_COLUMNS order (toTaskRow lays out the same values). */
+/**
+ * How each column but id is compared and written, in TASK_COLUMNS order (toTaskRow lays out the same
+ * values). Each column has functions of its own, rather than ones made for a field name, so that every
+ * property access reads one named field: they run for every column at every event.
+ */
 export const UPDATABLE_TASK_COLUMNS: readonly (readonly [UpdatableTaskColumn, TaskColumnCodec])[] = [
-  ['name', plain('name')],
-  ['state', plain('state')],
-  ['run', plain('run')],
-  ['attempts', plain('attempts')],
-  ['payload', json('payload')],
-  ['options', json('options')],
-  ['result', json('result')],
-  ['error', json('error')],
-  ['retry_at', plain('retryAt')],
-  ['created_at', plain('createdAt')],
-  ['started_at', plain('startedAt')],
-  ['finished_at', plain('finishedAt')],
-  ['updated_at', plain('updatedAt')],
+  ['name', { changed: (before, after) => before.name !== after.name, value: (record) => record.name }],
+  ['state', { changed: (before, after) => before.state !== after.state, value: (record) => record.state }],
+  ['run', { changed: (before, after) => before.run !== after.run, value: (record) => record.run }],
+  ['attempts', { changed: (before, after) => before.attempts !== after.attempts, value: (record) => record.attempts }],
+  ['payload', { changed: (before, after) => before.payload !== after.payload, value: (record) => toJson(record.payload) }],
+  ['options', { changed: (before, after) => before.options !== after.options, value: (record) => toJson(record.options) }],
+  ['result', { changed: (before, after) => before.result !== after.result, value: (record) => toJson(record.result) }],
+  ['error', { changed: (before, after) => before.error !== after.error, value: (record) => toJson(record.error) }],
+  ['retry_at', { changed: (before, after) => before.retryAt !== after.retryAt, value: (record) => record.retryAt ?? null }],
+  ['created_at', { changed: (before, after) => before.createdAt !== after.createdAt, value: (record) => record.createdAt }],
+  ['started_at', { changed: (before, after) => before.startedAt !== after.startedAt, value: (record) => record.startedAt ?? null }],
+  ['finished_at', { changed: (before, after) => before.finishedAt !== after.finishedAt, value: (record) => record.finishedAt ?? null }],
+  ['updated_at', { changed: (before, after) => before.updatedAt !== after.updatedAt, value: (record) => record.updatedAt }],
   ['progress', { changed: (before, after) => before.progress !== after.progress || before.progressAt !== after.progressAt, value: progressJson }],
-  ['progress_at', plain('progressAt')],
+  ['progress_at', { changed: (before, after) => before.progressAt !== after.progressAt, value: (record) => record.progressAt ?? null }],
 ];
 
 /** The values of a record's row in TASK_COLUMNS order, to bind positionally. */
@@ -183,6 +177,8 @@ export function listPaging(query: TaskQuery): { limit: number; offset: number } 
 
 /**
  * SQL ordering of a task's history: by time, and within one millisecond by the order of states in an
- * attempt (a fast handler's started and succeeded events often share a timestamp), then by arrival.
+ * attempt (a fast handler's started and succeeded events often share a timestamp), then by run,
+ * attempt and kind, so that every store and keeper lists events that tie in the same order whatever
+ * order they arrived in.
  */
-export const HISTORY_ORDER = "at, CASE kind WHEN 'queued' THEN 0 WHEN 'started' THEN 1 ELSE 2 END, seq";
+export const HISTORY_ORDER = "at, CASE kind WHEN 'queued' THEN 0 WHEN 'started' THEN 1 ELSE 2 END, run, attempt, kind";

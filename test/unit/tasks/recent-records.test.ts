@@ -12,16 +12,15 @@ function record(id: string): TaskRecord {
   return queued;
 }
 
-test('keeps copies: changing what went in or came out changes nothing kept', () => {
+test('keeps the very record it was given, and tells it from another record of the same task', () => {
   const recent = new RecentRecords({ records: 10, chars: 1_000 });
   const original = record('t1');
   recent.remember(original, 100);
-  original.state = 'dead';
-  const first = recent.get('t1');
-  assert.equal(first?.record.state, 'queued');
-  assert.equal(first?.chars, 100);
-  if (first !== undefined) first.record.state = 'failed';
-  assert.equal(recent.get('t1')?.record.state, 'queued');
+  const kept = recent.get('t1');
+  assert.equal(kept?.record, original, 'not a copy: the store hands out copies of kept records instead');
+  assert.equal(kept?.chars, 100);
+  assert.equal(recent.holds(original), true);
+  assert.equal(recent.holds({ ...original }), false);
   assert.equal(recent.get('t2'), undefined);
 });
 

@@ -1,7 +1,9 @@
 /**
- * Stores written by a Warren from before progress existed (tasks tables without the progress columns)
- * gain the columns when opened, keep their records, and record progress from then on: SQLite, and
- * PostgreSQL on a private server (test/helpers/postgres.ts).
+ * Stores written by older Warrens open and keep what they hold: files from before progress existed
+ * (tasks tables without the progress columns) gain the columns and record progress from then on
+ * (SQLite, and PostgreSQL on a private server, test/helpers/postgres.ts); a SQLite file of layout
+ * version 1 (history in a rowid table with a UNIQUE index, whole events as bodies) moves to layout 2
+ * with its tasks and history.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,9 +12,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { TASK_PROTOCOL_VERSION } from '../../../src/tasks/protocol.js';
+import { TASK_PROTOCOL_VERSION, type TaskEvent } from '../../../src/tasks/protocol.js';
+import { applyEvent } from '../../../src/tasks/store/apply-event.js';
+import type { TaskRecord } from '../../../src/tasks/store/result-store.js';
+import { toTaskRow } from '../../../src/tasks/store/task-rows.js';
 import { PostgresResultStore, SqliteResultStore, type ResultStore } from '../../../src/tasks/store/index.js';
 import { skip, startTestPostgres, type TestPostgres } from '../../helpers/postgres.js';
+import { runEvents, taskEvent } from './task-events.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'warren-store-upgrade-'));
 let server: TestPostgres | undefined;
@@ -75,4 +81,78 @@ test('a PostgreSQL schema of the first layout gains the progress columns', { ski
   }
   await checkUpgraded(await PostgresResultStore.open(url), undefined);
   await checkUpgraded(await PostgresResultStore.open(url), 30);
+});
+
+/** The tables of layout version 1 as the Warren that wrote it created them (tasks with the progress columns). */
+const LAYOUT_1 = `
+  CREATE TABLE tasks (id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL, run INTEGER NOT NULL,
+    attempts INTEGER NOT NULL, payload TEXT, options TEXT NOT NULL, result TEXT, error TEXT, retry_at INTEGER,
+    created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, updated_at INTEGER NOT NULL, progress TEXT, progress_at INTEGER);
+  CREATE INDEX tasks_by_created ON tasks (created_at, id);
+  CREATE INDEX tasks_by_name ON tasks (name, created_at, id);
+  CREATE INDEX tasks_by_state ON tasks (state, created_at, id);
+  CREATE INDEX tasks_by_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;
+  CREATE TABLE task_events (seq INTEGER PRIMARY KEY, task_id TEXT NOT NULL, run INTEGER NOT NULL, attempt INTEGER NOT NULL,
+    kind TEXT NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL, UNIQUE (task_id, run, attempt, kind, at));
+  PRAGMA user_version = 1;
+`;
+
+/** Writes a layout 1 file holding `events` (each task's row and history, as a Warren of that layout wrote them). */
+function writeLayout1(path: string, events: readonly TaskEvent[]): Map<string, TaskRecord> {
+  const db = new Database(path);
+  const records = new Map<string, TaskRecord>();
+  try {
+    db.pragma('journal_mode = WAL');
+    db.exec(LAYOUT_1);
+    const insertEvent = db.prepare('INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const event of events) {
+      records.set(event.id, applyEvent(records.get(event.id), event) ?? (records.get(event.id) as TaskRecord));
+      insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, JSON.stringify(event));
+    }
+    const insertTask = db.prepare('INSERT INTO tasks VALUES (@id, @name, @state, @run, @attempts, @payload, @options, @result, @error, @retry_at, @created_at, @started_at, @finished_at, @updated_at, @progress, @progress_at)');
+    for (const record of records.values()) insertTask.run(toTaskRow(record));
+  } finally {
+    db.close();
+  }
+  return records;
+}
+
+test('a SQLite file of layout version 1 moves to layout 2 with its tasks and history', async () => {
+  const path = join(directory, 'layout1.sqlite');
+  const done = runEvents({ id: 'done', run: 1, attempts: 2, outcome: 'succeeded', payload: { w: 1 }, startAt: 1_000 });
+  const running = runEvents({ id: 'running', run: 1, attempts: 1, outcome: 'running', payload: 'p', startAt: 2_000 });
+  // Two outcomes of one attempt in the same millisecond: the history lists them in one fixed order.
+  const tied = [taskEvent('queued', 'tied', { at: 3_000 }), taskEvent('succeeded', 'tied', { at: 3_010 }), taskEvent('cancelled', 'tied', { at: 3_010 })];
+  const records = writeLayout1(path, [...done, ...running, ...tied.reverse()]);
+
+  const store = new SqliteResultStore(path);
+  try {
+    for (const [id, record] of records) assert.deepEqual(await store.get(id), record, id);
+    assert.deepEqual(await store.history('done'), done);
+    assert.deepEqual(await store.history('running'), running);
+    assert.deepEqual((await store.history('tied')).map((event) => event.kind), ['queued', 'cancelled', 'succeeded']);
+    assert.deepEqual((await store.list({ state: 'running' })).map((record) => record.id), ['running']);
+    // An event the old file already holds is still recorded once; new events join the history.
+    const started = running[1];
+    assert.ok(started !== undefined);
+    await store.apply(structuredClone(started));
+    const succeeded = taskEvent('succeeded', 'running', { at: 2_100, result: 'r' });
+    assert.equal((await store.apply(succeeded)).state, 'succeeded');
+    assert.deepEqual(await store.history('running'), [...running, succeeded]);
+  } finally {
+    await store.close();
+  }
+  const db = new Database(path, { readonly: true });
+  try {
+    assert.equal(db.pragma('user_version', { simple: true }), 2);
+    assert.deepEqual(db.prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'task_events%' ORDER BY name").pluck().all(), ['task_events']);
+  } finally {
+    db.close();
+  }
+  const reopened = new SqliteResultStore(path); // opening a layout 2 file again changes nothing
+  try {
+    assert.deepEqual(await reopened.history('done'), done);
+  } finally {
+    await reopened.close();
+  }
 });
