@@ -14,6 +14,7 @@ import { KeeperRequestError } from './task-errors.js';
 import { ProgressListeners } from './client-progress.js';
 import { PROGRESS_MESSAGE_TYPE } from './task-progress.js';
 import { parseJsonBody } from './task-message.js';
+import { RecentMap } from '../util/recent-map.js';
 
 /** Task replies kept for result() calls not made yet; older ones are dropped (result() then asks the keeper). */
 export const KEPT_REPLIES_MAX = 10_000;
@@ -25,7 +26,7 @@ interface PendingRequest {
 /** Routes reply-queue messages of one TasksClient. */
 export class ReplyRouter {
   /** Task replies by task id: parsed, or still the message body (see the file comment). */
-  private readonly replies = new Map<string, TaskReply | Uint8Array>();
+  private readonly replies = new RecentMap<string, TaskReply | Uint8Array>(KEPT_REPLIES_MAX);
   private readonly waiters = new Map<string, Set<(reply: TaskReply) => void>>();
   private readonly requests = new Map<string, PendingRequest>();
   /** Tasks retried through this client since they were submitted: their replies will not come again. */
@@ -202,13 +203,9 @@ export class ReplyRouter {
     for (const waiter of [...waiters]) waiter(reply);
   }
 
-  /** Keeps a reply (parsed or not), dropping the oldest past KEPT_REPLIES_MAX. */
+  /** Keeps a reply (parsed or not); the oldest goes past KEPT_REPLIES_MAX. */
   private keep(id: string, reply: TaskReply | Uint8Array): void {
     this.replies.set(id, reply);
-    if (this.replies.size > KEPT_REPLIES_MAX) {
-      const oldest = this.replies.keys().next();
-      if (oldest.done !== true) this.replies.delete(oldest.value);
-    }
   }
 }
 

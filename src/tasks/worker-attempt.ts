@@ -221,19 +221,25 @@ export class TaskAttempt implements AnnouncedAttempt {
   private context(): TaskContext {
     const { id, name, attempt, maxAttempts, enqueuedAt, headers } = this.task;
     const { abort } = this;
-    const progress = (value: TaskProgress): void => {
-      // Progress announces the start at once: the keeper takes progress only of an attempt it knows started.
-      this.announceStart();
-      this.progressReporter ??= new ProgressReporter(progressPublisher(this.recorder.channel, this.message, this.task));
-      this.progressReporter.report(value);
-    };
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- ctx's methods reach the attempt even when called detached
+    const owner = this;
     return {
       id, name, attempt, maxAttempts,
       get signal(): AbortSignal {
         return abort.signal;
       },
-      enqueuedAt, headers, progress,
+      enqueuedAt, headers,
+      progress(value: TaskProgress): void {
+        owner.reportProgress(value);
+      },
     };
+  }
+
+  /** ctx.progress(): announces the start at once (the keeper takes progress only of an attempt it knows started), then reports. */
+  private reportProgress(value: TaskProgress): void {
+    this.announceStart();
+    this.progressReporter ??= new ProgressReporter(progressPublisher(this.recorder.channel, this.message, this.task));
+    this.progressReporter.report(value);
   }
 
   private failure(thrown: unknown): Decision {

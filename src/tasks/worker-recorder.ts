@@ -161,31 +161,19 @@ function copyProperties(message: AMQPMessage, changes: Record<string, Field>): A
   return { ...properties, headers: copyHeaders(message.properties, changes), deliveryMode: PERSISTENT };
 }
 
-/**
- * Waits for every publish to be confirmed; rejects with the failure of the first publish (in the order
- * given) that failed, once all have settled. Counts settlements instead of Promise.allSettled's arrays
- * and result objects: an outcome's publishes are several per task.
- */
-function settleAll(publishes: (Promise<number> | undefined)[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let pending = publishes.length;
-    if (pending === 0) return resolve();
-    let failedAt = publishes.length;
-    let failure: unknown;
-    const settled = (): void => {
-      if (--pending > 0) return;
-      if (failedAt < publishes.length) reject(failure);
-      else resolve();
-    };
-    publishes.forEach((publish, index) => {
-      if (publish === undefined) return settled();
-      publish.then(settled, (error: unknown) => {
-        if (index < failedAt) {
-          failedAt = index;
-          failure = error;
-        }
-        settled();
-      });
-    });
-  });
+/** Waits for every publish to be confirmed; rejects with the first failure (in the order given) once all have settled. */
+async function settleAll(publishes: (Promise<number> | undefined)[]): Promise<void> {
+  // Every publish is handled at once, so one that fails while an earlier one is awaited is no unhandled rejection.
+  for (const publish of publishes) publish?.catch(ignore);
+  let failure: { error: unknown } | undefined;
+  for (const publish of publishes) {
+    try {
+      await publish;
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure !== undefined) throw failure.error;
 }
+
+function ignore(): void {}
