@@ -14,6 +14,7 @@ import type { TaskProgress } from './task-progress.js';
 import { replyCancelled } from './worker-cancellation.js';
 import { ProgressReporter, progressPublisher } from './worker-progress.js';
 import { AttemptAbort } from './attempt-abort.js';
+import { AttemptContext } from './attempt-context.js';
 import type { AnnouncedAttempt, StartAnnouncements } from './start-announcements.js';
 
 /** What a handler gets besides the payload. */
@@ -217,22 +218,8 @@ export class TaskAttempt implements AnnouncedAttempt {
     return this.cancelReason === undefined ? this.failure(error) : { kind: 'cancelled' };
   }
 
-  /** The handler's ctx: a plain object, as handlers may spread or log it; its signal is made when first read. */
   private context(): TaskContext {
-    const { id, name, attempt, maxAttempts, enqueuedAt, headers } = this.task;
-    const { abort } = this;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- ctx's methods reach the attempt even when called detached
-    const owner = this;
-    return {
-      id, name, attempt, maxAttempts,
-      get signal(): AbortSignal {
-        return abort.signal;
-      },
-      enqueuedAt, headers,
-      progress(value: TaskProgress): void {
-        owner.reportProgress(value);
-      },
-    };
+    return new AttemptContext(this.task, this.abort, (value) => this.reportProgress(value));
   }
 
   /** ctx.progress(): announces the start at once (the keeper takes progress only of an attempt it knows started), then reports. */
