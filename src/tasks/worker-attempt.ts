@@ -177,17 +177,20 @@ export class TaskAttempt implements AnnouncedAttempt {
     const { timeoutMs } = this.task;
     const timer = timeoutMs > 0 ? setTimeout(() => this.abort.abort(new TaskTimeoutError(timeoutMs)), timeoutMs) : undefined;
     let returned: unknown;
+    let pending: boolean;
     try {
       returned = handler(payload, this.context());
+      // Inside the try: reading `then` may throw, which fails the attempt as a rejected promise would.
+      pending = isThenable(returned);
     } catch (error) {
       this.handlerEnded(timer);
       return this.threw(error);
     }
-    if (!isThenable(returned)) {
+    if (!pending) {
       this.handlerEnded(timer);
       return this.succeeded(returned);
     }
-    return this.abort.race(returned).then(
+    return this.abort.race(returned as PromiseLike<unknown>).then(
       (result) => {
         this.handlerEnded(timer);
         return this.succeeded(result);
