@@ -31,7 +31,7 @@ export class StartAnnouncements {
 
   private arm(dueAt: number): void {
     // Not kept alive by this timer: a running handler's worker has its connection open anyway.
-    this.timer = setTimeout(this.announceDue, Math.max(1, dueAt - performance.now()));
+    this.timer = setTimeout(this.announceDue, Math.max(1, Math.ceil(dueAt - performance.now())));
     this.timer.unref();
   }
 
