@@ -29,6 +29,17 @@ export class StartAnnouncements {
     if (this.timer === undefined) this.arm(attempt.announceDueAt);
   }
 
+  /**
+   * Drops the attempts at the tail whose handler has ended. Handlers that return at once end last-in,
+   * first-out, so a worker of quick handlers keeps no attempt (with its message) alive here for the
+   * delay; the timer, if armed, is left to fire into an empty queue rather than set and cleared per attempt.
+   */
+  dropEnded(): void {
+    for (let last = this.waiting.at(this.waiting.length - 1); last !== undefined && !last.handlerRunning; last = this.waiting.at(this.waiting.length - 1)) {
+      this.waiting.removeAt(this.waiting.length - 1);
+    }
+  }
+
   private arm(dueAt: number): void {
     // Not kept alive by this timer: a running handler's worker has its connection open anyway.
     this.timer = setTimeout(this.announceDue, Math.max(1, Math.ceil(dueAt - performance.now())));

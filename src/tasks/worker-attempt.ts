@@ -147,6 +147,7 @@ export class TaskAttempt implements AnnouncedAttempt {
         decision = called instanceof Promise ? await called : called;
       } finally {
         this.handlerRunning = false;
+        announcements.dropEnded();
       }
     } finally {
       // The slot is free once the handler is done; recording the outcome overlaps the next handler.

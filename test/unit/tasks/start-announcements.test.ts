@@ -40,3 +40,19 @@ test('attempts still running when due are announced in start order, never before
   await sleep(40);
   assert.equal(announced.length, 2, 'the finished attempt is never announced');
 });
+
+test('attempts dropped as their handlers end (last in, first out) are never announced; a running one still is', async () => {
+  const announcements = new StartAnnouncements();
+  const announced: string[] = [];
+  const running = attempt(20, announced, 'running');
+  announcements.add(running);
+  for (let index = 0; index < 100; index++) {
+    const quick = attempt(20, announced, `quick${index}`);
+    announcements.add(quick);
+    quick.handlerRunning = false;
+    announcements.dropEnded();
+  }
+  await waitFor(() => announced.length === 1);
+  await sleep(30);
+  assert.deepEqual(announced.map((entry) => entry.split('@')[0]), ['running']);
+});
