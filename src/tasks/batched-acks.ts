@@ -6,7 +6,6 @@
  * on its own at once.
  */
 import type { AMQPChannel, AMQPMessage } from '@cloudamqp/amqp-client';
-import { coalesceWrites } from './socket-writes.js';
 
 /** Pending delivery tags past this many settled at the front are compacted away. */
 const COMPACT_AFTER = 1024;
@@ -61,7 +60,8 @@ export class BatchedAcks {
       this.head = 0;
     }
     if (newest !== undefined) {
-      coalesceWrites(this.channel);
+      // Not held back with coalesceWrites: flush runs from setImmediate, where a held write would wait a
+      // whole event-loop turn. The ack joins the writes still held in this turn, if any, or goes out now.
       const sent = this.channel.basicAck(newest, true).catch(() => undefined);
       this.flushing = sent;
     }

@@ -7,7 +7,7 @@ import { coalesceWrites } from './socket-writes.js';
 import type { AMQPChannel, AMQPClient, AMQPMessage } from '@cloudamqp/amqp-client';
 import type { Logger } from '../util/logger.js';
 import { openAmqpConnection } from './amqp-connection.js';
-import type { OutgoingMessage } from './task-message.js';
+import { utf8, type OutgoingMessage } from './task-message.js';
 import { declareEventTopology, declareKeeperRequestsQueue, declareTaskTopology, declareWaitQueue } from './topology.js';
 
 /** Called once when a link's connection or channel is gone. */
@@ -19,6 +19,10 @@ export class ClientLink {
   private readonly lostListeners = new Set<LostListener>();
   /** Declarations done (or in flight) on this connection, by a key naming what was declared. */
   private readonly declared = new Map<string, Promise<unknown>>();
+  /** What submit() needs, once declared: it then publishes at once, with no declaration to wait for. */
+  private replyQueueName: string | undefined;
+  private eventTopologyDeclared = false;
+  private readonly declaredTaskNames = new Set<string>();
 
   private constructor(
     private readonly connection: AMQPClient,
@@ -63,13 +67,26 @@ export class ClientLink {
     return this.once('reply-queue', async () => {
       const { name } = await this.channel.queueDeclare('', { durable: false, exclusive: true, autoDelete: true });
       await this.channel.basicConsume(name, { noAck: true, exclusive: true }, this.onReply);
+      this.replyQueueName = name;
       return name;
     });
   }
 
+  /**
+   * The reply queue's name when this link is ready to take a task of `taskName` with no declaration to
+   * wait for (reply queue, event topology and the task's queues all declared); undefined otherwise.
+   */
+  readyReplyQueue(taskName: string): string | undefined {
+    if (this.lost || !this.eventTopologyDeclared || !this.declaredTaskNames.has(taskName)) return undefined;
+    return this.replyQueueName;
+  }
+
   /** Declares the events exchange and keeper queue, once per connection. */
   ensureEventTopology(): Promise<void> {
-    return this.once('events', () => declareEventTopology(this.channel));
+    return this.once('events', async () => {
+      await declareEventTopology(this.channel);
+      this.eventTopologyDeclared = true;
+    });
   }
 
   /** Declares the keeper requests queue, once per connection. */
@@ -79,7 +96,10 @@ export class ClientLink {
 
   /** Declares a task name's work and dead-letter queues, once per connection. */
   ensureTaskQueues(taskName: string): Promise<void> {
-    return this.once(`task:${taskName}`, () => declareTaskTopology(this.channel, taskName));
+    return this.once(`task:${taskName}`, async () => {
+      await declareTaskTopology(this.channel, taskName);
+      this.declaredTaskNames.add(taskName);
+    });
   }
 
   /** Declares the wait queue of a task name and (rounded) delay, once per connection; returns its name. */
@@ -88,9 +108,9 @@ export class ClientLink {
   }
 
   /** Publishes and resolves once the broker confirmed the message. */
-  async publish(exchange: string, routingKey: string, message: OutgoingMessage): Promise<void> {
+  publish(exchange: string, routingKey: string, message: OutgoingMessage): Promise<number> {
     coalesceWrites(this.channel);
-    await this.channel.basicPublish(exchange, routingKey, message.body, message.properties);
+    return this.channel.basicPublish(exchange, routingKey, utf8(message.body), message.properties);
   }
 
   /** Closes the connection; the link counts as lost from then on. */

@@ -156,6 +156,22 @@ class Client implements TasksClient {
     };
     if (options.traceparent !== undefined) input.traceparent = options.traceparent;
     if (options.tracestate !== undefined) input.tracestate = options.tracestate;
+    // The common case, on a link that has declared all it takes: no declaration or keeper call to wait for.
+    const link = this.link;
+    const plain = options.replyTo === undefined && options.idempotencyKey === undefined && resolved.delayMs === 0;
+    const replyTo = plain ? link?.readyReplyQueue(name) : undefined;
+    if (link !== undefined && replyTo !== undefined) {
+      input.replyTo = replyTo;
+      input.keeperCopy = true;
+      await link.publish('', taskQueueName(name), taskMessage(input));
+      return new Handle<R>(this, input.id, name, link);
+    }
+    return this.submitDeclaring<R>(name, input, options);
+  }
+
+  /** What submit() does when something is to be declared or claimed first (see submit). */
+  private async submitDeclaring<R>(name: string, input: TaskMessageInput, options: SubmitOptions): Promise<TaskHandle<R>> {
+    const resolved = input.options;
     const link = await this.currentLink();
     const ownReplyTo = options.replyTo !== undefined;
     if (ownReplyTo) {
@@ -174,7 +190,8 @@ class Client implements TasksClient {
     // One publish: the broker routes the task message to its queue and, by BCC, to the keeper queue,
     // where it stands for the 'queued' event; one confirm means both copies are stored.
     try {
-      await link.publish('', routingKey, taskMessage({ ...input, keeperCopy: true }));
+      input.keeperCopy = true;
+      await link.publish('', routingKey, taskMessage(input));
     } catch (error) {
       // A task message the broker did not take frees the key for a retry of this submit.
       throw await this.releaseIdempotencyKey(name, options.idempotencyKey, input.id, error);

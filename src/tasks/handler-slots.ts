@@ -10,6 +10,13 @@ export class HandlerSlots {
     this.free = slots;
   }
 
+  /** Takes a free slot at once; false when none is free (then acquire() waits for one). */
+  tryAcquire(): boolean {
+    if (this.free === 0) return false;
+    this.free--;
+    return true;
+  }
+
   /** Resolves once a slot is free, and takes it. */
   acquire(): Promise<void> {
     if (this.free > 0) {

@@ -1,7 +1,9 @@
 /**
  * What arrives on a client's reply queue, routed by correlation_id: keeper replies (correlation_id =
  * the request's id) settle the request waiting for them; task replies (correlation_id = task id) are
- * kept, a bounded number of them, for handle.result() calls made now or later.
+ * kept, a bounded number of them, for handle.result() calls made now or later. A task reply that no
+ * result() call waits for yet is kept as its body and parsed only when asked for: most submitters
+ * never ask for most results.
  */
 import type { AMQPMessage } from '@cloudamqp/amqp-client';
 import type { Logger } from '../util/logger.js';
@@ -12,6 +14,7 @@ import { KeeperRequestError } from './task-errors.js';
 import { ProgressListeners } from './client-progress.js';
 import { PROGRESS_MESSAGE_TYPE } from './task-progress.js';
 import { parseJsonBody } from './task-message.js';
+import { RecentMap } from '../util/recent-map.js';
 
 /** Task replies kept for result() calls not made yet; older ones are dropped (result() then asks the keeper). */
 export const KEPT_REPLIES_MAX = 10_000;
@@ -22,7 +25,8 @@ interface PendingRequest {
 
 /** Routes reply-queue messages of one TasksClient. */
 export class ReplyRouter {
-  private readonly replies = new Map<string, TaskReply>();
+  /** Task replies by task id: parsed, or still the message body (see the file comment). */
+  private readonly replies = new RecentMap<string, TaskReply | Uint8Array>(KEPT_REPLIES_MAX);
   private readonly waiters = new Map<string, Set<(reply: TaskReply) => void>>();
   private readonly requests = new Map<string, PendingRequest>();
   /** Tasks retried through this client since they were submitted: their replies will not come again. */
@@ -36,7 +40,22 @@ export class ReplyRouter {
 
   /** Handles one message from a reply queue. */
   readonly deliver = (message: AMQPMessage): void => {
-    const correlationId = message.properties.correlationId;
+    const { correlationId, type } = message.properties;
+    const { body: raw } = message;
+    // A reply for a task nobody waits for (yet), and the first for it: kept unparsed. Anything else is
+    // parsed now, as is a second reply for a task: a malformed one must not displace a good one.
+    if (
+      correlationId !== undefined &&
+      type !== PROGRESS_MESSAGE_TYPE &&
+      raw !== null &&
+      raw.length > 0 &&
+      !this.requests.has(correlationId) &&
+      !this.waiters.has(correlationId) &&
+      !this.replies.has(correlationId)
+    ) {
+      this.keep(correlationId, raw);
+      return;
+    }
     let body: unknown;
     try {
       body = parseJsonBody(message.body);
@@ -57,7 +76,27 @@ export class ReplyRouter {
 
   /** The reply received for task `id`, if it is still kept. */
   reply(id: string): TaskReply | undefined {
-    return this.replies.get(id);
+    const kept = this.replies.get(id);
+    return kept instanceof Uint8Array ? this.parseKept(id, kept) : kept;
+  }
+
+  /** A kept body parsed: kept in its place when it is a task reply, dropped (as deliver() would have) when not. */
+  private parseKept(id: string, body: Uint8Array): TaskReply | undefined {
+    let reply: unknown;
+    try {
+      reply = parseJsonBody(body);
+    } catch (error) {
+      this.logger.warn({ correlationId: id, err: (error as Error).message }, 'dropped a reply that is not JSON');
+      this.replies.delete(id);
+      return undefined;
+    }
+    if (!isTaskReply(reply)) {
+      this.logger.warn({ correlationId: id }, 'dropped a reply that is neither a task reply nor an awaited keeper reply');
+      this.replies.delete(id);
+      return undefined;
+    }
+    this.replies.set(id, reply);
+    return reply;
   }
 
   /** Drops task `id`'s reply and notes that no reply will come for it (it was retried: a new run). */
@@ -81,7 +120,7 @@ export class ReplyRouter {
    */
   waitForReply(id: string, link: ClientLink, signal: AbortSignal): Promise<TaskReply | undefined> {
     return new Promise((resolve, reject) => {
-      const kept = this.replies.get(id);
+      const kept = this.reply(id);
       if (kept !== undefined) return resolve(kept);
       if (signal.aborted) return reject(signal.reason);
       const waiters = this.waiters.get(id) ?? new Set();
@@ -158,14 +197,15 @@ export class ReplyRouter {
   }
 
   private keepReply(id: string, reply: TaskReply): void {
-    this.replies.set(id, reply);
-    if (this.replies.size > KEPT_REPLIES_MAX) {
-      const oldest = this.replies.keys().next();
-      if (oldest.done !== true) this.replies.delete(oldest.value);
-    }
+    this.keep(id, reply);
     const waiters = this.waiters.get(id);
     if (waiters === undefined) return;
     for (const waiter of [...waiters]) waiter(reply);
+  }
+
+  /** Keeps a reply (parsed or not); the oldest goes past KEPT_REPLIES_MAX. */
+  private keep(id: string, reply: TaskReply | Uint8Array): void {
+    this.replies.set(id, reply);
   }
 }
 

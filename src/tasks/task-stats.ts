@@ -7,6 +7,7 @@
 import type { TaskState } from './protocol.js';
 import type { TaskRecord } from './store/result-store.js';
 import { TaskMetrics } from './task-metrics.js';
+import { RecentMap } from '../util/recent-map.js';
 
 /** The sliding windows reported, in seconds. */
 export const STATS_WINDOWS_SECONDS = [60, 300, 900] as const;
@@ -58,7 +59,7 @@ export class TaskStats {
   private readonly samples = new Map<string, Sample[]>();
   private readonly totals = new Map<string, { finished: number; succeeded: number; responseMsSum: number }>();
   /** Runs already counted (a terminal event applied twice, after a redelivery, counts once). */
-  private readonly counted = new Set<string>();
+  private readonly counted = new RecentMap<string, true>(COUNTED_KEYS_MAX);
   /** Cumulative counters and histograms of the same runs, for Prometheus. */
   readonly cumulative = new TaskMetrics();
 
@@ -69,9 +70,8 @@ export class TaskStats {
     if (task.finishedAt === undefined) return;
     const key = `${task.id}:${task.run}`;
     if (this.counted.has(key)) return;
-    this.counted.add(key);
-    // Forget the oldest keys: a redelivered terminal event comes soon after the first, if at all.
-    if (this.counted.size > COUNTED_KEYS_MAX) this.counted.delete(this.counted.values().next().value as string);
+    // The oldest keys are forgotten past COUNTED_KEYS_MAX: a redelivered terminal event comes soon after the first, if at all.
+    this.counted.set(key, true);
     this.cumulative.record(task);
     const sample: Sample = {
       finishedAt: task.finishedAt,

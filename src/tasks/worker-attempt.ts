@@ -13,6 +13,9 @@ import type { BatchedAcks } from './batched-acks.js';
 import type { TaskProgress } from './task-progress.js';
 import { replyCancelled } from './worker-cancellation.js';
 import { ProgressReporter, progressPublisher } from './worker-progress.js';
+import { AttemptAbort } from './attempt-abort.js';
+import { AttemptContext } from './attempt-context.js';
+import type { AnnouncedAttempt, StartAnnouncements } from './start-announcements.js';
 
 /** What a handler gets besides the payload. */
 export interface TaskContext {
@@ -65,15 +68,19 @@ type Decision =
   | { kind: 'cancelled' };
 
 /** A delivery being worked on; the worker keeps these to requeue what is still running when it stops. */
-export class TaskAttempt {
-  /** Aborts ctx.signal. */
-  readonly controller = new AbortController();
+export class TaskAttempt implements AnnouncedAttempt {
+  /** Aborts ctx.signal (made only if the handler reads it). */
+  private readonly abort = new AttemptAbort();
   /** The outcome is being recorded: too late to requeue the delivery. */
   recording = false;
   /** The worker gave the delivery back (or lost it); whatever the handler does next is ignored. */
   abandoned = false;
   /** The handler has a slot (false while the delivery waits for one). */
   handlerStarted = false;
+  /** The handler has started and the attempt still waits for it. */
+  handlerRunning = false;
+  /** performance.now() at which the 'started' event is due, once the handler started. */
+  announceDueAt = 0;
   /** Set when the task was cancelled: the handler does not run, or its signal aborts with this. */
   cancelReason: Error | undefined;
   private progressReporter: ProgressReporter | undefined;
@@ -85,13 +92,14 @@ export class TaskAttempt {
   constructor(
     readonly message: AMQPMessage,
     readonly task: TaskHeaders,
+    private readonly recorder: OutcomeRecorder,
   ) {}
 
   /** Aborts the handler and marks the delivery as given back; false when the outcome is already being recorded. */
   abandon(reason: Error): boolean {
     if (this.recording) return false;
     this.abandoned = true;
-    this.controller.abort(reason);
+    this.abort.abort(reason);
     return true;
   }
 
@@ -99,42 +107,47 @@ export class TaskAttempt {
   cancel(reason: Error): boolean {
     if (this.recording || this.abandoned || this.cancelReason !== undefined) return false;
     this.cancelReason = reason;
-    this.controller.abort(reason);
+    this.abort.abort(reason);
     return true;
   }
 
   /** Runs the attempt to its end; rejects only when recording the outcome or acking failed. */
-  async run(handler: TaskHandler, recorder: OutcomeRecorder, slots: HandlerSlots, acks: BatchedAcks): Promise<AttemptOutcome> {
+  async run(handler: TaskHandler, slots: HandlerSlots, acks: BatchedAcks, announcements: StartAnnouncements): Promise<AttemptOutcome> {
     let payload: unknown;
     try {
       payload = readTaskPayload(this.message);
     } catch (error) {
       // The payload will never parse: no attempt is made, the message goes to the dead-letter queue.
       this.recording = true;
-      return this.finish({ kind: 'dead', error: toTaskError(error) }, recorder, acks);
+      return this.finish({ kind: 'dead', error: toTaskError(error) }, acks);
     }
     const lost = lostDeliveries(this.message);
     if (lost >= LOST_DELIVERIES_MAX) {
       this.recording = true;
       const message = `the task came back to its queue ${lost} times without an outcome (its workers died, lost their connection or stopped while holding it)`;
-      return this.finish({ kind: 'dead', error: { name: 'WorkerLostError', message, retryable: false } }, recorder, acks);
+      return this.finish({ kind: 'dead', error: { name: 'WorkerLostError', message, retryable: false } }, acks);
     }
-    await slots.acquire();
+    // A free slot is taken at once; waiting for one costs a promise only when all are busy.
+    if (!slots.tryAcquire()) await slots.acquire();
     let decision: Decision;
     try {
       if (this.abandoned) return 'requeued';
       if (this.cancelReason !== undefined) {
         // Cancelled before its handler started: it never runs.
         this.recording = true;
-        return await this.finish({ kind: 'cancelled' }, recorder, acks);
+        return await this.finish({ kind: 'cancelled' }, acks);
       }
       this.handlerStarted = true;
+      this.handlerRunning = true;
       this.startedAt = Date.now();
-      const announce = setTimeout(() => this.announceStart(recorder), STARTED_EVENT_DELAY_MS);
+      this.announceDueAt = performance.now() + STARTED_EVENT_DELAY_MS;
+      announcements.add(this);
       try {
-        decision = await this.callHandler(handler, payload, recorder);
+        const called = this.callHandler(handler, payload);
+        decision = called instanceof Promise ? await called : called;
       } finally {
-        clearTimeout(announce);
+        this.handlerRunning = false;
+        announcements.dropEnded();
       }
     } finally {
       // The slot is free once the handler is done; recording the outcome overlaps the next handler.
@@ -142,7 +155,7 @@ export class TaskAttempt {
     }
     if (this.abandoned) return 'requeued';
     this.recording = true;
-    return this.finish(decision, recorder, acks);
+    return this.finish(decision, acks);
   }
 
   /**
@@ -150,44 +163,74 @@ export class TaskAttempt {
    * the same channel anyway, and its confirm would queue behind earlier tasks' fsync-bound outcomes. A
    * failure to publish it (the channel is gone) fails the outcome's publishes too, and that is handled.
    */
-  private announceStart(recorder: OutcomeRecorder): void {
+  announceStart(): void {
     if (this.startAnnounced || this.startedAt === undefined) return;
     this.startAnnounced = true;
-    recorder.started(this.task, this.startedAt).catch(() => undefined);
+    this.recorder.started(this.task, this.startedAt).catch(() => undefined);
   }
 
-  private async callHandler(handler: TaskHandler, payload: unknown, recorder: OutcomeRecorder): Promise<Decision> {
-    const { signal } = this.controller;
+  /**
+   * Calls the handler under the attempt's timeout. A handler that returns a value (not a promise) is
+   * decided on at once, with no promise in between; one that returns a promise is waited for until it
+   * settles or the attempt aborts, whichever comes first.
+   */
+  private callHandler(handler: TaskHandler, payload: unknown): Decision | Promise<Decision> {
     const { timeoutMs } = this.task;
-    const timer = timeoutMs > 0 ? setTimeout(() => this.controller.abort(new TaskTimeoutError(timeoutMs)), timeoutMs) : undefined;
-    // A handler that ignores its signal is not waited for: the attempt ends when the signal aborts.
-    const aborted = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
-    let result: unknown;
+    const timer = timeoutMs > 0 ? setTimeout(() => this.abort.abort(new TaskTimeoutError(timeoutMs)), timeoutMs) : undefined;
+    let returned: unknown;
+    let pending: boolean;
     try {
-      result = await Promise.race([handler(payload, this.context(recorder)), aborted]);
+      returned = handler(payload, this.context());
+      // Inside the try: reading `then` may throw, which fails the attempt as a rejected promise would.
+      pending = isThenable(returned);
     } catch (error) {
-      // Once cancelled, whatever the handler throws (its own AbortError, say) ends the attempt as cancelled.
-      return this.cancelReason === undefined ? this.failure(error) : { kind: 'cancelled' };
-    } finally {
-      clearTimeout(timer);
-      this.progressReporter?.finish();
+      this.handlerEnded(timer);
+      return this.threw(error);
     }
+    if (!pending) {
+      this.handlerEnded(timer);
+      return this.succeeded(returned);
+    }
+    return this.abort.race(returned as PromiseLike<unknown>).then(
+      (result) => {
+        this.handlerEnded(timer);
+        return this.succeeded(result);
+      },
+      (error: unknown) => {
+        this.handlerEnded(timer);
+        return this.threw(error);
+      },
+    );
+  }
+
+  private handlerEnded(timer: NodeJS.Timeout | undefined): void {
+    clearTimeout(timer);
+    this.progressReporter?.finish();
+  }
+
+  private succeeded(result: unknown): Decision {
     try {
-      return { kind: 'succeeded', success: recorder.encodeSuccess(this.task, result, this.startedAt ?? Date.now()) };
+      return { kind: 'succeeded', success: this.recorder.encodeSuccess(this.task, result, this.startedAt ?? Date.now()) };
     } catch (error) {
       // A result JSON cannot carry fails the same way on every attempt.
       return this.failure(new NonRetryableError(`result is not JSON-encodable: ${(error as Error).message}`));
     }
   }
 
-  private context(recorder: OutcomeRecorder): TaskContext {
-    const { id, name, attempt, maxAttempts, enqueuedAt, headers } = this.task;
-    const progress = (value: TaskProgress): void => {
-      this.announceStart(recorder);
-      this.progressReporter ??= new ProgressReporter(progressPublisher(recorder.channel, this.message, this.task));
-      this.progressReporter.report(value);
-    };
-    return { id, name, attempt, maxAttempts, signal: this.controller.signal, enqueuedAt, headers, progress };
+  private threw(error: unknown): Decision {
+    // Once cancelled, whatever the handler throws (its own AbortError, say) ends the attempt as cancelled.
+    return this.cancelReason === undefined ? this.failure(error) : { kind: 'cancelled' };
+  }
+
+  private context(): TaskContext {
+    return new AttemptContext(this.task, this.abort, (value) => this.reportProgress(value));
+  }
+
+  /** ctx.progress(): announces the start at once (the keeper takes progress only of an attempt it knows started), then reports. */
+  private reportProgress(value: TaskProgress): void {
+    this.announceStart();
+    this.progressReporter ??= new ProgressReporter(progressPublisher(this.recorder.channel, this.message, this.task));
+    this.progressReporter.report(value);
   }
 
   private failure(thrown: unknown): Decision {
@@ -196,16 +239,16 @@ export class TaskAttempt {
     return { kind: this.task.attempt >= this.task.maxAttempts ? 'dead' : 'retrying', error };
   }
 
-  private async finish(decision: Decision, recorder: OutcomeRecorder, acks: BatchedAcks): Promise<AttemptOutcome> {
-    await this.record(decision, recorder);
+  private async finish(decision: Decision, acks: BatchedAcks): Promise<AttemptOutcome> {
+    await this.record(decision);
     // Acknowledged with the channel's next batch (at the end of this event-loop turn).
     acks.done(this.message);
     return decision.kind;
   }
 
 
-  private record(decision: Decision, recorder: OutcomeRecorder): Promise<void> {
-    const { message, task } = this;
+  private record(decision: Decision): Promise<void> {
+    const { message, task, recorder } = this;
     switch (decision.kind) {
       case 'succeeded': return recorder.succeeded(message, task, decision.success);
       case 'retrying': return recorder.retrying(message, task, decision.error, waitQueueDelayMs(retryDelayMs(task.backoff, task.attempt)), this.startedAt);
@@ -222,4 +265,8 @@ function lostDeliveries(message: AMQPMessage): number {
   const count = message.properties.headers?.['x-delivery-count'];
   if (typeof count === 'bigint') return Number(count);
   return typeof count === 'number' && Number.isInteger(count) ? count : 0;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

@@ -54,8 +54,10 @@ export function readTaskPayload(message: AMQPMessage): unknown {
   if (contentType !== undefined && contentType !== '' && contentType !== TASK_CONTENT_TYPE) {
     throw new MalformedTaskError(`unsupported content type ${JSON.stringify(contentType)}`);
   }
-  const body = message.bodyString();
-  if (body === null || body === '') return undefined;
+  const { body: bytes } = message;
+  if (bytes === null || bytes.length === 0) return undefined;
+  // Decoded in place: bodyString() copies the bytes into a new Buffer first.
+  const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   try {
     return JSON.parse(body) as unknown;
   } catch (error) {

@@ -21,24 +21,27 @@ import {
 import { declareWaitQueue } from './topology.js';
 import { coalesceWrites } from './socket-writes.js';
 import { copyHeaders, type TaskHeaders } from './worker-message.js';
+import { successBodies, type EncodedSuccess } from './success-bodies.js';
+import { utf8 } from './task-message.js';
 
 const PERSISTENT = 2;
 const JSON_PROPERTIES: AMQPProperties = { contentType: TASK_CONTENT_TYPE, deliveryMode: PERSISTENT };
 const TRANSIENT_JSON_PROPERTIES: AMQPProperties = { contentType: TASK_CONTENT_TYPE, deliveryMode: 1 };
 
-/** The JSON bodies that record a success, encoded as soon as the handler returned. */
-export interface EncodedSuccess {
-  event: string;
-  reply: string;
-}
+export type { EncodedSuccess } from './success-bodies.js';
 
 /** Publishes the outcomes of task attempts on a confirm-mode channel. */
 export class OutcomeRecorder {
+  /** The worker id as a JSON string, for the success bodies written by hand. */
+  private readonly workerIdJson: string;
+
   constructor(
     /** The confirm-mode publishing channel (progress reports and cancel replies go out on it too). */
     readonly channel: AMQPChannel,
     private readonly workerId: string,
-  ) {}
+  ) {
+    this.workerIdJson = JSON.stringify(workerId);
+  }
 
   /**
    * The 'started' event of an attempt whose handler started at `startedAt`, transient: it costs the
@@ -55,7 +58,7 @@ export class OutcomeRecorder {
    * throws a TypeError when JSON cannot carry the result.
    */
   encodeSuccess(task: TaskHeaders, result: unknown, startedAt: number): EncodedSuccess {
-    return { event: this.encodeEvent('succeeded', task, { result, ...this.start(startedAt) }), reply: encodeReply(task, { state: 'succeeded', result }) };
+    return successBodies(task, result, Date.now(), startedAt, this.workerIdJson);
   }
 
   /** What an outcome event carries about the start of its attempt (nothing when no handler ran). */
@@ -139,7 +142,7 @@ export class OutcomeRecorder {
   /** Every publish of the recorder: the writes of one event-loop turn leave in one system call. */
   private publish(exchange: string, routingKey: string, body: string | Uint8Array | null, properties: AMQPProperties): Promise<number> {
     coalesceWrites(this.channel);
-    return this.channel.basicPublish(exchange, routingKey, body, properties);
+    return this.channel.basicPublish(exchange, routingKey, typeof body === 'string' ? utf8(body) : body, properties);
   }
 }
 
@@ -158,8 +161,19 @@ function copyProperties(message: AMQPMessage, changes: Record<string, Field>): A
   return { ...properties, headers: copyHeaders(message.properties, changes), deliveryMode: PERSISTENT };
 }
 
-/** Waits for every publish to be confirmed; rejects with the first failure once all have settled. */
+/** Waits for every publish to be confirmed; rejects with the first failure (in the order given) once all have settled. */
 async function settleAll(publishes: (Promise<number> | undefined)[]): Promise<void> {
-  const results = await Promise.allSettled(publishes);
-  for (const result of results) if (result.status === 'rejected') throw result.reason;
+  // Every publish is handled at once, so one that fails while an earlier one is awaited is no unhandled rejection.
+  for (const publish of publishes) publish?.catch(ignore);
+  let failure: { error: unknown } | undefined;
+  for (const publish of publishes) {
+    try {
+      await publish;
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure !== undefined) throw failure.error;
 }
+
+function ignore(): void {}

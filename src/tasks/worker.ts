@@ -11,6 +11,7 @@
  */
 import { HandlerSlots } from './handler-slots.js';
 import { BatchedAcks } from './batched-acks.js';
+import { StartAnnouncements } from './start-announcements.js';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -86,6 +87,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly handlers = new Map<string, TaskHandler>();
   private readonly running = new Set<TaskAttempt>();
   private readonly slots: HandlerSlots;
+  /** When running handlers' 'started' events are due. */
+  private readonly announcements = new StartAnnouncements();
   private readonly consumers: AMQPConsumer[] = [];
   private readonly shutdownTimeoutMs: number;
   private readonly logger: Logger | undefined;
@@ -220,7 +223,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     let attempt: TaskAttempt;
     try {
-      attempt = new TaskAttempt(message, readTaskHeaders(message, name));
+      attempt = new TaskAttempt(message, readTaskHeaders(message, name), recorder);
     } catch (error) {
       await this.deadLetterPoison(recorder, acks, name, message, error);
       return;
@@ -228,7 +231,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.running.add(attempt);
     if (this.cancellations.isCancelled(attempt.task)) attempt.cancel(new TaskCancelledError(attempt.task.id));
     try {
-      const outcome = await attempt.run(handler, recorder, this.slots, acks);
+      const outcome = await attempt.run(handler, this.slots, acks, this.announcements);
       this.emit('settled', { id: attempt.task.id, name, attempt: attempt.task.attempt, outcome });
     } catch (error) {
       await this.onRecordingFailed(message, error);
