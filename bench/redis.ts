@@ -1,6 +1,8 @@
 // Starts a private redis-server (Debian's package) on a free port with a temporary directory, for the
 // BullMQ side of the task benchmark. Persistence stays at Redis' defaults (periodic RDB snapshots, no
-// per-write fsync): that is how BullMQ is commonly run.
+// per-write fsync): that is how BullMQ is commonly run. `fsyncEveryWrite` turns on the append-only file
+// with appendfsync always, so that a job and its result are on disk before Redis answers, as Warren's
+// confirms and results are: the comparison at equal durability.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,12 +22,20 @@ export interface RedisHandle {
   stop(): Promise<void>;
 }
 
+/** How a private Redis persists. */
+export interface RedisOptions {
+  /** appendonly yes + appendfsync always (default: Redis' own defaults, RDB snapshots only). */
+  readonly fsyncEveryWrite?: boolean;
+}
+
 /** Starts redis-server on 127.0.0.1 and a free port; throws when it is not installed. */
-export async function startRedis(): Promise<RedisHandle> {
+export async function startRedis(options: RedisOptions = {}): Promise<RedisHandle> {
   if (!existsSync(redisServerPath)) throw new Error(`${redisServerPath} missing: apt-get install redis-server`);
   const directory = mkdtempSync(join(tmpdir(), 'warren-bench-redis-'));
   const port = await findFreePort();
-  const child = spawn(redisServerPath, ['--port', String(port), '--bind', '127.0.0.1', '--dir', directory, '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  const persistence = options.fsyncEveryWrite === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : [];
+  const arguments_ = ['--port', String(port), '--bind', '127.0.0.1', '--dir', directory, '--maxmemory-policy', 'noeviction', ...persistence];
+  const child = spawn(redisServerPath, arguments_, { stdio: 'ignore' });
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not spawn redis-server');
   const listening = await waitForPort(port, 10_000);

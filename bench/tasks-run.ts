@@ -1,4 +1,4 @@
-// `npm run bench:tasks -- [--tasks N] [--rate R] [--concurrency 1,8,32] [--only warren|bullmq] [--prefetch-multiplier M]`: Warren's task layer
+// `npm run bench:tasks -- [--tasks N] [--rate R] [--concurrency 1,8,32] [--only warren|bullmq] [--prefetch-multiplier M] [--redis-fsync]`: Warren's task layer
 // (a `warren server` process)
 // to BullMQ on a private redis-server, same machine, same run. Prints a table and appends JSON lines to
 // .bench/tasks-<timestamp>.jsonl.
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     // Warren's worker prefetch per handler slot (default: the worker's own default), for experiments.
     'prefetch-multiplier': { type: 'string' },
+    // Redis with appendonly yes + appendfsync always: BullMQ at the durability Warren gives (default: Redis' defaults).
+    'redis-fsync': { type: 'boolean', default: false },
   },
 });
 const options: TasksOptions = {
@@ -52,11 +54,12 @@ if (values.only !== 'bullmq') {
   }
 }
 if (values.only !== 'warren') {
-  note('starting redis ...');
-  const redis = await startRedis();
+  const fsyncEveryWrite = values['redis-fsync'];
+  note(`starting redis${fsyncEveryWrite ? ' (appendonly, appendfsync always)' : ''} ...`);
+  const redis = await startRedis({ fsyncEveryWrite });
   try {
     const system = bullmqSystem(redis.port);
-    for (const result of await runTasks(system, options, () => redis.cpuTimeMs())) record(result);
+    for (const result of await runTasks(system, options, () => redis.cpuTimeMs())) record({ ...result, redisFsyncEveryWrite: fsyncEveryWrite });
     await system.close();
   } finally {
     await redis.stop();

@@ -30,6 +30,8 @@ export interface TasksResult {
   readonly clientCpuUsPerTask?: number;
   /** CPU time per task of the server (Warren's process tree with its keeper thread, or redis-server), microseconds. */
   readonly serverCpuUsPerTask?: number;
+  /** BullMQ only: Redis ran with appendonly yes and appendfsync always (--redis-fsync). */
+  readonly redisFsyncEveryWrite?: boolean;
   readonly submitToStartP50Ms?: number;
   readonly submitToStartP99Ms?: number;
 }
