@@ -6,7 +6,11 @@
  * NORMAL a power loss could drop results whose events the broker had already forgotten. To keep the
  * cost of FULL (one fsync per commit) off the hot path, applies made in one event-loop turn are
  * committed together in one transaction (each task row written once per batch), much as the broker's message
- * store groups its fsyncs: throughput grows with load instead of being capped by fsync latency.
+ * store groups its fsyncs: throughput grows with load instead of being capped by fsync latency. A round
+ * starts at least commitIntervalMs after the previous one (5 ms by default): under a steady trickle of
+ * events (a worker at concurrency 1) rounds of one or two events would each write a dozen WAL pages
+ * and fsync them, so waiting a few milliseconds for more saves most of that disk and kernel work; an
+ * apply after a quiet spell still commits at once.
  *
  * Layout (sqlite-task-schema.ts, version 2 in PRAGMA user_version): a tasks row per task, and a
  * task_events row per distinct event in a WITHOUT ROWID table keyed by the columns that identify an
@@ -37,6 +41,9 @@ import { SQLITE_DELETE_FINISHED_DELIVERIES, SqliteWebhookDeliveries } from './sq
 /** Most events committed in one transaction; more wait for the next round. */
 const APPLY_BATCH_MAX = 1000;
 
+/** Least time from one commit round's start to the next one's, by default (see the header comment). */
+const COMMIT_INTERVAL_DEFAULT_MS = 5;
+
 /**
  * Records of unfinished tasks kept between rounds (RecentRecords): enough for every task in flight in
  * a busy server, and a bound on the memory they take (text of the rows, whatever their number).
@@ -51,6 +58,8 @@ export interface SqliteResultStoreOptions {
   synchronous?: SqliteSynchronous;
   /** How long a commit waits for another process holding the write lock (default 5000). */
   busyTimeoutMs?: number;
+  /** Least time from one commit round's start to the next one's (default 5 ms; 0: every event-loop turn). */
+  commitIntervalMs?: number;
 }
 
 /** A task a batch of applies touches: its record as the row holds it, and as the batch leaves it. */
@@ -85,6 +94,9 @@ export class SqliteResultStore implements ResultStore {
   readonly #listStatements = new Map<string, Database.Statement<Record<string, string | number>, TaskRow>>();
   #pending: PendingApply[] = [];
   #roundScheduled = false;
+  readonly #commitIntervalMs: number;
+  /** performance.now() when the last commit round started. */
+  #lastRoundAt = Number.NEGATIVE_INFINITY;
   #closed = false;
   /** Webhook deliveries, in the same file. */
   readonly webhooks: SqliteWebhookDeliveries;
@@ -95,6 +107,7 @@ export class SqliteResultStore implements ResultStore {
   constructor(path: string, options: SqliteResultStoreOptions = {}) {
     if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
     this.#db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+    this.#commitIntervalMs = options.commitIntervalMs ?? COMMIT_INTERVAL_DEFAULT_MS;
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     createTaskSchema(this.#db);
@@ -127,9 +140,16 @@ export class SqliteResultStore implements ResultStore {
       this.#pending.push({ event, resolve, reject, record: undefined });
       if (!this.#roundScheduled) {
         this.#roundScheduled = true;
-        setImmediate(() => this.#commitRound());
+        this.#scheduleRound();
       }
     });
+  }
+
+  /** Runs the next commit round once commitIntervalMs has passed since the last one started (after this turn's applies, at the soonest). */
+  #scheduleRound(): void {
+    const wait = this.#lastRoundAt + this.#commitIntervalMs - performance.now();
+    if (wait > 0) setTimeout(() => this.#commitRound(), wait);
+    else setImmediate(() => this.#commitRound());
   }
 
   /** Commits the pending applies, up to APPLY_BATCH_MAX, in one transaction; schedules the rest. */
@@ -138,9 +158,10 @@ export class SqliteResultStore implements ResultStore {
       this.#roundScheduled = false;
       return;
     }
+    this.#lastRoundAt = performance.now();
     const batch = this.#pending.splice(0, APPLY_BATCH_MAX);
     this.#roundScheduled = this.#pending.length > 0;
-    if (this.#roundScheduled) setImmediate(() => this.#commitRound());
+    if (this.#roundScheduled) this.#scheduleRound();
     let tasks: Map<string, TaskInBatch>;
     try {
       tasks = this.#applyBatch.immediate(batch);

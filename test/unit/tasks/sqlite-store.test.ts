@@ -65,6 +65,25 @@ test('applies waiting when the store closes are committed first; later ones are 
   await reopened.close();
 });
 
+test('commit rounds are at least commitIntervalMs apart, but an apply after a quiet spell commits at once', async () => {
+  const intervalMs = 300;
+  const store = new SqliteResultStore(newFile(), { commitIntervalMs: intervalMs });
+  const firstRound = performance.now();
+  await store.apply(taskEvent('queued', 'g1'));
+  // Applies of later turns wait for the next round, which starts intervalMs after the first one.
+  const later = [store.apply(taskEvent('started', 'g1')), new Promise<void>((resolve) => setImmediate(resolve)).then(() => store.apply(taskEvent('queued', 'g2')))];
+  await Promise.all(later);
+  assert.ok(performance.now() - firstRound >= intervalMs - 5, 'the second round waited for the interval');
+  assert.equal((await store.get('g1'))?.state, 'running');
+  assert.equal((await store.get('g2'))?.state, 'queued');
+  // After a quiet spell longer than the interval, nothing holds a round back.
+  await new Promise((resolve) => setTimeout(resolve, intervalMs + 50));
+  const quietApply = performance.now();
+  await store.apply(taskEvent('succeeded', 'g1', { result: 1 }));
+  assert.ok(performance.now() - quietApply < intervalMs, 'an apply after a quiet spell commits in its own turn');
+  await store.close();
+});
+
 test('a newer schema version is refused', async () => {
   const path = newFile();
   await new SqliteResultStore(path).close();
