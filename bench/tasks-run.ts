@@ -46,7 +46,7 @@ if (values.only !== 'bullmq') {
   const warren = await startWarren({ skipBuild: values['skip-build'], log: note });
   try {
     const multiplier = values['prefetch-multiplier'];
-    const system = await warrenSystem(warren.url, multiplier === undefined ? undefined : Number(multiplier));
+    const system = await warrenSystem(warren.url, warren.httpUrl, multiplier === undefined ? undefined : Number(multiplier));
     for (const result of await runTasks(system, options, () => warren.cpuTimeMs())) record(result);
     await system.close();
   } finally {

@@ -1,12 +1,15 @@
 // Task benchmark (issue 5): Warren's task layer (SDK + worker over AMQP, results recorded by the result
 // keeper running inside `warren server`) next to BullMQ on Redis, on the same machine in the same run.
 //   - throughput: N no-op tasks submitted (a window of outstanding submissions), processed by one worker
-//     at concurrency 1, 8 and 32; tasks/s from the first submit to the last completion;
+//     at concurrency 1, 8 and 32; tasks/s from the first submit to the last result stored (for Warren,
+//     the worker settling its last task and then the keeper having recorded every outcome; BullMQ's
+//     worker stores a job's result as it completes it);
 //   - latency: tasks submitted at a fixed rate; submit-to-start time (the handler's start minus the
 //     submit call) p50/p99.
 // The producer and the worker run in this process for both systems; each broker is its own process.
 import { Queue, Worker as BullWorker, type Job } from 'bullmq';
 import { percentile, round } from './common.js';
+import { KEEPER_QUEUE } from '../src/tasks/protocol.js';
 
 /** Settings of a task benchmark run. */
 export interface TasksOptions {
@@ -30,6 +33,8 @@ export interface TasksResult {
   readonly clientCpuUsPerTask?: number;
   /** CPU time per task of the server (Warren's process tree with its keeper thread, or redis-server), microseconds. */
   readonly serverCpuUsPerTask?: number;
+  /** From the worker settling its last task to the last result stored (0 where both are one step). */
+  readonly storeLagMs?: number;
   /** BullMQ only: Redis ran with appendonly yes and appendfsync always (--redis-fsync). */
   readonly redisFsyncEveryWrite?: boolean;
   readonly submitToStartP50Ms?: number;
@@ -46,6 +51,11 @@ export interface WorkerHooks {
 export interface TaskSystem {
   readonly name: 'warren' | 'bullmq';
   submit(queue: string, payload: { submittedAt: number }): Promise<void>;
+  /**
+   * Resolves once the results of the tasks the worker settled are in the result store (queryable), when
+   * that can come later (Warren's keeper records them from the broker).
+   */
+  resultsStored?(): Promise<void>;
   /** Runs a worker: `onStart` when a handler starts, `onDone` once the task's outcome is recorded. */
   startWorker(queue: string, concurrency: number, hooks: WorkerHooks): Promise<{ close(): Promise<void> }>;
   close(): Promise<void>;
@@ -58,11 +68,12 @@ export async function runTasks(system: TaskSystem, options: TasksOptions, server
   for (const concurrency of options.concurrencies) {
     const clientBefore = process.cpuUsage();
     const serverBefore = serverCpuTimeMs();
-    const seconds = await throughput(system, concurrency, options.tasks, options);
+    const { seconds, storeLagMs } = await throughput(system, concurrency, options.tasks, options);
     const client = process.cpuUsage(clientBefore);
     results.push({
       bench: 'tasks', broker: system.name, kind: 'throughput', concurrency, tasks: options.tasks,
       tasksPerSecond: Math.round(options.tasks / seconds),
+      storeLagMs: round(storeLagMs, 1),
       clientCpuUsPerTask: round((client.user + client.system) / options.tasks, 1),
       serverCpuUsPerTask: round(((serverCpuTimeMs() - serverBefore) * 1000) / options.tasks, 1),
     });
@@ -71,7 +82,13 @@ export async function runTasks(system: TaskSystem, options: TasksOptions, server
   return results;
 }
 
-async function throughput(system: TaskSystem, concurrency: number, tasks: number, options: TasksOptions): Promise<number> {
+/** How long a throughput run took, and how much of it came after the worker settled its last task. */
+interface ThroughputRun {
+  seconds: number;
+  storeLagMs: number;
+}
+
+async function throughput(system: TaskSystem, concurrency: number, tasks: number, options: TasksOptions): Promise<ThroughputRun> {
   const queue = `bench-noop-${system.name}-${concurrency}-${Date.now()}`;
   let completed = 0;
   let allDone: () => void = () => undefined;
@@ -85,9 +102,12 @@ async function throughput(system: TaskSystem, concurrency: number, tasks: number
   const started = process.hrtime.bigint();
   await submitWindowed(system, queue, tasks, options.window);
   await done;
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  // The run ends when the last result is stored, not only settled by the worker.
+  const settled = process.hrtime.bigint();
+  await system.resultsStored?.();
+  const stored = process.hrtime.bigint();
   await worker.close();
-  return seconds;
+  return { seconds: Number(stored - started) / 1e9, storeLagMs: Number(stored - settled) / 1e6 };
 }
 
 async function submitWindowed(system: TaskSystem, queue: string, tasks: number, window: number): Promise<void> {
@@ -167,11 +187,12 @@ export function bullmqSystem(port: number): TaskSystem {
 
 /**
  * Warren's task layer against a `warren server` at `url`: the SDK submits (each submit resolves once the
- * broker confirmed the queued event and the task), a worker runs the handler and records the outcome
- * (events confirmed, then acked); the server's in-process keeper stores results in SQLite. A task
- * counts as done when the worker settled it.
+ * broker confirmed the task message, which also stands for its queued event), a worker runs the handler
+ * and records the outcome (events confirmed, then acked); the server's keeper stores results in SQLite.
+ * A task counts as done once the worker settled it and its result is in the store: after the worker's
+ * last task, the run polls the management API at `httpUrl` until the keeper queue is empty.
  */
-export async function warrenSystem(url: string, prefetchMultiplier?: number): Promise<TaskSystem> {
+export async function warrenSystem(url: string, httpUrl: string, prefetchMultiplier?: number): Promise<TaskSystem> {
   const { connectTasks, createWorker } = await import('../src/tasks/index.js');
   const client = connectTasks({ url });
   return {
@@ -191,6 +212,25 @@ export async function warrenSystem(url: string, prefetchMultiplier?: number): Pr
       await worker.start();
       return { close: () => worker.close() };
     },
+    resultsStored: () => waitForKeeperQueueEmpty(httpUrl),
     close: () => client.close(),
   };
+}
+
+/**
+ * Polls the management API until the keeper queue is empty (no message ready or unacknowledged): the
+ * keeper acknowledges an event only once the store committed it, so by then every outcome the worker
+ * published (all of them confirmed before this is called) is recorded.
+ */
+async function waitForKeeperQueueEmpty(httpUrl: string): Promise<void> {
+  const authorization = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const response = await fetch(`${httpUrl}/api/queues/%2F/${encodeURIComponent(KEEPER_QUEUE)}`, { headers: { authorization } });
+    if (!response.ok) throw new Error(`GET the keeper queue answered ${response.status}`);
+    const { messages } = (await response.json()) as { messages?: number };
+    if (messages === 0) return;
+    if (Date.now() > deadline) throw new Error(`the keeper queue still held ${messages} messages after 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
