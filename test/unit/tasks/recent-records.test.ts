@@ -1,6 +1,7 @@
 /** RecentRecords: the SQLite store's records of unfinished tasks between rounds, bounded by count and by size. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { applyEvent } from '../../../src/tasks/store/apply-event.js';
 import { RecentRecords } from '../../../src/tasks/store/recent-records.js';
 import type { TaskRecord } from '../../../src/tasks/store/result-store.js';
@@ -48,4 +49,30 @@ test('past the size limit, old records go until the rest fits; one bigger than t
   assert.equal(recent.size, 1, 'the budget was freed by forgetting');
   recent.clear();
   assert.equal(recent.size, 0);
+});
+
+test('any mix of remembering and forgetting keeps what a plain least-recently-written list keeps', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 1, max: 60 })), { maxLength: 200 }),
+      (operations) => {
+        const limits = { records: 4, chars: 100 };
+        const recent = new RecentRecords(limits);
+        let model: { id: string; chars: number }[] = []; // oldest first
+        for (const [remember, n, chars] of operations) {
+          const id = `t${n}`;
+          model = model.filter((entry) => entry.id !== id);
+          if (remember) {
+            recent.remember(record(id), chars);
+            model.push({ id, chars });
+            while (model.length > limits.records || model.reduce((sum, entry) => sum + entry.chars, 0) > limits.chars) model.shift();
+          } else {
+            recent.forget(id);
+          }
+          assert.equal(recent.size, model.length);
+        }
+        for (let n = 0; n <= 7; n++) assert.equal(recent.get(`t${n}`)?.chars, model.find((entry) => entry.id === `t${n}`)?.chars);
+      },
+    ),
+  );
 });
