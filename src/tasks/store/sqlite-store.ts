@@ -14,7 +14,8 @@
  *
  * CPU per event: a round writes only the columns of a task row that changed (sqlite-task-writer.ts),
  * and the records of unfinished tasks stay in memory between rounds (recent-records.ts), so a task's
- * later events neither read nor parse its row again. Those records are shared, not copied, between
+ * later events neither read nor parse its row again; a task's first event does not look for a row
+ * either, it inserts one unless one exists. Those records are shared, not copied, between
  * rounds and with the transitions (which never change a record they are given); a record the store
  * keeps goes out to a caller as a copy.
  */
@@ -55,10 +56,16 @@ export interface SqliteResultStoreOptions {
 
 /** A task a batch of applies touches: its record as the row holds it, and as the batch leaves it. */
 interface TaskInBatch {
-  readonly stored: TaskRecord | undefined;
+  stored: TaskRecord | undefined;
   /** Characters of text in the row (RecentRecords' measure), at least. */
   chars: number;
   record: TaskRecord | undefined;
+  /**
+   * Set while the batch assumes, without having read it, that the task has no row yet (a task's first
+   * event: the SELECT that would say so is skipped): the applies made on that assumption, to be made
+   * again over the row should the INSERT find one (a redelivered or repeated event).
+   */
+  assumedNew: PendingApply[] | undefined;
 }
 
 interface PendingApply {
@@ -155,9 +162,10 @@ export class SqliteResultStore implements ResultStore {
 
   /**
    * Applies a batch of events; the caller holds the write lock (an open transaction). Each task's row is
-   * read once and written once per batch, however many of its events the batch holds (a busy keeper
-   * sees a task's queued, started and succeeded events together), and only the columns that changed
-   * are written. A statement that fails fails the whole transaction, and every apply of the batch
+   * read at most once and written once per batch, however many of its events the batch holds (a busy
+   * keeper sees a task's queued, started and succeeded events together), and only the columns that
+   * changed are written. A task neither kept nor read is assumed new, so a new task costs one INSERT
+   * and no SELECT (#writeAssumedNew). A statement that fails fails the whole transaction, and every apply of the batch
    * rejects (the keeper then requeues the events).
    */
   #applyInTransaction(batch: readonly PendingApply[]): Map<string, TaskInBatch> {
@@ -167,23 +175,54 @@ export class SqliteResultStore implements ResultStore {
       const { event } = pending;
       let task = tasks.get(event.id);
       if (task === undefined) {
-        task = this.#taskInBatch(event.id);
+        task = this.#taskInBatch(event);
         tasks.set(event.id, task);
       }
-      if (event.kind === 'progress') {
-        // A progress report changes only the progress of a known task, and is not kept in the history.
-        task.record = applyProgress(task.record, event) ?? task.record;
-      } else {
-        task.record = applyEvent(task.record, event) ?? task.record;
-        assert(task.record !== undefined, 'applyEvent left an unknown task without a record');
-        this.#insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, eventBody(event));
-      }
-      pending.record = task.record;
+      task.assumedNew?.push(pending);
+      this.#applyTo(task, pending);
+      if (event.kind !== 'progress') this.#insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, eventBody(event));
     }
     for (const task of tasks.values()) {
-      if (task.record !== task.stored && task.record !== undefined) task.chars += this.#taskWriter.write(task.stored, task.record);
+      if (task.assumedNew !== undefined) this.#writeAssumedNew(task);
+      else if (task.record !== task.stored && task.record !== undefined) task.chars += this.#taskWriter.write(task.stored, task.record);
     }
     return tasks;
+  }
+
+  /** Applies one event or progress report to the record the batch holds for its task. */
+  #applyTo(task: TaskInBatch, pending: PendingApply): void {
+    const { event } = pending;
+    if (event.kind === 'progress') {
+      // A progress report changes only the progress of a known task, and is not kept in the history.
+      task.record = applyProgress(task.record, event) ?? task.record;
+    } else {
+      task.record = applyEvent(task.record, event) ?? task.record;
+      assert(task.record !== undefined, 'applyEvent left an unknown task without a record');
+    }
+    pending.record = task.record;
+  }
+
+  /**
+   * Writes a task the batch assumed to have no row: one INSERT that does nothing when a row exists.
+   * Only then is the row read, and the batch's applies of the task made again over it, so the row and
+   * every answer end up exactly as if it had been read first.
+   */
+  #writeAssumedNew(task: TaskInBatch): void {
+    const applies = task.assumedNew;
+    const record = task.record;
+    assert(applies !== undefined && record !== undefined, 'a task assumed new has a record from its first state event');
+    task.assumedNew = undefined;
+    const inserted = this.#taskWriter.insertIfAbsent(record);
+    if (inserted !== undefined) {
+      task.chars = inserted;
+      return;
+    }
+    const row = this.#selectTask.get(record.id);
+    assert(row !== undefined, 'the INSERT found a row the SELECT does not');
+    task.stored = task.record = fromTaskRow(row);
+    task.chars = taskRowChars(row);
+    for (const pending of applies) this.#applyTo(task, pending);
+    if (task.record !== task.stored) task.chars += this.#taskWriter.write(task.stored, task.record);
   }
 
   /**
@@ -194,13 +233,19 @@ export class SqliteResultStore implements ResultStore {
     return record !== undefined && this.#recent.holds(record) ? { ...record } : record;
   }
 
-  /** Task `id` as its row holds it: from the records kept since an earlier round (not copied: transitions never change a record), or read. */
-  #taskInBatch(id: string): TaskInBatch {
-    const recent = this.#recent.get(id);
-    if (recent !== undefined) return { stored: recent.record, chars: recent.chars, record: recent.record };
-    const row = this.#selectTask.get(id);
+  /**
+   * The task of `first`, its first event in the batch, as its row holds it: from the records kept since
+   * an earlier round (not copied: transitions never change a record), or else, for a state event,
+   * assumed to have no row (most such events are a new task's 'queued'; #writeAssumedNew checks), or
+   * read (a progress report of a task not kept, which must not make a record of an unknown task).
+   */
+  #taskInBatch(first: TaskEvent | TaskProgressEvent): TaskInBatch {
+    const recent = this.#recent.get(first.id);
+    if (recent !== undefined) return { stored: recent.record, chars: recent.chars, record: recent.record, assumedNew: undefined };
+    if (first.kind !== 'progress') return { stored: undefined, chars: 0, record: undefined, assumedNew: [] };
+    const row = this.#selectTask.get(first.id);
     const stored = row === undefined ? undefined : fromTaskRow(row);
-    return { stored, chars: row === undefined ? 0 : taskRowChars(row), record: stored };
+    return { stored, chars: row === undefined ? 0 : taskRowChars(row), record: stored, assumedNew: undefined };
   }
 
   /** Forgets the records kept when another connection (another keeper on this file) has committed since this store last did. */
