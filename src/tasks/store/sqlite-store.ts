@@ -61,9 +61,9 @@ interface TaskInBatch {
   chars: number;
   record: TaskRecord | undefined;
   /**
-   * Set while the batch assumes, without having read it, that the task has no row yet (a task's first
-   * event: the SELECT that would say so is skipped): the applies made on that assumption, to be made
-   * again over the row should the INSERT find one (a redelivered or repeated event).
+   * Set while the batch assumes, without having read it, that the task has no row yet (its first event
+   * is 'queued': the SELECT that would say so is skipped): the applies made on that assumption, to be
+   * made again over the row should the INSERT find one (a redelivery, a new run of a known task).
    */
   assumedNew: PendingApply[] | undefined;
 }
@@ -164,8 +164,8 @@ export class SqliteResultStore implements ResultStore {
    * Applies a batch of events; the caller holds the write lock (an open transaction). Each task's row is
    * read at most once and written once per batch, however many of its events the batch holds (a busy
    * keeper sees a task's queued, started and succeeded events together), and only the columns that
-   * changed are written. A task neither kept nor read is assumed new, so a new task costs one INSERT
-   * and no SELECT (#writeAssumedNew). A statement that fails fails the whole transaction, and every apply of the batch
+   * changed are written. A task whose first event is 'queued' is assumed new, unless kept, so a new
+   * task costs one INSERT and no SELECT (#writeAssumedNew). A statement that fails fails the whole transaction, and every apply of the batch
    * rejects (the keeper then requeues the events).
    */
   #applyInTransaction(batch: readonly PendingApply[]): Map<string, TaskInBatch> {
@@ -235,14 +235,15 @@ export class SqliteResultStore implements ResultStore {
 
   /**
    * The task of `first`, its first event in the batch, as its row holds it: from the records kept since
-   * an earlier round (not copied: transitions never change a record), or else, for a state event,
-   * assumed to have no row (most such events are a new task's 'queued'; #writeAssumedNew checks), or
-   * read (a progress report of a task not kept, which must not make a record of an unknown task).
+   * an earlier round (not copied: transitions never change a record), or else, for a 'queued' event,
+   * assumed to have no row (nearly always a new task; #writeAssumedNew checks), or read. Other events
+   * of a task not kept mostly find its row (a task queued long ago, its record dropped since), where
+   * the INSERT would be wasted; and a progress report must not make a record of an unknown task.
    */
   #taskInBatch(first: TaskEvent | TaskProgressEvent): TaskInBatch {
     const recent = this.#recent.get(first.id);
     if (recent !== undefined) return { stored: recent.record, chars: recent.chars, record: recent.record, assumedNew: undefined };
-    if (first.kind !== 'progress') return { stored: undefined, chars: 0, record: undefined, assumedNew: [] };
+    if (first.kind === 'queued') return { stored: undefined, chars: 0, record: undefined, assumedNew: [] };
     const row = this.#selectTask.get(first.id);
     const stored = row === undefined ? undefined : fromTaskRow(row);
     return { stored, chars: row === undefined ? 0 : taskRowChars(row), record: stored, assumedNew: undefined };
