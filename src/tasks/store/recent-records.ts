@@ -36,7 +36,16 @@ interface Entry {
   newer: Entry | undefined;
 }
 
-/** Recently written records of unfinished tasks, the least recently written dropped first. */
+/**
+ * Recently written records of unfinished tasks. At the bounds, a task not kept yet is not taken in,
+ * rather than dropping the least recently written record: in a backlog (tasks submitted faster than
+ * workers take them) the records kept are those of the tasks queued first, which the workers finish
+ * first, while a task just queued waits behind all of them, so dropping the oldest would drop every
+ * record just before its use. A record written again (its task moved on) is kept, and the least
+ * recently written go to make room for it. The store forgets everything now and then (at each
+ * retention pass, and when another connection wrote), so records of tasks that wait for long (delayed,
+ * or with no worker) do not keep newer tasks out for good.
+ */
 export class RecentRecords {
   readonly #entries = new Map<string, Entry>();
   /** Ends of the list in order of writing: `#oldest` is dropped first. */
@@ -72,6 +81,7 @@ export class RecentRecords {
     }
     let entry = this.#entries.get(record.id);
     if (entry === undefined) {
+      if (this.#entries.size >= this.limits.records || this.#chars + chars > this.limits.chars) return;
       entry = { id: record.id, record, chars, older: undefined, newer: undefined };
       this.#entries.set(record.id, entry);
     } else {
