@@ -50,6 +50,13 @@ const APPLY_BATCH_MAX = 1000;
 const COMMIT_ROUND_SPACING_MS = 8;
 
 /**
+ * Applies waiting that start a round at once, spacing or not: waiting serves to gather a batch, and
+ * with this many there is one. Without it the spacing would cap throughput at the applies a caller
+ * keeps in flight per spacing (the keeper's prefetch of 500 per 8 ms).
+ */
+const ROUND_WITHOUT_WAIT_APPLIES = 400;
+
+/**
  * Records of unfinished tasks kept between rounds (RecentRecords): enough for every task in flight in
  * a busy server, and a bound on the memory they take (text of the rows, whatever their number).
  */
@@ -106,6 +113,8 @@ export class SqliteResultStore implements ResultStore {
   /** performance.now() when the last commit round started. */
   #lastRoundAt = Number.NEGATIVE_INFINITY;
   readonly #runRound = (): void => this.#commitRound();
+  /** The timer of a round scheduled after the spacing, if one is. */
+  #roundTimer: NodeJS.Timeout | undefined;
   #closed = false;
   /** Webhook deliveries, in the same file. */
   readonly webhooks: SqliteWebhookDeliveries;
@@ -147,6 +156,7 @@ export class SqliteResultStore implements ResultStore {
     return new Promise((resolve, reject) => {
       this.#pending.push({ event, resolve, reject, record: undefined });
       if (!this.#roundScheduled) this.#scheduleRound();
+      else if (this.#roundTimer !== undefined && this.#pending.length >= ROUND_WITHOUT_WAIT_APPLIES) this.#roundNow();
     });
   }
 
@@ -154,12 +164,21 @@ export class SqliteResultStore implements ResultStore {
   #scheduleRound(): void {
     this.#roundScheduled = true;
     const waitMs = this.#lastRoundAt + COMMIT_ROUND_SPACING_MS - performance.now();
-    if (waitMs > 0) setTimeout(this.#runRound, waitMs);
+    if (waitMs > 0 && this.#pending.length < ROUND_WITHOUT_WAIT_APPLIES) this.#roundTimer = setTimeout(this.#runRound, waitMs);
     else setImmediate(this.#runRound);
+  }
+
+  /** Brings a round waiting for the spacing forward to the next turn. */
+  #roundNow(): void {
+    clearTimeout(this.#roundTimer);
+    this.#roundTimer = undefined;
+    setImmediate(this.#runRound);
   }
 
   /** Commits the pending applies, up to APPLY_BATCH_MAX, in one transaction; schedules the rest. */
   #commitRound(): void {
+    clearTimeout(this.#roundTimer);
+    this.#roundTimer = undefined;
     if (this.#pending.length === 0) {
       this.#roundScheduled = false;
       return;
