@@ -6,26 +6,18 @@
 import type { AMQPChannel, AMQPClient, AMQPMessage } from '@cloudamqp/amqp-client';
 import type { Logger } from '../util/logger.js';
 import { openAmqpConnection, silentLogger, sleep } from './amqp-connection.js';
-import {
-  errorReply,
-  parseKeeperRequest,
-  parseTaskQuery,
-  taskEventProblem,
-  type KeeperReply,
-  type KeeperRequest,
-} from './keeper-protocol.js';
+import { errorReply, parseKeeperRequest, parseTaskQuery, type KeeperReply, type KeeperRequest } from './keeper-protocol.js';
 import { retryTask } from './keeper-retry.js';
-import { cancelTask, publishCancelNotice, recentlyCancelled, startedAfterCancel } from './keeper-cancel.js';
+import { cancelTask, publishCancelNotice, recentlyCancelled } from './keeper-cancel.js';
 import { declareControlExchange } from './task-cancellation.js';
-import { isProgressEventBody, taskProgressEventProblem, type TaskProgressEvent } from './task-progress.js';
-import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE, TERMINAL_STATES, taskQueueName, type TaskEvent } from './protocol.js';
+import { KEEPER_QUEUE, KEEPER_REQUESTS_QUEUE, taskQueueName, type TaskEvent } from './protocol.js';
 import { TaskStats, type TaskNameStats } from './task-stats.js';
 import type { TaskNameMetrics } from './task-metrics.js';
 import { consumerBlockedReason, timedBlockedReason } from './blocked-reason.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './store/result-store.js';
 import { KeeperRequestError } from './task-errors.js';
 import { BatchedAcks } from './batched-acks.js';
-import { isTaskMessage, queuedEventOf } from './keeper-task-message.js';
+import { KeeperEvents } from './keeper-events.js';
 import { jsonMessage, parseJsonBody } from './task-message.js';
 import { declareEventTopology, declareKeeperRequestsQueue } from './topology.js';
 import { WebhookDispatcher, type WebhookOptions } from './webhooks/webhook-dispatcher.js';
@@ -89,10 +81,8 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
 
 const RETENTION_DEFAULT_MS = 7 * 24 * 60 * 60 * 1000;
 const RETENTION_CHECK_DEFAULT_MS = 60_000;
-/** Pause before an event the store refused is requeued, so a failing store is not hammered. */
 /** Events applied at once: enough for the store to commit hundreds per transaction. */
 const EVENTS_PREFETCH_DEFAULT = 500;
-const STORE_ERROR_PAUSE_MS = 1000;
 const RECONNECT_FIRST_MS = 100;
 const RECONNECT_MAX_MS = 5000;
 
@@ -111,8 +101,8 @@ class KeeperService implements Keeper {
   private link: KeeperLink | undefined;
   private closed = false;
   private readonly closing = new AbortController();
-  /** Events being applied: they run concurrently, so a store commits many in one transaction. */
-  private readonly recording = new Set<Promise<void>>();
+  /** Records the messages of the events queue. */
+  private readonly events: KeeperEvents;
   /** Retries run one at a time: each holds dead-letter messages while it looks for its own. */
   private retrying: Promise<unknown> = Promise.resolve();
   private retentionTimer: NodeJS.Timeout | undefined;
@@ -126,6 +116,10 @@ class KeeperService implements Keeper {
     this.store = options.store;
     this.logger = (options.logger ?? silentLogger).child({ component: 'task-keeper' });
     this.webhooks = new WebhookDispatcher(options.store.webhooks, options.webhooks ?? {}, this.logger);
+    this.events = new KeeperEvents({
+      store: this.store, taskStats: this.taskStats, webhooks: this.webhooks, logger: this.logger, closing: this.closing.signal,
+      renotifyCancel: (record) => this.renotifyCancel(record),
+    });
     const clock = options.clock ?? systemClock;
     this.scheduleRunner = new ScheduleRunner({
       store: this.store.scheduling, clock, logger: this.logger,
@@ -225,7 +219,7 @@ class KeeperService implements Keeper {
     if (link === undefined) return;
     // Cancel the consumers first so the event being recorded can still be acknowledged.
     await Promise.all([...link.events.consumers.values(), ...link.operations.consumers.values()].map((c) => c.cancel().catch(() => {})));
-    await Promise.all(this.recording);
+    await this.events.idle();
     await link.eventAcks.flush();
     await this.retrying;
     await link.connection.close().catch(() => {});
@@ -248,7 +242,7 @@ class KeeperService implements Keeper {
       events.onerror = (reason) => this.channelLost(link, reason);
       operations.onerror = (reason) => this.channelLost(link, reason);
       this.link = link;
-      await events.basicConsume(KEEPER_QUEUE, { noAck: false }, (message) => this.enqueueEvent(link.eventAcks, message));
+      await events.basicConsume(KEEPER_QUEUE, { noAck: false }, (message) => this.events.record(link.eventAcks, message));
       await operations.basicConsume(KEEPER_REQUESTS_QUEUE, { noAck: false }, (message) => this.serveRequest(link, message));
       this.logger.info({}, 'task keeper consuming');
     } catch (error) {
@@ -273,54 +267,6 @@ class KeeperService implements Keeper {
     } catch (error) {
       this.logger.error({ err: (error as Error).message }, 'deleting finished tasks failed');
     }
-  }
-
-  /**
-   * Applies events as they arrive, without waiting for earlier ones: applying is order-tolerant (the
-   * store orders by run, attempt and kind), and concurrent applies let the store group-commit them.
-   */
-  private enqueueEvent(acks: BatchedAcks, message: AMQPMessage): void {
-    acks.track(message);
-    const recording = this.recordEvent(acks, message).finally(() => this.recording.delete(recording));
-    this.recording.add(recording);
-  }
-
-  /** Applies one event and acknowledges it; never throws. */
-  private async recordEvent(acks: BatchedAcks, message: AMQPMessage): Promise<void> {
-    let event: unknown;
-    let problem: string | undefined;
-    try {
-      // A task message (routed here by BCC at submit) stands for its run's 'queued' event.
-      event = isTaskMessage(message) ? queuedEventOf(message) : parseJsonBody(message.body);
-      problem = taskEventProblem(event);
-    } catch (error) {
-      problem = (error as Error).message;
-    }
-    if (problem !== undefined && isProgressEventBody(event)) return this.recordProgress(acks, message, event);
-    if (problem !== undefined) {
-      this.logger.warn({ routingKey: message.routingKey, problem }, 'dropped a malformed task event');
-      acks.done(message);
-      return;
-    }
-    try {
-      const record = await this.store.apply(event as TaskEvent);
-      if (isFinishingEvent(event as TaskEvent) && TERMINAL_STATES.includes(record.state)) this.taskStats.record(record);
-      await this.webhooks.taskChanged(record);
-      if (startedAfterCancel(event as TaskEvent, record)) this.renotifyCancel(record);
-      acks.done(message);
-    } catch (error) {
-      this.logger.error({ routingKey: message.routingKey, err: (error as Error).message }, 'result store refused an event; requeueing it');
-      await sleep(STORE_ERROR_PAUSE_MS, this.closing.signal).catch(() => {});
-      await acks.requeue(message);
-    }
-  }
-
-  /** Records a progress report and acknowledges it; never throws (a report the store refused is dropped: a newer one follows). */
-  private async recordProgress(acks: BatchedAcks, message: AMQPMessage, event: unknown): Promise<void> {
-    const problem = taskProgressEventProblem(event);
-    if (problem !== undefined) this.logger.warn({ routingKey: message.routingKey, problem }, 'dropped a malformed progress event');
-    else await this.store.recordProgress(event as TaskProgressEvent).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'result store refused a progress event'));
-    acks.done(message);
   }
 
   /** Sends a cancelled task's notice again (a worker started it after the first); never throws. */
@@ -414,9 +360,4 @@ function requestOf(message: AMQPMessage): KeeperRequest {
     throw new KeeperRequestError('bad_request', `a keeper request must be JSON: ${(error as Error).message}`);
   }
   return parseKeeperRequest(body);
-}
-
-/** Events that end a task (a retrying attempt does not). */
-function isFinishingEvent(event: TaskEvent): boolean {
-  return event.kind === 'succeeded' || event.kind === 'failed' || event.kind === 'dead';
 }

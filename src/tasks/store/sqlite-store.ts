@@ -7,10 +7,10 @@
  * cost of FULL (one fsync per commit) off the hot path, applies made in one event-loop turn are
  * committed together in one transaction (each task row written once per batch), much as the broker's message
  * store groups its fsyncs: throughput grows with load instead of being capped by fsync latency. A round
- * starts at least commitIntervalMs after the previous one (5 ms by default): under a steady trickle of
- * events (a worker at concurrency 1) rounds of one or two events would each write a dozen WAL pages
- * and fsync them, so waiting a few milliseconds for more saves most of that disk and kernel work; an
- * apply after a quiet spell still commits at once.
+ * starts at least commitIntervalMs after the previous one (COMMIT_ROUND_SPACING_MS by default): under a
+ * steady trickle of events (a worker at concurrency 1) rounds of one or two events would each write a
+ * dozen WAL pages and fsync them, so waiting a few milliseconds for more saves most of that disk and
+ * kernel work; an apply after a quiet spell still commits at once.
  *
  * Layout (sqlite-task-schema.ts, version 2 in PRAGMA user_version): a tasks row per task, and a
  * task_events row per distinct event in a WITHOUT ROWID table keyed by the columns that identify an
@@ -18,7 +18,8 @@
  *
  * CPU per event: a round writes only the columns of a task row that changed (sqlite-task-writer.ts),
  * and the records of unfinished tasks stay in memory between rounds (recent-records.ts), so a task's
- * later events neither read nor parse its row again. Those records are shared, not copied, between
+ * later events neither read nor parse its row again; a task's first event does not look for a row
+ * either, it inserts one unless one exists. Those records are shared, not copied, between
  * rounds and with the transitions (which never change a record they are given); a record the store
  * keeps goes out to a caller as a copy.
  */
@@ -41,8 +42,23 @@ import { SQLITE_DELETE_FINISHED_DELIVERIES, SqliteWebhookDeliveries } from './sq
 /** Most events committed in one transaction; more wait for the next round. */
 const APPLY_BATCH_MAX = 1000;
 
-/** Least time from one commit round's start to the next one's, by default (see the header comment). */
-const COMMIT_INTERVAL_DEFAULT_MS = 5;
+/**
+ * Least time from the start of one commit round to the start of the next, by default (commitIntervalMs).
+ * Under load, rounds back to back would each commit what arrived during the previous one's fsync; spaced a little further apart,
+ * each commits more events, and the cost of a commit (the WAL write of every page it changed, the
+ * fsync, the hot index pages each round writes again) is shared by more of them (keeper thread at
+ * 100 000 queued tasks: about 41 -> 38 us of CPU per task). An apply after a quiet spell still commits
+ * in the next event-loop turn; under load, an apply waits at most this long more for its commit (its
+ * ack, and the record's visibility to get and list); 16 ms saved nothing more.
+ */
+const COMMIT_ROUND_SPACING_MS = 8;
+
+/**
+ * Applies waiting that start a round at once, spacing or not: waiting serves to gather a batch, and
+ * with this many there is one. Without it the spacing would cap throughput at the applies a caller
+ * keeps in flight per spacing (the keeper's prefetch of 500 per 8 ms).
+ */
+const ROUND_WITHOUT_WAIT_APPLIES = 400;
 
 /**
  * Records of unfinished tasks kept between rounds (RecentRecords): enough for every task in flight in
@@ -58,16 +74,22 @@ export interface SqliteResultStoreOptions {
   synchronous?: SqliteSynchronous;
   /** How long a commit waits for another process holding the write lock (default 5000). */
   busyTimeoutMs?: number;
-  /** Least time from one commit round's start to the next one's (default 5 ms; 0: every event-loop turn). */
+  /** Least time from one commit round's start to the next one's under load (default 8 ms; 0: every event-loop turn). */
   commitIntervalMs?: number;
 }
 
 /** A task a batch of applies touches: its record as the row holds it, and as the batch leaves it. */
 interface TaskInBatch {
-  readonly stored: TaskRecord | undefined;
+  stored: TaskRecord | undefined;
   /** Characters of text in the row (RecentRecords' measure), at least. */
   chars: number;
   record: TaskRecord | undefined;
+  /**
+   * Set while the batch assumes, without having read it, that the task has no row yet (its first event
+   * is 'queued': the SELECT that would say so is skipped): the applies made on that assumption, to be
+   * made again over the row should the INSERT find one (a redelivery, a new run of a known task).
+   */
+  assumedNew: PendingApply[] | undefined;
 }
 
 interface PendingApply {
@@ -97,6 +119,9 @@ export class SqliteResultStore implements ResultStore {
   readonly #commitIntervalMs: number;
   /** performance.now() when the last commit round started. */
   #lastRoundAt = Number.NEGATIVE_INFINITY;
+  readonly #runRound = (): void => this.#commitRound();
+  /** The timer of a round scheduled after the spacing, if one is. */
+  #roundTimer: NodeJS.Timeout | undefined;
   #closed = false;
   /** Webhook deliveries, in the same file. */
   readonly webhooks: SqliteWebhookDeliveries;
@@ -107,7 +132,7 @@ export class SqliteResultStore implements ResultStore {
   constructor(path: string, options: SqliteResultStoreOptions = {}) {
     if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
     this.#db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
-    this.#commitIntervalMs = options.commitIntervalMs ?? COMMIT_INTERVAL_DEFAULT_MS;
+    this.#commitIntervalMs = options.commitIntervalMs ?? COMMIT_ROUND_SPACING_MS;
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     createTaskSchema(this.#db);
@@ -138,30 +163,38 @@ export class SqliteResultStore implements ResultStore {
     if (this.#closed) return Promise.reject(new Error('task result store is closed'));
     return new Promise((resolve, reject) => {
       this.#pending.push({ event, resolve, reject, record: undefined });
-      if (!this.#roundScheduled) {
-        this.#roundScheduled = true;
-        this.#scheduleRound();
-      }
+      if (!this.#roundScheduled) this.#scheduleRound();
+      else if (this.#roundTimer !== undefined && this.#pending.length >= ROUND_WITHOUT_WAIT_APPLIES) this.#roundNow();
     });
   }
 
-  /** Runs the next commit round once commitIntervalMs has passed since the last one started (after this turn's applies, at the soonest). */
+  /** Runs the next commit round in the next event-loop turn, or once commitIntervalMs after the last one started. */
   #scheduleRound(): void {
-    const wait = this.#lastRoundAt + this.#commitIntervalMs - performance.now();
-    if (wait > 0) setTimeout(() => this.#commitRound(), wait);
-    else setImmediate(() => this.#commitRound());
+    this.#roundScheduled = true;
+    const waitMs = this.#lastRoundAt + this.#commitIntervalMs - performance.now();
+    if (waitMs > 0 && this.#pending.length < ROUND_WITHOUT_WAIT_APPLIES) this.#roundTimer = setTimeout(this.#runRound, waitMs);
+    else setImmediate(this.#runRound);
+  }
+
+  /** Brings a round waiting for the spacing forward to the next turn. */
+  #roundNow(): void {
+    clearTimeout(this.#roundTimer);
+    this.#roundTimer = undefined;
+    setImmediate(this.#runRound);
   }
 
   /** Commits the pending applies, up to APPLY_BATCH_MAX, in one transaction; schedules the rest. */
   #commitRound(): void {
+    clearTimeout(this.#roundTimer);
+    this.#roundTimer = undefined;
     if (this.#pending.length === 0) {
       this.#roundScheduled = false;
       return;
     }
     this.#lastRoundAt = performance.now();
     const batch = this.#pending.splice(0, APPLY_BATCH_MAX);
-    this.#roundScheduled = this.#pending.length > 0;
-    if (this.#roundScheduled) this.#scheduleRound();
+    this.#roundScheduled = false;
+    if (this.#pending.length > 0) this.#scheduleRound();
     let tasks: Map<string, TaskInBatch>;
     try {
       tasks = this.#applyBatch.immediate(batch);
@@ -176,9 +209,10 @@ export class SqliteResultStore implements ResultStore {
 
   /**
    * Applies a batch of events; the caller holds the write lock (an open transaction). Each task's row is
-   * read once and written once per batch, however many of its events the batch holds (a busy keeper
-   * sees a task's queued, started and succeeded events together), and only the columns that changed
-   * are written. A statement that fails fails the whole transaction, and every apply of the batch
+   * read at most once and written once per batch, however many of its events the batch holds (a busy
+   * keeper sees a task's queued, started and succeeded events together), and only the columns that
+   * changed are written. A task whose first event is 'queued' is assumed new, unless kept, so a new
+   * task costs one INSERT and no SELECT (#writeAssumedNew). A statement that fails fails the whole transaction, and every apply of the batch
    * rejects (the keeper then requeues the events).
    */
   #applyInTransaction(batch: readonly PendingApply[]): Map<string, TaskInBatch> {
@@ -188,23 +222,54 @@ export class SqliteResultStore implements ResultStore {
       const { event } = pending;
       let task = tasks.get(event.id);
       if (task === undefined) {
-        task = this.#taskInBatch(event.id);
+        task = this.#taskInBatch(event);
         tasks.set(event.id, task);
       }
-      if (event.kind === 'progress') {
-        // A progress report changes only the progress of a known task, and is not kept in the history.
-        task.record = applyProgress(task.record, event) ?? task.record;
-      } else {
-        task.record = applyEvent(task.record, event) ?? task.record;
-        assert(task.record !== undefined, 'applyEvent left an unknown task without a record');
-        this.#insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, eventBody(event));
-      }
-      pending.record = task.record;
+      task.assumedNew?.push(pending);
+      this.#applyTo(task, pending);
+      if (event.kind !== 'progress') this.#insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, eventBody(event));
     }
     for (const task of tasks.values()) {
-      if (task.record !== task.stored && task.record !== undefined) task.chars += this.#taskWriter.write(task.stored, task.record);
+      if (task.assumedNew !== undefined) this.#writeAssumedNew(task);
+      else if (task.record !== task.stored && task.record !== undefined) task.chars += this.#taskWriter.write(task.stored, task.record);
     }
     return tasks;
+  }
+
+  /** Applies one event or progress report to the record the batch holds for its task. */
+  #applyTo(task: TaskInBatch, pending: PendingApply): void {
+    const { event } = pending;
+    if (event.kind === 'progress') {
+      // A progress report changes only the progress of a known task, and is not kept in the history.
+      task.record = applyProgress(task.record, event) ?? task.record;
+    } else {
+      task.record = applyEvent(task.record, event) ?? task.record;
+      assert(task.record !== undefined, 'applyEvent left an unknown task without a record');
+    }
+    pending.record = task.record;
+  }
+
+  /**
+   * Writes a task the batch assumed to have no row: one INSERT that does nothing when a row exists.
+   * Only then is the row read, and the batch's applies of the task made again over it, so the row and
+   * every answer end up exactly as if it had been read first.
+   */
+  #writeAssumedNew(task: TaskInBatch): void {
+    const applies = task.assumedNew;
+    const record = task.record;
+    assert(applies !== undefined && record !== undefined, 'a task assumed new has a record from its first state event');
+    task.assumedNew = undefined;
+    const inserted = this.#taskWriter.insertIfAbsent(record);
+    if (inserted !== undefined) {
+      task.chars = inserted;
+      return;
+    }
+    const row = this.#selectTask.get(record.id);
+    assert(row !== undefined, 'the INSERT found a row the SELECT does not');
+    task.stored = task.record = fromTaskRow(row);
+    task.chars = taskRowChars(row);
+    for (const pending of applies) this.#applyTo(task, pending);
+    if (task.record !== task.stored) task.chars += this.#taskWriter.write(task.stored, task.record);
   }
 
   /**
@@ -215,13 +280,20 @@ export class SqliteResultStore implements ResultStore {
     return record !== undefined && this.#recent.holds(record) ? { ...record } : record;
   }
 
-  /** Task `id` as its row holds it: from the records kept since an earlier round (not copied: transitions never change a record), or read. */
-  #taskInBatch(id: string): TaskInBatch {
-    const recent = this.#recent.get(id);
-    if (recent !== undefined) return { stored: recent.record, chars: recent.chars, record: recent.record };
-    const row = this.#selectTask.get(id);
+  /**
+   * The task of `first`, its first event in the batch, as its row holds it: from the records kept since
+   * an earlier round (not copied: transitions never change a record), or else, for a 'queued' event,
+   * assumed to have no row (nearly always a new task; #writeAssumedNew checks), or read. Other events
+   * of a task not kept mostly find its row (a task queued long ago, its record dropped since), where
+   * the INSERT would be wasted; and a progress report must not make a record of an unknown task.
+   */
+  #taskInBatch(first: TaskEvent | TaskProgressEvent): TaskInBatch {
+    const recent = this.#recent.get(first.id);
+    if (recent !== undefined) return { stored: recent.record, chars: recent.chars, record: recent.record, assumedNew: undefined };
+    if (first.kind === 'queued') return { stored: undefined, chars: 0, record: undefined, assumedNew: [] };
+    const row = this.#selectTask.get(first.id);
     const stored = row === undefined ? undefined : fromTaskRow(row);
-    return { stored, chars: row === undefined ? 0 : taskRowChars(row), record: stored };
+    return { stored, chars: row === undefined ? 0 : taskRowChars(row), record: stored, assumedNew: undefined };
   }
 
   /** Forgets the records kept when another connection (another keeper on this file) has committed since this store last did. */

@@ -15,12 +15,24 @@ const UPDATE_STATEMENTS_MAX = 256;
 export class SqliteTaskWriter {
   readonly #db: Database.Database;
   readonly #insert: Database.Statement<[SqlValue[]]>;
+  readonly #insertIfAbsent: Database.Statement<[SqlValue[]]>;
   /** UPDATE statements by the set of columns they write (bit i: UPDATABLE_TASK_COLUMNS[i]). */
   readonly #updates = new Map<number, Database.Statement<[SqlValue[]]>>();
 
   constructor(db: Database.Database) {
     this.#db = db;
-    this.#insert = db.prepare<[SqlValue[]]>(`INSERT INTO tasks (${TASK_COLUMNS.join(', ')}) VALUES (${TASK_COLUMNS.map(() => '?').join(', ')})`);
+    const insert = `INSERT INTO tasks (${TASK_COLUMNS.join(', ')}) VALUES (${TASK_COLUMNS.map(() => '?').join(', ')})`;
+    this.#insert = db.prepare<[SqlValue[]]>(insert);
+    this.#insertIfAbsent = db.prepare<[SqlValue[]]>(`${insert} ON CONFLICT (id) DO NOTHING`);
+  }
+
+  /**
+   * Inserts the row of `record` unless its task has a row already; returns how many characters of
+   * text it wrote, or undefined when a row was there (and is left as it was).
+   */
+  insertIfAbsent(record: TaskRecord): number | undefined {
+    const values = taskRowValues(record);
+    return this.#insertIfAbsent.run(values).changes === 0 ? undefined : textChars(values);
   }
 
   /**

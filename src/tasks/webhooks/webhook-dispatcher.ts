@@ -87,12 +87,17 @@ export class WebhookDispatcher {
 
   /**
    * Called with every record the keeper stored: a finished task with a callbackUrl gets its run's
-   * delivery (once; later calls for the same run change nothing). Throws when the store does, so the
-   * keeper requeues the event instead of losing the delivery.
+   * delivery (once; later calls for the same run change nothing). Rejects when the store does, so the
+   * keeper requeues the event instead of losing the delivery. Returns undefined, not a promise, when
+   * the record needs no delivery (nearly every event): the keeper then goes on at once.
    */
-  async taskChanged(record: TaskRecord): Promise<void> {
+  taskChanged(record: TaskRecord): Promise<void> | undefined {
     const requested = record.options.callbackUrl;
-    if (requested === undefined || !TERMINAL_STATES.includes(record.state)) return;
+    if (requested === undefined || !TERMINAL_STATES.includes(record.state)) return undefined;
+    return this.addDelivery(record, requested);
+  }
+
+  private async addDelivery(record: TaskRecord, requested: string): Promise<void> {
     let url: string;
     try {
       url = parseCallbackUrl(requested);

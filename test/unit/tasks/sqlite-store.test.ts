@@ -128,3 +128,43 @@ test('records handed out are the caller\'s: changing one changes neither the sto
     await store.close();
   }
 });
+
+test('a task\'s events meet a row the store did not know of: the batch ends as if the row had been read first', async () => {
+  const path = newFile();
+  const [first, second] = [new SqliteResultStore(path), new SqliteResultStore(path)];
+  try {
+    const [queued, started, succeeded] = runEvents({ id: 't1', run: 1, attempts: 1, outcome: 'succeeded', payload: { big: 'p' }, startAt: 1_000 });
+    assert.ok(queued !== undefined && started !== undefined && succeeded !== undefined);
+    const stored = await first.apply(queued);
+    // The second store keeps no record of t1 and takes the redelivered 'queued' for a new task's: the
+    // batch's three events meet the row the first store wrote only at the INSERT.
+    const [again, running, finished] = await Promise.all([second.apply(structuredClone(queued)), second.apply(started), second.apply(succeeded)]);
+    assert.deepEqual(again, stored);
+    assert.deepEqual([running.state, running.payload, running.createdAt], ['running', { big: 'p' }, 1_000]);
+    assert.deepEqual([finished.state, finished.payload, finished.options], ['succeeded', { big: 'p' }, queued.options]);
+    assert.deepEqual(await second.get('t1'), finished);
+    assert.deepEqual(await first.get('t1'), finished);
+    // A redelivered 'queued' of the finished (and forgotten) task leaves it finished, and answers so.
+    assert.deepEqual(await second.apply(structuredClone(queued)), finished);
+    assert.deepEqual((await second.history('t1')).map((event) => event.kind), ['queued', 'started', 'succeeded']);
+  } finally {
+    await Promise.all([first.close(), second.close()]);
+  }
+});
+
+test('a new task\'s events in one batch make one row, and a progress report of an unknown task makes none', async () => {
+  const path = newFile();
+  const store = new SqliteResultStore(path);
+  try {
+    const [queued, started] = runEvents({ id: 't1', run: 1, attempts: 1, outcome: 'running', payload: 'p', startAt: 1_000 });
+    assert.ok(queued !== undefined && started !== undefined);
+    const progress = { protocol: queued.protocol, kind: 'progress', id: 'unknown', name: 'resize', run: 1, attempt: 1, at: 2_000, progress: 5 } as const;
+    const [record, , nothing] = await Promise.all([store.apply(started), store.apply(queued), store.recordProgress(progress)]);
+    assert.equal(record.state, 'running');
+    assert.equal(nothing, undefined);
+    assert.deepEqual(await store.get('t1'), await store.apply(structuredClone(started)));
+    assert.equal(await store.get('unknown'), undefined);
+  } finally {
+    await store.close();
+  }
+});
