@@ -64,7 +64,13 @@ export class KeeperEvents {
       return this.#settle(acks, message);
     }
     const taskEvent = event as TaskEvent;
-    this.options.store.apply(taskEvent).then(
+    let applying: Promise<TaskRecord>;
+    try {
+      applying = this.options.store.apply(taskEvent);
+    } catch (error) {
+      return this.#refused(acks, message, error);
+    }
+    applying.then(
       (record) => this.#applied(acks, message, taskEvent, record),
       (error: unknown) => this.#refused(acks, message, error),
     );
@@ -99,7 +105,12 @@ export class KeeperEvents {
   }
 
   #delivered(acks: BatchedAcks, message: AMQPMessage, event: TaskEvent, record: TaskRecord): void {
-    if (startedAfterCancel(event, record)) this.options.renotifyCancel(record);
+    try {
+      if (startedAfterCancel(event, record)) this.options.renotifyCancel(record);
+    } catch (error) {
+      // The event is recorded whatever became of the notice: it is acknowledged all the same.
+      this.options.logger.warn({ err: String(error) }, 'could not send a cancel notice again');
+    }
     this.#settle(acks, message);
   }
 
@@ -109,6 +120,8 @@ export class KeeperEvents {
     void sleep(STORE_ERROR_PAUSE_MS, this.options.closing)
       .catch(() => {})
       .then(() => acks.requeue(message))
+      // A requeue that fails (the channel is gone) leaves the message to the broker, which requeues it itself.
+      .catch((requeueError: unknown) => this.options.logger.debug({ err: String(requeueError) }, 'could not requeue a refused event'))
       .finally(() => this.#ended());
   }
 

@@ -47,6 +47,9 @@ export const TASK_QUEUE_ARGUMENTS = { 'x-max-priority': TASK_PRIORITY_MAX + 1 } 
 /** Content type of task bodies, events and replies. */
 export const TASK_CONTENT_TYPE = 'application/json';
 
+/** The AMQP type property of a task's reply (section 5.2), which tells it apart from progress messages. */
+export const TASK_REPLY_TYPE = 'result';
+
 /** Header names of a task message. */
 export const TaskHeader = {
   protocol: 'x-task-protocol',

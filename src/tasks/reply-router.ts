@@ -9,7 +9,7 @@ import type { AMQPMessage } from '@cloudamqp/amqp-client';
 import type { Logger } from '../util/logger.js';
 import type { ClientLink } from './client-link.js';
 import type { KeeperReply } from './keeper-protocol.js';
-import { TASK_PROTOCOL_VERSION, type TaskReply } from './protocol.js';
+import { TASK_PROTOCOL_VERSION, TASK_REPLY_TYPE, type TaskReply } from './protocol.js';
 import { KeeperRequestError } from './task-errors.js';
 import { ProgressListeners } from './client-progress.js';
 import { PROGRESS_MESSAGE_TYPE } from './task-progress.js';
@@ -42,11 +42,13 @@ export class ReplyRouter {
   readonly deliver = (message: AMQPMessage): void => {
     const { correlationId, type } = message.properties;
     const { body: raw } = message;
-    // A reply for a task nobody waits for (yet), and the first for it: kept unparsed. Anything else is
-    // parsed now, as is a second reply for a task: a malformed one must not displace a good one.
+    // A worker's reply (type 'result') for a task nobody waits for (yet), and the first for it: kept
+    // unparsed. Anything else is parsed now: a second reply for a task (a malformed one must not
+    // displace a good one), and a keeper's answer that came after its request gave up (dropped, so it
+    // takes no place among the kept replies).
     if (
       correlationId !== undefined &&
-      type !== PROGRESS_MESSAGE_TYPE &&
+      type === TASK_REPLY_TYPE &&
       raw !== null &&
       raw.length > 0 &&
       !this.requests.has(correlationId) &&

@@ -10,7 +10,7 @@
 import type { AMQPChannel, AMQPMessage } from '@cloudamqp/amqp-client';
 import type { Logger } from '../util/logger.js';
 import { randomUUID } from 'node:crypto';
-import { KEEPER_REQUESTS_QUEUE, TASK_CONTENT_TYPE, TASK_PROTOCOL_VERSION, type TaskReply } from './protocol.js';
+import { KEEPER_REQUESTS_QUEUE, TASK_CONTENT_TYPE, TASK_PROTOCOL_VERSION, TASK_REPLY_TYPE, type TaskReply } from './protocol.js';
 import {
   CANCELLED_REMEMBER_MS,
   TASK_CONTROL_EXCHANGE,
@@ -153,6 +153,6 @@ export async function replyCancelled(channel: AMQPChannel, message: AMQPMessage,
   const replyTo = message.properties.replyTo;
   if (replyTo === undefined || replyTo === '') return;
   const reply: TaskReply = { protocol: TASK_PROTOCOL_VERSION, id: task.id, name: task.name, state: 'cancelled', attempt: task.attempt, error: cancelledTaskError() };
-  const properties = { contentType: TASK_CONTENT_TYPE, type: 'result', correlationId: replyCorrelationId(message, task) };
+  const properties = { contentType: TASK_CONTENT_TYPE, type: TASK_REPLY_TYPE, correlationId: replyCorrelationId(message, task) };
   await channel.basicPublish('', replyTo, JSON.stringify(reply), properties);
 }

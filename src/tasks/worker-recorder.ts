@@ -7,6 +7,7 @@
 import type { AMQPChannel, AMQPMessage, AMQPProperties, Field } from '@cloudamqp/amqp-client';
 import {
   TASK_CONTENT_TYPE,
+  TASK_REPLY_TYPE,
   TASK_EVENTS_EXCHANGE,
   TASK_PROTOCOL_VERSION,
   TaskHeader,
@@ -136,7 +137,7 @@ export class OutcomeRecorder {
     if (replyTo === undefined || replyTo === '') return undefined;
     const chosen = message.properties.headers?.[TaskHeader.replyCorrelationId];
     const correlationId = typeof chosen === 'string' && chosen !== '' ? chosen : task.id;
-    return this.publish('', replyTo, body, { contentType: TASK_CONTENT_TYPE, type: 'result', correlationId });
+    return this.publish('', replyTo, body, { contentType: TASK_CONTENT_TYPE, type: TASK_REPLY_TYPE, correlationId });
   }
 
   /** Every publish of the recorder: the writes of one event-loop turn leave in one system call. */

@@ -7,8 +7,9 @@
  * columns, so every event was written to two B-trees. The body of an event row holds the event's JSON
  * without the key columns (task id, kind, run, attempt, time), which the row already has: the history
  * is most of the file, and every byte of it is written twice (WAL, then checkpoint) at each commit.
- * Bodies a version 1 file holds (whole events) stay as they are: reading puts the key columns back
- * over whatever the body holds, which gives the same event either way.
+ * Bodies a version 1 file holds (whole events) stay as they are: reading takes the key columns from
+ * the row, and a whole event's own copies of them (the same values, since they were its key) come
+ * after and win, which gives the same event either way.
  */
 import type Database from 'better-sqlite3';
 import type { TaskEvent } from '../protocol.js';

@@ -84,6 +84,29 @@ test('commit rounds are at least commitIntervalMs apart, but an apply after a qu
   await store.close();
 });
 
+test('enough waiting applies start a round at once, whatever the spacing', async () => {
+  const store = new SqliteResultStore(newFile(), { commitIntervalMs: 5_000 });
+  await store.apply(taskEvent('queued', 'many-0'));
+  const started = performance.now();
+  await Promise.all(Array.from({ length: 400 }, (_, index) => store.apply(taskEvent('queued', `many-${index + 1}`))));
+  assert.ok(performance.now() - started < 2_500, 'the 400 applies did not wait out the 5 s spacing');
+  await store.close();
+});
+
+test('close commits the applies that wait for the spacing', async () => {
+  const path = newFile();
+  const store = new SqliteResultStore(path, { commitIntervalMs: 5_000 });
+  await store.apply(taskEvent('queued', 'spaced'));
+  const waiting = store.apply(taskEvent('started', 'spaced'));
+  const started = performance.now();
+  await store.close();
+  assert.equal((await waiting).state, 'running');
+  assert.ok(performance.now() - started < 2_500, 'close did not wait out the spacing');
+  const reopened = new SqliteResultStore(path);
+  assert.equal((await reopened.get('spaced'))?.state, 'running');
+  await reopened.close();
+});
+
 test('a newer schema version is refused', async () => {
   const path = newFile();
   await new SqliteResultStore(path).close();
