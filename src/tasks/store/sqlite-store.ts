@@ -66,6 +66,28 @@ const ROUND_WITHOUT_WAIT_APPLIES = 400;
  */
 const RECENT_RECORD_LIMITS = { records: 10_000, chars: 16 * 1024 * 1024 };
 
+/** What enableWal waits on between tries (nothing ever wakes it: each wait runs its full time). */
+const WAL_RETRY_PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Puts the file in WAL mode. Connections opening a new file at the same moment (two keepers starting
+ * together) race to switch it, and SQLite answers SQLITE_BUSY at once to one that needs the switch while
+ * another holds the file, without waiting on the busy timeout; so the switch is tried again, a few
+ * milliseconds apart, until `timeoutMs` has passed. A file already in WAL mode needs no switch.
+ */
+function enableWal(db: Database.Database, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw error;
+      Atomics.wait(WAL_RETRY_PAUSE, 0, 0, 5);
+    }
+  }
+}
+
 /** How hard a commit waits for the disk: FULL (the default) survives power loss, NORMAL only a crash. */
 export type SqliteSynchronous = 'FULL' | 'NORMAL';
 
@@ -133,7 +155,7 @@ export class SqliteResultStore implements ResultStore {
     if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
     this.#db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
     this.#commitIntervalMs = options.commitIntervalMs ?? COMMIT_ROUND_SPACING_MS;
-    this.#db.pragma('journal_mode = WAL');
+    enableWal(this.#db, options.busyTimeoutMs ?? 5000);
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     createTaskSchema(this.#db);
     this.#selectTask = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')} FROM tasks WHERE id = ?`);

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { once } from 'node:events';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteResultStore, openResultStore } from '../../../src/tasks/store/index.js';
+import { startModuleWorker } from '../../../src/util/module-worker.js';
 import { resultStoreConformance } from './result-store-conformance.js';
 import { runEvents, taskEvent } from './task-events.js';
 
@@ -105,6 +107,20 @@ test('close commits the applies that wait for the spacing', async () => {
   const reopened = new SqliteResultStore(path);
   assert.equal((await reopened.get('spaced'))?.state, 'running');
   await reopened.close();
+});
+
+test('stores opening one new file at the same moment all open it (the switch to WAL mode is retried)', async () => {
+  // Two connections switching a new file to WAL mode at once: SQLite answers one of them SQLITE_BUSY at
+  // once (no busy timeout), in about one race in twelve here; 60 races all have to succeed.
+  for (let race = 0; race < 60; race++) {
+    const path = newFile();
+    const ready = new Int32Array(new SharedArrayBuffer(4));
+    const threads = [0, 1].map(() => startModuleWorker(import.meta.url, 'open-store-worker', { path, ready, threads: 2 }));
+    const exits = threads.map((thread) => once(thread, 'exit'));
+    const outcomes = await Promise.all(threads.map(async (thread) => String((await once(thread, 'message'))[0])));
+    assert.deepEqual(outcomes, ['ok', 'ok'], `race ${race}`);
+    await Promise.all(exits);
+  }
 });
 
 test('a newer schema version is refused', async () => {
