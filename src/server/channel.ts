@@ -23,14 +23,8 @@ import { PublisherConfirms } from './publisher-confirms.js';
 import type { ResourceAccess } from '../broker/access-control.js';
 import type { ChannelInfo, UnackedMessageInfo } from '../broker/connection-info.js';
 import { AckTimeoutWatch } from './ack-timeout.js';
+import { ChannelTransaction } from './channel-transaction.js';
 import { Unacked, requeueDeliveries, type UnackedDelivery } from './unacked.js';
-
-/** A publish held back until tx.commit, already routed (RabbitMQ routes at publish time too). */
-interface PendingPublish {
-  queues: Queue[];
-  message: Message;
-  mandatory: boolean;
-}
 
 /** An open channel. */
 export class Channel implements ConsumerHost, ReplyTarget {
@@ -49,9 +43,8 @@ export class Channel implements ConsumerHost, ReplyTarget {
   private channelPrefetchCount = 0;
   /** Set by confirm.select. */
   private confirms: PublisherConfirms | undefined;
-  private txMode = false;
-  private txPublishes: PendingPublish[] = [];
-  private txSettlements: { deliveries: UnackedDelivery[]; requeue: boolean | 'ack' }[] = [];
+  /** Set by tx.select. */
+  private transaction: ChannelTransaction | undefined;
   private lastDeclaredQueue: string | undefined;
   /**
    * Consumer deliveries not yet settled, including acks held in an open transaction: what the
@@ -115,7 +108,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
   info(): ChannelInfo {
     return {
       number: this.number, prefetchCount: this.consumerPrefetchCount, globalPrefetchCount: this.channelPrefetchCount,
-      confirm: this.confirms !== undefined, transactional: this.txMode, messagesUnacknowledged: this.unacked.size,
+      confirm: this.confirms !== undefined, transactional: this.transaction !== undefined, messagesUnacknowledged: this.unacked.size,
       messagesUnconfirmed: this.confirms?.unconfirmedCount ?? 0,
       consumers: [...this.consumers.values()].map((consumer) => ({
         consumerTag: consumer.consumerTag, queue: consumer.queue.name, ackRequired: !consumer.noAck,
@@ -372,8 +365,8 @@ export class Channel implements ConsumerHost, ReplyTarget {
       return;
     }
     if (this.holdDelayed(exchange, message)) return;
-    if (this.txMode) {
-      this.txPublishes.push({ queues: [...this.vhost.route(exchange, message, this.routed)], message, mandatory });
+    if (this.transaction !== undefined) {
+      this.transaction.holdPublish({ queues: [...this.vhost.route(exchange, message, this.routed)], message, mandatory });
       return;
     }
     this.route(exchange, message, mandatory);
@@ -529,8 +522,8 @@ export class Channel implements ConsumerHost, ReplyTarget {
   }
 
   private settle(deliveries: UnackedDelivery[], requeue: boolean | 'ack'): void {
-    if (this.txMode) {
-      this.txSettlements.push({ deliveries, requeue });
+    if (this.transaction !== undefined) {
+      this.transaction.holdSettlement(deliveries, requeue);
       return;
     }
     this.apply(deliveries, requeue);
@@ -560,7 +553,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
   }
 
   private onConfirmSelect(nowait: boolean): void {
-    if (this.txMode) throw preconditionFailed('cannot switch from tx to confirm mode');
+    if (this.transaction !== undefined) throw preconditionFailed('cannot switch from tx to confirm mode');
     const isOpen = (): boolean => !this.closing && !this.closed;
     this.confirms ??= new PublisherConfirms({
       get open() {
@@ -578,40 +571,28 @@ export class Channel implements ConsumerHost, ReplyTarget {
 
   private onTxSelect(): void {
     if (this.confirms !== undefined) throw preconditionFailed('cannot switch from confirm to tx mode');
-    this.txMode = true;
+    this.transaction ??= new ChannelTransaction();
     this.send({ name: 'txSelectOk' });
   }
 
   private onTxCommit(): void {
-    if (!this.txMode) throw preconditionFailed('channel is not transactional');
-    const publishes = this.txPublishes;
-    const settlements = this.txSettlements;
-    this.txPublishes = [];
-    this.txSettlements = [];
-    let persisted = false;
-    for (const { queues, message, mandatory } of publishes) persisted = this.deliverRouted(queues, message, mandatory) || persisted;
-    for (const { deliveries, requeue } of settlements) {
-      this.apply(deliveries, requeue);
-      persisted ||= deliveries.some((delivery) => delivery.entry.location !== undefined);
-    }
-    if (!persisted) {
-      this.send({ name: 'txCommitOk' });
-      return;
-    }
-    // As in RabbitMQ, commit-ok means the transaction's persistent messages and acks are on disk.
-    this.vhost.syncMessages((error) => {
-      if (this.closed || this.closing) return;
-      if (error === undefined) this.send({ name: 'txCommitOk' });
-      else this.connection.close(internalError(`could not write the transaction to disk: ${error.message}`));
+    if (this.transaction === undefined) throw preconditionFailed('channel is not transactional');
+    this.transaction.commit({
+      deliverRouted: (queues, message, mandatory) => this.deliverRouted(queues, message, mandatory),
+      apply: (deliveries, settlement) => this.apply(deliveries, settlement),
+      syncMessages: (done) => this.vhost.syncMessages(done),
+      committed: (error) => {
+        if (this.closed || this.closing) return;
+        if (error === undefined) this.send({ name: 'txCommitOk' });
+        else this.connection.close(internalError(`could not write the transaction to disk: ${error.message}`));
+      },
     });
   }
 
   private onTxRollback(): void {
-    if (!this.txMode) throw preconditionFailed('channel is not transactional');
-    this.txPublishes = [];
+    if (this.transaction === undefined) throw preconditionFailed('channel is not transactional');
     // Rolled-back acknowledgements leave their deliveries unacknowledged, as before the acks.
-    for (const { deliveries } of this.txSettlements) this.unacked.restore(deliveries);
-    this.txSettlements = [];
+    this.unacked.restore(this.transaction.discard());
     this.send({ name: 'txRollbackOk' });
   }
 
@@ -622,9 +603,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
     this.ackTimeouts.stop();
     this.directReply.cancel();
     const pending = this.unacked.take(0, true);
-    for (const { deliveries } of this.txSettlements) pending.push(...deliveries);
-    this.txSettlements = [];
-    this.txPublishes = [];
+    if (this.transaction !== undefined) pending.push(...this.transaction.discard());
     pending.sort((a, b) => a.entry.sequence - b.entry.sequence);
     for (const { consumer } of pending) if (consumer !== undefined) consumer.unackedCount--;
     this.consumerUnackedCount = 0;
