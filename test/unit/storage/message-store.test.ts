@@ -164,13 +164,19 @@ test('changes made while a round is in flight get a round of their own without a
   assert.equal(next.openQueue('/', 'q').recovery.messages.length, 2);
 });
 
-test('syncAppended() fsyncs appended messages; the acks of its round are written at once and fsynced by sync()', async () => {
+/** A store over a fresh directory (fsyncs counted) whose queue 'q' holds one message, fsynced. */
+async function storeWithSyncedMessage(autoSyncIntervalMs: number) {
   const data = temporaryDirectory(cleanups);
   const faulty = faultyFs();
-  const store = openStore(data, faulty, { autoSyncIntervalMs: 60_000 });
+  const store = openStore(data, faulty, { autoSyncIntervalMs });
   const { store: queue } = store.openQueue('/', 'q');
   const first = queue.append(message('first'));
   await synced(store);
+  return { data, faulty, store, queue, first };
+}
+
+test('syncAppended() fsyncs appended messages; the acks of its round are written at once and fsynced by sync()', async () => {
+  const { data, faulty, store, queue, first } = await storeWithSyncedMessage(60_000);
   const before = { ...faulty.counts };
   queue.ack(first);
   queue.append(message('second'));
@@ -184,12 +190,7 @@ test('syncAppended() fsyncs appended messages; the acks of its round are written
 });
 
 test('sync() fsyncs the acks that syncAppended() rounds only wrote', async () => {
-  const data = temporaryDirectory(cleanups);
-  const faulty = faultyFs();
-  const store = openStore(data, faulty, { autoSyncIntervalMs: 60_000 });
-  const { store: queue } = store.openQueue('/', 'q');
-  const first = queue.append(message('first'));
-  await synced(store);
+  const { faulty, store, queue, first } = await storeWithSyncedMessage(60_000);
   queue.ack(first);
   queue.append(message('second'));
   await appendsSynced(store);
@@ -200,12 +201,8 @@ test('sync() fsyncs the acks that syncAppended() rounds only wrote', async () =>
 });
 
 test('while syncAppended() rounds keep running, acks are fsynced again once autoSyncIntervalMs has passed', async () => {
-  const data = temporaryDirectory(cleanups);
-  const faulty = faultyFs();
-  const store = openStore(data, faulty, { autoSyncIntervalMs: 40 });
-  const { store: queue } = store.openQueue('/', 'q');
-  let previous = queue.append(message('m'));
-  await synced(store);
+  const { faulty, store, queue, first } = await storeWithSyncedMessage(40);
+  let previous = first;
   const before = { fdatasync: faulty.counts.fdatasync, rounds: store.stats.rounds };
   const startedAt = Date.now();
   while (Date.now() - startedAt < 200) {
