@@ -66,11 +66,13 @@ export const taskDetailPage: Page = async (root, { segments, signal }) => {
   let finished = false;
   const refresh = async (): Promise<void> => {
     const task = await getJson<TaskItem>(taskPath, signal);
+    // Both parts change together, so the page never shows a state its history does not list yet.
+    const table = await historyTable(taskPath, signal);
     finished = FINISHED.has(task.state);
     retry.disabled = task.state !== 'failed' && task.state !== 'dead';
     cancel.disabled = finished;
     replaceChildren(summary, taskFacts(task));
-    replaceChildren(history, await historyTable(taskPath, signal));
+    replaceChildren(history, table);
   };
   replaceChildren(root, el('h1', {}, 'Task ', el('span', { class: 'name' }, id)), el('div', { class: 'actions' }, retry, cancel), status,
     summary, section('State history', history));
