@@ -7,6 +7,9 @@
 import { assert } from '../util/assert.js';
 import { OPEN, readFully, writeFully, type StorageFs, type SyncCallback } from './storage-fs.js';
 
+/** A zero-filled buffer writeZeros writes from. */
+const ZEROS = Buffer.alloc(256 * 1024);
+
 interface Chunk {
   position: number;
   bytes: Buffer;
@@ -111,6 +114,21 @@ export class DurableFile implements SyncTarget {
       if (from < to) chunk.bytes.copy(result, from - position, from - chunk.position, to - chunk.position);
     }
     return result;
+  }
+
+  /**
+   * Writes `length` zero bytes at `position`, at or past the logical end: room made on disk ahead of
+   * later appends (see SegmentLog). The logical size does not change, and the zeros need no fsync of
+   * their own. Throws the write error.
+   */
+  writeZeros(position: number, length: number): void {
+    assert(position >= this.size, 'zeros over appended bytes');
+    const fd = this.open();
+    for (let done = 0; done < length; ) {
+      const bytes = Math.min(length - done, ZEROS.length);
+      writeFully(this.files, fd, ZEROS.subarray(0, bytes), position + done);
+      done += bytes;
+    }
   }
 
   /** Drops everything after `size`: bytes on disk and queued chunks alike. */

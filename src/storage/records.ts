@@ -68,6 +68,12 @@ export interface ScanResult {
   corrupt: CorruptRegion[];
   /** End of the last valid record: where a torn tail would be cut. */
   validEnd: number;
+  /**
+   * True when every byte after validEnd is zero (and there is at least one): the file ends in zeros,
+   * which is the room a segment log fills ahead of its appends (or a crash left after a size change),
+   * not a torn record. The run is also the last entry of `corrupt`, for callers that make no difference.
+   */
+  zeroTail: boolean;
 }
 
 /** Returns the payload length of a valid record at `at`, or -1 when there is none there. */
@@ -87,12 +93,13 @@ export function validRecordAt(data: Buffer, at: number, types: readonly number[]
  * known) reject almost every offset before a CRC is computed, and a random match of type and CRC has a
  * chance below 2^-32, so a resynchronised record is trustworthy.
  */
-function nextValidRecord(data: Buffer, at: number, types: readonly number[]): number {
+function nextValidRecord(data: Buffer, at: number, types: readonly number[], zerosFrom: number): number {
   if (data.length - at >= RECORD_HEADER_BYTES) {
     const skip = at + RECORD_HEADER_BYTES + data.readUInt32BE(at);
     if (skip < data.length && validRecordAt(data, skip, types) >= 0) return skip;
   }
-  for (let candidate = at + 1; candidate + RECORD_HEADER_BYTES <= data.length; candidate++) {
+  // A record's type byte is never zero, so none starts where its type byte would fall in the zeros at the end.
+  for (let candidate = at + 1; candidate + RECORD_HEADER_BYTES <= data.length && candidate + 8 < zerosFrom; candidate++) {
     if (validRecordAt(data, candidate, types) >= 0) return candidate;
   }
   return -1;
@@ -102,6 +109,7 @@ function nextValidRecord(data: Buffer, at: number, types: readonly number[]): nu
 export function scanRecords(data: Buffer, types: readonly number[]): ScanResult {
   const records: ScannedRecord[] = [];
   const corrupt: CorruptRegion[] = [];
+  const zerosFrom = zeroRunStart(data);
   let at = 0;
   while (at < data.length) {
     const length = validRecordAt(data, at, types);
@@ -111,13 +119,24 @@ export function scanRecords(data: Buffer, types: readonly number[]): ScanResult 
       at = payloadStart + length;
       continue;
     }
-    const next = nextValidRecord(data, at, types);
+    if (at >= zerosFrom) {
+      corrupt.push({ start: at, end: data.length });
+      return { records, corrupt, validEnd: at, zeroTail: true };
+    }
+    const next = nextValidRecord(data, at, types, zerosFrom);
     if (next < 0) {
       corrupt.push({ start: at, end: data.length });
-      return { records, corrupt, validEnd: at };
+      return { records, corrupt, validEnd: at, zeroTail: false };
     }
     corrupt.push({ start: at, end: next });
     at = next;
   }
-  return { records, corrupt, validEnd: at };
+  return { records, corrupt, validEnd: at, zeroTail: false };
+}
+
+/** Where the run of zero bytes that ends `data` starts (data.length when its last byte is not zero). */
+function zeroRunStart(data: Buffer): number {
+  let start = data.length;
+  while (start > 0 && data[start - 1] === 0) start--;
+  return start;
 }

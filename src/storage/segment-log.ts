@@ -30,6 +30,16 @@ const APPEND_BUFFER_KEPT_MAX_BYTES = 1024 * 1024;
  * order, so one read(2) then serves hundreds of small messages instead of one each.
  */
 const READ_BLOCK_BYTES = 64 * 1024;
+/**
+ * How far past its end the current segment is kept zero-filled, at most. An fdatasync after an append
+ * that grew the file must also commit the new size (and the blocks allocated for it) to the filesystem
+ * journal; one after writing over blocks already written only flushes the data, which here takes about
+ * half as long (16 KB: about 110 us against 220 us). So flush() writes zeros ahead of the appends, as far
+ * ahead as the segment already holds (a queue that writes little gets little room, one that writes
+ * much gets up to this) and never past the segment size. Recovery reads zeros after the last record
+ * as the end of the log (records.ts: no record type is 0).
+ */
+export const ZERO_FILL_AHEAD_MAX_BYTES = 1024 * 1024;
 const SEGMENT_FILE = /^(\d{8,})\.seg$/;
 const COMPANION_FILE = /^(\d{8,})(\.[a-z]+)$/;
 
@@ -101,6 +111,8 @@ export class SegmentLog {
   private readSegment: number | undefined;
   private readBlock: { segment: number; position: number; bytes: Buffer; used: boolean } | undefined;
   private startedNewSegment = false;
+  /** How far the current segment's file is known to hold written bytes (records or zeros). */
+  private zeroedEnd = 0;
 
   private constructor(
     readonly directory: string,
@@ -114,6 +126,8 @@ export class SegmentLog {
     const last = [...state.sizes.keys()].pop();
     if (last !== undefined && (state.sizes.get(last) as number) < options.segmentSizeBytes) {
       this.currentSegment = last;
+      // Zeros past the end recovery found are written again if needed (the recovered size is what is known).
+      this.zeroedEnd = state.sizes.get(last) as number;
     } else {
       this.currentSegment = this.createSegment();
       this.startedNewSegment = true;
@@ -238,6 +252,7 @@ export class SegmentLog {
       this.manifestPending = [];
       if (this.manifestRecords > 64 + 4 * this.segments.size) this.rewriteManifest();
     }
+    this.zeroFillAhead();
     for (const file of this.segments.values()) {
       if (!file.dirty) continue;
       file.write();
@@ -328,6 +343,26 @@ export class SegmentLog {
     }
   }
 
+  /**
+   * Keeps zeros written past the current segment's end (ZERO_FILL_AHEAD_MAX_BYTES), topping them up
+   * once less than half the room is left, so that most rounds write over blocks already written.
+   */
+  private zeroFillAhead(): void {
+    const file = this.currentFile();
+    if (!file.unwritten) return;
+    const end = file.size;
+    const ahead = Math.min(end, ZERO_FILL_AHEAD_MAX_BYTES, this.options.segmentSizeBytes - end);
+    if (ahead <= 0 || this.zeroedEnd - end >= ahead / 2) return;
+    const from = Math.max(this.zeroedEnd, end);
+    try {
+      file.writeZeros(from, end + ahead - from);
+      this.zeroedEnd = end + ahead;
+    } catch (error) {
+      // Only a speed-up: the appends go on without it (and their own write reports a full disk).
+      this.options.logger?.debug({ path: file.path, error: String(error) }, 'could not zero-fill ahead of appends');
+    }
+  }
+
   private rollover(notify = true): void {
     this.moveBufferToFile();
     const previous = this.currentSegment;
@@ -345,6 +380,7 @@ export class SegmentLog {
     const file = new DurableFile(this.options.fs, this.pathOf(segment), 0);
     // Created now, even if nothing is ever written to it, so that the manifest never lists a file that is absent.
     file.create();
+    this.zeroedEnd = 0;
     this.segments.set(segment, file);
     this.manifestPending.push(manifestRecord(RecordType.segmentCreated, segment));
     this.directoryDirty = true;
@@ -532,6 +568,9 @@ function replaySegment(
   for (const record of scan.records) {
     visitor.record(segment, record.offset, record.type, data.subarray(record.payloadStart, record.payloadEnd));
   }
+  // Zeros after the last record are the room zeroFillAhead made (or a crash left): no record was there.
+  // They stay: appends go over them.
+  if (scan.zeroTail) scan.corrupt.pop();
   for (const region of scan.corrupt) {
     recovery.droppedRecords++;
     const bytes = region.end - region.start;
@@ -541,6 +580,7 @@ function replaySegment(
       recovery.warnings.push(`${path}: ${bytes} corrupt bytes at offset ${region.start} skipped (at least one record lost)`);
     }
   }
+  if (scan.zeroTail) return scan.validEnd;
   if (!isLast || scan.validEnd === data.length) return data.length;
   // Later appends go after the last valid record, so the torn bytes must go or they would sit mid-log.
   const file = new DurableFile(options.fs, path, data.length);

@@ -19,11 +19,14 @@ export function temporaryDirectory(cleanups: (() => void)[]): string {
 /** A file system that counts sync calls and can be told to fail the next few. */
 export interface FaultyFs {
   fs: StorageFs;
-  counts: { fdatasync: number; fsync: number; fsyncSync: number; write: number; unlinkSync: number; unlink: number };
+  /** `write` counts writes of records; `zeroWrite` the zeros a segment log writes ahead of its appends. */
+  counts: { fdatasync: number; fsync: number; fsyncSync: number; write: number; zeroWrite: number; unlinkSync: number; unlink: number };
   /** Error codes the next fdatasync calls fail with, in order. */
   failSyncs: string[];
-  /** Error codes the next writeSync calls fail with, in order. */
+  /** Error codes the next writeSync calls of records fail with, in order. */
   failWrites: string[];
+  /** Error codes the next writeSync calls of zeros fail with, in order. */
+  failZeroWrites: string[];
   /** While true, fdatasync completions are held in `held` until the test runs them. */
   holdSyncs: boolean;
   held: (() => void)[];
@@ -37,12 +40,22 @@ function errno(code: string): NodeJS.ErrnoException {
 
 /** Wraps the real file system with counters and injected failures. */
 export function faultyFs(): FaultyFs {
-  const state: FaultyFs = { fs: nodeStorageFs, counts: { fdatasync: 0, fsync: 0, fsyncSync: 0, write: 0, unlinkSync: 0, unlink: 0 }, failSyncs: [], failWrites: [], holdSyncs: false, held: [] };
+  const state: FaultyFs = {
+    fs: nodeStorageFs,
+    counts: { fdatasync: 0, fsync: 0, fsyncSync: 0, write: 0, zeroWrite: 0, unlinkSync: 0, unlink: 0 },
+    failSyncs: [],
+    failWrites: [],
+    failZeroWrites: [],
+    holdSyncs: false,
+    held: [],
+  };
   state.fs = {
     ...nodeStorageFs,
     writeSync: (fd, buffer, offset, length, position) => {
-      state.counts.write++;
-      const code = state.failWrites.shift();
+      // No record is all zeros (its header holds a type, never 0), so this tells the two kinds of write apart.
+      const zeros = buffer.subarray(offset, offset + length).every((byte) => byte === 0);
+      state.counts[zeros ? 'zeroWrite' : 'write']++;
+      const code = (zeros ? state.failZeroWrites : state.failWrites).shift();
       if (code !== undefined) throw errno(code);
       return nodeStorageFs.writeSync(fd, buffer, offset, length, position);
     },

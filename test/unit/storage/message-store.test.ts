@@ -121,6 +121,25 @@ test('a write error (ENOSPC) reaches the callbacks; a later round writes the sam
   assert.deepEqual(recovery.warnings, []);
 });
 
+test('a failed zero-fill ahead of the appends (ENOSPC) fails nothing: the round succeeds and a later one fills', async () => {
+  const data = temporaryDirectory(cleanups);
+  const faulty = faultyFs();
+  const store = openStore(data, faulty);
+  const { store: queue } = store.openQueue('/', 'q');
+  queue.append(message('m0'));
+  faulty.failZeroWrites.push('ENOSPC');
+  assert.equal(await synced(store), undefined);
+  assert.equal(faulty.counts.zeroWrite, 1);
+  queue.append(message('m1'));
+  assert.equal(await synced(store), undefined);
+  assert.equal(faulty.counts.zeroWrite, 2, 'filled with the next appends');
+  await store.close();
+  const next = openStore(data, faultyFs());
+  const { recovery } = next.openQueue('/', 'q');
+  assert.deepEqual(recovery.messages.map((m) => bodyText(m.message)), ['m0', 'm1']);
+  assert.deepEqual(recovery.warnings, []);
+});
+
 test('a sync() with nothing to write calls back without any fsync', async () => {
   const data = temporaryDirectory(cleanups);
   const faulty = faultyFs();

@@ -1,6 +1,6 @@
 /**
- * The segment log: round trip, rollover, checked reads, deletion, and recovery from a torn tail, a
- * corrupt record, a corrupt length and a missing segment file.
+ * The segment log: round trip, rollover, checked reads, deletion, zero-filling ahead of appends, and
+ * recovery from a torn tail, a corrupt record, a corrupt length and a missing segment file.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,15 @@ import { afterEach, test } from 'node:test';
 import { RecordType, encodeRecord } from '../../../src/storage/records.js';
 import { locationOf, offsetOf, segmentOf } from '../../../src/storage/location.js';
 import type { MessageLocation } from '../../../src/broker/ports.js';
-import { SegmentLog, StorageCorruptionError, removeSegmentFiles, segmentFileName, type LogRecovery, type SegmentFiles } from '../../../src/storage/segment-log.js';
+import {
+  SegmentLog,
+  StorageCorruptionError,
+  ZERO_FILL_AHEAD_MAX_BYTES,
+  removeSegmentFiles,
+  segmentFileName,
+  type LogRecovery,
+  type SegmentFiles,
+} from '../../../src/storage/segment-log.js';
 import { nodeStorageFs } from '../../../src/storage/storage-fs.js';
 import { filesWith, flipByte, syncAll, temporaryDirectory } from './fixtures.js';
 
@@ -89,7 +97,7 @@ test('a truncated last record is cut off with a warning, and the log continues a
   await commit(first.log);
   first.log.close();
   const path = segmentPath(directory, 1);
-  truncateSync(path, statSync(path).size - 3);
+  truncateSync(path, 5 * 49 - 3); // the zeros written ahead of the appends go too
   const second = openLog(directory, 1 << 20);
   assert.deepEqual(texts(second), ['m0', 'm1', 'm2', 'm3']);
   assert.equal(second.recovery.droppedRecords, 1);
@@ -245,4 +253,68 @@ test('a torn manifest tail is a normal crash artifact; a missing manifest keeps 
   const third = openLog(directory, 256);
   assert.equal(third.records.length, 12);
   assert.match(third.recovery.warnings.join('\n'), /manifest is missing or damaged/);
+});
+
+test('the current segment is zero-filled ahead of its appends; recovery reads the zeros as the end, and appends go over them', async () => {
+  const directory = temporaryDirectory(cleanups);
+  const path = segmentPath(directory, 1);
+  const first = openLog(directory, 1 << 20);
+  appendMany(first.log, 5); // 5 x 49 bytes
+  await commit(first.log);
+  assert.equal(statSync(path).size, 2 * 5 * 49, 'as far ahead as the segment holds');
+  appendMany(first.log, 1, 40, 'next');
+  await commit(first.log);
+  assert.equal(statSync(path).size, 2 * 5 * 49, 'topped up only once less than half the room is left');
+  first.log.close();
+  const second = openLog(directory, 1 << 20);
+  assert.deepEqual(texts(second), ['m0', 'm1', 'm2', 'm3', 'm4', 'next0']);
+  assert.deepEqual(second.recovery, { droppedRecords: 0, warnings: [] });
+  assert.equal(statSync(path).size, 2 * 5 * 49, 'the zeros are kept');
+  appendMany(second.log, 1, 40, 'after');
+  await commit(second.log);
+  second.log.close();
+  const third = openLog(directory, 1 << 20);
+  assert.deepEqual(texts(third), ['m0', 'm1', 'm2', 'm3', 'm4', 'next0', 'after0']);
+  assert.deepEqual(third.recovery, { droppedRecords: 0, warnings: [] });
+});
+
+test('zero-filling stops at the segment size, and the zeros ending a rolled-over segment are no corruption', async () => {
+  const directory = temporaryDirectory(cleanups);
+  const first = openLog(directory, 256);
+  for (let i = 0; i < 12; i++) {
+    first.log.append(RecordType.message, Buffer.from(`m${i}`.padEnd(40, '.')));
+    await commit(first.log); // a round per record, so each segment is zero-filled while it is current
+  }
+  for (const segment of [1, 2]) assert.equal(statSync(segmentPath(directory, segment)).size, 256);
+  first.log.close();
+  const second = openLog(directory, 256);
+  assert.equal(second.records.length, 12);
+  assert.deepEqual(second.recovery, { droppedRecords: 0, warnings: [] });
+});
+
+test('the zeros written ahead are at most ZERO_FILL_AHEAD_MAX_BYTES', async () => {
+  const directory = temporaryDirectory(cleanups);
+  const { log } = openLog(directory, 8 << 20);
+  const record = Buffer.alloc(64 * 1024 - 9, 'x'); // 64 KiB with its header
+  for (let i = 0; i < 24; i++) log.append(RecordType.message, record);
+  await commit(log);
+  const written = 24 * 64 * 1024;
+  assert.equal(statSync(segmentPath(directory, 1)).size, written + ZERO_FILL_AHEAD_MAX_BYTES);
+});
+
+test('a torn record followed by zeros is still a torn tail: cut off, with a warning', async () => {
+  const directory = temporaryDirectory(cleanups);
+  const first = openLog(directory, 1 << 20);
+  appendMany(first.log, 5);
+  await commit(first.log);
+  first.log.close();
+  const path = segmentPath(directory, 1);
+  const bytes = readFileSync(path);
+  bytes.fill(0, 4 * 49 + 20, 5 * 49); // the last record's second half never reached the disk
+  writeFileSync(path, bytes);
+  const second = openLog(directory, 1 << 20);
+  assert.deepEqual(texts(second), ['m0', 'm1', 'm2', 'm3']);
+  assert.equal(second.recovery.droppedRecords, 1);
+  assert.match(second.recovery.warnings.join('\n'), /torn or corrupt tail of \d+ bytes at offset 196 truncated/);
+  assert.equal(statSync(path).size, 4 * 49);
 });
