@@ -1,9 +1,11 @@
 /**
- * A queue: ready messages in delivery order (one list per priority level), the consumers subscribed to
- * it, and the dispatch that hands messages to whichever consumer can take one. The queue features of
- * RabbitMQ live here too: message TTL (expired messages leave from the head), length limits with their
- * overflow modes, dead-lettering (through the owner, which routes to the dead-letter exchange),
- * priorities, single active consumer, consumer priorities, the delivery limit and queue expiry.
+ * A queue: ready messages in delivery order (one list per priority level, kept by ReadyLevels in
+ * ready-levels.ts), the consumers subscribed to it (QueueConsumers in queue-consumers.ts, which applies
+ * consumer priorities and single active consumer in choosing who takes the next message), and the
+ * dispatch that hands messages to whichever consumer can take one. The other queue features of RabbitMQ
+ * live here: message TTL (expired messages leave from the head), length limits with their overflow
+ * modes, dead-lettering (through the owner, which routes to the dead-letter exchange), the delivery
+ * limit and queue expiry.
  */
 import type { FieldTable } from '../codec/index.js';
 import type { DeadLetterReason } from './dead-letter.js';
@@ -14,8 +16,10 @@ import { PublisherThrottle, type FlowControlPolicy, type Publisher, type Throttl
 import { DeadlineTimer } from '../util/deadline-timer.js';
 import { EnqueueTimes } from './enqueue-times.js';
 import { withPolicy, type Policy } from './policies.js';
+import { QueueConsumers } from './queue-consumers.js';
 import { queueSettings, type QueueSettings } from './queue-settings.js';
-import { ReadyList, type ReadyItem } from './ready-list.js';
+import { ReadyLevels } from './ready-levels.js';
+import type { ReadyItem, ReadyList } from './ready-list.js';
 import type { ResourceAlarm } from './resource-alarm.js';
 
 /** The declared shape of a queue, compared on redeclaration. */
@@ -67,13 +71,10 @@ export class Queue implements DeliverySource, ThrottledQueue {
   /** The policy that applies, if any. */
   policy: Policy | undefined;
   /** Ready messages, one list per priority level (one list without x-max-priority). */
-  private readonly levels: ReadyList[];
-  private readonly consumerList: Consumer[] = [];
-  /** Round-robin position among the consumers of the highest priority that can take a message. */
-  private nextConsumerIndex = 0;
+  private readonly ready: ReadyLevels;
+  private readonly consumersByPriority = new QueueConsumers();
   private nextSequence = 0;
   private dispatching = false;
-  private hadConsumer = false;
   private readonly throttle: PublisherThrottle;
   /** Deliveries to consumers so far (flow control watches it for progress). */
   deliveryCount = 0;
@@ -101,14 +102,8 @@ export class Queue implements DeliverySource, ThrottledQueue {
   });
   /** x-expires: fires when the queue has been unused for that long. */
   private readonly idleTimer = new DeadlineTimer(() => {
-    if (!this.deleted && this.consumerList.length === 0) this.owner.autoDeleteQueue(this);
+    if (!this.deleted && this.consumersByPriority.length === 0) this.owner.autoDeleteQueue(this);
   });
-  /**
-   * Single active consumer: the active consumer that went away while holding unacknowledged messages.
-   * As in RabbitMQ, the next consumer becomes active only once those are settled or returned, so it
-   * gets the returned ones first.
-   */
-  private previousActive: Consumer | undefined;
   private readonly pageInBound = (paged: PagedMessage): QueueEntry => this.pageIn(paged);
   /** Set once the queue is deleted; a deleted queue accepts nothing. */
   deleted = false;
@@ -123,8 +118,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
   ) {
     this.throttle = new PublisherThrottle(flowControl, this);
     this.settings = queueSettings(options.arguments);
-    const levelCount = (this.settings.maxPriority ?? 0) + 1;
-    this.levels = Array.from({ length: levelCount }, () => new ReadyList(levelCount === 1 ? 1024 : 16));
+    this.ready = new ReadyLevels((this.settings.maxPriority ?? 0) + 1);
     this.touch();
   }
 
@@ -143,34 +137,21 @@ export class Queue implements DeliverySource, ThrottledQueue {
 
   /** Ready messages (not counting delivered, unacknowledged ones). */
   get messageCount(): number {
-    let count = 0;
-    for (const level of this.levels) count += level.length;
-    return count;
+    return this.ready.length;
   }
 
   /** Body bytes of the ready messages. */
   get messageBytes(): number {
-    let bytes = 0;
-    for (const level of this.levels) bytes += level.bytes;
-    return bytes;
+    return this.ready.bytes;
   }
 
   /** Milliseconds the oldest ready message has waited (to 100 ms), or undefined when none is ready. */
   oldestReadyAgeMs(now = Date.now()): number | undefined {
-    const oldest = this.oldestReadySequence();
+    const oldest = this.ready.oldestSequence();
     this.enqueueTimes.forgetBefore(oldest);
     if (oldest === undefined) return undefined;
     const enqueuedAt = this.enqueueTimes.timeOf(oldest);
     return enqueuedAt === undefined ? undefined : Math.max(0, now - enqueuedAt);
-  }
-
-  private oldestReadySequence(): number | undefined {
-    let oldest: number | undefined;
-    for (const level of this.levels) {
-      const sequence = level.headSequence();
-      if (sequence !== undefined && (oldest === undefined || sequence < oldest)) oldest = sequence;
-    }
-    return oldest;
   }
 
   /** Messages delivered and not yet acknowledged (RabbitMQ's messages_unacknowledged). */
@@ -180,12 +161,12 @@ export class Queue implements DeliverySource, ThrottledQueue {
 
   /** Number of consumers subscribed. */
   get consumerCount(): number {
-    return this.consumerList.length;
+    return this.consumersByPriority.length;
   }
 
   /** The consumers subscribed, highest priority first, in subscription order within a priority. */
   get consumers(): readonly Consumer[] {
-    return this.consumerList;
+    return this.consumersByPriority.list;
   }
 
   /** Gives a durable queue its message store and loads what the store recovered, in order. */
@@ -196,17 +177,17 @@ export class Queue implements DeliverySource, ThrottledQueue {
     this.enqueueTimes.note(this.nextSequence, now);
     for (const { location, message: stored, redelivered } of recovery.messages) {
       const message = toMessage(stored);
-      this.levelOf(message).push({ message, sequence: this.nextSequence++, redelivered, location, expiresAt: this.expiryOf(message, now), deliveryCount: 0 });
+      this.ready.levelOf(message).push({ message, sequence: this.nextSequence++, redelivered, location, expiresAt: this.expiryOf(message, now), deliveryCount: 0 });
       this.alarms.held(stored.body.length);
     }
     // Past the window recovery returns places only; bodies are read back when the queue reaches them.
     const { locations, redelivered, sizes } = recovery.pagedOut;
-    const needsMessage = this.levels.length > 1 || this.settings.messageTtl !== undefined;
+    const needsMessage = this.ready.levels.length > 1 || this.settings.messageTtl !== undefined;
     for (let i = 0; i < locations.length; i++) {
       const location = locations[i] as (typeof locations)[number];
       // A priority or per-message TTL needs the properties: read each once (recovery read them all anyway).
       const message = needsMessage ? toMessage(store.read(location)) : undefined;
-      const level = message === undefined ? (this.levels[0] as ReadyList) : this.levelOf(message);
+      const level = message === undefined ? (this.ready.levels[0] as ReadyList) : this.ready.levelOf(message);
       const expiresAt = message === undefined ? 0 : this.expiryOf(message, now);
       level.pushPaged({ location, sequence: this.nextSequence++, expiresAt, size: sizes[i] ?? 0, redelivered: redelivered.has(i) });
     }
@@ -222,11 +203,11 @@ export class Queue implements DeliverySource, ThrottledQueue {
     const now = this.settings.messageTtl !== undefined || message.expirationMs !== undefined ? Date.now() : 0;
     const expiresAt = now === 0 ? 0 : this.expiryOf(message, now);
     const persisted = this.options.durable && message.persistent && this.store !== undefined;
-    const level = this.levelOf(message);
+    const level = this.ready.levelOf(message);
     const sequence = this.nextSequence++;
     // Checkpoints are trimmed here too, not only when the age is read, so memory stays bounded unscraped.
     if (this.enqueueTimes.note(sequence, now === 0 ? Date.now() : now) && this.enqueueTimes.size > ENQUEUE_CHECKPOINTS_TRIM) {
-      this.enqueueTimes.forgetBefore(this.oldestReadySequence());
+      this.enqueueTimes.forgetBefore(this.ready.oldestSequence());
     }
     // Deep backlog: once the window is full, messages wait on disk (behind any already there) in order.
     const store = level.pagedLength > 0 || level.residentLength >= this.alarms.queueWindowMessages ? this.pagingStore() : undefined;
@@ -240,7 +221,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
       level.push(entry);
     }
     if (this.settings.maxLength !== undefined || this.settings.maxLengthBytes !== undefined) this.dropHeadOverLimit();
-    if (this.consumerList.length > 0) this.dispatch(now === 0 ? undefined : now);
+    if (this.consumersByPriority.length > 0) this.dispatch(now === 0 ? undefined : now);
     if (expiresAt !== 0) this.expireAndSchedule(now);
     return persisted ? Enqueued.persisted : Enqueued.inMemory;
   }
@@ -257,7 +238,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
    */
   shift(now?: number): QueueEntry | undefined {
     for (;;) {
-      const level = this.highestNonEmptyLevel();
+      const level = this.ready.highestNonEmpty();
       if (level === undefined) return undefined;
       const entry = level.shift(this.pageInBound, this.pageInBatch()) as QueueEntry;
       if (entry.expiresAt !== 0 && entry.expiresAt < (now ??= Date.now())) {
@@ -304,15 +285,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
       entry.message = withDeliveryCount(entry.message, entry.deliveryCount);
       returned.push(entry);
     }
-    if (this.levels.length === 1) (this.levels[0] as ReadyList).requeue(returned);
-    else {
-      const byLevel = new Map<ReadyList, QueueEntry[]>();
-      for (const entry of returned) {
-        const level = this.levelOf(entry.message);
-        byLevel.set(level, [...(byLevel.get(level) ?? []), entry]);
-      }
-      for (const [level, levelEntries] of byLevel) level.requeue(levelEntries);
-    }
+    this.ready.requeue(returned);
     // drop-head applies to requeued messages too: over the limit, the head (often the returned message) goes.
     if (this.settings.overflow === 'drop-head') this.dropHeadOverLimit();
     const now = Date.now();
@@ -335,17 +308,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
 
   /** Browsing: the ready messages at positions [offset, offset + limit) in delivery order, consuming nothing. */
   readyPage(offset: number, limit: number): ReadyItem[] {
-    const items: ReadyItem[] = [];
-    let skip = offset;
-    for (let i = this.levels.length - 1; i >= 0 && items.length < limit; i--) {
-      const level = this.levels[i] as ReadyList;
-      if (skip >= level.length) skip -= level.length;
-      else {
-        level.page(skip, limit - items.length, items);
-        skip = 0;
-      }
-    }
-    return items;
+    return this.ready.page(offset, limit);
   }
 
   /** Browsing: reads a paged-out message back from the store without taking it off the queue. */
@@ -359,24 +322,20 @@ export class Queue implements DeliverySource, ThrottledQueue {
    * message has it; `stored` says an acknowledgement was written (the caller waits for it to be durable).
    */
   removeReady(sequence: number): { stored: boolean } | undefined {
-    for (const level of this.levels) {
-      const removed = level.remove(sequence);
-      if (removed === undefined) continue;
-      if (removed.entry !== undefined) this.alarms.held(-removed.entry.message.body.length);
-      const location = removed.entry === undefined ? removed.paged.location : removed.entry.location;
-      if (location === undefined || this.store === undefined) return { stored: false };
-      this.store.ack(location);
-      return { stored: true };
-    }
-    return undefined;
+    const removed = this.ready.remove(sequence);
+    if (removed === undefined) return undefined;
+    if (removed.entry !== undefined) this.alarms.held(-removed.entry.message.body.length);
+    const location = removed.entry === undefined ? removed.paged.location : removed.entry.location;
+    if (location === undefined || this.store === undefined) return { stored: false };
+    this.store.ack(location);
+    return { stored: true };
   }
 
   /** Puts entries taken by shift() back in their places unchanged (a move that could not complete). */
   putBack(entries: readonly QueueEntry[]): void {
     this.outstanding -= entries.length;
     if (this.deleted || entries.length === 0) return;
-    if (this.levels.length === 1) (this.levels[0] as ReadyList).requeue(entries);
-    else for (const entry of entries) this.levelOf(entry.message).requeue([entry]);
+    this.ready.requeue(entries);
     this.dispatch();
   }
 
@@ -387,23 +346,18 @@ export class Queue implements DeliverySource, ThrottledQueue {
 
   /** Subscribes a consumer (ordered by its priority) and starts delivering to it. */
   addConsumer(consumer: Consumer): void {
-    let at = this.consumerList.length;
-    while (at > 0 && (this.consumerList[at - 1] as Consumer).priority < consumer.priority) at--;
-    this.consumerList.splice(at, 0, consumer);
-    this.hadConsumer = true;
+    this.consumersByPriority.add(consumer);
     this.touch();
     this.dispatch();
   }
 
   /** Unsubscribes a consumer; an auto-delete queue goes once its last consumer has gone. */
   removeConsumer(consumer: Consumer): void {
-    const index = this.consumerList.indexOf(consumer);
+    const consumers = this.consumersByPriority;
+    const index = consumers.remove(consumer, this.settings.singleActiveConsumer);
     if (index < 0) return;
-    this.consumerList.splice(index, 1);
-    if (this.nextConsumerIndex > index) this.nextConsumerIndex--;
-    if (this.settings.singleActiveConsumer && index === 0 && consumer.unackedCount > 0) this.previousActive = consumer;
-    if (this.consumerList.length === 0) this.throttle.releaseAll();
-    if (this.options.autoDelete && this.hadConsumer && this.consumerList.length === 0 && !this.deleted) {
+    if (consumers.length === 0) this.throttle.releaseAll();
+    if (this.options.autoDelete && consumers.hadConsumer && consumers.length === 0 && !this.deleted) {
       this.owner.autoDeleteQueue(this);
       return;
     }
@@ -414,7 +368,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
 
   /** Whether a consumer with the exclusive flag holds the queue. */
   hasExclusiveConsumer(): boolean {
-    return this.consumerList.some((consumer) => consumer.exclusive);
+    return this.consumersByPriority.hasExclusive();
   }
 
   /** A redeclare counts as use for x-expires. */
@@ -433,7 +387,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
     this.dropReady();
     this.throttle.releaseAll();
     store?.destroy();
-    const consumers = this.consumerList.splice(0);
+    const consumers = this.consumersByPriority.removeAll();
     for (const consumer of consumers) consumer.cancelledByBroker();
     return count;
   }
@@ -445,7 +399,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
     const deliveredBefore = this.deliveryCount;
     try {
       while (this.messageCount > 0) {
-        const consumer = this.nextAcceptingConsumer();
+        const consumer = this.consumersByPriority.nextAccepting(this.settings.singleActiveConsumer);
         if (consumer === undefined) break;
         const entry = this.shift(now);
         if (entry === undefined) break;
@@ -456,49 +410,6 @@ export class Queue implements DeliverySource, ThrottledQueue {
       this.dispatching = false;
     }
     if (this.deliveryCount !== deliveredBefore) this.throttle.onDelivered();
-  }
-
-  private nextAcceptingConsumer(): Consumer | undefined {
-    const consumers = this.consumerList;
-    if (this.settings.singleActiveConsumer) {
-      if (this.previousActive !== undefined) {
-        if (this.previousActive.unackedCount > 0) return undefined;
-        this.previousActive = undefined;
-      }
-      const active = consumers[0];
-      return active !== undefined && active.canAccept() ? active : undefined;
-    }
-    // Consumers are sorted by priority: try each priority group in turn, round-robin within a group.
-    for (let start = 0; start < consumers.length; ) {
-      const priority = (consumers[start] as Consumer).priority;
-      let end = start + 1;
-      while (end < consumers.length && (consumers[end] as Consumer).priority === priority) end++;
-      const size = end - start;
-      const cursor = this.nextConsumerIndex >= start && this.nextConsumerIndex < end ? this.nextConsumerIndex - start : 0;
-      for (let tried = 0; tried < size; tried++) {
-        const index = start + ((cursor + tried) % size);
-        const consumer = consumers[index] as Consumer;
-        if (consumer.canAccept()) {
-          this.nextConsumerIndex = index + 1 < end ? index + 1 : start;
-          return consumer;
-        }
-      }
-      start = end;
-    }
-    return undefined;
-  }
-
-  private levelOf(message: Message): ReadyList {
-    if (this.levels.length === 1) return this.levels[0] as ReadyList;
-    return this.levels[Math.min(message.priority, this.levels.length - 1)] as ReadyList;
-  }
-
-  private highestNonEmptyLevel(): ReadyList | undefined {
-    for (let i = this.levels.length - 1; i >= 0; i--) {
-      const level = this.levels[i] as ReadyList;
-      if (level.length > 0) return level;
-    }
-    return undefined;
   }
 
   /** When a message arriving now expires (0 for never); with a TTL of 0, now itself. */
@@ -523,15 +434,10 @@ export class Queue implements DeliverySource, ThrottledQueue {
       (maxLength !== undefined && this.messageCount > maxLength) ||
       (maxLengthBytes !== undefined && this.messageBytes > maxLengthBytes)
     ) {
-      const level = this.lowestNonEmptyHead();
+      const level = this.ready.lowestNonEmpty();
       if (level === undefined) return;
       this.discard(level.shift(this.pageInBound, 1) as QueueEntry, 'maxlen');
     }
-  }
-
-  /** Drop-head takes the oldest message of the lowest priority first, as RabbitMQ's priority queues do. */
-  private lowestNonEmptyHead(): ReadyList | undefined {
-    return this.levels.find((level) => level.length > 0);
   }
 
   /** A message leaves the queue without being delivered: dead-lettered if the queue has a DLX, then settled. */
@@ -546,7 +452,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
 
   /** Removes expired messages from the heads of the levels and arms a timer for the next head to expire. */
   private expireAndSchedule(now: number): void {
-    for (const level of this.levels) {
+    for (const level of this.ready.levels) {
       for (;;) {
         const expiresAt = level.headExpiresAt();
         if (expiresAt === undefined || expiresAt === 0 || expiresAt > now) break;
@@ -557,11 +463,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
   }
 
   private scheduleExpiry(): void {
-    let next = Number.POSITIVE_INFINITY;
-    for (const level of this.levels) {
-      const expiresAt = level.headExpiresAt();
-      if (expiresAt !== undefined && expiresAt !== 0 && expiresAt < next) next = expiresAt;
-    }
+    const next = this.ready.nextHeadExpiry();
     if (next === Number.POSITIVE_INFINITY || this.deleted) return;
     this.expiryTimer.armBy(next);
   }
@@ -571,7 +473,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
     const expires = this.settings.expires;
     if (this.deleted) return;
     // No x-expires (a policy that set it was removed, say), or consumers: no countdown.
-    if (expires === undefined || this.consumerList.length > 0) this.idleTimer.clear();
+    if (expires === undefined || this.consumersByPriority.length > 0) this.idleTimer.clear();
     else this.idleTimer.restart(expires);
   }
 
@@ -607,7 +509,7 @@ export class Queue implements DeliverySource, ThrottledQueue {
     const ackPaged = (paged: PagedFifo): void => {
       if (store !== undefined) paged.forEachLocation((location) => store.ack(location));
     };
-    for (const level of this.levels) level.clear(settle, ackPaged);
+    this.ready.clear(settle, ackPaged);
   }
 }
 
