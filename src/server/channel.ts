@@ -1,28 +1,30 @@
 /**
  * One AMQP channel: decodes its methods, turns them into broker calls, assembles published content,
  * and keeps the channel-scoped state RabbitMQ defines (delivery tags, unacked messages, prefetch,
- * publisher confirms, transactions, flow).
+ * publisher confirms, transactions, flow). What becomes of an assembled publish (routing, basic.return,
+ * the confirm) is ChannelPublisher's (channel-publisher.ts); what a transaction holds back until commit
+ * is ChannelTransaction's (channel-transaction.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { FrameType, METHOD_IDS, ReplyCode, decodeMethod, type Method } from '../codec/index.js';
+import { FrameType, METHOD_IDS, decodeMethod, type Method } from '../codec/index.js';
 import { consumerPriority } from '../broker/argument-validation.js';
 import {
   AmqpError, accessRefused, channelError, commandInvalid, internalError, notAllowed, notFound, notImplemented,
   preconditionFailed, unexpectedFrame, type ChannelError,
 } from '../broker/errors.js';
-import type { Exchange } from '../broker/exchange/exchange.js';
-import { prepareMessage, type Message, type QueueEntry } from '../broker/message.js';
-import { Enqueued, type Queue } from '../broker/queue.js';
+import type { Message, QueueEntry } from '../broker/message.js';
+import type { Queue } from '../broker/queue.js';
 import { generateQueueName, type ReplyTarget, type Vhost } from '../broker/vhost.js';
 import type { Limits } from '../config/config.js';
 import type { Connection } from './connection.js';
-import { ContentAssembler, type AssembledPublish } from './content-assembler.js';
+import { ContentAssembler } from './content-assembler.js';
 import { ChannelConsumer, type ConsumerHost } from './consumer.js';
 import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
 import { PublisherConfirms } from './publisher-confirms.js';
 import type { ResourceAccess } from '../broker/access-control.js';
 import type { ChannelInfo, UnackedMessageInfo } from '../broker/connection-info.js';
 import { AckTimeoutWatch } from './ack-timeout.js';
+import { ChannelPublisher } from './channel-publisher.js';
 import { ChannelTransaction } from './channel-transaction.js';
 import { Unacked, requeueDeliveries, type UnackedDelivery } from './unacked.js';
 
@@ -32,7 +34,6 @@ export class Channel implements ConsumerHost, ReplyTarget {
   private readonly unacked = new Unacked();
   private readonly content: ContentAssembler;
   private readonly consumersMax: number;
-  private readonly routed: Queue[] = [];
   private closed = false;
   /** Set when the server has sent channel.close and waits for close-ok. */
   closing = false;
@@ -41,8 +42,8 @@ export class Channel implements ConsumerHost, ReplyTarget {
   private consumerPrefetchCount = 0;
   /** basic.qos global=true: the limit over all of the channel's consumers. */
   private channelPrefetchCount = 0;
-  /** Set by confirm.select. */
-  private confirms: PublisherConfirms | undefined;
+  /** Routes and enqueues assembled publishes; holds the publisher confirms once confirm.select is seen. */
+  private readonly publisher: ChannelPublisher;
   /** Set by tx.select. */
   private transaction: ChannelTransaction | undefined;
   private lastDeclaredQueue: string | undefined;
@@ -73,6 +74,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
       fail: (error: ChannelError) => connection.failChannel(number, error),
     });
     this.directReply = new DirectReply(vhost, this);
+    this.publisher = new ChannelPublisher(number, connection, vhost, this.directReply);
   }
 
   /** Handles a frame addressed to this channel. */
@@ -84,7 +86,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
           throw unexpectedFrame('expected content header for class 60, got non content header frame instead');
         }
         const publish = this.content.onFrame(type, payload);
-        if (publish !== undefined && !this.closing) this.publish(publish);
+        if (publish !== undefined && !this.closing) this.publisher.publish(publish, this.transaction);
       } catch (error) {
         if (error instanceof AmqpError) error.causedBy(publishIds.classId, publishIds.methodId);
         throw error;
@@ -108,8 +110,8 @@ export class Channel implements ConsumerHost, ReplyTarget {
   info(): ChannelInfo {
     return {
       number: this.number, prefetchCount: this.consumerPrefetchCount, globalPrefetchCount: this.channelPrefetchCount,
-      confirm: this.confirms !== undefined, transactional: this.transaction !== undefined, messagesUnacknowledged: this.unacked.size,
-      messagesUnconfirmed: this.confirms?.unconfirmedCount ?? 0,
+      confirm: this.publisher.confirms !== undefined, transactional: this.transaction !== undefined, messagesUnacknowledged: this.unacked.size,
+      messagesUnconfirmed: this.publisher.confirms?.unconfirmedCount ?? 0,
       consumers: [...this.consumers.values()].map((consumer) => ({
         consumerTag: consumer.consumerTag, queue: consumer.queue.name, ackRequired: !consumer.noAck,
         exclusive: consumer.exclusive, prefetchCount: consumer.prefetchCount, priority: consumer.priority,
@@ -355,83 +357,6 @@ export class Channel implements ConsumerHost, ReplyTarget {
     this.vhost.exchangeForPublish(method.exchange);
   }
 
-  private publish(publish: AssembledPublish): void {
-    const { exchange: exchangeName, routingKey, mandatory } = publish.method;
-    this.vhost.stats.publish++;
-    const exchange = this.vhost.exchangeForPublish(exchangeName);
-    const message = this.directReply.rewriteRequest(prepareMessage(exchangeName, routingKey, publish.rawProperties, publish.body, this.connection.username));
-    if (exchangeName === '' && DirectReply.isReplyName(routingKey)) {
-      this.publishReply(message, mandatory);
-      return;
-    }
-    if (this.holdDelayed(exchange, message)) return;
-    if (this.transaction !== undefined) {
-      this.transaction.holdPublish({ queues: [...this.vhost.route(exchange, message, this.routed)], message, mandatory });
-      return;
-    }
-    this.route(exchange, message, mandatory);
-  }
-
-  /**
-   * An x-delayed-message exchange holds a message with a positive x-delay instead of routing it. As with
-   * RabbitMQ's plugin this happens at publish time (also in a transaction) and mandatory cannot apply.
-   */
-  private holdDelayed(exchange: Exchange, message: Message): boolean {
-    const held = this.vhost.delayedMessages.hold(exchange, message);
-    if (held === undefined) return false;
-    this.confirms?.published(held.persisted);
-    this.vhost.alarms.checkPublisher(this.connection);
-    return true;
-  }
-
-  private route(exchange: Exchange, message: Message, mandatory: boolean): void {
-    this.deliverRouted(this.vhost.route(exchange, message, this.routed), message, mandatory);
-  }
-
-  /** Enqueues a routed message, returns it if mandatory and unroutable, and records its confirm. */
-  /** Returns true when the message was written to a message store (its confirm waits for an fsync). */
-  private deliverRouted(queues: readonly Queue[], message: Message, mandatory: boolean): boolean {
-    let enqueued = 0;
-    let persisted = false;
-    let rejected = false;
-    const pausable = this.connection.consumerCount === 0;
-    for (const queue of queues) {
-      if (queue.deleted) continue;
-      const outcome = queue.enqueue(message);
-      persisted ||= outcome === Enqueued.persisted;
-      rejected ||= outcome === Enqueued.rejected;
-      enqueued++;
-      if (pausable && queue.consumerCount > 0) queue.applyFlowControl(this.connection);
-    }
-    if (enqueued === 0) {
-      if (mandatory) this.vhost.stats.returnUnroutable++;
-      else this.vhost.stats.dropUnroutable++;
-    }
-    if (enqueued === 0 && mandatory) {
-      this.connection.sendContent(this.number, {
-        name: 'basicReturn', replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE',
-        exchange: message.exchange, routingKey: message.routingKey,
-      }, message);
-    }
-    // A queue at its length limit with x-overflow reject-publish refuses: the confirm is a nack.
-    this.confirms?.published(persisted, rejected);
-    this.vhost.alarms.checkPublisher(this.connection);
-    return persisted;
-  }
-
-  /** A direct reply-to reply goes straight to the requester's reply consumer, or nowhere. */
-  private publishReply(message: Message, mandatory: boolean): void {
-    const target = this.vhost.replyTargets.get(message.routingKey);
-    if (target !== undefined) target.deliverReply(message.routingKey, message);
-    // RabbitMQ routes a reply to no queue, so a mandatory reply is returned even when it was delivered.
-    if (mandatory) {
-      this.connection.sendContent(this.number, {
-        name: 'basicReturn', replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE', exchange: message.exchange, routingKey: message.routingKey,
-      }, message);
-    }
-    this.confirms?.published(false);
-  }
-
   /** ReplyTarget: delivers a reply to this channel's direct reply-to consumer (no-ack, so nothing to track). */
   deliverReply(routingKey: string, message: Message): void {
     const consumerTag = this.directReply.consumerTag;
@@ -443,7 +368,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
 
   /** Writes the pending publisher confirm, if any; called by the connection right before each flush. */
   flushConfirms(): void {
-    this.confirms?.flush();
+    this.publisher.confirms?.flush();
   }
 
   private onGet(queueName: string, noAck: boolean): void {
@@ -555,7 +480,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
   private onConfirmSelect(nowait: boolean): void {
     if (this.transaction !== undefined) throw preconditionFailed('cannot switch from tx to confirm mode');
     const isOpen = (): boolean => !this.closing && !this.closed;
-    this.confirms ??= new PublisherConfirms({
+    this.publisher.confirms ??= new PublisherConfirms({
       get open() {
         return isOpen();
       },
@@ -570,7 +495,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
   }
 
   private onTxSelect(): void {
-    if (this.confirms !== undefined) throw preconditionFailed('cannot switch from confirm to tx mode');
+    if (this.publisher.confirms !== undefined) throw preconditionFailed('cannot switch from confirm to tx mode');
     this.transaction ??= new ChannelTransaction();
     this.send({ name: 'txSelectOk' });
   }
@@ -578,7 +503,7 @@ export class Channel implements ConsumerHost, ReplyTarget {
   private onTxCommit(): void {
     if (this.transaction === undefined) throw preconditionFailed('channel is not transactional');
     this.transaction.commit({
-      deliverRouted: (queues, message, mandatory) => this.deliverRouted(queues, message, mandatory),
+      deliverRouted: (queues, message, mandatory) => this.publisher.deliverRouted(queues, message, mandatory),
       apply: (deliveries, settlement) => this.apply(deliveries, settlement),
       syncMessages: (done) => this.vhost.syncMessages(done),
       committed: (error) => {
