@@ -78,7 +78,9 @@ export class ReadyLevels {
       const byLevel = new Map<ReadyList, QueueEntry[]>();
       for (const entry of entries) {
         const level = this.levelOf(entry.message);
-        byLevel.set(level, [...(byLevel.get(level) ?? []), entry]);
+        const group = byLevel.get(level);
+        if (group === undefined) byLevel.set(level, [entry]);
+        else group.push(entry);
       }
       for (const [level, levelEntries] of byLevel) level.requeue(levelEntries);
     }
