@@ -60,6 +60,16 @@ function appendMany(log: SegmentLog, count: number, size = 40, prefix = 'm'): Me
 const texts = (opened: Opened): string[] => opened.records.map((record) => record.text.replace(/\.+$/, ''));
 const segmentPath = (directory: string, segment: number): string => join(directory, segmentFileName(segment));
 
+/** Five 49-byte records m0..m4 committed to segment 1 of a new log, closed again: for the damage tests. */
+async function fiveRecordsOnDisk(): Promise<{ directory: string; path: string; locations: MessageLocation[] }> {
+  const directory = temporaryDirectory(cleanups);
+  const { log } = openLog(directory, 1 << 20);
+  const locations = appendMany(log, 5);
+  await commit(log);
+  log.close();
+  return { directory, path: segmentPath(directory, 1), locations };
+}
+
 test('records read back before and after a flush, and replay in order with the same locations', async () => {
   const directory = temporaryDirectory(cleanups);
   const first = openLog(directory, 1 << 20);
@@ -91,12 +101,7 @@ test('appends roll over into new segments at the size limit; an oversized record
 });
 
 test('a truncated last record is cut off with a warning, and the log continues after the last good one', async () => {
-  const directory = temporaryDirectory(cleanups);
-  const first = openLog(directory, 1 << 20);
-  appendMany(first.log, 5);
-  await commit(first.log);
-  first.log.close();
-  const path = segmentPath(directory, 1);
+  const { directory, path } = await fiveRecordsOnDisk();
   truncateSync(path, 5 * 49 - 3); // the zeros written ahead of the appends go too
   const second = openLog(directory, 1 << 20);
   assert.deepEqual(texts(second), ['m0', 'm1', 'm2', 'm3']);
@@ -112,12 +117,7 @@ test('a truncated last record is cut off with a warning, and the log continues a
 });
 
 test('a record with flipped bytes in the middle is skipped and counted; later records are kept', async () => {
-  const directory = temporaryDirectory(cleanups);
-  const first = openLog(directory, 1 << 20);
-  const locations = appendMany(first.log, 5);
-  await commit(first.log);
-  first.log.close();
-  const path = segmentPath(directory, 1);
+  const { directory, path, locations } = await fiveRecordsOnDisk();
   flipByte(path, offsetOf(locations[2] as MessageLocation) + 12);
   const second = openLog(directory, 1 << 20);
   assert.deepEqual(texts(second), ['m0', 'm1', 'm3', 'm4']);
@@ -127,12 +127,7 @@ test('a record with flipped bytes in the middle is skipped and counted; later re
 });
 
 test('a corrupt length in the middle costs only that record: the scanner finds the next valid one', async () => {
-  const directory = temporaryDirectory(cleanups);
-  const first = openLog(directory, 1 << 20);
-  const locations = appendMany(first.log, 5);
-  await commit(first.log);
-  first.log.close();
-  const path = segmentPath(directory, 1);
+  const { directory, path, locations } = await fiveRecordsOnDisk();
   const bytes = readFileSync(path);
   bytes.writeUInt32BE(0xfffffff0, offsetOf(locations[1] as MessageLocation));
   writeFileSync(path, bytes);
@@ -303,12 +298,7 @@ test('the zeros written ahead are at most ZERO_FILL_AHEAD_MAX_BYTES', async () =
 });
 
 test('a torn record followed by zeros is still a torn tail: cut off, with a warning', async () => {
-  const directory = temporaryDirectory(cleanups);
-  const first = openLog(directory, 1 << 20);
-  appendMany(first.log, 5);
-  await commit(first.log);
-  first.log.close();
-  const path = segmentPath(directory, 1);
+  const { directory, path } = await fiveRecordsOnDisk();
   const bytes = readFileSync(path);
   bytes.fill(0, 4 * 49 + 20, 5 * 49); // the last record's second half never reached the disk
   writeFileSync(path, bytes);
