@@ -100,6 +100,13 @@ export class QueueStore implements QueueMessageStore {
       },
     );
     store.log = opened.log;
+    // Marks past the end of the segment appended to belong to records that never became durable (the ack
+    // file was written or fsynced before the segment: a full disk, a crash between their fsyncs). A new
+    // record there would count as acknowledged at once, and vanish at the next start: append elsewhere.
+    const current = store.segments.get(store.log.current);
+    const end = store.log.currentSize;
+    const markedPastEnd = [...(delivered.get(store.log.current) ?? [])].some((offset) => offset >= end);
+    if (current !== undefined && (current.acked.hasFrom(end) || markedPastEnd)) store.log.startNewSegment();
     recovery.droppedRecords += opened.recovery.droppedRecords;
     recovery.warnings.push(...opened.recovery.warnings);
     for (const segment of [...store.segments.keys()]) store.retireIfDead(segment);

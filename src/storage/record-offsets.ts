@@ -22,6 +22,18 @@ export class RecordOffsets {
     return index < this.bits.length && ((this.bits[index] as number) & (1 << (slot & 7))) !== 0;
   }
 
+  /**
+   * True when an offset at or above `offset` was added, or one that shares its slot (below it by less
+   * than the spacing: no record can start there if a record ends at `offset`).
+   */
+  hasFrom(offset: number): boolean {
+    const slot = Math.floor(offset / this.spacingBytes);
+    const first = slot >>> 3;
+    if (first < this.bits.length && ((this.bits[first] as number) & (0xff << (slot & 7))) !== 0) return true;
+    for (let index = first + 1; index < this.bits.length; index++) if (this.bits[index] !== 0) return true;
+    return false;
+  }
+
   /** Adds an offset. */
   add(offset: number): void {
     const slot = Math.floor(offset / this.spacingBytes);

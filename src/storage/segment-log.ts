@@ -151,6 +151,17 @@ export class SegmentLog {
     return this.currentSegment;
   }
 
+  /** Bytes in the current segment, including appends not yet flushed: where the next record goes. */
+  get currentSize(): number {
+    return this.currentFile().size + this.used - this.flushed;
+  }
+
+  /** Makes later appends go to a new segment (the current one becomes an older one, deleted once dead). */
+  startNewSegment(): void {
+    assert(this.recordStart < 0, 'new segment inside a record');
+    this.rollover();
+  }
+
   /** Live segment numbers, ascending (including the current one). */
   liveSegments(): number[] {
     return [...this.segments.keys()].filter((segment) => !this.isDeleted(segment)).sort((a, b) => a - b);

@@ -4,7 +4,7 @@
  * destroy do what queue.purge and queue.delete need.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import type { MessageLocation, QueueMessageStore, QueueRecovery } from '../../../src/broker/ports.js';
@@ -192,6 +192,28 @@ test('a corrupt message in the middle of a queue is dropped and reported; the re
   assert.deepEqual(bodies(recovery), ['m0', 'm1', 'm3', 'm4']);
   assert.equal(recovery.droppedRecords, 1);
   assert.equal(recovery.warnings.length, 1);
+});
+
+test('an ack that reached the disk while its message did not never acknowledges a later message', async () => {
+  // What a crash leaves when a message delivered from memory was acknowledged and the ack file's fsync
+  // finished before the segment's (or the segment write failed on a full disk): the ack of m1 is durable,
+  // m1's record is not. Its offset is where the next append would go.
+  const data = temporaryDirectory(cleanups);
+  const store = openStore(data, 1 << 20);
+  const { store: queue } = store.openQueue('/', 'q');
+  queue.append(message('m0'));
+  const lost = queue.append(message('m1'));
+  queue.ack(lost);
+  await store.close();
+  const directory = join(data, QUEUES_DIRECTORY, queueDirectoryName('/', 'q'));
+  truncateSync(join(directory, '00000001.seg'), offsetOf(lost));
+  const second = openStore(data, 1 << 20);
+  const reopened = second.openQueue('/', 'q');
+  assert.deepEqual(bodies(reopened.recovery), ['m0']);
+  reopened.store.append(message('m2'));
+  const { recovery } = await reopen(second, data, 1 << 20);
+  assert.deepEqual(bodies(recovery), ['m0', 'm2'], 'm2 was never acknowledged');
+  assert.deepEqual(recovery.warnings, []);
 });
 
 test('past bodiesInMemory, recovery returns places only, in order, with their delivered marks, and they read back', async () => {

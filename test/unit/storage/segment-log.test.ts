@@ -308,3 +308,33 @@ test('a torn record followed by zeros is still a torn tail: cut off, with a warn
   assert.match(second.recovery.warnings.join('\n'), /torn or corrupt tail of \d+ bytes at offset 196 truncated/);
   assert.equal(statSync(path).size, 4 * 49);
 });
+
+test('zeros in the middle of a zero-filled segment are corruption, not its end: the records after them are kept', async () => {
+  // A crash can leave a page of a round's write unwritten (zeros over the room filled ahead) and a later one written.
+  const { directory, path, locations } = await fiveRecordsOnDisk();
+  const bytes = readFileSync(path);
+  bytes.fill(0, offsetOf(locations[1] as MessageLocation), offsetOf(locations[3] as MessageLocation));
+  writeFileSync(path, bytes);
+  const second = openLog(directory, 1 << 20);
+  assert.deepEqual(texts(second), ['m0', 'm3', 'm4']);
+  assert.equal(second.recovery.droppedRecords, 1);
+  assert.match(second.recovery.warnings.join('\n'), /98 corrupt bytes at offset 49 skipped/);
+});
+
+test('after a corrupt record, a last record whose payload is all zeros is still found', async () => {
+  // Its type byte is the last non-zero byte of the file: the resynchronising scan must reach it.
+  const directory = temporaryDirectory(cleanups);
+  const { log } = openLog(directory, 1 << 20);
+  log.append(RecordType.message, Buffer.from('m0'.padEnd(40, '.')));
+  const damaged = log.append(RecordType.message, Buffer.from('m1'.padEnd(40, '.')));
+  log.append(RecordType.message, Buffer.alloc(40));
+  await commit(log);
+  log.close();
+  const path = segmentPath(directory, 1);
+  const bytes = readFileSync(path);
+  bytes.writeUInt32BE(0x00fffff0, offsetOf(damaged));
+  writeFileSync(path, bytes);
+  const second = openLog(directory, 1 << 20);
+  assert.deepEqual(second.records.map((record) => record.text), ['m0'.padEnd(40, '.'), '\0'.repeat(40)]);
+  assert.equal(second.recovery.droppedRecords, 1);
+});
