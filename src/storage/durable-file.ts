@@ -49,6 +49,13 @@ export class DurableFile implements SyncTarget {
     return this.chunks.some((chunk) => !chunk.written);
   }
 
+  /** How many appended bytes wait to be written. */
+  get unwrittenBytes(): number {
+    let bytes = 0;
+    for (const chunk of this.chunks) if (!chunk.written) bytes += chunk.bytes.length;
+    return bytes;
+  }
+
   /** True while an fsync of this file is in flight: it must not be closed. */
   get busy(): boolean {
     return this.syncing;

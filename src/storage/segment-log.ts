@@ -40,6 +40,12 @@ const READ_BLOCK_BYTES = 64 * 1024;
  * as the end of the log (records.ts: no record type is 0).
  */
 export const ZERO_FILL_AHEAD_MAX_BYTES = 1024 * 1024;
+/**
+ * Zeros are written ahead only while a flush appends at most this fraction of the room: the round that
+ * writes them grows the file (and writes every byte twice), which pays only when several rounds after it
+ * fit in the room. Large rounds (bulk publishing, large messages) append as before.
+ */
+const ZERO_FILL_ROUNDS_PER_ROOM = 8;
 const SEGMENT_FILE = /^(\d{8,})\.seg$/;
 const COMPANION_FILE = /^(\d{8,})(\.[a-z]+)$/;
 
@@ -126,8 +132,7 @@ export class SegmentLog {
     const last = [...state.sizes.keys()].pop();
     if (last !== undefined && (state.sizes.get(last) as number) < options.segmentSizeBytes) {
       this.currentSegment = last;
-      // Zeros past the end recovery found are written again if needed (the recovered size is what is known).
-      this.zeroedEnd = state.sizes.get(last) as number;
+      this.zeroedEnd = state.lastFileEnd;
     } else {
       this.currentSegment = this.createSegment();
       this.startedNewSegment = true;
@@ -360,10 +365,11 @@ export class SegmentLog {
    */
   private zeroFillAhead(): void {
     const file = this.currentFile();
-    if (!file.unwritten) return;
+    const appended = file.unwrittenBytes;
+    if (appended === 0) return;
     const end = file.size;
     const ahead = Math.min(end, ZERO_FILL_AHEAD_MAX_BYTES, this.options.segmentSizeBytes - end);
-    if (ahead <= 0 || this.zeroedEnd - end >= ahead / 2) return;
+    if (ahead <= 0 || this.zeroedEnd - end >= ahead / 2 || appended * ZERO_FILL_ROUNDS_PER_ROOM > ahead) return;
     const from = Math.max(this.zeroedEnd, end);
     try {
       file.writeZeros(from, end + ahead - from);
@@ -468,6 +474,8 @@ function manifestRecord(type: number, segment: number): Buffer {
 interface RecoveredState {
   /** Valid size of every live segment, ascending by segment. */
   sizes: Map<number, number>;
+  /** Where the last segment's file ends: past its valid size when zeros follow its last record. */
+  lastFileEnd: number;
   highestSegment: number;
   manifestSize: number;
   manifestRecords: number;
@@ -548,10 +556,15 @@ function recoverSegments(directory: string, options: SegmentLogOptions, visitor:
   }
   removeOrphans(files, directory, names, new Set(live), options.companionExtensions);
   const sizes = new Map<number, number>();
-  for (const segment of live) sizes.set(segment, replaySegment(directory, options, segment, segment === live.at(-1), visitor, recovery));
+  let lastFileEnd = 0;
+  for (const segment of live) {
+    const replayed = replaySegment(directory, options, segment, segment === live.at(-1), visitor, recovery);
+    sizes.set(segment, replayed.size);
+    lastFileEnd = replayed.fileEnd;
+  }
   const highestSegment = Math.max(manifest.highest, onDisk.at(-1) ?? 0);
   const manifestNeedsRewrite = !trusted || manifest.tornTail || missing.length > 0 || unlisted > 0 || manifest.records > 64 + 4 * live.length;
-  return { sizes, highestSegment, manifestSize: manifest.size, manifestRecords: manifest.records, manifestNeedsRewrite };
+  return { sizes, lastFileEnd, highestSegment, manifestSize: manifest.size, manifestRecords: manifest.records, manifestNeedsRewrite };
 }
 
 /** Removes companion files of segments that are no longer live, and temporary files of interrupted rewrites. */
@@ -563,7 +576,10 @@ function removeOrphans(files: StorageFs, directory: string, names: string[], liv
   }
 }
 
-/** Replays one segment's valid records; returns its valid size (a torn tail of the last segment is cut off). */
+/**
+ * Replays one segment's valid records; returns its valid size (a torn tail of the last segment is cut
+ * off) and where its file ends (past the valid size when zeros follow the last record).
+ */
 function replaySegment(
   directory: string,
   options: SegmentLogOptions,
@@ -571,7 +587,7 @@ function replaySegment(
   isLast: boolean,
   visitor: SegmentVisitor,
   recovery: LogRecovery,
-): number {
+): { size: number; fileEnd: number } {
   const path = join(directory, segmentFileName(segment));
   const data = options.fs.readFileSync(path);
   visitor.beginSegment(segment);
@@ -591,12 +607,12 @@ function replaySegment(
       recovery.warnings.push(`${path}: ${bytes} corrupt bytes at offset ${region.start} skipped (at least one record lost)`);
     }
   }
-  if (scan.zeroTail) return scan.validEnd;
-  if (!isLast || scan.validEnd === data.length) return data.length;
+  if (scan.zeroTail) return { size: scan.validEnd, fileEnd: data.length };
+  if (!isLast || scan.validEnd === data.length) return { size: data.length, fileEnd: data.length };
   // Later appends go after the last valid record, so the torn bytes must go or they would sit mid-log.
   const file = new DurableFile(options.fs, path, data.length);
   file.truncate(scan.validEnd);
   file.writeAndSyncNow();
   file.close();
-  return scan.validEnd;
+  return { size: scan.validEnd, fileEnd: scan.validEnd };
 }
