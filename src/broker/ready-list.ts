@@ -13,6 +13,9 @@ export type ReadyItem = { entry: QueueEntry; paged?: undefined } | { entry?: und
 /** Reads a paged-out message back into a queue entry. */
 export type PageIn = (paged: PagedMessage) => QueueEntry;
 
+/** Returned entries put back one by one, in place; a larger batch is merged in one pass. */
+const REQUEUE_INSERTS_MAX = 16;
+
 /** Ready messages in delivery order. */
 export class ReadyList {
   private readonly resident: Deque<QueueEntry>;
@@ -58,9 +61,27 @@ export class ReadyList {
     if (entries.length === 0) return;
     const returned = [...entries].sort((a, b) => a.sequence - b.sequence);
     for (const entry of returned) this.bytes += entry.message.body.length;
+    if (returned.length <= REQUEUE_INSERTS_MAX && this.requeuedHead < this.requeued.length) {
+      // A few entries (a nack or reject each) go in where they belong: a merge would copy every entry
+      // returned before them, each time.
+      for (const entry of returned) this.requeued.splice(this.insertionPoint(entry.sequence), 0, entry);
+      return;
+    }
     // One linear merge keeps requeueing a large batch (a consumer with many unacked messages died) cheap.
     this.requeued = mergeBySequence(this.requeued.slice(this.requeuedHead), returned);
     this.requeuedHead = 0;
+  }
+
+  /** Where an entry with this sequence number goes among the returned entries still waiting. */
+  private insertionPoint(sequence: number): number {
+    let from = this.requeuedHead;
+    let to = this.requeued.length;
+    while (from < to) {
+      const middle = (from + to) >>> 1;
+      if ((this.requeued[middle] as QueueEntry).sequence < sequence) from = middle + 1;
+      else to = middle;
+    }
+    return from;
   }
 
   /** Appends to `into` the ready messages at positions [offset, offset + limit) in delivery order, consuming nothing. */

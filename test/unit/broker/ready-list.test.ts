@@ -60,3 +60,34 @@ test('page, remove and shift agree with a sorted array across returned, resident
     { numRuns: 300 },
   );
 });
+
+test('requeues of any size, between shifts, put every entry back in sequence order', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 60 }),
+      // Each step: shift some entries, then give back a random subset of what is held (small and large batches).
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 25 }), fc.array(fc.boolean(), { maxLength: 60 })), { maxLength: 12 }),
+      (count, steps) => {
+        const list = new ReadyList(4);
+        for (let sequence = 0; sequence < count; sequence++) list.push(entry(sequence));
+        const pageIn = (paged: { sequence: number }): QueueEntry => entry(paged.sequence);
+        let held: QueueEntry[] = [];
+        for (const [shifts, giveBack] of steps) {
+          for (let i = 0; i < shifts; i++) {
+            const taken = list.shift(pageIn, 4);
+            if (taken !== undefined) held.push(taken);
+          }
+          const returned = held.filter((_, i) => giveBack[i] === true);
+          held = held.filter((_, i) => giveBack[i] !== true);
+          list.requeue(returned);
+        }
+        const rest: number[] = [];
+        for (let taken = list.shift(pageIn, 4); taken !== undefined; taken = list.shift(pageIn, 4)) rest.push(taken.sequence);
+        const expected = Array.from({ length: count }, (_, sequence) => sequence).filter((sequence) => !held.some((e) => e.sequence === sequence));
+        assert.deepEqual(rest, expected);
+        assert.equal(list.bytes, 0);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
