@@ -14,7 +14,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { assertNever } from '../../util/assert.js';
-import { DEFAULT_TASK_OPTIONS, type TaskError, type TaskEvent, type TaskEventKind, type TaskOptions, type TaskState } from '../protocol.js';
+import { DEFAULT_TASK_OPTIONS, type TaskEvent, type TaskEventKind, type TaskState } from '../protocol.js';
 import type { TaskRecord } from './result-store.js';
 
 /**
@@ -91,26 +91,12 @@ const STATE_AFTER: Readonly<Record<TaskEventKind, TaskState>> = {
   cancelled: 'cancelled',
 };
 
-/** Every field a record may have, each present (undefined where the record has none), so that drafts share one shape. */
-interface RecordDraft {
-  id: string;
-  name: string;
-  state: TaskState;
-  run: number;
-  attempts: number;
-  payload: unknown;
-  options: TaskOptions;
-  result: unknown;
-  error: TaskError | undefined;
-  retryAt: number | undefined;
-  createdAt: number;
-  startedAt: number | undefined;
-  finishedAt: number | undefined;
-  updatedAt: number;
-  /** Meaningful only with progressAt: a record has progress exactly when it has progressAt. */
-  progress: unknown;
-  progressAt: number | undefined;
-}
+/**
+ * Every field a stored record may have, each present (undefined where the record has none), so that
+ * drafts share one shape; the fields the keeper adds when a status is read are not drafted.
+ */
+type RecordDraft = { [K in keyof StoredRecord]-?: StoredRecord[K] | (undefined extends StoredRecord[K] ? undefined : never) };
+type StoredRecord = Omit<TaskRecord, 'blockedReason' | 'webhook'>;
 
 /**
  * The record after applying `event` to `current` (undefined for a task not seen yet), or undefined
