@@ -56,8 +56,8 @@ test('submit publishes one persistent task message the protocol describes: to it
   assert.equal(properties.priority, 5);
   assert.ok(typeof properties.replyTo === 'string' && properties.replyTo !== '', 'reply_to names the client reply queue');
   assert.equal(properties.timestamp, Math.floor(enqueuedAt / 1000));
+  // Headers holding what their absence stands for (protocol 1, jitter on, run 1) are left out.
   assert.deepEqual(properties.headers, {
-    'x-task-protocol': 1,
     'x-task-id': handle.id,
     'x-task-name': name,
     'x-task-attempt': 1,
@@ -66,14 +66,11 @@ test('submit publishes one persistent task message the protocol describes: to it
     'x-task-enqueued-at': enqueuedAt,
     'x-task-backoff': 'fixed',
     'x-task-backoff-delay-ms': 250,
-    'x-task-backoff-jitter': true,
-    'x-task-run': 1,
     traceparent,
   });
   const header = amqp.receivedHeaders().at(-1);
   assert.ok(header !== undefined);
   assert.deepEqual(headerFieldTypes(header.payload), {
-    'x-task-protocol': 'I',
     'x-task-id': 'S',
     'x-task-name': 'S',
     'x-task-attempt': 'I',
@@ -82,12 +79,24 @@ test('submit publishes one persistent task message the protocol describes: to it
     'x-task-enqueued-at': 'l',
     'x-task-backoff': 'S',
     'x-task-backoff-delay-ms': 'l',
-    'x-task-backoff-jitter': 't',
-    'x-task-run': 'I',
     traceparent: 'S',
   });
   assert.deepEqual(keeperCopy.content, task.content, 'the keeper\'s copy is the same message');
   assert.deepEqual(keeperCopy.properties.headers, properties.headers, 'BCC is not delivered');
+
+  // Every other option away from its default is written; with the defaults only the required headers go out.
+  await tasks.submit(name, null, { attempts: 2, backoff: { kind: 'exponential', delayMs: 1000, jitter: false } });
+  await tasks.submit(name, null);
+  const headersOf = async (): Promise<Record<string, unknown>> => {
+    const message = await ch.get(taskQueueName(name), { noAck: true });
+    assert.ok(message !== false);
+    const { 'x-task-id': id, 'x-task-enqueued-at': at, ...rest } = message.properties.headers ?? {};
+    assert.ok(typeof id === 'string' && typeof at === 'number', 'the task id and the submit time are always there');
+    return rest;
+  };
+  const required = { 'x-task-name': name, 'x-task-attempt': 1 };
+  assert.deepEqual(await headersOf(), { ...required, 'x-task-max-attempts': 2, 'x-task-backoff-jitter': false });
+  assert.deepEqual(await headersOf(), { ...required, 'x-task-max-attempts': 1 });
 });
 
 test('a delayed task waits in the wait queue of its delay and reaches the work queue after it', async (t) => {

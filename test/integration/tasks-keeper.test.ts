@@ -15,6 +15,7 @@ import { startTasksBroker, uniqueTaskName } from '../helpers/tasks.js';
 import { connectTasks, type TasksClient } from '../../src/tasks/client.js';
 import { startKeeper, type Keeper } from '../../src/tasks/keeper.js';
 import {
+  DEFAULT_TASK_OPTIONS,
   KEEPER_QUEUE,
   KEEPER_REQUESTS_QUEUE,
   TASK_EVENTS_EXCHANGE,
@@ -124,6 +125,13 @@ test('every option and the payload reach the keeper through the task message\'s 
   assert.deepEqual(queued?.options, options);
   assert.deepEqual(queued?.payload, { deep: [1, { two: 2 }] });
   assert.equal(queued?.state, 'queued');
+
+  // A task message with the default options carries none of their headers; the keeper reads their absence as the defaults.
+  const plain = await tasks.submit(uniqueTaskName('plain'), null);
+  await waitFor(async () => (await store.get(plain.id)) !== undefined, 3000, 'the plain queued record');
+  const plainRecord = await store.get(plain.id);
+  assert.deepEqual(plainRecord?.options, DEFAULT_TASK_OPTIONS);
+  assert.equal(plainRecord?.run, 1);
 });
 
 test('malformed events are dropped; an event the store refused is requeued and recorded later', async (t) => {
