@@ -1,4 +1,4 @@
-// `npm run bench:tasks -- [--tasks N] [--rate R] [--concurrency 1,8,32] [--only warren|bullmq] [--prefetch-multiplier M] [--redis-fsync]`: Warren's task layer
+// `npm run bench:tasks -- [--tasks N] [--rate R] [--concurrency 1,8,32] [--only warren|bullmq] [--prefetch-multiplier M] [--submit-replies] [--redis-fsync]`: Warren's task layer
 // (a `warren server` process)
 // to BullMQ on a private redis-server, same machine, same run. Prints a table and appends JSON lines to
 // .bench/tasks-<timestamp>.jsonl.
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     // Warren's worker prefetch per handler slot (default: the worker's own default), for experiments.
     'prefetch-multiplier': { type: 'string' },
+    // Warren's submits ask for a reply message each (the SDK's default), which the benchmark never reads.
+    'submit-replies': { type: 'boolean', default: false },
     // Redis with appendonly yes + appendfsync always: BullMQ at the durability Warren gives (default: Redis' defaults).
     'redis-fsync': { type: 'boolean', default: false },
   },
@@ -46,8 +48,8 @@ if (values.only !== 'bullmq') {
   const warren = await startWarren({ skipBuild: values['skip-build'], log: note });
   try {
     const multiplier = values['prefetch-multiplier'];
-    const system = await warrenSystem(warren.url, warren.httpUrl, multiplier === undefined ? undefined : Number(multiplier));
-    for (const result of await runTasks(system, options, () => warren.cpuTimeMs())) record(result);
+    const system = await warrenSystem(warren.url, warren.httpUrl, multiplier === undefined ? undefined : Number(multiplier), values['submit-replies']);
+    for (const result of await runTasks(system, options, () => warren.cpuTimeMs())) record({ ...result, submitReplies: values['submit-replies'] });
     await system.close();
   } finally {
     await warren.stop();

@@ -35,6 +35,8 @@ export interface TasksResult {
   readonly serverCpuUsPerTask?: number;
   /** From the worker settling its last task to the last result stored (0 where both are one step). */
   readonly storeLagMs?: number;
+  /** Warren only: each submit asked for a reply message (--submit-replies), which nothing reads. */
+  readonly submitReplies?: boolean;
   /** BullMQ only: Redis ran with appendonly yes and appendfsync always (--redis-fsync). */
   readonly redisFsyncEveryWrite?: boolean;
   readonly submitToStartP50Ms?: number;
@@ -187,18 +189,22 @@ export function bullmqSystem(port: number): TaskSystem {
 
 /**
  * Warren's task layer against a `warren server` at `url`: the SDK submits (each submit resolves once the
- * broker confirmed the task message, which also stands for its queued event), a worker runs the handler
+ * broker confirmed the task message, which also stands for its queued event; with no reply asked for
+ * unless `replies`), a worker runs the handler
  * and records the outcome (events confirmed, then acked); the server's keeper stores results in SQLite.
  * A task counts as done once the worker settled it and its result is in the store: after the worker's
  * last task, the run polls the management API at `httpUrl` until the keeper queue is empty.
  */
-export async function warrenSystem(url: string, httpUrl: string, prefetchMultiplier?: number): Promise<TaskSystem> {
+export async function warrenSystem(url: string, httpUrl: string, prefetchMultiplier?: number, replies = false): Promise<TaskSystem> {
   const { connectTasks, createWorker } = await import('../src/tasks/index.js');
   const client = connectTasks({ url });
+  // The benchmark never awaits a result through the client, as BullMQ's producer here subscribes to no
+  // completion events (QueueEvents): so no reply messages, unless `replies` (--submit-replies) asks.
+  const submitOptions = { reply: replies };
   return {
     name: 'warren',
     submit: async (name, payload) => {
-      await client.submit(name, payload);
+      await client.submit(name, payload, submitOptions);
     },
     startWorker: async (name, concurrency, hooks) => {
       const worker = createWorker(prefetchMultiplier === undefined ? { url, concurrency } : { url, concurrency, prefetchMultiplier });

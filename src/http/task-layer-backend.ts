@@ -32,7 +32,8 @@ export interface TaskRecordSource {
 
 /** What the gateway submits through (a TasksClient). */
 export interface TaskSubmitter {
-  submit(name: string, payload: unknown, options: TaskSubmitOptions): Promise<{ id: string; replayed?: boolean }>;
+  /** `reply: false` asks for no reply message (the SDK's SubmitOptions.reply): nothing here would read it. */
+  submit(name: string, payload: unknown, options: TaskSubmitOptions & { reply?: boolean }): Promise<{ id: string; replayed?: boolean }>;
 }
 
 /** How often, and how far apart, a cancel of a task submitted here but not recorded yet is tried. */
@@ -56,7 +57,8 @@ export function taskLayerBackend(submitter: TaskSubmitter, records: TaskRecordSo
       } catch (error) {
         throw asHttpError(error);
       }
-      const { id, replayed } = await submitter.submit(name, payload, options).catch((error: unknown) => {
+      // The gateway's callers poll (or get a webhook): a reply message to this process would go unread.
+      const { id, replayed } = await submitter.submit(name, payload, { ...options, reply: false }).catch((error: unknown) => {
         throw error instanceof TaskValidationError ? asHttpError(error) : new HttpError(503, `the task could not be queued: ${String(error)}`);
       });
       if (replayed === true) return { id, replayed };

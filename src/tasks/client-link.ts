@@ -77,8 +77,12 @@ export class ClientLink {
    * wait for (reply queue, event topology and the task's queues all declared); undefined otherwise.
    */
   readyReplyQueue(taskName: string): string | undefined {
-    if (this.lost || !this.eventTopologyDeclared || !this.declaredTaskNames.has(taskName)) return undefined;
-    return this.replyQueueName;
+    return this.isReadyFor(taskName) ? this.replyQueueName : undefined;
+  }
+
+  /** True when this link can take a task of `taskName` with no declaration to wait for (a reply queue aside). */
+  isReadyFor(taskName: string): boolean {
+    return !this.lost && this.eventTopologyDeclared && this.declaredTaskNames.has(taskName);
   }
 
   /** Declares the events exchange and keeper queue, once per connection. */

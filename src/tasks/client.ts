@@ -145,6 +145,7 @@ class Client implements TasksClient {
     assertTaskName(name);
     const resolved = resolveTaskOptions(withRunAt(options, Date.now()));
     if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
+    if (options.reply !== undefined && typeof options.reply !== 'boolean') throw new TaskValidationError(`reply must be a boolean, got ${JSON.stringify(options.reply)}`);
     const input: TaskMessageInput = {
       id: newTaskId(),
       name,
@@ -156,15 +157,16 @@ class Client implements TasksClient {
     };
     if (options.traceparent !== undefined) input.traceparent = options.traceparent;
     if (options.tracestate !== undefined) input.tracestate = options.tracestate;
+    const wantsReply = options.reply !== false;
     // The common case, on a link that has declared all it takes: no declaration or keeper call to wait for.
     const link = this.link;
     const plain = options.replyTo === undefined && options.idempotencyKey === undefined && resolved.delayMs === 0;
-    const replyTo = plain ? link?.readyReplyQueue(name) : undefined;
-    if (link !== undefined && replyTo !== undefined) {
-      input.replyTo = replyTo;
+    const replyTo = plain && wantsReply ? link?.readyReplyQueue(name) : undefined;
+    if (link !== undefined && (replyTo !== undefined || (plain && !wantsReply && link.isReadyFor(name)))) {
+      if (replyTo !== undefined) input.replyTo = replyTo;
       input.keeperCopy = true;
       await link.publish('', taskQueueName(name), taskMessage(input));
-      return new Handle<R>(this, input.id, name, link);
+      return new Handle<R>(this, input.id, name, wantsReply ? link : undefined);
     }
     return this.submitDeclaring<R>(name, input, options);
   }
@@ -177,7 +179,7 @@ class Client implements TasksClient {
     if (ownReplyTo) {
       input.replyTo = assertShortString('replyTo', options.replyTo);
       if (options.correlationId !== undefined) input.replyCorrelationId = assertShortString('correlationId', options.correlationId);
-    } else {
+    } else if (options.reply !== false) {
       input.replyTo = await link.replyQueue();
     }
     await link.ensureEventTopology();
@@ -196,8 +198,8 @@ class Client implements TasksClient {
       // A task message the broker did not take frees the key for a retry of this submit.
       throw await this.releaseIdempotencyKey(name, options.idempotencyKey, input.id, error);
     }
-    // A reply that goes elsewhere never reaches this client: its handle asks the keeper.
-    return new Handle<R>(this, input.id, name, ownReplyTo ? undefined : link);
+    // A reply that goes elsewhere, or none, never reaches this client: its handle asks the keeper.
+    return new Handle<R>(this, input.id, name, input.replyTo === undefined || ownReplyTo ? undefined : link);
   }
 
   handle<R>(id: string, name?: string): TaskHandle<R> {

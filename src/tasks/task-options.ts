@@ -29,6 +29,13 @@ export type SubmitOptions = Partial<Omit<TaskOptions, 'backoff'>> & {
   replyTo?: string;
   /** The correlation_id of that reply (default: the task id). */
   correlationId?: string;
+  /**
+   * false: ask for no reply message to this client (the task message gets no reply_to, so the worker
+   * publishes none), for a submitter that does not wait for the result through it: fire and forget, or
+   * results by webhook, HTTP or the keeper. handle.result() then asks the keeper. A replyTo of your own
+   * still gets its reply. Default true.
+   */
+  reply?: boolean;
   /** Run at this time (ms since the epoch, ISO 8601 string or Date) instead of after delayMs; not both. */
   runAt?: RunAt;
   /**

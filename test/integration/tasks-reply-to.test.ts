@@ -8,8 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import amqplib from 'amqplib';
 import { startWarren, type WarrenNode } from '../../src/main.js';
 import { connectTasks, createWorker, type TaskReply, type TasksClient, type Worker } from '../../src/tasks/index.js';
+import { taskQueueName } from '../../src/tasks/protocol.js';
 import { waitFor } from '../helpers/amqp.js';
 import { collectingQueue } from '../helpers/tasks.js';
 
@@ -83,4 +85,47 @@ test('the HTTP gateway takes replyTo and correlationId as options', skip, async 
   } finally {
     await results.close();
   }
+});
+
+test('submit with reply: false sends no reply_to, so no reply; result() gets the result from the keeper', skip, async () => {
+  // A name no worker takes: its task messages stay in the work queue, to be looked at.
+  const idle = `reply-none-${Date.now()}`;
+  await client.submit(idle, { n: 1 }, { reply: false }); // declares what the name takes
+  await client.submit(idle, { n: 2 }, { reply: false }); // the common path: everything declared already
+  await client.submit(idle, { n: 3 });
+  // The HTTP gateway's callers poll for results: its submits ask for no reply either.
+  const response = await fetch(`http://127.0.0.1:${node.httpPort}/api/tasks/${idle}`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ payload: { n: 4 } }),
+  });
+  assert.equal(response.status, 202);
+  const connection = await amqplib.connect(url);
+  try {
+    const channel = await connection.createChannel();
+    const replyTos: unknown[] = [];
+    for (let i = 0; i < 4; i++) {
+      const message = await channel.get(taskQueueName(idle), { noAck: true });
+      assert.ok(message !== false);
+      replyTos.push(message.properties.replyTo);
+    }
+    assert.equal(replyTos[0], undefined);
+    assert.equal(replyTos[1], undefined);
+    assert.ok(typeof replyTos[2] === 'string' && replyTos[2] !== '', 'by default a submit asks for its reply');
+    assert.equal(replyTos[3], undefined, 'the gateway asks for none');
+  } finally {
+    await connection.close();
+  }
+
+  const handle = await client.submit('double', { n: 4 }, { reply: false });
+  assert.equal(await handle.result({ timeoutMs: 5000 }), 8, 'the handle gets the result from the keeper');
+  const results = await collectingQueue(url);
+  try {
+    const own = await client.submit('double', { n: 5 }, { reply: false, replyTo: results.queue });
+    await waitFor(() => results.received.length === 1, 3000, 'the reply in our queue: replyTo still gets its reply');
+    assert.equal(results.received[0]?.properties.correlationId, own.id);
+  } finally {
+    await results.close();
+  }
+  await assert.rejects(client.submit('double', { n: 1 }, { reply: 'no' as unknown as boolean }), { name: 'TaskValidationError' });
 });
