@@ -72,15 +72,12 @@ export class ClientLink {
     });
   }
 
-  /**
-   * The reply queue's name when this link is ready to take a task of `taskName` with no declaration to
-   * wait for (reply queue, event topology and the task's queues all declared); undefined otherwise.
-   */
-  readyReplyQueue(taskName: string): string | undefined {
-    return this.isReadyFor(taskName) ? this.replyQueueName : undefined;
+  /** The reply queue's name once replyQueue() has declared it; undefined before. */
+  get declaredReplyQueue(): string | undefined {
+    return this.replyQueueName;
   }
 
-  /** True when this link can take a task of `taskName` with no declaration to wait for (a reply queue aside). */
+  /** True when this link can take a task of `taskName` with no declaration to wait for (the reply queue aside: see declaredReplyQueue). */
   isReadyFor(taskName: string): boolean {
     return !this.lost && this.eventTopologyDeclared && this.declaredTaskNames.has(taskName);
   }

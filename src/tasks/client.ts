@@ -157,16 +157,17 @@ class Client implements TasksClient {
     };
     if (options.traceparent !== undefined) input.traceparent = options.traceparent;
     if (options.tracestate !== undefined) input.tracestate = options.tracestate;
-    const wantsReply = options.reply !== false;
-    // The common case, on a link that has declared all it takes: no declaration or keeper call to wait for.
+    // The common case, on a link that has declared all this submit takes (the reply queue too, when it
+    // asks for a reply): no declaration or keeper call to wait for.
     const link = this.link;
+    const wantsReply = options.reply !== false;
     const plain = options.replyTo === undefined && options.idempotencyKey === undefined && resolved.delayMs === 0;
-    const replyTo = plain && wantsReply ? link?.readyReplyQueue(name) : undefined;
-    if (link !== undefined && (replyTo !== undefined || (plain && !wantsReply && link.isReadyFor(name)))) {
+    const replyTo = wantsReply ? link?.declaredReplyQueue : undefined;
+    if (link !== undefined && plain && link.isReadyFor(name) && (replyTo !== undefined || !wantsReply)) {
       if (replyTo !== undefined) input.replyTo = replyTo;
       input.keeperCopy = true;
       await link.publish('', taskQueueName(name), taskMessage(input));
-      return new Handle<R>(this, input.id, name, wantsReply ? link : undefined);
+      return new Handle<R>(this, input.id, name, replyTo === undefined ? undefined : link);
     }
     return this.submitDeclaring<R>(name, input, options);
   }
