@@ -16,6 +16,7 @@ import { ProgressReporter, progressPublisher } from './worker-progress.js';
 import { AttemptAbort } from './attempt-abort.js';
 import { AttemptContext } from './attempt-context.js';
 import type { AnnouncedAttempt, StartAnnouncements } from './start-announcements.js';
+import type { PrefetchWindow } from './prefetch-window.js';
 
 /** What a handler gets besides the payload. */
 export interface TaskContext {
@@ -93,7 +94,14 @@ export class TaskAttempt implements AnnouncedAttempt {
     readonly message: AMQPMessage,
     readonly task: TaskHeaders,
     private readonly recorder: OutcomeRecorder,
+    /** Told when the outcome starts being recorded (the worker's adaptive prefetch window), if any. */
+    private readonly window: PrefetchWindow | undefined,
   ) {}
+
+  private startRecording(): void {
+    this.recording = true;
+    this.window?.recordingStarted();
+  }
 
   /** Aborts the handler and marks the delivery as given back; false when the outcome is already being recorded. */
   abandon(reason: Error): boolean {
@@ -118,12 +126,12 @@ export class TaskAttempt implements AnnouncedAttempt {
       payload = readTaskPayload(this.message);
     } catch (error) {
       // The payload will never parse: no attempt is made, the message goes to the dead-letter queue.
-      this.recording = true;
+      this.startRecording();
       return this.finish({ kind: 'dead', error: toTaskError(error) }, acks);
     }
     const lost = lostDeliveries(this.message);
     if (lost >= LOST_DELIVERIES_MAX) {
-      this.recording = true;
+      this.startRecording();
       const message = `the task came back to its queue ${lost} times without an outcome (its workers died, lost their connection or stopped while holding it)`;
       return this.finish({ kind: 'dead', error: { name: 'WorkerLostError', message, retryable: false } }, acks);
     }
@@ -134,7 +142,7 @@ export class TaskAttempt implements AnnouncedAttempt {
       if (this.abandoned) return 'requeued';
       if (this.cancelReason !== undefined) {
         // Cancelled before its handler started: it never runs.
-        this.recording = true;
+        this.startRecording();
         return await this.finish({ kind: 'cancelled' }, acks);
       }
       this.handlerStarted = true;
@@ -154,7 +162,7 @@ export class TaskAttempt implements AnnouncedAttempt {
       slots.release();
     }
     if (this.abandoned) return 'requeued';
-    this.recording = true;
+    this.startRecording();
     return this.finish(decision, acks);
   }
 

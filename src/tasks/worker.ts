@@ -3,9 +3,11 @@
  * delivery as a TaskAttempt. Register every handler with `handle()`, then call `start()`.
  *
  * Concurrency is the handler slots (at most `concurrency` handlers run at once, over all task names);
- * each work queue's consumer has a per-consumer prefetch of `concurrency` x `prefetchMultiplier`, so
- * the next deliveries are at hand while outcomes wait for the broker's confirms (a delivery is acked
- * only once its outcome is recorded). Per-consumer qos only: RabbitMQ 4.3 refuses global qos by default.
+ * each work queue's consumer has a per-consumer prefetch, so the next deliveries are at hand while
+ * outcomes wait for the broker's confirms (a delivery is acked only once its outcome is recorded): by
+ * default `concurrency` x 4 plus the deliveries recording their outcome on average (prefetch-window.ts),
+ * or `concurrency` x `prefetchMultiplier` when that is given. Per-consumer qos only: RabbitMQ 4.3
+ * refuses global qos by default.
  * (An attempt that timed out while its handler ignores the signal is let go, so such a handler may run on.)
  * Outcomes are published on a second channel in confirm mode.
  */
@@ -26,6 +28,7 @@ import { readTaskHeaders } from './worker-message.js';
 import { OutcomeRecorder } from './worker-recorder.js';
 import { TaskCancelledError } from './task-cancellation.js';
 import { WorkerCancellations } from './worker-cancellation.js';
+import { PrefetchWindow } from './prefetch-window.js';
 
 export { NonRetryableError, TaskTimeoutError, WorkerShutdownError } from './worker-errors.js';
 export { TaskCancelledError } from './task-cancellation.js';
@@ -45,8 +48,10 @@ export interface WorkerOptions {
   /** Handlers that may run at once, over all task names (1..65535). */
   concurrency: number;
   /**
-   * Deliveries the worker holds per handler slot (default 4, Celery's worker_prefetch_multiplier): more
-   * keeps handlers busy while outcomes are being confirmed; 1 leaves more tasks to other workers.
+   * Deliveries the worker holds per handler slot, fixed: 1 leaves the most tasks to other workers. By
+   * default the worker holds 4 per slot (Celery's worker_prefetch_multiplier) plus as many as were
+   * recording their outcome on average (up to 64 more), since a delivery is acked only once its outcome
+   * is confirmed: short tasks then keep their handlers busy, and long ones hold 4 per slot.
    */
   prefetchMultiplier?: number;
   /** How long close() waits for running handlers before it aborts and requeues them (default 10 s). */
@@ -89,7 +94,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly slots: HandlerSlots;
   /** When running handlers' 'started' events are due. */
   private readonly announcements = new StartAnnouncements();
-  private readonly consumers: AMQPConsumer[] = [];
+  /** The consumer of each handled task name's work queue. */
+  private readonly consumers = new Map<string, AMQPConsumer>();
+  /** The prefetch window, unless the options fix it (prefetchMultiplier). */
+  private readonly window: PrefetchWindow | undefined;
+  /** The channel the consumers are on. */
+  private consuming: AMQPChannel | undefined;
+  /** Set while the consumers move to a new prefetch window. */
+  private resizing: Promise<void> | undefined;
   private readonly shutdownTimeoutMs: number;
   private readonly logger: Logger | undefined;
   private state: WorkerState = 'idle';
@@ -114,6 +126,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     this.slots = new HandlerSlots(options.concurrency);
+    if (multiplier === undefined) this.window = new PrefetchWindow(Math.min(options.concurrency * PREFETCH_MULTIPLIER_DEFAULT, CONCURRENCY_MAX), CONCURRENCY_MAX);
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.logger = options.logger?.child({ worker: this.workerId });
     this.cancellations = new WorkerCancellations(() => this.running, this.logger);
@@ -122,6 +135,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Handlers running now. */
   get runningCount(): number {
     return this.running.size;
+  }
+
+  /** The prefetch count of the work queues' consumers now. */
+  get prefetchCount(): number {
+    return this.window?.size ?? Math.min(this.options.concurrency * (this.options.prefetchMultiplier ?? PREFETCH_MULTIPLIER_DEFAULT), CONCURRENCY_MAX);
   }
 
   /** Registers the handler of a task name; only before start(). */
@@ -201,14 +219,42 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Per consumer (global qos is deprecated, and refused by default since RabbitMQ 4.3): each task name
     // may prefetch this many; the handler slots keep the handlers running at once to `concurrency`.
     // More deliveries than handlers: while outcomes wait for the broker's confirms, the next ones are here.
-    const prefetch = this.options.concurrency * (this.options.prefetchMultiplier ?? PREFETCH_MULTIPLIER_DEFAULT);
-    await channel.basicQos(Math.min(prefetch, CONCURRENCY_MAX), 0, false);
+    await channel.basicQos(this.prefetchCount, 0, false);
+    this.consuming = channel;
     this.acks = new BatchedAcks(channel);
+    for (const [name, handler] of this.handlers) await this.startConsumer(channel, name, handler);
+  }
+
+  private async startConsumer(channel: AMQPChannel, name: string, handler: TaskHandler): Promise<AMQPConsumer> {
+    const consumer = await channel.basicConsume(taskQueueName(name), { noAck: false }, (message) => this.onDelivery(name, handler, message));
+    // wait() rejects when the broker cancels the consumer (its queue was deleted) or closes the channel.
+    consumer.wait().catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))));
+    this.consumers.set(name, consumer);
+    return consumer;
+  }
+
+  /** Moves the consumers to a prefetch window of `size` (a new consumer each, then the old one cancelled), unless a move is under way. */
+  private resize(size: number): void {
+    const channel = this.consuming;
+    if (this.resizing !== undefined || this.state !== 'running' || channel === undefined) return;
+    this.resizing = this.moveConsumers(channel, size)
+      .catch((error: unknown) => this.logger?.warn({ error: String(error) }, 'could not change the prefetch window'))
+      .finally(() => (this.resizing = undefined));
+  }
+
+  /**
+   * The old consumer's deliveries stay with the channel (a cancelled consumer's unacked deliveries are
+   * not requeued) and are acked as before; those the broker sent before the cancel still reach their
+   * handler, since the client drops a consumer only at cancel-ok, which comes after them.
+   */
+  private async moveConsumers(channel: AMQPChannel, size: number): Promise<void> {
+    await channel.basicQos(size, 0, false);
+    if (this.window !== undefined) this.window.size = size;
     for (const [name, handler] of this.handlers) {
-      const consumer = await channel.basicConsume(taskQueueName(name), { noAck: false }, (message) => this.onDelivery(name, handler, message));
-      // wait() rejects when the broker cancels the consumer (its queue was deleted) or closes the channel.
-      consumer.wait().catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))));
-      this.consumers.push(consumer);
+      if (this.state !== 'running') return;
+      const old = this.consumers.get(name);
+      await this.startConsumer(channel, name, handler);
+      await old?.cancel();
     }
   }
 
@@ -216,6 +262,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const { recorder, acks } = this;
     assert(recorder !== undefined && acks !== undefined, 'deliveries start after the recorder and the acks exist');
     acks.track(message);
+    const size = this.window?.delivered();
+    if (size !== undefined) this.resize(size);
     if (this.state !== 'running' && this.state !== 'starting') {
       // Delivered after close() began, before the broker processed basic.cancel: give it back untouched.
       await acks.requeue(message);
@@ -223,7 +271,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     let attempt: TaskAttempt;
     try {
-      attempt = new TaskAttempt(message, readTaskHeaders(message, name), recorder);
+      attempt = new TaskAttempt(message, readTaskHeaders(message, name), recorder, this.window);
     } catch (error) {
       await this.deadLetterPoison(recorder, acks, name, message, error);
       return;
@@ -236,6 +284,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } catch (error) {
       await this.onRecordingFailed(message, error);
     } finally {
+      if (attempt.recording) this.window?.recordingEnded();
       this.running.delete(attempt);
       if (this.running.size === 0) this.notifyIdle();
     }
@@ -268,7 +317,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     this.state = 'closing';
-    await Promise.allSettled(this.consumers.map((consumer) => consumer.cancel()));
+    await this.resizing;
+    await Promise.allSettled([...this.consumers.values()].map((consumer) => consumer.cancel()));
     // Prefetched deliveries whose handler never started go straight back to the queue for other workers.
     const waiting: Promise<void>[] = [];
     for (const attempt of this.running) {

@@ -26,6 +26,8 @@ export interface TestRabbitmq {
   addUser(username: string, password: string, options?: { vhostAccess?: boolean }): void;
   /** http://127.0.0.1:PORT of RabbitMQ's management API, when started with `management: true`. */
   httpUrl: string | undefined;
+  /** The prefetch count of each consumer of `queue` on vhost `/`, as `rabbitmqctl list_consumers` tells. */
+  consumerPrefetchCounts(queue: string): number[];
 }
 
 /**
@@ -39,5 +41,12 @@ export async function startTestRabbitmq(options: { management?: boolean } = {}):
     node.rabbitmqctl(['add_user', username, password]);
     if (options.vhostAccess !== false) node.rabbitmqctl(['set_permissions', '-p', '/', username, '.*', '.*', '.*']);
   };
-  return { url: node.url, stop: node.stop, addUser, httpUrl: node.httpUrl };
+  const consumerPrefetchCounts = (queue: string): number[] =>
+    node
+      .rabbitmqctl(['list_consumers', '-p', '/', '--no-table-headers', '--quiet', 'queue_name', 'prefetch_count'])
+      .split('\n')
+      .map((line) => line.split('\t'))
+      .filter(([name]) => name === queue)
+      .map(([, prefetch]) => Number(prefetch));
+  return { url: node.url, stop: node.stop, addUser, httpUrl: node.httpUrl, consumerPrefetchCounts };
 }

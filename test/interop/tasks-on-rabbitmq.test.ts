@@ -15,7 +15,7 @@ import { parseSamples, sampleValue } from '../helpers/prometheus-text.js';
 import { promtoolCheckMetrics, skip as promtoolSkip } from '../helpers/promtool.js';
 import { skip as postgresSkip } from '../helpers/postgres.js';
 import { startRabbitmqAndPostgres } from '../helpers/rabbitmq-and-postgres.js';
-import { skip as rabbitmqSkip } from '../helpers/rabbitmq.js';
+import { skip as rabbitmqSkip, type TestRabbitmq } from '../helpers/rabbitmq.js';
 import { attemptStarts } from '../helpers/tasks.js';
 import type { TaskView } from '../../src/http/task-view.js';
 import {
@@ -26,6 +26,7 @@ import {
   createWorker,
   deadLetterQueueName,
   startKeeper,
+  taskQueueName,
   type Keeper,
   type TaskEvent,
   type TaskEventKind,
@@ -35,6 +36,7 @@ import {
 const options = { skip: rabbitmqSkip || postgresSkip, timeout: 20_000 };
 
 let url: string;
+let rabbitmq: TestRabbitmq;
 let store: PostgresResultStore;
 let client: TasksClient;
 let keeper: Keeper;
@@ -60,7 +62,9 @@ function countCall(id: string): number {
 before(async () => {
   if (options.skip !== false) return;
   // Both servers start at once: RabbitMQ's few seconds of boot dominate the file's run time.
-  const { rabbitmq, postgres } = await startRabbitmqAndPostgres(cleanup);
+  const started = await startRabbitmqAndPostgres(cleanup);
+  const { postgres } = started;
+  rabbitmq = started.rabbitmq;
   url = rabbitmq.url;
   store = await PostgresResultStore.open(postgres.url);
   cleanup.push(() => store.close());
@@ -237,6 +241,29 @@ async function pollOverHttp(id: string, state: string): Promise<TaskView> {
   assert.equal(task?.state, state);
   return task;
 }
+
+test('short tasks grow a worker\'s prefetch window on RabbitMQ: one consumer left, with the new prefetch; each task ran once', options, async () => {
+  const name = 'rmq.window';
+  const runs = new Map<string, number>();
+  let settled = 0;
+  const worker = createWorker({ url, concurrency: 1, shutdownTimeoutMs: 1000 });
+  worker.handle(name, (_payload, ctx) => {
+    runs.set(ctx.id, (runs.get(ctx.id) ?? 0) + 1);
+    return null;
+  });
+  worker.on('settled', () => settled++);
+  await worker.start();
+  try {
+    await Promise.all(Array.from({ length: 1000 }, () => client.submit(name, null, { reply: false })));
+    await waitFor(() => settled === 1000, 15_000, '1000 tasks settled');
+    assert.equal(runs.size, 1000);
+    assert.ok([...runs.values()].every((count) => count === 1), 'every task ran exactly once');
+    assert.ok(worker.prefetchCount > 4, `the window grew (it is ${worker.prefetchCount})`);
+    assert.deepEqual(rabbitmq.consumerPrefetchCounts(taskQueueName(name)), [worker.prefetchCount]);
+  } finally {
+    await worker.close();
+  }
+});
 
 test('warren keeper: a task submitted over its HTTP gateway is long-polled to its result, with a RabbitMQ user', options, async () => {
   const id = await submitOverHttp('rmq.square', { payload: 7 });

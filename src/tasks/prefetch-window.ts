@@ -1,0 +1,97 @@
+/**
+ * How many deliveries a worker holds (its consumers' prefetch), when the user did not fix it.
+ *
+ * Celery's default holds 4 deliveries per handler slot, and acks each as its handler starts. A Warren
+ * worker acks a delivery only once its outcome is confirmed by the broker (an fsync away), so a
+ * delivery whose handler has ended still holds its place in the window for that long. With short
+ * handlers most of a fixed window is then outcomes in flight, and the handlers wait for deliveries.
+ * So the window is the base (4 per slot) plus the deliveries that were recording their outcome, on
+ * average, over the last period: 4 per slot still wait or run, as with Celery, and long tasks (whose
+ * outcomes are rarely in flight) keep the base window and are shared with other workers as before.
+ *
+ * A consumer's prefetch cannot change while it consumes (RabbitMQ applies basic.qos to consumers
+ * created after it, and refuses global qos by default since 4.3), so the worker moves to a new
+ * consumer with the new prefetch; this class only says when, and to what size.
+ */
+
+/** Deliveries a period takes at least before the window may change... */
+export const PERIOD_DELIVERIES = 256;
+/** ...unless it has lasted this long (slow tasks)... */
+export const PERIOD_MS = 1000;
+/** ...with at least this many. */
+const PERIOD_DELIVERIES_MIN = 8;
+/** The window grows only to at least this many times its size (each move costs a new consumer)... */
+const GROW_FACTOR = 1.25;
+/** ...and shrinks only to at most 1/this of it. */
+const SHRINK_FACTOR = 2;
+/**
+ * The window never grows past the base plus this many: outcomes in flight at about 60 000 tasks/s with
+ * a millisecond's fsync. More would not serve the handlers but follow the latency: once the broker or
+ * the worker is the bottleneck, a larger window only makes each outcome wait longer, which would read
+ * as more outcomes in flight and grow the window again.
+ */
+export const WINDOW_EXTRA_MAX = 64;
+
+/** The adaptive prefetch window of one worker. */
+export class PrefetchWindow {
+  /** The prefetch the worker's consumers have now. */
+  size: number;
+  readonly #max: number;
+  /** Deliveries held whose handler has ended and whose outcome is being recorded. */
+  #recording = 0;
+  /** Integral of #recording over the period so far (deliveries x ms), up to #changedAt. */
+  #area = 0;
+  #changedAt: number;
+  #periodStart: number;
+  #deliveries = 0;
+
+  /**
+   * `base`: the deliveries to keep waiting or running (concurrency x 4); `limit`: the largest prefetch
+   * the protocol allows; `now`: the clock, in milliseconds.
+   */
+  constructor(
+    readonly base: number,
+    limit: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.#changedAt = this.#periodStart = now();
+    this.size = base;
+    this.#max = Math.min(base + WINDOW_EXTRA_MAX, limit);
+  }
+
+  /** A delivery's handler has ended (or will not run): its outcome is being recorded. */
+  recordingStarted(): void {
+    this.#advance();
+    this.#recording++;
+  }
+
+  /** A delivery whose outcome was being recorded is settled (acked, or given back). */
+  recordingEnded(): void {
+    this.#advance();
+    this.#recording--;
+  }
+
+  /**
+   * Counts a delivery; at the end of a period, returns the new size when the window should change
+   * (the base plus the time-weighted average of deliveries recording), else undefined.
+   */
+  delivered(): number | undefined {
+    this.#deliveries++;
+    if (this.#deliveries < PERIOD_DELIVERIES && (this.#deliveries < PERIOD_DELIVERIES_MIN || this.now() - this.#periodStart < PERIOD_MS)) return undefined;
+    this.#advance();
+    const elapsed = this.#changedAt - this.#periodStart;
+    const average = elapsed > 0 ? this.#area / elapsed : this.#recording;
+    this.#area = 0;
+    this.#deliveries = 0;
+    this.#periodStart = this.#changedAt;
+    const target = Math.min(this.#max, this.base + Math.ceil(average));
+    if (target >= this.size * GROW_FACTOR || target * SHRINK_FACTOR <= this.size) return target;
+    return undefined;
+  }
+
+  #advance(): void {
+    const now = this.now();
+    this.#area += this.#recording * (now - this.#changedAt);
+    this.#changedAt = now;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The worker's adaptive prefetch window: the base plus the time-weighted average of deliveries whose
+ * outcome is being recorded, decided once a period, within its bounds, on a clock the test moves.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PERIOD_DELIVERIES, PERIOD_MS, PrefetchWindow, WINDOW_EXTRA_MAX } from '../../../src/tasks/prefetch-window.js';
+
+function windowOn(base: number, limit = 65_535): { window: PrefetchWindow; advance(ms: number): void } {
+  let now = 1000;
+  return { window: new PrefetchWindow(base, limit, () => now), advance: (ms) => (now += ms) };
+}
+
+/** Counts `count` deliveries; returns what the last one decided. */
+function deliver(window: PrefetchWindow, count: number): number | undefined {
+  let decided: number | undefined;
+  for (let i = 0; i < count; i++) decided = window.delivered();
+  return decided;
+}
+
+test('grows to the base plus the deliveries recording, averaged over the time of the period', () => {
+  const { window, advance } = windowOn(4);
+  // 6 recording for 30 ms, then 2 for 10 ms: 5 on average.
+  for (let i = 0; i < 6; i++) window.recordingStarted();
+  advance(30);
+  for (let i = 0; i < 4; i++) window.recordingEnded();
+  advance(10);
+  assert.equal(deliver(window, PERIOD_DELIVERIES - 1), undefined, 'no decision before the period ends');
+  assert.equal(window.delivered(), 9);
+});
+
+test('keeps its size when the change would be small, and the next period starts afresh', () => {
+  const { window, advance } = windowOn(32);
+  window.recordingStarted();
+  window.recordingStarted();
+  advance(50);
+  assert.equal(deliver(window, PERIOD_DELIVERIES), undefined, '34 is less than 1.25 x 32');
+  // Nothing recording in the next period: the base, which is the size already.
+  for (let i = 0; i < 2; i++) window.recordingEnded();
+  advance(50);
+  assert.equal(deliver(window, PERIOD_DELIVERIES), undefined);
+});
+
+test('shrinks back to the base once outcomes are rarely in flight (long tasks)', () => {
+  const { window, advance } = windowOn(4);
+  for (let i = 0; i < 20; i++) window.recordingStarted();
+  advance(20);
+  window.size = deliver(window, PERIOD_DELIVERIES) ?? assert.fail('should grow');
+  assert.equal(window.size, 24);
+  for (let i = 0; i < 20; i++) window.recordingEnded();
+  // A slow period: ends on time, with few deliveries; one recording for 1 ms of it.
+  window.recordingStarted();
+  advance(1);
+  window.recordingEnded();
+  advance(PERIOD_MS);
+  assert.equal(deliver(window, 7), undefined, 'fewer than 8 deliveries do not end a period');
+  assert.equal(window.delivered(), 5);
+});
+
+test('never grows past the base plus WINDOW_EXTRA_MAX, nor the protocol limit', () => {
+  const { window, advance } = windowOn(8);
+  for (let i = 0; i < 1000; i++) window.recordingStarted();
+  advance(5);
+  assert.equal(deliver(window, PERIOD_DELIVERIES), 8 + WINDOW_EXTRA_MAX);
+  const small = windowOn(8, 20);
+  for (let i = 0; i < 1000; i++) small.window.recordingStarted();
+  small.advance(5);
+  assert.equal(deliver(small.window, PERIOD_DELIVERIES), 20);
+});
