@@ -5,7 +5,7 @@
  * Concurrency is the handler slots (at most `concurrency` handlers run at once, over all task names);
  * each work queue's consumer has a per-consumer prefetch, so the next deliveries are at hand while
  * outcomes wait for the broker's confirms (a delivery is acked only once its outcome is recorded): by
- * default `concurrency` x 4 plus the deliveries recording their outcome on average (prefetch-window.ts),
+ * default `concurrency` x 4 plus twice the deliveries recording their outcome on average (prefetch-window.ts),
  * or `concurrency` x `prefetchMultiplier` when that is given. Per-consumer qos only: RabbitMQ 4.3
  * refuses global qos by default.
  * (An attempt that timed out while its handler ignores the signal is let go, so such a handler may run on.)
@@ -49,9 +49,9 @@ export interface WorkerOptions {
   concurrency: number;
   /**
    * Deliveries the worker holds per handler slot, fixed: 1 leaves the most tasks to other workers. By
-   * default the worker holds 4 per slot (Celery's worker_prefetch_multiplier) plus as many as were
-   * recording their outcome on average (up to 64 more), since a delivery is acked only once its outcome
-   * is confirmed: short tasks then keep their handlers busy, and long ones hold 4 per slot.
+   * default the worker holds 4 per slot (Celery's worker_prefetch_multiplier) plus twice as many as
+   * were recording their outcome on average (up to 64 more), since a delivery is acked only once its
+   * outcome is confirmed: short tasks then keep their handlers busy, and long ones hold 4 per slot.
    */
   prefetchMultiplier?: number;
   /** How long close() waits for running handlers before it aborts and requeues them (default 10 s). */

@@ -39,16 +39,20 @@ async function consumerPrefetchCounts(queue: string): Promise<number[]> {
   return consumers.filter((consumer) => consumer.queue.name === queue).map((consumer) => consumer.prefetch_count);
 }
 
-/** Submits `count` tasks of `name` and waits until the worker settled them all; returns the handler's runs per task id. */
-async function runTasks(worker: Worker, name: string, count: number): Promise<Map<string, number>> {
+/**
+ * Submits `count` tasks of `name` and waits until the worker settled them all, each handler taking
+ * `handlerMs`; returns the handler's runs per task id.
+ */
+async function runTasks(worker: Worker, name: string, count: number, handlerMs = 0): Promise<Map<string, number>> {
   const runs = new Map<string, number>();
   let settled = 0;
   worker.on('settled', (delivery) => {
     assert.equal(delivery.outcome, 'succeeded');
     settled++;
   });
-  worker.handle<null, null>(name, (_payload, ctx) => {
+  worker.handle<null, null>(name, async (_payload, ctx) => {
     runs.set(ctx.id, (runs.get(ctx.id) ?? 0) + 1);
+    if (handlerMs > 0) await new Promise((resolve) => setTimeout(resolve, handlerMs));
     return null;
   });
   worker.on('error', (error) => assert.fail(`worker error: ${error.message}`));
@@ -67,6 +71,19 @@ test('short tasks grow the default window past 4 per slot; the queue then has on
     assert.ok([...runs.values()].every((count) => count === 1), 'every task ran exactly once');
     assert.ok(worker.prefetchCount > 4, `the window grew (it is ${worker.prefetchCount})`);
     assert.deepEqual(await consumerPrefetchCounts(taskQueueName(name)), [worker.prefetchCount]);
+  } finally {
+    await worker.close();
+  }
+});
+
+test('long tasks keep the default window at 4 per slot: their outcomes are seldom in flight', async () => {
+  const name = 'window.long';
+  const worker = createWorker({ url, concurrency: 4 });
+  try {
+    // 100 tasks of 50 ms on 4 slots: about 1.3 s, so at least one period (1 s) ends and decides.
+    await runTasks(worker, name, 100, 50);
+    assert.equal(worker.prefetchCount, 16);
+    assert.deepEqual(await consumerPrefetchCounts(taskQueueName(name)), [16]);
   } finally {
     await worker.close();
   }

@@ -18,7 +18,7 @@ function deliver(window: PrefetchWindow, count: number): number | undefined {
   return decided;
 }
 
-test('grows to the base plus the deliveries recording, averaged over the time of the period', () => {
+test('grows to the base plus twice the deliveries recording, averaged over the time of the period', () => {
   const { window, advance } = windowOn(4);
   // 6 recording for 30 ms, then 2 for 10 ms: 5 on average.
   for (let i = 0; i < 6; i++) window.recordingStarted();
@@ -26,7 +26,7 @@ test('grows to the base plus the deliveries recording, averaged over the time of
   for (let i = 0; i < 4; i++) window.recordingEnded();
   advance(10);
   assert.equal(deliver(window, PERIOD_DELIVERIES - 1), undefined, 'no decision before the period ends');
-  assert.equal(window.delivered(), 9);
+  assert.equal(window.delivered(), 4 + 2 * 5);
 });
 
 test('keeps its size when the change would be small, and the next period starts afresh', () => {
@@ -34,7 +34,7 @@ test('keeps its size when the change would be small, and the next period starts 
   window.recordingStarted();
   window.recordingStarted();
   advance(50);
-  assert.equal(deliver(window, PERIOD_DELIVERIES), undefined, '34 is less than 1.25 x 32');
+  assert.equal(deliver(window, PERIOD_DELIVERIES), undefined, '32 + 2 x 2 is less than 1.25 x 32');
   // Nothing recording in the next period: the base, which is the size already.
   for (let i = 0; i < 2; i++) window.recordingEnded();
   advance(50);
@@ -46,7 +46,7 @@ test('shrinks back to the base once outcomes are rarely in flight (long tasks)',
   for (let i = 0; i < 20; i++) window.recordingStarted();
   advance(20);
   window.size = deliver(window, PERIOD_DELIVERIES) ?? assert.fail('should grow');
-  assert.equal(window.size, 24);
+  assert.equal(window.size, 4 + 2 * 20);
   for (let i = 0; i < 20; i++) window.recordingEnded();
   // A slow period: ends on time, with few deliveries; one recording for 1 ms of it.
   window.recordingStarted();
