@@ -18,11 +18,18 @@
  * consumer with the new prefetch; this class only says when, and to what size.
  */
 
-/** Deliveries a period takes at least before the window may change... */
-export const PERIOD_DELIVERIES = 256;
-/** ...unless it has lasted this long (slow tasks)... */
+/**
+ * The window may grow every this many deliveries (the average so far says so), so that a new worker of
+ * short tasks reaches its window within a few hundred deliveries...
+ */
+export const GROW_CHECK_DELIVERIES = 64;
+/**
+ * ...and shrink only at the end of a period of this many deliveries, or of PERIOD_MS with at least
+ * PERIOD_DELIVERIES_MIN (slow tasks): over fewer, a pause (a GC, a busy broker) would read as a drop
+ * and move the consumers back and forth.
+ */
+export const PERIOD_DELIVERIES = 512;
 export const PERIOD_MS = 1000;
-/** ...with at least this many. */
 const PERIOD_DELIVERIES_MIN = 8;
 /** Deliveries the window holds for each delivery recording its outcome (see above). */
 const WINDOW_PER_RECORDING = 2;
@@ -78,21 +85,23 @@ export class PrefetchWindow {
   }
 
   /**
-   * Counts a delivery; at the end of a period, returns the new size when the window should change
-   * (the base plus twice the time-weighted average of deliveries recording), else undefined.
+   * Counts a delivery; returns the new size when the window should change (the base plus twice the
+   * time-weighted average of deliveries recording since the period began), else undefined.
    */
   delivered(): number | undefined {
-    this.#deliveries++;
-    if (this.#deliveries < PERIOD_DELIVERIES && (this.#deliveries < PERIOD_DELIVERIES_MIN || this.now() - this.#periodStart < PERIOD_MS)) return undefined;
+    const deliveries = ++this.#deliveries;
+    const periodEnds = deliveries >= PERIOD_DELIVERIES || (deliveries >= PERIOD_DELIVERIES_MIN && this.now() - this.#periodStart >= PERIOD_MS);
+    if (!periodEnds && deliveries % GROW_CHECK_DELIVERIES !== 0) return undefined;
     this.#advance();
     const elapsed = this.#changedAt - this.#periodStart;
     const average = elapsed > 0 ? this.#area / elapsed : this.#recording;
+    const target = Math.min(this.#max, this.base + Math.ceil(WINDOW_PER_RECORDING * average));
+    const grows = target >= this.size * GROW_FACTOR;
+    if (!grows && !periodEnds) return undefined;
     this.#area = 0;
     this.#deliveries = 0;
     this.#periodStart = this.#changedAt;
-    const target = Math.min(this.#max, this.base + Math.ceil(WINDOW_PER_RECORDING * average));
-    if (target >= this.size * GROW_FACTOR || target * SHRINK_FACTOR <= this.size) return target;
-    return undefined;
+    return grows || target * SHRINK_FACTOR <= this.size ? target : undefined;
   }
 
   #advance(): void {

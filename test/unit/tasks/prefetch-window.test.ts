@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PERIOD_DELIVERIES, PERIOD_MS, PrefetchWindow, WINDOW_EXTRA_MAX } from '../../../src/tasks/prefetch-window.js';
+import { GROW_CHECK_DELIVERIES, PERIOD_DELIVERIES, PERIOD_MS, PrefetchWindow, WINDOW_EXTRA_MAX } from '../../../src/tasks/prefetch-window.js';
 
 function windowOn(base: number, limit = 65_535): { window: PrefetchWindow; advance(ms: number): void } {
   let now = 1000;
@@ -25,7 +25,7 @@ test('grows to the base plus twice the deliveries recording, averaged over the t
   advance(30);
   for (let i = 0; i < 4; i++) window.recordingEnded();
   advance(10);
-  assert.equal(deliver(window, PERIOD_DELIVERIES - 1), undefined, 'no decision before the period ends');
+  assert.equal(deliver(window, GROW_CHECK_DELIVERIES - 1), undefined, 'no decision between checks');
   assert.equal(window.delivered(), 4 + 2 * 5);
 });
 
@@ -41,12 +41,21 @@ test('keeps its size when the change would be small, and the next period starts 
   assert.equal(deliver(window, PERIOD_DELIVERIES), undefined);
 });
 
-test('shrinks back to the base once outcomes are rarely in flight (long tasks)', () => {
+test('shrinks back to the base once outcomes are rarely in flight (long tasks), only at the end of a whole period', () => {
   const { window, advance } = windowOn(4);
   for (let i = 0; i < 20; i++) window.recordingStarted();
   advance(20);
-  window.size = deliver(window, PERIOD_DELIVERIES) ?? assert.fail('should grow');
+  window.size = deliver(window, GROW_CHECK_DELIVERIES) ?? assert.fail('should grow');
   assert.equal(window.size, 4 + 2 * 20);
+  for (let i = 0; i < 20; i++) window.recordingEnded();
+  // A dip shorter than a period (nothing recording) is no reason to move the consumers.
+  advance(20);
+  assert.equal(deliver(window, PERIOD_DELIVERIES - 1), undefined);
+  assert.equal(window.delivered(), 4, 'a whole period with nothing recording: back to the base');
+  window.size = 4;
+  for (let i = 0; i < 20; i++) window.recordingStarted();
+  advance(20);
+  window.size = deliver(window, GROW_CHECK_DELIVERIES) ?? assert.fail('should grow again');
   for (let i = 0; i < 20; i++) window.recordingEnded();
   // A slow period: ends on time, with few deliveries; one recording for 1 ms of it.
   window.recordingStarted();
@@ -61,9 +70,9 @@ test('never grows past the base plus WINDOW_EXTRA_MAX, nor the protocol limit', 
   const { window, advance } = windowOn(8);
   for (let i = 0; i < 1000; i++) window.recordingStarted();
   advance(5);
-  assert.equal(deliver(window, PERIOD_DELIVERIES), 8 + WINDOW_EXTRA_MAX);
+  assert.equal(deliver(window, GROW_CHECK_DELIVERIES), 8 + WINDOW_EXTRA_MAX);
   const small = windowOn(8, 20);
   for (let i = 0; i < 1000; i++) small.window.recordingStarted();
   small.advance(5);
-  assert.equal(deliver(small.window, PERIOD_DELIVERIES), 20);
+  assert.equal(deliver(small.window, GROW_CHECK_DELIVERIES), 20);
 });
