@@ -66,6 +66,15 @@ const ROUND_WITHOUT_WAIT_APPLIES = 400;
  */
 const RECENT_RECORD_LIMITS = { records: 10_000, chars: 16 * 1024 * 1024 };
 
+/**
+ * Page size of a new file: 16 KB instead of SQLite's 4 KB. Each commit writes every page it changed to
+ * the WAL (a write per page) and the checkpoint writes them again; a commit round changes a few dozen
+ * pages at the end of each B-tree, so fewer, larger pages mean fewer writes for the same rows (about 10%
+ * less CPU per event in `npm run bench:store -- --store sqlite --ids ordered --tasks 60000 --lag 5000`:
+ * 10.7 against 11.9 us; 64 KB gave 11.2).
+ */
+const PAGE_SIZE = 16_384;
+
 /** What enableWal waits on between tries (nothing ever wakes it: each wait runs its full time). */
 const WAL_RETRY_PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
@@ -155,6 +164,8 @@ export class SqliteResultStore implements ResultStore {
     if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
     this.#db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
     this.#commitIntervalMs = options.commitIntervalMs ?? COMMIT_ROUND_SPACING_MS;
+    // Only a file not yet written takes it (an existing one keeps its own; changing it needs a VACUUM).
+    this.#db.pragma(`page_size = ${PAGE_SIZE}`);
     enableWal(this.#db, options.busyTimeoutMs ?? 5000);
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     createTaskSchema(this.#db);

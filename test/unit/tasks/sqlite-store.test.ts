@@ -55,6 +55,38 @@ test('the store is a WAL-mode SQLite file with a tasks table', async () => {
   await second.close();
 });
 
+test('a new file has 16 KB pages; a file made with 4 KB pages keeps them and opens as before', async () => {
+  const fresh = newFile();
+  const store = new SqliteResultStore(fresh);
+  await store.apply(taskEvent('queued', 'p1'));
+  await store.close();
+  const pageSize = (path: string): unknown => {
+    const db = new Database(path, { readonly: true });
+    try {
+      return db.pragma('page_size', { simple: true });
+    } finally {
+      db.close();
+    }
+  };
+  assert.equal(pageSize(fresh), 16_384);
+  const older = newFile();
+  const before = new SqliteResultStore(older);
+  await before.close();
+  // Remade as an older Warren left it: 4 KB pages, already in WAL mode.
+  rmSync(older);
+  rmSync(`${older}-wal`, { force: true });
+  rmSync(`${older}-shm`, { force: true });
+  const made = new Database(older);
+  made.pragma('page_size = 4096');
+  made.pragma('journal_mode = WAL');
+  made.close();
+  const reopened = new SqliteResultStore(older);
+  await reopened.apply(taskEvent('queued', 'p2'));
+  assert.equal((await reopened.get('p2'))?.state, 'queued');
+  await reopened.close();
+  assert.equal(pageSize(older), 4096);
+});
+
 test('applies waiting when the store closes are committed first; later ones are refused', async () => {
   const path = newFile();
   const store = new SqliteResultStore(path);
