@@ -90,7 +90,8 @@ export class PrefetchWindow {
    */
   delivered(): number | undefined {
     const deliveries = ++this.#deliveries;
-    const periodEnds = deliveries >= PERIOD_DELIVERIES || (deliveries >= PERIOD_DELIVERIES_MIN && this.now() - this.#periodStart >= PERIOD_MS);
+    // The clock is read every PERIOD_DELIVERIES_MIN deliveries only: this runs for every delivery.
+    const periodEnds = deliveries >= PERIOD_DELIVERIES || (deliveries % PERIOD_DELIVERIES_MIN === 0 && this.now() - this.#periodStart >= PERIOD_MS);
     if (!periodEnds && deliveries % GROW_CHECK_DELIVERIES !== 0) return undefined;
     this.#advance();
     const elapsed = this.#changedAt - this.#periodStart;

@@ -96,6 +96,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly announcements = new StartAnnouncements();
   /** The consumer of each handled task name's work queue. */
   private readonly consumers = new Map<string, AMQPConsumer>();
+  /** The prefetch given by the options: the fixed one (prefetchMultiplier), or the base of the window. */
+  private readonly basePrefetch: number;
   /** The prefetch window, unless the options fix it (prefetchMultiplier). */
   private readonly window: PrefetchWindow | undefined;
   /** The channel the consumers are on. */
@@ -126,7 +128,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     this.slots = new HandlerSlots(options.concurrency);
-    if (multiplier === undefined) this.window = new PrefetchWindow(Math.min(options.concurrency * PREFETCH_MULTIPLIER_DEFAULT, CONCURRENCY_MAX), CONCURRENCY_MAX);
+    this.basePrefetch = Math.min(options.concurrency * (multiplier ?? PREFETCH_MULTIPLIER_DEFAULT), CONCURRENCY_MAX);
+    if (multiplier === undefined) this.window = new PrefetchWindow(this.basePrefetch, CONCURRENCY_MAX);
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.logger = options.logger?.child({ worker: this.workerId });
     this.cancellations = new WorkerCancellations(() => this.running, this.logger);
@@ -139,7 +142,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** The prefetch count of the work queues' consumers now. */
   get prefetchCount(): number {
-    return this.window?.size ?? Math.min(this.options.concurrency * (this.options.prefetchMultiplier ?? PREFETCH_MULTIPLIER_DEFAULT), CONCURRENCY_MAX);
+    return this.window?.size ?? this.basePrefetch;
   }
 
   /** Registers the handler of a task name; only before start(). */
