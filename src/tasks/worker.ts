@@ -228,12 +228,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const [name, handler] of this.handlers) await this.startConsumer(channel, name, handler);
   }
 
-  private async startConsumer(channel: AMQPChannel, name: string, handler: TaskHandler): Promise<AMQPConsumer> {
+  /** Starts consuming the work queue of `name` (with the channel's current qos), replacing the consumer kept for it. */
+  private async startConsumer(channel: AMQPChannel, name: string, handler: TaskHandler): Promise<void> {
     const consumer = await channel.basicConsume(taskQueueName(name), { noAck: false }, (message) => this.onDelivery(name, handler, message));
     // wait() rejects when the broker cancels the consumer (its queue was deleted) or closes the channel.
     consumer.wait().catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))));
     this.consumers.set(name, consumer);
-    return consumer;
   }
 
   /** Moves the consumers to a prefetch window of `size` (a new consumer each, then the old one cancelled), unless a move is under way. */
