@@ -1,13 +1,14 @@
 /**
  * How the result keeper records the messages of its events queue: each is read as a task state event
- * (a task message routed there by BCC stands for its run's 'queued' event) or a progress report,
- * applied to the store, and acknowledged once the apply committed. Messages are applied as they
+ * (a task message routed there by BCC stands for its run's 'queued' event), a progress report, or a
+ * batch of them (a JSON array, as a busy worker sends its outcomes), applied to the store, and
+ * acknowledged once every apply committed. Messages are applied as they
  * arrive, without waiting for earlier ones: applying is order-tolerant (the store orders by run,
  * attempt and kind), and concurrent applies let the store commit many in one transaction.
  *
- * This runs for every event the system produces, so it allocates little per message: no async
- * function or promise chain of its own, one counter instead of a set of in-flight promises, and the
- * webhook step only for records that need a delivery.
+ * This runs for every event the system produces, so it allocates little per event: no async
+ * function or promise chain of its own, one counter per message instead of a set of in-flight
+ * promises, and the webhook step only for records that need a delivery.
  */
 import type { AMQPMessage } from '@cloudamqp/amqp-client';
 import type { Logger } from '../util/logger.js';
@@ -38,6 +39,19 @@ export interface KeeperEventsOptions {
   renotifyCancel(record: TaskRecord): void;
 }
 
+/** One message's events while they are recorded: it is acknowledged once all are, and requeued if the store refused any. */
+class MessageEvents {
+  /** Events of the message not yet recorded or dropped. */
+  remaining = 0;
+  /** Set when the store (or the webhook store) refused one of them. */
+  refused = false;
+
+  constructor(
+    readonly acks: BatchedAcks,
+    readonly message: AMQPMessage,
+  ) {}
+}
+
 /** Records the keeper's event messages, and tells when none is in flight. */
 export class KeeperEvents {
   /** Messages taken and not yet acknowledged or requeued. */
@@ -46,34 +60,29 @@ export class KeeperEvents {
 
   constructor(private readonly options: KeeperEventsOptions) {}
 
-  /** Applies the event `message` holds and acknowledges it through `acks` (requeues it if the store refused it); never throws. */
+  /**
+   * Applies the events `message` holds (one event, or a batch: a JSON array of them) and acknowledges it
+   * through `acks` once all are applied, or requeues it if the store refused one; never throws. A
+   * malformed event is dropped and the others of its batch recorded.
+   */
   record(acks: BatchedAcks, message: AMQPMessage): void {
     acks.track(message);
     this.#inFlight++;
-    let event: unknown;
-    let problem: string | undefined;
+    let events: unknown;
     try {
-      event = isTaskMessage(message) ? queuedEventOf(message) : parseJsonBody(message.body);
-      problem = taskEventProblem(event);
+      events = isTaskMessage(message) ? queuedEventOf(message) : parseJsonBody(message.body);
     } catch (error) {
-      problem = (error as Error).message;
-    }
-    if (problem !== undefined && isProgressEventBody(event)) return this.#recordProgress(acks, message, event);
-    if (problem !== undefined) {
-      this.options.logger.warn({ routingKey: message.routingKey, problem }, 'dropped a malformed task event');
+      this.options.logger.warn({ routingKey: message.routingKey, problem: (error as Error).message }, 'dropped a malformed task event');
       return this.#settle(acks, message);
     }
-    const taskEvent = event as TaskEvent;
-    let applying: Promise<TaskRecord>;
-    try {
-      applying = this.options.store.apply(taskEvent);
-    } catch (error) {
-      return this.#refused(acks, message, error);
+    const entry = new MessageEvents(acks, message);
+    if (!Array.isArray(events)) {
+      entry.remaining = 1;
+      return this.#recordOne(entry, events);
     }
-    applying.then(
-      (record) => this.#applied(acks, message, taskEvent, record),
-      (error: unknown) => this.#refused(acks, message, error),
-    );
+    if (events.length === 0) return this.#settle(acks, message);
+    entry.remaining = events.length;
+    for (const event of events as unknown[]) this.#recordOne(entry, event);
   }
 
   /** Resolves once every message taken so far has been acknowledged or requeued. */
@@ -88,54 +97,85 @@ export class KeeperEvents {
     });
   }
 
-  /** After the store committed `event`: statistics, the webhook delivery if any, a repeated cancel notice, then the ack. */
-  #applied(acks: BatchedAcks, message: AMQPMessage, event: TaskEvent, record: TaskRecord): void {
+  /** Applies one event of `entry`'s message (or drops it, malformed); never throws. */
+  #recordOne(entry: MessageEvents, event: unknown): void {
+    const problem = taskEventProblem(event);
+    if (problem !== undefined && isProgressEventBody(event)) return this.#recordProgress(entry, event);
+    if (problem !== undefined) {
+      this.options.logger.warn({ routingKey: entry.message.routingKey, problem }, 'dropped a malformed task event');
+      return this.#eventDone(entry);
+    }
+    const taskEvent = event as TaskEvent;
+    let applying: Promise<TaskRecord>;
+    try {
+      applying = this.options.store.apply(taskEvent);
+    } catch (error) {
+      return this.#refused(entry, error);
+    }
+    applying.then(
+      (record) => this.#applied(entry, taskEvent, record),
+      (error: unknown) => this.#refused(entry, error),
+    );
+  }
+
+  /** After the store committed `event`: statistics, the webhook delivery if any, a repeated cancel notice. */
+  #applied(entry: MessageEvents, event: TaskEvent, record: TaskRecord): void {
     let delivery: Promise<void> | undefined;
     try {
       if (isFinishingEvent(event) && TERMINAL_STATES.includes(record.state)) this.options.taskStats.record(record);
       delivery = this.options.webhooks.taskChanged(record);
     } catch (error) {
-      return this.#refused(acks, message, error);
+      return this.#refused(entry, error);
     }
-    if (delivery === undefined) return this.#delivered(acks, message, event, record);
+    if (delivery === undefined) return this.#delivered(entry, event, record);
     delivery.then(
-      () => this.#delivered(acks, message, event, record),
-      (error: unknown) => this.#refused(acks, message, error),
+      () => this.#delivered(entry, event, record),
+      (error: unknown) => this.#refused(entry, error),
     );
   }
 
-  #delivered(acks: BatchedAcks, message: AMQPMessage, event: TaskEvent, record: TaskRecord): void {
+  #delivered(entry: MessageEvents, event: TaskEvent, record: TaskRecord): void {
     try {
       if (startedAfterCancel(event, record)) this.options.renotifyCancel(record);
     } catch (error) {
       // The event is recorded whatever became of the notice: it is acknowledged all the same.
       this.options.logger.warn({ err: String(error) }, 'could not send a cancel notice again');
     }
-    this.#settle(acks, message);
+    this.#eventDone(entry);
   }
 
-  /** The store (or the webhook store) refused the event: it goes back to the queue after a pause. */
-  #refused(acks: BatchedAcks, message: AMQPMessage, error: unknown): void {
-    this.options.logger.error({ routingKey: message.routingKey, err: (error as Error).message }, 'result store refused an event; requeueing it');
+  /** The store (or the webhook store) refused an event: its message goes back to the queue once its other events are done. */
+  #refused(entry: MessageEvents, error: unknown): void {
+    this.options.logger.error({ routingKey: entry.message.routingKey, err: (error as Error).message }, 'result store refused an event; requeueing it');
+    entry.refused = true;
+    this.#eventDone(entry);
+  }
+
+  /** Records a progress report (a report the store refused is dropped: a newer one follows). */
+  #recordProgress(entry: MessageEvents, event: unknown): void {
+    const problem = taskProgressEventProblem(event);
+    if (problem !== undefined) {
+      this.options.logger.warn({ routingKey: entry.message.routingKey, problem }, 'dropped a malformed progress event');
+      return this.#eventDone(entry);
+    }
+    this.options.store
+      .recordProgress(event as TaskProgressEvent)
+      .catch((error: unknown) => this.options.logger.warn({ err: String(error) }, 'result store refused a progress event'))
+      .then(() => this.#eventDone(entry));
+  }
+
+  /** One event of the message is done: the last one acknowledges it, or requeues it after a pause if one was refused. */
+  #eventDone(entry: MessageEvents): void {
+    if (--entry.remaining > 0) return;
+    if (!entry.refused) return this.#settle(entry.acks, entry.message);
+    // Applying again what was applied is harmless: the store keeps an event once, and orders by run, attempt and kind.
+    const { acks, message } = entry;
     void sleep(STORE_ERROR_PAUSE_MS, this.options.closing)
       .catch(() => {})
       .then(() => acks.requeue(message))
       // A requeue that fails (the channel is gone) leaves the message to the broker, which requeues it itself.
       .catch((requeueError: unknown) => this.options.logger.debug({ err: String(requeueError) }, 'could not requeue a refused event'))
       .finally(() => this.#ended());
-  }
-
-  /** Records a progress report and acknowledges it (a report the store refused is dropped: a newer one follows). */
-  #recordProgress(acks: BatchedAcks, message: AMQPMessage, event: unknown): void {
-    const problem = taskProgressEventProblem(event);
-    if (problem !== undefined) {
-      this.options.logger.warn({ routingKey: message.routingKey, problem }, 'dropped a malformed progress event');
-      return this.#settle(acks, message);
-    }
-    this.options.store
-      .recordProgress(event as TaskProgressEvent)
-      .catch((error: unknown) => this.options.logger.warn({ err: String(error) }, 'result store refused a progress event'))
-      .then(() => this.#settle(acks, message));
   }
 
   /** The message is handled: acknowledged with the next batch. */

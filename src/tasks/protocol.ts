@@ -188,6 +188,12 @@ export interface TaskReply {
   error?: TaskError;
 }
 
+/**
+ * The kind in the routing key (`batch.<task name>`) of a message that carries several events of one task
+ * name as a JSON array (a worker's events of one moment, section 3 of docs/task-protocol.md).
+ */
+export const EVENT_BATCH_KIND = 'batch';
+
 /** The routing key of an event. */
 export function eventRoutingKey(event: Pick<TaskEvent, 'kind' | 'name'>): string {
   return `${event.kind}.${event.name}`;

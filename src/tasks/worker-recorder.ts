@@ -21,6 +21,7 @@ import {
 } from './protocol.js';
 import { declareWaitQueue } from './topology.js';
 import { coalesceWrites } from './socket-writes.js';
+import { EventBatches } from './event-batches.js';
 import { copyHeaders, type TaskHeaders } from './worker-message.js';
 import { successBodies, type EncodedSuccess } from './success-bodies.js';
 import { utf8 } from './task-message.js';
@@ -35,6 +36,8 @@ export type { EncodedSuccess } from './success-bodies.js';
 export class OutcomeRecorder {
   /** The worker id as a JSON string, for the success bodies written by hand. */
   private readonly workerIdJson: string;
+  /** The persistent events of each turn, sent together (the transient 'started' events go on their own). */
+  private readonly events: EventBatches;
 
   constructor(
     /** The confirm-mode publishing channel (progress reports and cancel replies go out on it too). */
@@ -42,6 +45,8 @@ export class OutcomeRecorder {
     private readonly workerId: string,
   ) {
     this.workerIdJson = JSON.stringify(workerId);
+    // Not held back with coalesceWrites: the batches go out from setImmediate, where a held write would wait a whole turn.
+    this.events = new EventBatches((routingKey, body) => channel.basicPublish(TASK_EVENTS_EXCHANGE, routingKey, utf8(body), JSON_PROPERTIES));
   }
 
   /**
@@ -128,7 +133,7 @@ export class OutcomeRecorder {
   }
 
   private publishEvent(body: string, kind: TaskEventKind, name: string): Promise<number> {
-    return this.publish(TASK_EVENTS_EXCHANGE, eventRoutingKey({ kind, name }), body, JSON_PROPERTIES);
+    return this.events.add(kind, name, body);
   }
 
   /** Publishes the reply when the message asked for one (reply_to); replies are transient, like RPC replies. */
@@ -137,7 +142,9 @@ export class OutcomeRecorder {
     if (replyTo === undefined || replyTo === '') return undefined;
     const chosen = message.properties.headers?.[TaskHeader.replyCorrelationId];
     const correlationId = typeof chosen === 'string' && chosen !== '' ? chosen : task.id;
-    return this.publish('', replyTo, body, { contentType: TASK_CONTENT_TYPE, type: TASK_REPLY_TYPE, correlationId });
+    const properties = { contentType: TASK_CONTENT_TYPE, type: TASK_REPLY_TYPE, correlationId };
+    // After the event of the same outcome, which waits for the end of the turn (EventBatches).
+    return this.events.afterEvents(() => this.channel.basicPublish('', replyTo, utf8(body), properties));
   }
 
   /** Every publish of the recorder: the writes of one event-loop turn leave in one system call. */

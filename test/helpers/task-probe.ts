@@ -67,7 +67,9 @@ export class TaskProbe {
     const replies = await channel.queueDeclare('', { exclusive: true, durable: false, autoDelete: true });
     const probe = new TaskProbe(connection, channel, name, replies.name);
     await channel.basicConsume(events.name, { noAck: true }, (message) => {
-      probe.events.push(JSON.parse(message.bodyString() ?? '') as TaskEvent);
+      // A batch (routing key batch.<name>) holds several events in a JSON array.
+      const body = JSON.parse(message.bodyString() ?? '') as TaskEvent | TaskEvent[];
+      probe.events.push(...(Array.isArray(body) ? body : [body]));
     });
     await channel.basicConsume(replies.name, { noAck: true }, (message: AMQPMessage) => {
       probe.replies.push({ correlationId: message.properties.correlationId, reply: JSON.parse(message.bodyString() ?? '') as TaskReply });

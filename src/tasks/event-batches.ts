@@ -1,0 +1,102 @@
+/**
+ * Packs the state events a worker records in one event-loop turn into one message per task name.
+ *
+ * A busy worker finishes many short tasks in a turn (their deliveries arrive together), and each
+ * outcome event would otherwise be a message of its own: parsed, routed, written to disk, delivered to
+ * the keeper, parsed again and acknowledged. Sent together, the events of a turn cost the broker and
+ * the keeper one message. A turn with a single event of a name sends it as before (routing key
+ * `<kind>.<name>`, the event as the body); with more, the body is a JSON array of the events and the
+ * routing key `batch.<name>` (docs/task-protocol.md, section 3). Every event of a message resolves
+ * with that message's confirm. Replies wait for the events of their turn (afterEvents), so that they
+ * still follow their events on the wire.
+ */
+import { EVENT_BATCH_KIND, type TaskEventKind } from './protocol.js';
+
+/** Sends one message to the events exchange; resolves once the broker confirmed it. */
+export type SendEvents = (routingKey: string, body: string) => Promise<number>;
+
+/** The events of one task name gathered in this turn. */
+class PendingBatch {
+  readonly bodies: string[] = [];
+  readonly confirmed: Promise<number>;
+  resolve!: (sequence: number) => void;
+  reject!: (error: unknown) => void;
+
+  constructor(
+    readonly name: string,
+    /** The kind of the first event (the routing key of a batch of one). */
+    readonly kind: TaskEventKind,
+  ) {
+    this.confirmed = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+}
+
+/** The events a worker sends, gathered by task name until the end of the event-loop turn. */
+export class EventBatches {
+  #batches = new Map<string, PendingBatch>();
+  /** Publishes to make once this turn's events are sent (the replies that tell of them). */
+  #after: (() => void)[] = [];
+  #flushScheduled = false;
+  readonly #flush = (): void => this.#sendAll();
+
+  constructor(private readonly send: SendEvents) {}
+
+  /** Sends the event `body` (JSON text of an event of `kind` about task name `name`) at the end of this turn; resolves with its message's confirm. */
+  add(kind: TaskEventKind, name: string, body: string): Promise<number> {
+    let batch = this.#batches.get(name);
+    if (batch === undefined) {
+      batch = new PendingBatch(name, kind);
+      this.#batches.set(name, batch);
+      this.#scheduleFlush();
+    }
+    batch.bodies.push(body);
+    return batch.confirmed;
+  }
+
+  /**
+   * Makes `publish` once the events added so far in this turn are sent, so that whoever hears of an
+   * outcome by its reply finds its event ahead of it; resolves or rejects as `publish` does.
+   */
+  afterEvents(publish: () => Promise<number>): Promise<number> {
+    this.#scheduleFlush();
+    return new Promise((resolve, reject) => {
+      this.#after.push(() => {
+        try {
+          publish().then(resolve, reject);
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#flush);
+  }
+
+  #sendAll(): void {
+    this.#flushScheduled = false;
+    const batches = this.#batches;
+    this.#batches = new Map();
+    for (const batch of batches.values()) {
+      const { bodies, name } = batch;
+      const single = bodies.length === 1;
+      let sending: Promise<number>;
+      try {
+        sending = this.send(single ? `${batch.kind}.${name}` : `${EVENT_BATCH_KIND}.${name}`, single ? (bodies[0] as string) : `[${bodies.join(',')}]`);
+      } catch (error) {
+        batch.reject(error);
+        continue;
+      }
+      sending.then(batch.resolve, batch.reject);
+    }
+    const after = this.#after;
+    this.#after = [];
+    for (const publish of after) publish();
+  }
+}
