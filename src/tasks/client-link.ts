@@ -3,12 +3,18 @@
  * client's exclusive reply queue. A link that lost its connection stays lost; the client opens a new
  * one on its next call, and whoever waited on the old reply queue learns it through onLost.
  */
-import { coalesceWrites } from './socket-writes.js';
-import type { AMQPChannel, AMQPClient, AMQPMessage } from '@cloudamqp/amqp-client';
+import type { AMQPChannel, AMQPClient, AMQPMessage, AMQPProperties } from '@cloudamqp/amqp-client';
+import { coalesceWrites, holdWrites } from './socket-writes.js';
+import { EventBatches } from './event-batches.js';
+import { TASK_CONTENT_TYPE, TASK_EVENTS_EXCHANGE } from './protocol.js';
 import type { Logger } from '../util/logger.js';
 import { openAmqpConnection } from './amqp-connection.js';
 import { utf8, type OutgoingMessage } from './task-message.js';
 import { declareEventTopology, declareKeeperRequestsQueue, declareTaskTopology, declareWaitQueue } from './topology.js';
+
+const PERSISTENT_JSON: AMQPProperties = { contentType: TASK_CONTENT_TYPE, deliveryMode: 2 };
+
+function ignoreSequences(): void {}
 
 /** Called once when a link's connection or channel is gone. */
 export type LostListener = () => void;
@@ -24,12 +30,20 @@ export class ClientLink {
   private eventTopologyDeclared = false;
   private readonly declaredTaskNames = new Set<string>();
 
+  /** The 'queued' events of submissions, sent together at the end of each turn, task messages after them. */
+  private readonly queuedEvents: EventBatches;
+
   private constructor(
     private readonly connection: AMQPClient,
     private readonly channel: AMQPChannel,
     private readonly onReply: (message: AMQPMessage) => void,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.queuedEvents = new EventBatches(
+      (routingKey, body) => channel.basicPublish(TASK_EVENTS_EXCHANGE, routingKey, utf8(body), PERSISTENT_JSON),
+      (sendAll) => holdWrites(channel, sendAll),
+    );
+  }
 
   /** Connects, opens the confirm-mode channel, and routes reply-queue messages to `onReply`. */
   static async open(url: string, logger: Logger, onReply: (message: AMQPMessage) => void): Promise<ClientLink> {
@@ -106,6 +120,18 @@ export class ClientLink {
   /** Declares the wait queue of a task name and (rounded) delay, once per connection; returns its name. */
   ensureWaitQueue(taskName: string, delayMs: number): Promise<string> {
     return this.once(`wait:${taskName}:${delayMs}`, () => declareWaitQueue(this.channel, taskName, delayMs));
+  }
+
+  /**
+   * Submits a task (docs/task-protocol.md, section 7): its 'queued' event `queuedEvent` (JSON text) joins
+   * the events this link sends to the events exchange at the end of the turn, one message per task name,
+   * and the task message follows them on the wire, so the keeper has the event no later than any worker
+   * has the task. Resolves once both are confirmed.
+   */
+  submit(routingKey: string, name: string, queuedEvent: string, message: OutgoingMessage): Promise<void> {
+    const event = this.queuedEvents.add('queued', name, queuedEvent);
+    const task = this.queuedEvents.afterEvents(() => this.channel.basicPublish('', routingKey, utf8(message.body), message.properties));
+    return Promise.all([event, task]).then(ignoreSequences);
   }
 
   /** Publishes and resolves once the broker confirmed the message. */

@@ -31,7 +31,7 @@ import {
   TaskValidationError,
   type UnsuccessfulState,
 } from './task-errors.js';
-import { jsonMessage, taskMessage, type TaskMessageInput } from './task-message.js';
+import { jsonMessage, queuedEventJson, taskMessage, type TaskMessageInput } from './task-message.js';
 import { assertTaskName, payloadJson, resolveTaskOptions, type SubmitOptions } from './task-options.js';
 import { parseCallbackUrl } from './webhooks/webhook-endpoint.js';
 import { assertIdempotencyKey } from './idempotency.js';
@@ -165,8 +165,7 @@ class Client implements TasksClient {
     const replyTo = wantsReply ? link?.declaredReplyQueue : undefined;
     if (link !== undefined && plain && link.isReadyFor(name) && (replyTo !== undefined || !wantsReply)) {
       if (replyTo !== undefined) input.replyTo = replyTo;
-      input.keeperCopy = true;
-      await link.publish('', taskQueueName(name), taskMessage(input));
+      await link.submit(taskQueueName(name), name, queuedEventJson(input), taskMessage(input));
       return new Handle<R>(this, input.id, name, replyTo === undefined ? undefined : link);
     }
     return this.submitDeclaring<R>(name, input, options);
@@ -190,11 +189,9 @@ class Client implements TasksClient {
     // With an idempotency key, a keeper claims it for this task's id first; if another task holds it, that is the answer.
     const owner = options.idempotencyKey === undefined ? undefined : await this.claimIdempotencyKey(name, options.idempotencyKey, input.id);
     if (owner !== undefined && owner !== input.id) return new Handle<R>(this, owner, name, undefined, true);
-    // One publish: the broker routes the task message to its queue and, by BCC, to the keeper queue,
-    // where it stands for the 'queued' event; one confirm means both copies are stored.
+    // The 'queued' event, then the task message (ClientLink.submit); both confirmed means both are stored.
     try {
-      input.keeperCopy = true;
-      await link.publish('', routingKey, taskMessage(input));
+      await link.submit(routingKey, name, queuedEventJson(input), taskMessage(input));
     } catch (error) {
       // A task message the broker did not take frees the key for a retry of this submit.
       throw await this.releaseIdempotencyKey(name, options.idempotencyKey, input.id, error);

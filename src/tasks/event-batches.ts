@@ -40,9 +40,14 @@ export class EventBatches {
   /** Publishes to make once this turn's events are sent (the replies that tell of them). */
   #after: (() => void)[] = [];
   #flushScheduled = false;
-  readonly #flush = (): void => this.#sendAll();
+  readonly #flush = (): void => this.around(this.#sendAllNow);
+  readonly #sendAllNow = (): void => this.#sendAll();
 
-  constructor(private readonly send: SendEvents) {}
+  constructor(
+    private readonly send: SendEvents,
+    /** Runs the sends of a turn (holdWrites, so that they leave in one system call); by default, just runs them. */
+    private readonly around: (sendAll: () => void) => void = (sendAll) => sendAll(),
+  ) {}
 
   /** Sends the event `body` (JSON text of an event of `kind` about task name `name`) at the end of this turn; resolves with its message's confirm. */
   add(kind: TaskEventKind, name: string, body: string): Promise<number> {

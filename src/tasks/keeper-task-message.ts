@@ -1,6 +1,6 @@
 /**
- * The keeper's reading of a task message that reached its queue by BCC (task-message.ts, keeperCopy):
- * such a message stands for its run's 'queued' event, so a submit costs one publish, not two. Every
+ * The keeper's reading of a task message that reached its queue by BCC (docs/task-protocol.md, section 2):
+ * such a message stands for its run's 'queued' event, so a submitter may publish once instead of twice. Every
  * option is in the message: the x-task-* headers, the priority property, and the JSON body as payload.
  */
 import type { AMQPMessage } from '@cloudamqp/amqp-client';

@@ -20,3 +20,15 @@ export function coalesceWrites(channel: AMQPChannel): void {
     socket.uncork();
   });
 }
+
+/** Runs `write` with `channel`'s connection held, so that what it writes leaves in one system call at its end. */
+export function holdWrites(channel: AMQPChannel, write: () => void): void {
+  const socket = (channel.connection as { socket?: Socket | undefined } | undefined)?.socket;
+  if (socket === undefined || socket.destroyed) return write();
+  socket.cork();
+  try {
+    write();
+  } finally {
+    socket.uncork();
+  }
+}

@@ -5,7 +5,6 @@
 import type { AMQPProperties, Field } from '@cloudamqp/amqp-client';
 import {
   DEFAULT_TASK_OPTIONS,
-  KEEPER_QUEUE,
   TASK_CONTENT_TYPE,
   TASK_PROTOCOL_VERSION,
   TaskHeader,
@@ -33,12 +32,6 @@ export interface TaskMessageInput {
   replyCorrelationId?: string;
   traceparent?: string;
   tracestate?: string;
-  /**
-   * The broker also routes the message to the keeper queue (a BCC header, RabbitMQ's sender-selected
-   * distribution), where it stands for its run's 'queued' event: one publish instead of two. Only for a
-   * run's first message (run 1 at submit), whose queued time is x-task-enqueued-at.
-   */
-  keeperCopy?: boolean;
 }
 
 /** A message ready for basic.publish. */
@@ -71,7 +64,6 @@ export function taskMessage(input: TaskMessageInput): OutgoingMessage {
   if (input.run !== 1) headers[TaskHeader.run] = input.run;
   if (options.delayMs > 0) headers[TaskHeader.delayMs] = BigInt(options.delayMs);
   if (options.callbackUrl !== undefined) headers[TaskHeader.callbackUrl] = options.callbackUrl;
-  if (input.keeperCopy === true) headers['BCC'] = [KEEPER_QUEUE];
   if (input.traceparent !== undefined) headers[TaskHeader.traceparent] = input.traceparent;
   if (input.tracestate !== undefined) headers[TaskHeader.tracestate] = input.tracestate;
   if (input.replyCorrelationId !== undefined) headers[TaskHeader.replyCorrelationId] = input.replyCorrelationId;
@@ -104,6 +96,19 @@ export function queuedEvent(input: Omit<TaskMessageInput, 'attempt' | 'replyTo'>
     options: input.options,
     enqueuedAt: input.enqueuedAt,
   };
+}
+
+/**
+ * The JSON text of the 'queued' event of `input`'s first run, queued at its enqueuedAt: what
+ * JSON.stringify(queuedEvent(input, input.enqueuedAt)) gives, with the payload's JSON text put in as it
+ * is instead of being parsed and encoded again.
+ */
+export function queuedEventJson(input: Omit<TaskMessageInput, 'attempt' | 'replyTo'>): string {
+  const at = input.enqueuedAt;
+  return (
+    `{"protocol":${TASK_PROTOCOL_VERSION},"kind":"queued","id":${JSON.stringify(input.id)},"name":${JSON.stringify(input.name)},` +
+    `"run":${input.run},"attempt":1,"at":${at},"payload":${input.payloadJson},"options":${JSON.stringify(input.options)},"enqueuedAt":${at}}`
+  );
 }
 
 /** A JSON message for the events exchange, a reply queue or the keeper (persistent unless said otherwise). */

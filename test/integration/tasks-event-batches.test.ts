@@ -1,6 +1,7 @@
 /**
- * Batched state events (docs/task-protocol.md, section 3) on an in-process Warren: a busy SDK worker
- * sends the outcomes of one moment as one `batch.<name>` message holding a JSON array, the keeper records
+ * Batched state events (docs/task-protocol.md, section 3) on an in-process Warren: a busy SDK client sends
+ * the queued events of its submissions of one moment, and a busy SDK worker its outcomes, as one
+ * `batch.<name>` message holding a JSON array; the keeper records
  * every event of such a message, drops only a malformed one, and takes the whole message again when its
  * store refused one of them.
  */
@@ -18,7 +19,7 @@ import { openClient, waitFor } from '../helpers/amqp.js';
 import { MemoryResultStore } from '../helpers/memory-result-store.js';
 import { startTasksBroker, uniqueTaskName } from '../helpers/tasks.js';
 
-test('a busy worker sends its outcomes in batch messages, and the keeper records each task once', async (t) => {
+test('a busy client sends its queued events and a busy worker its outcomes in batch messages; the keeper records each task once', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-event-batches-'));
   const node = await startWarren({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', dataDir, logLevel: 'silent' });
   const cleanups: (() => Promise<void>)[] = [];
@@ -57,21 +58,31 @@ test('a busy worker sends its outcomes in batch messages, and the keeper records
   await waitFor(() => {
     events.length = 0;
     for (const { body } of messages) events.push(...(Array.isArray(body) ? (body as TaskEvent[]) : [body as TaskEvent]));
-    return events.length >= count;
-  }, 10_000, 'an event per task');
+    return events.length >= 2 * count;
+  }, 10_000, 'a queued and a succeeded event per task');
+  assert.equal(events.length, 2 * count, 'no other event');
   const batches = messages.filter((message) => message.routingKey === `batch.${name}`);
-  assert.ok(batches.length > 0, `no batch among ${messages.length} event messages`);
   for (const batch of batches) assert.ok(Array.isArray(batch.body) && batch.body.length >= 2, 'a batch holds several events');
   for (const single of messages.filter((message) => message.routingKey !== `batch.${name}`)) {
-    assert.equal(single.routingKey, `succeeded.${name}`, 'an event alone goes as before');
+    assert.ok(!Array.isArray(single.body) && single.routingKey === `${(single.body as TaskEvent).kind}.${name}`, 'an event alone goes as before');
   }
-  assert.equal(events.length, count, 'one event per task');
-  assert.deepEqual(new Set(events.map((event) => event.id)), new Set(handles.map((handle) => handle.id)));
+  // The worker's outcomes and the client's queued events each travelled in batches (of one kind: a worker
+  // sends outcomes, a client submissions).
+  const kindsOfBatches = batches.map((batch) => new Set((batch.body as TaskEvent[]).map((event) => event.kind)));
+  assert.ok(kindsOfBatches.some((kinds) => kinds.size === 1 && kinds.has('succeeded')), 'the worker sent a batch of outcomes');
+  assert.ok(kindsOfBatches.some((kinds) => kinds.size === 1 && kinds.has('queued')), 'the client sent a batch of queued events');
+  assert.ok(kindsOfBatches.every((kinds) => kinds.size === 1), 'no batch mixes queued events and outcomes');
   const indexOf = new Map(handles.map((handle, i) => [handle.id, i]));
+  for (const kind of ['queued', 'succeeded'] as const) {
+    const ofKind = events.filter((event) => event.kind === kind);
+    assert.equal(ofKind.length, count, `one ${kind} event per task`);
+    assert.deepEqual(new Set(ofKind.map((event) => event.id)), new Set(indexOf.keys()));
+  }
   for (const event of events) {
-    assert.equal(event.kind, 'succeeded');
     assert.equal(event.name, name);
-    assert.equal(event.result, (indexOf.get(event.id) ?? Number.NaN) * 2, 'each event carries its own task\'s result');
+    const i = indexOf.get(event.id) ?? Number.NaN;
+    if (event.kind === 'succeeded') assert.equal(event.result, i * 2, 'each outcome carries its own task\'s result');
+    else assert.equal(event.payload, i, 'each queued event carries its own task\'s payload');
   }
 
   await waitFor(async () => (await client.get(handles[count - 1]!.id))?.state === 'succeeded', 10_000, 'the last record');

@@ -23,6 +23,7 @@ import {
   taskQueueName,
 } from '../../src/tasks/protocol.js';
 import { KeeperRequestError } from '../../src/tasks/task-errors.js';
+import { taskMessage } from '../../src/tasks/task-message.js';
 
 interface Setup {
   url: string;
@@ -113,8 +114,8 @@ test('keeper requests and replies on the wire: JSON in, JSON to reply_to with th
   }
 });
 
-test('every option and the payload reach the keeper through the task message\'s BCC copy', async (t) => {
-  const { store, tasks } = await setUp(t);
+test('every option and the payload reach the keeper: through the submit\'s queued event, and through a task message\'s BCC copy', async (t) => {
+  const { url, store, tasks } = await setUp(t);
   const options = {
     attempts: 3, backoff: { kind: 'fixed' as const, delayMs: 250, jitter: false }, timeoutMs: 30_000, priority: 7, delayMs: 1500,
     callbackUrl: 'https://hooks.example/warren?tenant=1',
@@ -126,12 +127,31 @@ test('every option and the payload reach the keeper through the task message\'s 
   assert.deepEqual(queued?.payload, { deep: [1, { two: 2 }] });
   assert.equal(queued?.state, 'queued');
 
-  // A task message with the default options carries none of their headers; the keeper reads their absence as the defaults.
   const plain = await tasks.submit(uniqueTaskName('plain'), null);
   await waitFor(async () => (await store.get(plain.id)) !== undefined, 3000, 'the plain queued record');
   const plainRecord = await store.get(plain.id);
   assert.deepEqual(plainRecord?.options, DEFAULT_TASK_OPTIONS);
   assert.equal(plainRecord?.run, 1);
+
+  // Another submitter may send no queued event and put BCC on the task message instead (section 2): the
+  // keeper reads its copy as the event. With the default options it carries none of their headers.
+  const ch = await (await openClient(t, url)).confirmChannel();
+  for (const [id, taskOptions, payload] of [[randomUUID(), options, { deep: [3] }], [randomUUID(), DEFAULT_TASK_OPTIONS, null]] as const) {
+    const name = uniqueTaskName('bcc');
+    await ch.assertQueue(taskQueueName(name), { durable: true });
+    const message = taskMessage({ id, name, payloadJson: JSON.stringify(payload), options: taskOptions, run: 1, attempt: 1, enqueuedAt: 1_700_000_000_000 });
+    const { headers, ...properties } = message.properties;
+    // amqplib takes no bigint: the 64-bit header values go as numbers, which it encodes as integers too.
+    const numbers = Object.fromEntries(Object.entries(headers ?? {}).map(([key, value]) => [key, typeof value === 'bigint' ? Number(value) : value]));
+    ch.sendToQueue(taskQueueName(name), Buffer.from(message.body), { ...properties, timestamp: 1_700_000_000, headers: { ...numbers, BCC: [KEEPER_QUEUE] } });
+    await ch.waitForConfirms();
+    await waitFor(async () => (await store.get(id)) !== undefined, 3000, 'the record of the BCC copy');
+    const record = await store.get(id);
+    assert.deepEqual(record?.options, taskOptions);
+    assert.deepEqual(record?.payload, payload);
+    assert.equal(record?.createdAt, 1_700_000_000_000);
+    assert.equal(record?.state, 'queued');
+  }
 });
 
 test('malformed events are dropped; an event the store refused is requeued and recorded later', async (t) => {

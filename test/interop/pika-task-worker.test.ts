@@ -105,8 +105,8 @@ describe('a pika task worker', { timeout: 30_000 }, () => {
     assert.equal(await resultOf(handle, worker), 42);
     assert.deepEqual(settledBy(await worker), [{ id: handle.id, name: 'py-add', attempt: 1, outcome: 'succeeded' }]);
     await probe('py-add').waitForEvent(handle.id, 'succeeded');
-    // The SDK's submit reaches the keeper queue by BCC (no queued event on the exchange); the Python worker announces every start.
-    assert.deepEqual(probe('py-add').kindsOf(handle.id), ['started', 'succeeded']);
+    // The SDK's submit publishes the queued event; the Python worker announces every start.
+    assert.deepEqual(probe('py-add').kindsOf(handle.id), ['queued', 'started', 'succeeded']);
     assert.match(String(eventsOf('py-add', handle.id, 'started')[0]?.worker), /^.+:\d+:[0-9a-f]{6}$/);
     const record = await keptRecord(handle.id, 'succeeded');
     assert.equal(record?.result, 42);
@@ -151,7 +151,7 @@ describe('a pika task worker', { timeout: 30_000 }, () => {
     assert.deepEqual(settledBy(await worker).map((s) => s.outcome), ['failed']);
     await keptRecord(handle.id, 'failed');
     await probe('py-fatal').waitForEvent(handle.id, 'failed');
-    assert.deepEqual(probe('py-fatal').kindsOf(handle.id), ['started', 'failed']);
+    assert.deepEqual(probe('py-fatal').kindsOf(handle.id), ['queued', 'started', 'failed']);
     assert.equal((await probe('py-fatal').drainDeadLetters()).length, 0, 'a failed task is not dead-lettered');
   });
 
