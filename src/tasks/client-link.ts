@@ -14,7 +14,7 @@ import { declareEventTopology, declareKeeperRequestsQueue, declareTaskTopology, 
 
 const PERSISTENT_JSON: AMQPProperties = { contentType: TASK_CONTENT_TYPE, deliveryMode: 2 };
 
-function ignoreSequences(): void {}
+function ignoreSequence(): void {}
 
 /** Called once when a link's connection or channel is gone. */
 export type LostListener = () => void;
@@ -125,13 +125,17 @@ export class ClientLink {
   /**
    * Submits a task (docs/task-protocol.md, section 7): its 'queued' event `queuedEvent` (JSON text) joins
    * the events this link sends to the events exchange at the end of the turn, one message per task name,
-   * and the task message follows them on the wire, so the keeper has the event no later than any worker
-   * has the task. Resolves once both are confirmed.
+   * and the task message follows them on the wire (the broker takes a channel's publishes in order).
+   * Resolves once both are confirmed; rejects when the task message was not. An event the
+   * broker refused while it took the task message fails nothing: the task is submitted, and its record
+   * starts with its first event from a worker (without the payload and options the event held).
    */
   submit(routingKey: string, name: string, queuedEvent: string, message: OutgoingMessage): Promise<void> {
-    const event = this.queuedEvents.add('queued', name, queuedEvent);
+    const event = this.queuedEvents.add('queued', name, queuedEvent).then(ignoreSequence, (error: unknown) => {
+      this.logger.warn({ err: String(error), task: name }, 'the broker did not take a submitted task\'s queued event');
+    });
     const task = this.queuedEvents.afterEvents(() => this.channel.basicPublish('', routingKey, utf8(message.body), message.properties));
-    return Promise.all([event, task]).then(ignoreSequences);
+    return Promise.all([event, task]).then(ignoreSequence);
   }
 
   /** Publishes and resolves once the broker confirmed the message. */

@@ -6,11 +6,24 @@
  * the keeper, parsed again and acknowledged. Sent together, the events of a turn cost the broker and
  * the keeper one message. A turn with a single event of a name sends it as before (routing key
  * `<kind>.<name>`, the event as the body); with more, the body is a JSON array of the events and the
- * routing key `batch.<name>` (docs/task-protocol.md, section 3). Every event of a message resolves
+ * routing key `batch.<name>` (docs/task-protocol.md, section 3). A batch holds at most
+ * BATCH_EVENTS_MAX events and BATCH_CHARS_MAX characters of text; the next event starts another one
+ * (an event longer than that on its own goes alone, as it would have without batches), so a batch
+ * never makes a message the broker refuses for its size where its events alone would pass, nor hands
+ * the keeper more applies at once than its prefetch allows for. Every event of a message resolves
  * with that message's confirm. Replies wait for the events of their turn (afterEvents), so that they
  * still follow their events on the wire.
  */
 import { EVENT_BATCH_KIND, type TaskEventKind } from './protocol.js';
+
+/** Most events in one batch message. */
+export const BATCH_EVENTS_MAX = 128;
+
+/**
+ * Most characters of event text in one batch message: at most 192 KiB of UTF-8, far below any broker's
+ * message size limit (RabbitMQ's default is 16 MiB; Warren's is configurable).
+ */
+export const BATCH_CHARS_MAX = 64 * 1024;
 
 /** Sends one message to the events exchange; resolves once the broker confirmed it. */
 export type SendEvents = (routingKey: string, body: string) => Promise<number>;
@@ -18,6 +31,8 @@ export type SendEvents = (routingKey: string, body: string) => Promise<number>;
 /** The events of one task name gathered in this turn. */
 class PendingBatch {
   readonly bodies: string[] = [];
+  /** Characters of the bodies, summed. */
+  chars = 0;
   readonly confirmed: Promise<number>;
   resolve!: (sequence: number) => void;
   reject!: (error: unknown) => void;
@@ -36,7 +51,10 @@ class PendingBatch {
 
 /** The events a worker sends, gathered by task name until the end of the event-loop turn. */
 export class EventBatches {
+  /** The batch each task name is filling in this turn. */
   #batches = new Map<string, PendingBatch>();
+  /** Every batch of this turn, full ones included, in the order they were started. */
+  #started: PendingBatch[] = [];
   /** Publishes to make once this turn's events are sent (the replies that tell of them). */
   #after: (() => void)[] = [];
   #flushScheduled = false;
@@ -52,12 +70,14 @@ export class EventBatches {
   /** Sends the event `body` (JSON text of an event of `kind` about task name `name`) at the end of this turn; resolves with its message's confirm. */
   add(kind: TaskEventKind, name: string, body: string): Promise<number> {
     let batch = this.#batches.get(name);
-    if (batch === undefined) {
+    if (batch === undefined || batch.bodies.length >= BATCH_EVENTS_MAX || batch.chars + body.length > BATCH_CHARS_MAX) {
       batch = new PendingBatch(name, kind);
       this.#batches.set(name, batch);
+      this.#started.push(batch);
       this.#scheduleFlush();
     }
     batch.bodies.push(body);
+    batch.chars += body.length;
     return batch.confirmed;
   }
 
@@ -86,9 +106,10 @@ export class EventBatches {
 
   #sendAll(): void {
     this.#flushScheduled = false;
-    const batches = this.#batches;
-    this.#batches = new Map();
-    for (const batch of batches.values()) {
+    const batches = this.#started;
+    this.#started = [];
+    this.#batches.clear();
+    for (const batch of batches) {
       const { bodies, name } = batch;
       const single = bodies.length === 1;
       let sending: Promise<number>;

@@ -17,6 +17,7 @@ import { startKeeper } from '../../src/tasks/keeper.js';
 import { DEFAULT_TASK_OPTIONS, KEEPER_QUEUE, TASK_EVENTS_EXCHANGE, type TaskEvent } from '../../src/tasks/protocol.js';
 import { openClient, waitFor } from '../helpers/amqp.js';
 import { MemoryResultStore } from '../helpers/memory-result-store.js';
+import { startTestBroker } from '../helpers/broker.js';
 import { startTasksBroker, uniqueTaskName } from '../helpers/tasks.js';
 
 test('a busy client sends its queued events and a busy worker its outcomes in batch messages; the keeper records each task once', async (t) => {
@@ -124,4 +125,33 @@ test('the keeper records each event of a batch message, drops a malformed one, a
   assert.equal(record?.state, 'succeeded');
   assert.equal(record?.payload, c, 'the payload of the queued event applied the second time');
   await waitFor(async () => (await channel.checkQueue(KEEPER_QUEUE)).messageCount === 0, 3000, 'the batch acknowledged at last');
+});
+
+test('batches never make a message the broker refuses for its size: large payloads and results each go alone', async (t) => {
+  const broker = await startTestBroker({ limits: { messageSizeMaxBytes: 1024 * 1024 } });
+  // Closed newest first, the broker last.
+  const cleanups: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    await broker.close();
+  });
+  const keeper = await startKeeper({ url: broker.url, store: new MemoryResultStore() });
+  cleanups.push(() => keeper.close());
+  const name = uniqueTaskName('large');
+  const worker = createWorker({ url: broker.url, concurrency: 5 });
+  cleanups.push(() => worker.close());
+  worker.on('error', (error) => assert.fail(`worker error: ${error.message}`));
+  worker.handle<string, string>(name, async (payload) => payload.toUpperCase());
+  await worker.start();
+  const client = connectTasks({ url: broker.url });
+  cleanups.push(() => client.close());
+
+  // Five submits of 300 KiB in one turn: together, their queued events would pass the 1 MiB limit.
+  const payloads = Array.from({ length: 5 }, (_, i) => String.fromCharCode(97 + i).repeat(300 * 1024));
+  const handles = await Promise.all(payloads.map((payload) => client.submit<string, string>(name, payload)));
+  const results = await Promise.all(handles.map((handle) => handle.result({ timeoutMs: 20_000 })));
+  assert.deepEqual(results, payloads.map((payload) => payload.toUpperCase()));
+  for (const handle of handles) {
+    await waitFor(async () => (await keeper.get(handle.id))?.state === 'succeeded', 10_000, 'the stored result');
+  }
 });

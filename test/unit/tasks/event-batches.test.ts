@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { test } from 'node:test';
-import { EventBatches } from '../../../src/tasks/event-batches.js';
+import { BATCH_CHARS_MAX, BATCH_EVENTS_MAX, EventBatches } from '../../../src/tasks/event-batches.js';
 
 /** What EventBatches sent, and the confirms a test answers them with. */
 function recorder(): { sent: { routingKey: string; body: string }[]; confirms: { resolve: (n: number) => void; reject: (e: unknown) => void }[]; batches: EventBatches } {
@@ -61,6 +61,24 @@ test('a publish made afterEvents goes out after the events of its turn, and sett
   assert.deepEqual(await Promise.all([event, reply]), [1, 2]);
   assert.deepEqual(order, ['succeeded.a', 'reply']);
   await assert.rejects(failing, /no route/);
+});
+
+test('a batch holds at most BATCH_EVENTS_MAX events and BATCH_CHARS_MAX characters; a longer event goes alone', async () => {
+  const { sent, batches } = recorder();
+  for (let i = 0; i < BATCH_EVENTS_MAX + 3; i++) void batches.add('succeeded', 'many', `${i}`);
+  await nextTurn();
+  assert.deepEqual(sent.map((message) => message.routingKey), ['batch.many', 'batch.many']);
+  assert.equal((JSON.parse(sent[0]!.body) as unknown[]).length, BATCH_EVENTS_MAX);
+  assert.deepEqual(JSON.parse(sent[1]!.body), [BATCH_EVENTS_MAX, BATCH_EVENTS_MAX + 1, BATCH_EVENTS_MAX + 2]);
+
+  sent.length = 0;
+  const third = `"${'x'.repeat(BATCH_CHARS_MAX / 3)}"`;
+  const huge = `"${'y'.repeat(BATCH_CHARS_MAX * 2)}"`;
+  for (const body of [third, third, huge, '1', third, third, third]) void batches.add('succeeded', 'big', body);
+  await nextTurn();
+  const lengths = sent.map((message) => (Array.isArray(JSON.parse(message.body)) ? (JSON.parse(message.body) as unknown[]).length : 1));
+  assert.deepEqual(lengths, [2, 1, 3, 1], 'the huge event alone, then as many as fit');
+  assert.equal(sent[1]!.routingKey, 'succeeded.big');
 });
 
 test('a send that throws rejects the events of its message only', async () => {
