@@ -50,7 +50,7 @@ export interface WorkerOptions {
   /**
    * Deliveries the worker holds per handler slot, fixed: 1 leaves the most tasks to other workers. By
    * default the worker holds 4 per slot (Celery's worker_prefetch_multiplier) plus twice as many as
-   * were recording their outcome on average (up to 64 more), since a delivery is acked only once its
+   * were recording their outcome on average (up to 192 more), since a delivery is acked only once its
    * outcome is confirmed: short tasks then keep their handlers busy, and long ones hold 4 per slot.
    */
   prefetchMultiplier?: number;
