@@ -189,7 +189,7 @@ class Client implements TasksClient {
     // With an idempotency key, a keeper claims it for this task's id first; if another task holds it, that is the answer.
     const owner = options.idempotencyKey === undefined ? undefined : await this.claimIdempotencyKey(name, options.idempotencyKey, input.id);
     if (owner !== undefined && owner !== input.id) return new Handle<R>(this, owner, name, undefined, true);
-    // The 'queued' event, then the task message (ClientLink.submit); both confirmed means both are stored.
+    // The 'queued' event, then the task message (ClientLink.submit): it fails only if the broker did not take the task message.
     try {
       await link.submit(routingKey, name, queuedEventJson(input), taskMessage(input));
     } catch (error) {

@@ -1,8 +1,9 @@
 /**
- * Packs the state events a worker records in one event-loop turn into one message per task name.
+ * Packs the state events a worker records (or a client's submissions' queued events) in one event-loop
+ * turn into one message per task name.
  *
- * A busy worker finishes many short tasks in a turn (their deliveries arrive together), and each
- * outcome event would otherwise be a message of its own: parsed, routed, written to disk, delivered to
+ * A busy worker finishes many short tasks in a turn (their deliveries arrive together), a busy client
+ * submits many, and each event would otherwise be a message of its own: parsed, routed, written to disk, delivered to
  * the keeper, parsed again and acknowledged. Sent together, the events of a turn cost the broker and
  * the keeper one message. A turn with a single event of a name sends it as before (routing key
  * `<kind>.<name>`, the event as the body); with more, the body is a JSON array of the events and the
@@ -49,7 +50,7 @@ class PendingBatch {
   }
 }
 
-/** The events a worker sends, gathered by task name until the end of the event-loop turn. */
+/** The events a worker or a client sends, gathered by task name until the end of the event-loop turn. */
 export class EventBatches {
   /** The batch each task name is filling in this turn. */
   #batches = new Map<string, PendingBatch>();
