@@ -3,8 +3,8 @@
  * turn into one message per task name.
  *
  * A busy worker finishes many short tasks in a turn (their deliveries arrive together), a busy client
- * submits many, and each event would otherwise be a message of its own: parsed, routed, written to disk, delivered to
- * the keeper, parsed again and acknowledged. Sent together, the events of a turn cost the broker and
+ * submits many, and each event would otherwise be a message of its own: parsed, routed, written to
+ * disk, delivered to the keeper, parsed again and acknowledged. Sent together, the events of a turn cost the broker and
  * the keeper one message. A turn with a single event of a name sends it as before (routing key
  * `<kind>.<name>`, the event as the body); with more, the body is a JSON array of the events and the
  * routing key `batch.<name>` (docs/task-protocol.md, section 3). A batch holds at most
