@@ -3,16 +3,13 @@
  * client's exclusive reply queue. A link that lost its connection stays lost; the client opens a new
  * one on its next call, and whoever waited on the old reply queue learns it through onLost.
  */
-import type { AMQPChannel, AMQPClient, AMQPMessage, AMQPProperties } from '@cloudamqp/amqp-client';
-import { coalesceWrites, holdWrites } from './socket-writes.js';
-import { EventBatches } from './event-batches.js';
-import { TASK_CONTENT_TYPE, TASK_EVENTS_EXCHANGE } from './protocol.js';
+import type { AMQPChannel, AMQPClient, AMQPMessage } from '@cloudamqp/amqp-client';
+import { coalesceWrites } from './socket-writes.js';
+import { eventBatchesOn, type EventBatches } from './event-batches.js';
 import type { Logger } from '../util/logger.js';
 import { openAmqpConnection } from './amqp-connection.js';
 import { utf8, type OutgoingMessage } from './task-message.js';
 import { declareEventTopology, declareKeeperRequestsQueue, declareTaskTopology, declareWaitQueue } from './topology.js';
-
-const PERSISTENT_JSON: AMQPProperties = { contentType: TASK_CONTENT_TYPE, deliveryMode: 2 };
 
 function ignoreSequence(): void {}
 
@@ -39,10 +36,7 @@ export class ClientLink {
     private readonly onReply: (message: AMQPMessage) => void,
     private readonly logger: Logger,
   ) {
-    this.queuedEvents = new EventBatches(
-      (routingKey, body) => channel.basicPublish(TASK_EVENTS_EXCHANGE, routingKey, utf8(body), PERSISTENT_JSON),
-      (sendAll) => holdWrites(channel, sendAll),
-    );
+    this.queuedEvents = eventBatchesOn(channel);
   }
 
   /** Connects, opens the confirm-mode channel, and routes reply-queue messages to `onReply`. */

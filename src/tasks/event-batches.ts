@@ -15,7 +15,10 @@
  * with that message's confirm. Replies wait for the events of their turn (afterEvents), so that they
  * still follow their events on the wire.
  */
-import { EVENT_BATCH_KIND, type TaskEventKind } from './protocol.js';
+import type { AMQPChannel, AMQPProperties } from '@cloudamqp/amqp-client';
+import { EVENT_BATCH_KIND, TASK_CONTENT_TYPE, TASK_EVENTS_EXCHANGE, type TaskEventKind } from './protocol.js';
+import { holdWrites } from './socket-writes.js';
+import { utf8 } from './task-message.js';
 
 /** Most events in one batch message. */
 export const BATCH_EVENTS_MAX = 128;
@@ -25,6 +28,9 @@ export const BATCH_EVENTS_MAX = 128;
  * message size limit (RabbitMQ's default is 16 MiB; Warren's is configurable).
  */
 export const BATCH_CHARS_MAX = 64 * 1024;
+
+/** Properties of an event message: persistent JSON. */
+const EVENT_PROPERTIES: AMQPProperties = { contentType: TASK_CONTENT_TYPE, deliveryMode: 2 };
 
 /** Sends one message to the events exchange; resolves once the broker confirmed it. */
 export type SendEvents = (routingKey: string, body: string) => Promise<number>;
@@ -126,4 +132,16 @@ export class EventBatches {
     this.#after = [];
     for (const publish of after) publish();
   }
+}
+
+/**
+ * EventBatches that publish to the events exchange on `channel` (in confirm mode). Not held back with
+ * coalesceWrites, since the batches go out from setImmediate, where a held write would wait a whole
+ * turn: the writes are held only while the turn's batches (and the publishes after them) are made.
+ */
+export function eventBatchesOn(channel: AMQPChannel): EventBatches {
+  return new EventBatches(
+    (routingKey, body) => channel.basicPublish(TASK_EVENTS_EXCHANGE, routingKey, utf8(body), EVENT_PROPERTIES),
+    (sendAll) => holdWrites(channel, sendAll),
+  );
 }

@@ -9,9 +9,14 @@ import type { Socket } from 'node:net';
 
 const corked = new WeakSet<Socket>();
 
+/** The TCP socket of `channel`'s connection, if it has one. */
+function socketOf(channel: AMQPChannel): Socket | undefined {
+  return (channel.connection as { socket?: Socket | undefined } | undefined)?.socket;
+}
+
 /** Holds the writes of `channel`'s connection until the end of this event-loop turn (no-op without a TCP socket). */
 export function coalesceWrites(channel: AMQPChannel): void {
-  const socket = (channel.connection as { socket?: Socket | undefined } | undefined)?.socket;
+  const socket = socketOf(channel);
   if (socket === undefined || corked.has(socket) || socket.destroyed) return;
   corked.add(socket);
   socket.cork();
@@ -23,7 +28,7 @@ export function coalesceWrites(channel: AMQPChannel): void {
 
 /** Runs `write` with `channel`'s connection held, so that what it writes leaves in one system call at its end. */
 export function holdWrites(channel: AMQPChannel, write: () => void): void {
-  const socket = (channel.connection as { socket?: Socket | undefined } | undefined)?.socket;
+  const socket = socketOf(channel);
   if (socket === undefined || socket.destroyed) return write();
   socket.cork();
   try {

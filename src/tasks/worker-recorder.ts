@@ -20,14 +20,13 @@ import {
   type TaskReply,
 } from './protocol.js';
 import { declareWaitQueue } from './topology.js';
-import { coalesceWrites, holdWrites } from './socket-writes.js';
-import { EventBatches } from './event-batches.js';
+import { coalesceWrites } from './socket-writes.js';
+import { eventBatchesOn, type EventBatches } from './event-batches.js';
 import { copyHeaders, type TaskHeaders } from './worker-message.js';
 import { successBodies, type EncodedSuccess } from './success-bodies.js';
 import { utf8 } from './task-message.js';
 
 const PERSISTENT = 2;
-const JSON_PROPERTIES: AMQPProperties = { contentType: TASK_CONTENT_TYPE, deliveryMode: PERSISTENT };
 const TRANSIENT_JSON_PROPERTIES: AMQPProperties = { contentType: TASK_CONTENT_TYPE, deliveryMode: 1 };
 
 export type { EncodedSuccess } from './success-bodies.js';
@@ -45,12 +44,7 @@ export class OutcomeRecorder {
     private readonly workerId: string,
   ) {
     this.workerIdJson = JSON.stringify(workerId);
-    // Not held back with coalesceWrites: the batches go out from setImmediate, where a held write would
-    // wait a whole turn; held only while the turn's batches and replies are written.
-    this.events = new EventBatches(
-      (routingKey, body) => channel.basicPublish(TASK_EVENTS_EXCHANGE, routingKey, utf8(body), JSON_PROPERTIES),
-      (sendAll) => holdWrites(channel, sendAll),
-    );
+    this.events = eventBatchesOn(channel);
   }
 
   /**
