@@ -21,9 +21,10 @@ export interface RecentRecordLimits {
   chars: number;
 }
 
-/** A kept record and the size of its row's text. */
+/** A kept record, its row's history text, and the size of the row's text. */
 export interface RecentRecord {
   readonly record: TaskRecord;
+  readonly history: string;
   readonly chars: number;
 }
 
@@ -31,6 +32,7 @@ export interface RecentRecord {
 interface Entry {
   readonly id: string;
   record: TaskRecord;
+  history: string;
   chars: number;
   older: Entry | undefined;
   newer: Entry | undefined;
@@ -70,11 +72,11 @@ export class RecentRecords {
   }
 
   /**
-   * Keeps `record` (itself, which no one may change from now on) as what the row of its task now
-   * holds; `chars` is the size of that row's text, or more. A record bigger than the whole budget is
-   * not kept.
+   * Keeps `record` (itself, which no one may change from now on) and the history text `history` as
+   * what the row of its task now holds; `chars` is the size of that row's text (history included), or
+   * more. A record bigger than the whole budget is not kept.
    */
-  remember(record: TaskRecord, chars: number): void {
+  remember(record: TaskRecord, history: string, chars: number): void {
     if (chars > this.limits.chars) {
       this.forget(record.id);
       return;
@@ -82,11 +84,12 @@ export class RecentRecords {
     let entry = this.#entries.get(record.id);
     if (entry === undefined) {
       if (this.#entries.size >= this.limits.records || this.#chars + chars > this.limits.chars) return;
-      entry = { id: record.id, record, chars, older: undefined, newer: undefined };
+      entry = { id: record.id, record, history, chars, older: undefined, newer: undefined };
       this.#entries.set(record.id, entry);
     } else {
       this.#chars -= entry.chars;
       entry.record = record;
+      entry.history = history;
       entry.chars = chars;
       this.#unlink(entry);
     }

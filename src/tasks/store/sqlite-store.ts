@@ -12,11 +12,12 @@
  * dozen WAL pages and fsync them, so waiting a few milliseconds for more saves most of that disk and
  * kernel work; an apply after a quiet spell still commits at once.
  *
- * Layout (sqlite-task-schema.ts, version 2 in PRAGMA user_version): a tasks row per task, and a
- * task_events row per distinct event in a WITHOUT ROWID table keyed by the columns that identify an
- * event. A file of version 1 is upgraded in place when it is opened.
+ * Layout (sqlite-task-schema.ts, version 3 in PRAGMA user_version): a tasks row per task, which also
+ * holds the task's history as text, an entry per distinct event (sqlite-task-history.ts). A file of
+ * an older version is upgraded in place when it is opened.
  *
  * CPU per event: a round writes only the columns of a task row that changed (sqlite-task-writer.ts),
+ * and appends the history entries of its new events,
  * and the records of unfinished tasks stay in memory between rounds (recent-records.ts), so a task's
  * later events neither read nor parse its row again; a task's first event does not look for a row
  * either, it inserts one unless one exists. Those records are shared, not copied, between
@@ -33,10 +34,11 @@ import { applyProgress } from './apply-progress.js';
 import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { SqliteScheduling } from './sqlite-scheduling.js';
-import { createTaskSchema, eventBody, eventOfRow, type TaskEventRow } from './sqlite-task-schema.js';
+import { createTaskSchema } from './sqlite-task-schema.js';
+import { eventsOfHistory, historyHolds, historyKey, withHistoryEntry } from './sqlite-task-history.js';
 import { RecentRecords } from './recent-records.js';
 import { SqliteTaskWriter } from './sqlite-task-writer.js';
-import { HISTORY_ORDER, TASK_COLUMNS, fromTaskRow, listPaging, taskRowChars, type TaskRow } from './task-rows.js';
+import { TASK_COLUMNS, fromTaskRow, listPaging, taskRowChars, type TaskRow } from './task-rows.js';
 import { SQLITE_DELETE_FINISHED_DELIVERIES, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
 
 /** Most events committed in one transaction; more wait for the next round. */
@@ -109,12 +111,16 @@ export interface SqliteResultStoreOptions {
   commitIntervalMs?: number;
 }
 
-/** A task a batch of applies touches: its record as the row holds it, and as the batch leaves it. */
+/** A task a batch of applies touches: its record and history as the row holds them, and as the batch leaves them. */
 interface TaskInBatch {
   stored: TaskRecord | undefined;
   /** Characters of text in the row (RecentRecords' measure), at least. */
   chars: number;
   record: TaskRecord | undefined;
+  /** The row's history text with the entries of the batch's new events added at the end. */
+  history: string;
+  /** Length of the history text the row holds now: `history` past it is what the batch adds. */
+  storedHistoryLength: number;
   /**
    * Set while the batch assumes, without having read it, that the task has no row yet (its first event
    * is 'queued': the SELECT that would say so is skipped): the applies made on that assumption, to be
@@ -132,13 +138,21 @@ interface PendingApply {
   record: TaskRecord | undefined;
 }
 
+/** A row of the tasks table with the task's history text. */
+type TaskRowWithHistory = TaskRow & { history: string };
+
+/** What a batch knows of a task from its row, before applying anything. */
+function storedTask(row: TaskRowWithHistory): Pick<TaskInBatch, 'stored' | 'record' | 'chars' | 'history' | 'storedHistoryLength'> {
+  const stored = fromTaskRow(row);
+  return { stored, record: stored, chars: taskRowChars(row) + row.history.length, history: row.history, storedHistoryLength: row.history.length };
+}
+
 /** A result store in a SQLite file (or ':memory:'). */
 export class SqliteResultStore implements ResultStore {
   readonly #db: Database.Database;
-  readonly #selectTask: Database.Statement<[string], TaskRow>;
+  readonly #selectTask: Database.Statement<[string], TaskRowWithHistory>;
   readonly #taskWriter: SqliteTaskWriter;
-  readonly #insertEvent: Database.Statement<[string, number, number, string, number, string]>;
-  readonly #selectHistory: Database.Statement<[string], TaskEventRow>;
+  readonly #selectHistory: Database.Statement<[string], string>;
   readonly #selectDataVersion: Database.Statement<[], number>;
   readonly #applyBatch: Database.Transaction<(batch: readonly PendingApply[]) => Map<string, TaskInBatch>>;
   readonly #recent = new RecentRecords(RECENT_RECORD_LIMITS);
@@ -169,12 +183,9 @@ export class SqliteResultStore implements ResultStore {
     enableWal(this.#db, options.busyTimeoutMs ?? 5000);
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     createTaskSchema(this.#db);
-    this.#selectTask = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')} FROM tasks WHERE id = ?`);
+    this.#selectTask = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')}, history FROM tasks WHERE id = ?`);
     this.#taskWriter = new SqliteTaskWriter(this.#db);
-    this.#selectHistory = this.#db.prepare(`SELECT task_id, run, attempt, kind, at, body FROM task_events WHERE task_id = ? ORDER BY ${HISTORY_ORDER}`);
-    this.#insertEvent = this.#db.prepare(
-      'INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)',
-    );
+    this.#selectHistory = this.#db.prepare<[string], string>('SELECT history FROM tasks WHERE id = ?').pluck();
     this.#selectDataVersion = this.#db.prepare<[], number>('PRAGMA data_version').pluck();
     this.#applyBatch = this.#db.transaction((batch: readonly PendingApply[]) => this.#applyInTransaction(batch));
     this.webhooks = new SqliteWebhookDeliveries(this.#db);
@@ -260,16 +271,25 @@ export class SqliteResultStore implements ResultStore {
       }
       task.assumedNew?.push(pending);
       this.#applyTo(task, pending);
-      if (event.kind !== 'progress') this.#insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, eventBody(event));
     }
     for (const task of tasks.values()) {
       if (task.assumedNew !== undefined) this.#writeAssumedNew(task);
-      else if (task.record !== task.stored && task.record !== undefined) task.chars += this.#taskWriter.write(task.stored, task.record);
+      else this.#write(task);
     }
     return tasks;
   }
 
-  /** Applies one event or progress report to the record the batch holds for its task. */
+  /** Writes what the batch changed of a task whose row the batch read or kept (or knows to be absent). */
+  #write(task: TaskInBatch): void {
+    const historyAdded = task.history.length > task.storedHistoryLength;
+    if (task.record === undefined || (task.record === task.stored && !historyAdded)) return;
+    task.chars += this.#taskWriter.write(task.stored, task.record, historyAdded ? task.history.slice(task.storedHistoryLength) : '');
+  }
+
+  /**
+   * Applies one event or progress report to the record the batch holds for its task, and adds a state
+   * event the history lacks to it (an older event that changes no field still joins the history).
+   */
   #applyTo(task: TaskInBatch, pending: PendingApply): void {
     const { event } = pending;
     if (event.kind === 'progress') {
@@ -278,6 +298,8 @@ export class SqliteResultStore implements ResultStore {
     } else {
       task.record = applyEvent(task.record, event) ?? task.record;
       assert(task.record !== undefined, 'applyEvent left an unknown task without a record');
+      const key = historyKey(event);
+      if (!historyHolds(task.history, key)) task.history = withHistoryEntry(task.history, key, event);
     }
     pending.record = task.record;
   }
@@ -292,17 +314,17 @@ export class SqliteResultStore implements ResultStore {
     const record = task.record;
     assert(applies !== undefined && record !== undefined, 'a task assumed new has a record from its first state event');
     task.assumedNew = undefined;
-    const inserted = this.#taskWriter.insertIfAbsent(record);
+    const inserted = this.#taskWriter.insertIfAbsent(record, task.history);
     if (inserted !== undefined) {
       task.chars = inserted;
+      task.storedHistoryLength = task.history.length;
       return;
     }
     const row = this.#selectTask.get(record.id);
     assert(row !== undefined, 'the INSERT found a row the SELECT does not');
-    task.stored = task.record = fromTaskRow(row);
-    task.chars = taskRowChars(row);
+    Object.assign(task, storedTask(row));
     for (const pending of applies) this.#applyTo(task, pending);
-    if (task.record !== task.stored) task.chars += this.#taskWriter.write(task.stored, task.record);
+    this.#write(task);
   }
 
   /**
@@ -322,11 +344,14 @@ export class SqliteResultStore implements ResultStore {
    */
   #taskInBatch(first: TaskEvent | TaskProgressEvent): TaskInBatch {
     const recent = this.#recent.get(first.id);
-    if (recent !== undefined) return { stored: recent.record, chars: recent.chars, record: recent.record, assumedNew: undefined };
-    if (first.kind === 'queued') return { stored: undefined, chars: 0, record: undefined, assumedNew: [] };
+    if (recent !== undefined) {
+      const { record, history, chars } = recent;
+      return { stored: record, chars, record, history, storedHistoryLength: history.length, assumedNew: undefined };
+    }
+    if (first.kind === 'queued') return { stored: undefined, chars: 0, record: undefined, history: '', storedHistoryLength: 0, assumedNew: [] };
     const row = this.#selectTask.get(first.id);
-    const stored = row === undefined ? undefined : fromTaskRow(row);
-    return { stored, chars: row === undefined ? 0 : taskRowChars(row), record: stored, assumedNew: undefined };
+    if (row === undefined) return { stored: undefined, chars: 0, record: undefined, history: '', storedHistoryLength: 0, assumedNew: undefined };
+    return { ...storedTask(row), assumedNew: undefined };
   }
 
   /** Forgets the records kept when another connection (another keeper on this file) has committed since this store last did. */
@@ -338,9 +363,9 @@ export class SqliteResultStore implements ResultStore {
 
   /** Keeps the records of the unfinished tasks a committed batch touched; a finished task rarely hears more. */
   #rememberCommitted(tasks: Map<string, TaskInBatch>): void {
-    for (const [id, { record, chars }] of tasks) {
+    for (const [id, { record, history, chars }] of tasks) {
       if (record === undefined || TERMINAL_STATES.includes(record.state)) this.#recent.forget(id);
-      else this.#recent.remember(record, chars);
+      else this.#recent.remember(record, history, chars);
     }
   }
 
@@ -379,7 +404,8 @@ export class SqliteResultStore implements ResultStore {
 
   /** Every event applied for task `id`, oldest first. */
   async history(id: string): Promise<TaskEvent[]> {
-    return this.#selectHistory.all(id).map(eventOfRow);
+    const history = this.#selectHistory.get(id);
+    return history === undefined ? [] : eventsOfHistory(id, history);
   }
 
   /** Deletes tasks that finished before `finishedBefore`, with their history; returns how many. */
@@ -388,9 +414,6 @@ export class SqliteResultStore implements ResultStore {
     return this.#db
       .transaction(() => {
         this.#db.prepare(SQLITE_DELETE_FINISHED_DELIVERIES).run(finishedBefore);
-        this.#db
-          .prepare('DELETE FROM task_events WHERE task_id IN (SELECT id FROM tasks WHERE finished_at < ?)')
-          .run(finishedBefore);
         return this.#db.prepare('DELETE FROM tasks WHERE finished_at < ?').run(finishedBefore).changes;
       })
       .immediate();

@@ -1,23 +1,19 @@
 /**
- * The tables of the SQLite result store, the upgrade of files older Warrens wrote, and how an event
- * is laid out in a task_events row.
+ * The tables of the SQLite result store, and the upgrade of files older Warrens wrote.
  *
- * Layout version 2 (PRAGMA user_version) keeps the history in a WITHOUT ROWID table keyed by the
- * columns that identify an event: version 1 had a rowid table plus a UNIQUE index over those same
- * columns, so every event was written to two B-trees. The body of an event row holds the event's JSON
- * without the key columns (task id, kind, run, attempt, time), which the row already has: the history
- * is most of the file, and every byte of it is written twice (WAL, then checkpoint) at each commit.
- * Bodies a version 1 file holds (whole events) stay as they are: reading takes the key columns from
- * the row, and a whole event's own copies of them (the same values, since they were its key) come
- * after and win, which gives the same event either way.
+ * Layout version 3 (PRAGMA user_version) keeps each task's history in its own row (the `history`
+ * column, sqlite-task-history.ts). Versions 1 and 2 kept it in a task_events table, a row per event
+ * (version 1: a rowid table plus a UNIQUE index over the event's key; version 2: a WITHOUT ROWID table
+ * keyed by it), each holding the event's key columns and a body: the event's JSON (version 1) or that
+ * JSON less the key columns (version 2). Opening such a file moves every task's events into its row, as
+ * entries made of those same columns and body, and drops the table.
  */
 import type Database from 'better-sqlite3';
-import type { TaskEvent } from '../protocol.js';
 import { SQLITE_SCHEDULING_SCHEMA } from './sqlite-scheduling.js';
 import { SQLITE_WEBHOOK_SCHEMA } from './sqlite-webhooks.js';
 
 /** Version of the table layout, kept in PRAGMA user_version. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const TASKS_SCHEMA = `
   CREATE TABLE IF NOT EXISTS tasks (
@@ -36,25 +32,13 @@ const TASKS_SCHEMA = `
     finished_at INTEGER,
     updated_at INTEGER NOT NULL,
     progress TEXT,
-    progress_at INTEGER
+    progress_at INTEGER,
+    history TEXT NOT NULL DEFAULT ''
   );
   CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_at, id);
   CREATE INDEX IF NOT EXISTS tasks_by_name ON tasks (name, created_at, id);
   CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, created_at, id);
   CREATE INDEX IF NOT EXISTS tasks_by_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;
-`;
-
-/** The history table of layout 2; `body` is the event's JSON less the key columns (eventBody). */
-const TASK_EVENTS_SCHEMA = `
-  CREATE TABLE IF NOT EXISTS task_events (
-    task_id TEXT NOT NULL,
-    run INTEGER NOT NULL,
-    attempt INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    at INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (task_id, run, attempt, kind, at)
-  ) WITHOUT ROWID;
 `;
 
 /** Columns of the tasks table added after the first layout, with their SQL types (first-layout files lack them). */
@@ -73,8 +57,7 @@ export function createTaskSchema(db: Database.Database): void {
     if (version > SCHEMA_VERSION) throw new Error(`task result store has schema version ${version}; this Warren knows up to ${SCHEMA_VERSION}`);
     db.exec(TASKS_SCHEMA);
     addMissingTaskColumns(db);
-    if (hasColumn(db, 'task_events', 'seq')) moveHistoryToLayout2(db);
-    db.exec(TASK_EVENTS_SCHEMA);
+    if (!hasColumn(db, 'tasks', 'history')) moveHistoryIntoRows(db);
     db.exec(SQLITE_WEBHOOK_SCHEMA);
     db.exec(SQLITE_SCHEDULING_SCHEMA);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -90,35 +73,20 @@ function addMissingTaskColumns(db: Database.Database): void {
   for (const [column, type] of ADDED_TASK_COLUMNS) if (!hasColumn(db, 'tasks', column)) db.exec(`ALTER TABLE tasks ADD COLUMN ${column} ${type}`);
 }
 
-/** Copies a layout 1 history (rowid table, UNIQUE index) into the layout 2 table, whole bodies and all. */
-function moveHistoryToLayout2(db: Database.Database): void {
+/**
+ * Gives the tasks table of a layout 1 or 2 file its history column, filled from task_events (which
+ * either layout has, with the same columns) and then dropped. The order of the entries is left to
+ * SQLite: histories are sorted when read. A file of the very first layout, with no task_events yet,
+ * only gains the column.
+ */
+function moveHistoryIntoRows(db: Database.Database): void {
+  db.exec("ALTER TABLE tasks ADD COLUMN history TEXT NOT NULL DEFAULT ''");
+  const hasEventsTable = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'task_events'").get() !== undefined;
+  if (!hasEventsTable) return;
   db.exec(`
-    ALTER TABLE task_events RENAME TO task_events_layout1;
-    ${TASK_EVENTS_SCHEMA}
-    INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body)
-      SELECT task_id, run, attempt, kind, at, body FROM task_events_layout1 ORDER BY seq;
-    DROP TABLE task_events_layout1;
+    UPDATE tasks SET history = coalesce((
+      SELECT group_concat(char(10) || json_array(kind, run, attempt, at, json(body)), ',') FROM task_events WHERE task_id = tasks.id
+    ), '');
+    DROP TABLE task_events;
   `);
-}
-
-/** A row of task_events as history() reads it. */
-export interface TaskEventRow {
-  task_id: string;
-  run: number;
-  attempt: number;
-  kind: string;
-  at: number;
-  body: string;
-}
-
-/** The body column of an event's row: its JSON without the fields the key columns hold. */
-export function eventBody(event: TaskEvent): string {
-  const { id: _id, kind: _kind, run: _run, attempt: _attempt, at: _at, ...rest } = event;
-  return JSON.stringify(rest);
-}
-
-/** The event a row holds (either layout's body), its fields in the order the protocol lists them. */
-export function eventOfRow(row: TaskEventRow): TaskEvent {
-  const { protocol, name, ...rest } = JSON.parse(row.body) as Omit<TaskEvent, 'id' | 'kind' | 'run' | 'attempt' | 'at'>;
-  return { protocol, kind: row.kind as TaskEvent['kind'], id: row.task_id, name, run: row.run, attempt: row.attempt, at: row.at, ...rest };
 }

@@ -239,3 +239,34 @@ test('a new task\'s events in one batch make one row, and a progress report of a
     await store.close();
   }
 });
+
+test('a history entry is found by its key only: values that spell an entry\'s key, with or without a newline, are not entries', async () => {
+  const path = newFile();
+  const lookalike = ['succeeded', 1, 1, 1_020, { protocol: 1, name: 'resize', result: 'x' }];
+  const [queued, started, succeeded] = runEvents({ id: 't1', run: 1, attempts: 1, outcome: 'succeeded', payload: { nested: lookalike, text: '\n["succeeded",1,1,1020,{}]' }, startAt: 1_000 });
+  assert.ok(queued !== undefined && started !== undefined && succeeded !== undefined);
+  assert.equal(succeeded.at, 1_020);
+  let store = new SqliteResultStore(path);
+  try {
+    await store.apply(queued);
+    await store.apply(started);
+  } finally {
+    await store.close();
+  }
+  // Reopened: the task's row is read, not kept, so the history text is what the check searches.
+  store = new SqliteResultStore(path);
+  try {
+    assert.equal((await store.apply(succeeded)).state, 'succeeded');
+    await store.apply(structuredClone(started)); // redelivered: still one entry
+    assert.deepEqual(await store.history('t1'), [queued, started, succeeded]);
+    const raw = new Database(path, { readonly: true });
+    try {
+      const history = raw.prepare<[string], string>('SELECT history FROM tasks WHERE id = ?').pluck().get('t1');
+      assert.equal(history?.split('\n').length, 4, 'three entries, each after a newline');
+    } finally {
+      raw.close();
+    }
+  } finally {
+    await store.close();
+  }
+});

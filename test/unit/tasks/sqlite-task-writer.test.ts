@@ -72,13 +72,13 @@ test('after each write the row holds exactly the record; the transitions never c
   const db = await database();
   try {
     const writer = new SqliteTaskWriter(db);
-    const select = db.prepare('SELECT * FROM tasks WHERE id = ?');
+    const select = db.prepare(`SELECT ${TASK_COLUMNS.join(', ')} FROM tasks WHERE id = ?`);
     let stored: TaskRecord | undefined;
     for (const step of STEPS) {
       // Frozen: the writer compares JSON values by identity, which is sound only if transitions are pure.
       const next = step.kind === 'progress' ? applyProgress(deepFreeze(stored), step) : applyEvent(deepFreeze(stored), step);
       if (next === undefined) continue;
-      writer.write(stored, next);
+      writer.write(stored, next, '');
       assert.deepEqual(select.get('t1'), toTaskRow(next), `after ${step.kind} at ${step.at}`);
       stored = next;
     }
@@ -97,16 +97,39 @@ test('an event writes only the columns it changes: started and succeeded leave p
     const writer = new SqliteTaskWriter(db);
     const queued = applyEvent(undefined, taskEvent('queued', 't1', { payload: { big: 'x'.repeat(1000) }, options: SAMPLE_OPTIONS }));
     assert.ok(queued !== undefined);
-    writer.write(undefined, queued);
+    writer.write(undefined, queued, '');
     const started = applyEvent(queued, taskEvent('started', 't1', { at: 1_010 }));
     assert.ok(started !== undefined);
-    writer.write(queued, started);
+    writer.write(queued, started, '');
     const succeeded = applyEvent(started, taskEvent('succeeded', 't1', { at: 1_020, result: 'done' }));
     assert.ok(succeeded !== undefined);
-    writer.write(started, succeeded);
-    writer.write(succeeded, { ...succeeded }); // nothing changed: no statement at all
+    writer.write(started, succeeded, '');
+    writer.write(succeeded, { ...succeeded }, ''); // nothing changed: no statement at all
     assert.deepEqual(db.prepare('SELECT kind FROM written').pluck().all(), ['state', 'state']);
-    assert.deepEqual(db.prepare('SELECT * FROM tasks').all(), [toTaskRow(succeeded)]);
+    assert.deepEqual(db.prepare(`SELECT ${TASK_COLUMNS.join(', ')} FROM tasks`).all(), [toTaskRow(succeeded)]);
+  } finally {
+    db.close();
+  }
+});
+
+test('the history text is written whole by the INSERT and appended to by UPDATEs, alone when no column changed', async () => {
+  const db = await database();
+  try {
+    db.exec(`CREATE TABLE written (kind TEXT);
+      CREATE TRIGGER columns AFTER UPDATE OF state, updated_at ON tasks BEGIN INSERT INTO written VALUES ('columns'); END;
+      CREATE TRIGGER history AFTER UPDATE OF history ON tasks BEGIN INSERT INTO written VALUES ('history'); END;`);
+    const writer = new SqliteTaskWriter(db);
+    const history = db.prepare<[string], string>('SELECT history FROM tasks WHERE id = ?').pluck();
+    const queued = applyEvent(undefined, taskEvent('queued', 't1', { payload: 'p' }));
+    assert.ok(queued !== undefined);
+    assert.ok(writer.insertIfAbsent(queued, '\n[1]') !== undefined);
+    assert.equal(writer.insertIfAbsent(queued, '\n[2]'), undefined, 'a second INSERT of the task leaves its row');
+    const started = applyEvent(queued, taskEvent('started', 't1', { at: 1_010 }));
+    assert.ok(started !== undefined);
+    writer.write(queued, started, ',\n[3]');
+    writer.write(started, started, ',\n[4]');
+    assert.equal(history.get('t1'), '\n[1],\n[3],\n[4]');
+    assert.deepEqual(db.prepare('SELECT kind FROM written ORDER BY kind').pluck().all(), ['columns', 'history', 'history']);
   } finally {
     db.close();
   }

@@ -1,9 +1,10 @@
 /**
  * Stores written by older Warrens open and keep what they hold: files from before progress existed
  * (tasks tables without the progress columns) gain the columns and record progress from then on
- * (SQLite, and PostgreSQL on a private server, test/helpers/postgres.ts); a SQLite file of layout
- * version 1 (history in a rowid table with a UNIQUE index, whole events as bodies) moves to layout 2
- * with its tasks and history.
+ * (SQLite, and PostgreSQL on a private server, test/helpers/postgres.ts); SQLite files of layout
+ * version 1 (history in a rowid table with a UNIQUE index, whole events as bodies) and 2 (a WITHOUT
+ * ROWID table, bodies without the key columns) move to layout 3 (the history in each task's row) with
+ * their tasks and history.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { TASK_PROTOCOL_VERSION, type TaskEvent } from '../../../src/tasks/protoc
 import { applyEvent } from '../../../src/tasks/store/apply-event.js';
 import type { TaskRecord } from '../../../src/tasks/store/result-store.js';
 import { toTaskRow } from '../../../src/tasks/store/task-rows.js';
+import { eventBody } from '../../../src/tasks/store/sqlite-task-history.js';
 import { PostgresResultStore, SqliteResultStore, type ResultStore } from '../../../src/tasks/store/index.js';
 import { skip, startTestPostgres, type TestPostgres } from '../../helpers/postgres.js';
 import { runEvents, taskEvent } from './task-events.js';
@@ -83,8 +85,8 @@ test('a PostgreSQL schema of the first layout gains the progress columns', { ski
   await checkUpgraded(await PostgresResultStore.open(url), 30);
 });
 
-/** The tables of layout version 1 as the Warren that wrote it created them (tasks with the progress columns). */
-const LAYOUT_1 = `
+/** The tasks table and indexes of layouts 1 and 2 as the Warrens that wrote them created them (with the progress columns). */
+const OLD_TASKS = `
   CREATE TABLE tasks (id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL, run INTEGER NOT NULL,
     attempts INTEGER NOT NULL, payload TEXT, options TEXT NOT NULL, result TEXT, error TEXT, retry_at INTEGER,
     created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, updated_at INTEGER NOT NULL, progress TEXT, progress_at INTEGER);
@@ -92,22 +94,33 @@ const LAYOUT_1 = `
   CREATE INDEX tasks_by_name ON tasks (name, created_at, id);
   CREATE INDEX tasks_by_state ON tasks (state, created_at, id);
   CREATE INDEX tasks_by_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;
-  CREATE TABLE task_events (seq INTEGER PRIMARY KEY, task_id TEXT NOT NULL, run INTEGER NOT NULL, attempt INTEGER NOT NULL,
-    kind TEXT NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL, UNIQUE (task_id, run, attempt, kind, at));
-  PRAGMA user_version = 1;
 `;
 
-/** Writes a layout 1 file holding `events` (each task's row and history, as a Warren of that layout wrote them). */
-function writeLayout1(path: string, events: readonly TaskEvent[]): Map<string, TaskRecord> {
+/** The history table of each old layout, and how it laid out an event's body. */
+const OLD_LAYOUTS = {
+  1: {
+    history: `CREATE TABLE task_events (seq INTEGER PRIMARY KEY, task_id TEXT NOT NULL, run INTEGER NOT NULL, attempt INTEGER NOT NULL,
+      kind TEXT NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL, UNIQUE (task_id, run, attempt, kind, at));`,
+    body: (event: TaskEvent) => JSON.stringify(event),
+  },
+  2: {
+    history: `CREATE TABLE task_events (task_id TEXT NOT NULL, run INTEGER NOT NULL, attempt INTEGER NOT NULL, kind TEXT NOT NULL,
+      at INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (task_id, run, attempt, kind, at)) WITHOUT ROWID;`,
+    body: eventBody,
+  },
+} as const;
+
+/** Writes a file of an old layout holding `events` (each task's row and history, as a Warren of that layout wrote them). */
+function writeOldLayout(path: string, layout: keyof typeof OLD_LAYOUTS, events: readonly TaskEvent[]): Map<string, TaskRecord> {
   const db = new Database(path);
   const records = new Map<string, TaskRecord>();
   try {
     db.pragma('journal_mode = WAL');
-    db.exec(LAYOUT_1);
+    db.exec(`${OLD_TASKS} ${OLD_LAYOUTS[layout].history} PRAGMA user_version = ${layout};`);
     const insertEvent = db.prepare('INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)');
     for (const event of events) {
       records.set(event.id, applyEvent(records.get(event.id), event) ?? (records.get(event.id) as TaskRecord));
-      insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, JSON.stringify(event));
+      insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, OLD_LAYOUTS[layout].body(event));
     }
     const insertTask = db.prepare('INSERT INTO tasks VALUES (@id, @name, @state, @run, @attempts, @payload, @options, @result, @error, @retry_at, @created_at, @started_at, @finished_at, @updated_at, @progress, @progress_at)');
     for (const record of records.values()) insertTask.run(toTaskRow(record));
@@ -117,13 +130,13 @@ function writeLayout1(path: string, events: readonly TaskEvent[]): Map<string, T
   return records;
 }
 
-test('a SQLite file of layout version 1 moves to layout 2 with its tasks and history', async () => {
-  const path = join(directory, 'layout1.sqlite');
+for (const layout of [1, 2] as const) test(`a SQLite file of layout version ${layout} moves to layout 3 with its tasks and history`, async () => {
+  const path = join(directory, `layout${layout}.sqlite`);
   const done = runEvents({ id: 'done', run: 1, attempts: 2, outcome: 'succeeded', payload: { w: 1 }, startAt: 1_000 });
   const running = runEvents({ id: 'running', run: 1, attempts: 1, outcome: 'running', payload: 'p', startAt: 2_000 });
   // Two outcomes of one attempt in the same millisecond: the history lists them in one fixed order.
   const tied = [taskEvent('queued', 'tied', { at: 3_000 }), taskEvent('succeeded', 'tied', { at: 3_010 }), taskEvent('cancelled', 'tied', { at: 3_010 })];
-  const records = writeLayout1(path, [...done, ...running, ...tied.reverse()]);
+  const records = writeOldLayout(path, layout, [...done, ...running, ...tied.reverse()]);
 
   const store = new SqliteResultStore(path);
   try {
@@ -144,12 +157,12 @@ test('a SQLite file of layout version 1 moves to layout 2 with its tasks and his
   }
   const db = new Database(path, { readonly: true });
   try {
-    assert.equal(db.pragma('user_version', { simple: true }), 2);
-    assert.deepEqual(db.prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'task_events%' ORDER BY name").pluck().all(), ['task_events']);
+    assert.equal(db.pragma('user_version', { simple: true }), 3);
+    assert.deepEqual(db.prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'task_events%'").pluck().all(), []);
   } finally {
     db.close();
   }
-  const reopened = new SqliteResultStore(path); // opening a layout 2 file again changes nothing
+  const reopened = new SqliteResultStore(path); // opening a layout 3 file again changes nothing
   try {
     assert.deepEqual(await reopened.history('done'), done);
   } finally {
