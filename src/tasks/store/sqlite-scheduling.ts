@@ -17,7 +17,7 @@ import {
   type SchedulingStore,
 } from './scheduling-store.js';
 
-/** Tables added next to tasks and task_events (CREATE IF NOT EXISTS: older files gain them on open). */
+/** Tables added next to the task tables (CREATE IF NOT EXISTS: older files gain them on open). */
 export const SQLITE_SCHEDULING_SCHEMA = `
   CREATE TABLE IF NOT EXISTS task_idempotency_keys (
     task_name TEXT NOT NULL,

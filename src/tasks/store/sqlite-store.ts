@@ -13,8 +13,9 @@
  * kernel work; an apply after a quiet spell still commits at once.
  *
  * Layout (sqlite-task-schema.ts, version 3 in PRAGMA user_version): a tasks row per task, which also
- * holds the task's history as text, an entry per distinct event (sqlite-task-history.ts). A file of
- * an older version is upgraded in place when it is opened.
+ * holds the task's history as text, an entry per distinct event, up to a size; the entries past it go
+ * to the task_events table (sqlite-task-history.ts). A file of an older version is upgraded in place
+ * when it is opened.
  *
  * CPU per event: a round writes only the columns of a task row that changed (sqlite-task-writer.ts),
  * and appends the history entries of its new events,
@@ -35,7 +36,7 @@ import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { SqliteScheduling } from './sqlite-scheduling.js';
 import { createTaskSchema } from './sqlite-task-schema.js';
-import { eventsOfHistory, historyHolds, historyKey, withHistoryEntry } from './sqlite-task-history.js';
+import { eventBody, eventsOfHistory, historyEntry, historyHolds, historyKey, withHistoryEntry, type TaskEventRow } from './sqlite-task-history.js';
 import { RecentRecords } from './recent-records.js';
 import { SqliteTaskWriter } from './sqlite-task-writer.js';
 import { TASK_COLUMNS, fromTaskRow, listPaging, taskRowChars, type TaskRow } from './task-rows.js';
@@ -121,6 +122,8 @@ interface TaskInBatch {
   history: string;
   /** Length of the history text the row holds now: `history` past it is what the batch adds. */
   storedHistoryLength: number;
+  /** The batch's new events that did not fit in the row's history, for task_events (duplicates are ignored there). */
+  overflow: TaskEvent[] | undefined;
   /**
    * Set while the batch assumes, without having read it, that the task has no row yet (its first event
    * is 'queued': the SELECT that would say so is skipped): the applies made on that assumption, to be
@@ -142,17 +145,20 @@ interface PendingApply {
 type TaskRowWithHistory = TaskRow & { history: string };
 
 /** What a batch knows of a task from its row, before applying anything. */
-function storedTask(row: TaskRowWithHistory): Pick<TaskInBatch, 'stored' | 'record' | 'chars' | 'history' | 'storedHistoryLength'> {
+function storedTask(row: TaskRowWithHistory): Pick<TaskInBatch, 'stored' | 'record' | 'chars' | 'history' | 'storedHistoryLength' | 'overflow'> {
   const stored = fromTaskRow(row);
-  return { stored, record: stored, chars: taskRowChars(row) + row.history.length, history: row.history, storedHistoryLength: row.history.length };
+  return { stored, record: stored, chars: taskRowChars(row) + row.history.length, history: row.history, storedHistoryLength: row.history.length, overflow: undefined };
 }
 
 /** A result store in a SQLite file (or ':memory:'). */
 export class SqliteResultStore implements ResultStore {
   readonly #db: Database.Database;
   readonly #selectTask: Database.Statement<[string], TaskRowWithHistory>;
+  readonly #selectRecord: Database.Statement<[string], TaskRow>;
   readonly #taskWriter: SqliteTaskWriter;
   readonly #selectHistory: Database.Statement<[string], string>;
+  readonly #selectHistoryRows: Database.Statement<[string], TaskEventRow>;
+  readonly #insertEvent: Database.Statement<[string, number, number, string, number, string]>;
   readonly #selectDataVersion: Database.Statement<[], number>;
   readonly #applyBatch: Database.Transaction<(batch: readonly PendingApply[]) => Map<string, TaskInBatch>>;
   readonly #recent = new RecentRecords(RECENT_RECORD_LIMITS);
@@ -184,8 +190,11 @@ export class SqliteResultStore implements ResultStore {
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     createTaskSchema(this.#db);
     this.#selectTask = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')}, history FROM tasks WHERE id = ?`);
+    this.#selectRecord = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')} FROM tasks WHERE id = ?`);
     this.#taskWriter = new SqliteTaskWriter(this.#db);
     this.#selectHistory = this.#db.prepare<[string], string>('SELECT history FROM tasks WHERE id = ?').pluck();
+    this.#selectHistoryRows = this.#db.prepare('SELECT run, attempt, kind, at, body FROM task_events WHERE task_id = ?');
+    this.#insertEvent = this.#db.prepare('INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)');
     this.#selectDataVersion = this.#db.prepare<[], number>('PRAGMA data_version').pluck();
     this.#applyBatch = this.#db.transaction((batch: readonly PendingApply[]) => this.#applyInTransaction(batch));
     this.webhooks = new SqliteWebhookDeliveries(this.#db);
@@ -282,8 +291,17 @@ export class SqliteResultStore implements ResultStore {
   /** Writes what the batch changed of a task whose row the batch read or kept (or knows to be absent). */
   #write(task: TaskInBatch): void {
     const historyAdded = task.history.length > task.storedHistoryLength;
-    if (task.record === undefined || (task.record === task.stored && !historyAdded)) return;
-    task.chars += this.#taskWriter.write(task.stored, task.record, historyAdded ? task.history.slice(task.storedHistoryLength) : '');
+    if (task.record !== undefined && (task.record !== task.stored || historyAdded)) {
+      task.chars += this.#taskWriter.write(task.stored, task.record, historyAdded ? task.history.slice(task.storedHistoryLength) : '');
+    }
+    this.#writeOverflow(task);
+  }
+
+  /** Inserts the batch's events of `task` that did not fit in its row into task_events. */
+  #writeOverflow(task: TaskInBatch): void {
+    if (task.overflow === undefined) return;
+    for (const event of task.overflow) this.#insertEvent.run(event.id, event.run, event.attempt, event.kind, event.at, eventBody(event));
+    task.overflow = undefined;
   }
 
   /**
@@ -299,7 +317,11 @@ export class SqliteResultStore implements ResultStore {
       task.record = applyEvent(task.record, event) ?? task.record;
       assert(task.record !== undefined, 'applyEvent left an unknown task without a record');
       const key = historyKey(event);
-      if (!historyHolds(task.history, key)) task.history = withHistoryEntry(task.history, key, event);
+      if (!historyHolds(task.history, key)) {
+        const history = withHistoryEntry(task.history, historyEntry(key, event));
+        if (history !== undefined) task.history = history;
+        else (task.overflow ??= []).push(event);
+      }
     }
     pending.record = task.record;
   }
@@ -318,6 +340,7 @@ export class SqliteResultStore implements ResultStore {
     if (inserted !== undefined) {
       task.chars = inserted;
       task.storedHistoryLength = task.history.length;
+      this.#writeOverflow(task);
       return;
     }
     const row = this.#selectTask.get(record.id);
@@ -346,11 +369,11 @@ export class SqliteResultStore implements ResultStore {
     const recent = this.#recent.get(first.id);
     if (recent !== undefined) {
       const { record, history, chars } = recent;
-      return { stored: record, chars, record, history, storedHistoryLength: history.length, assumedNew: undefined };
+      return { stored: record, chars, record, history, storedHistoryLength: history.length, overflow: undefined, assumedNew: undefined };
     }
-    if (first.kind === 'queued') return { stored: undefined, chars: 0, record: undefined, history: '', storedHistoryLength: 0, assumedNew: [] };
+    if (first.kind === 'queued') return { stored: undefined, chars: 0, record: undefined, history: '', storedHistoryLength: 0, overflow: undefined, assumedNew: [] };
     const row = this.#selectTask.get(first.id);
-    if (row === undefined) return { stored: undefined, chars: 0, record: undefined, history: '', storedHistoryLength: 0, assumedNew: undefined };
+    if (row === undefined) return { stored: undefined, chars: 0, record: undefined, history: '', storedHistoryLength: 0, overflow: undefined, assumedNew: undefined };
     return { ...storedTask(row), assumedNew: undefined };
   }
 
@@ -371,7 +394,7 @@ export class SqliteResultStore implements ResultStore {
 
   /** The record of task `id`, if known. */
   async get(id: string): Promise<TaskRecord | undefined> {
-    const row = this.#selectTask.get(id);
+    const row = this.#selectRecord.get(id);
     return row === undefined ? undefined : fromTaskRow(row);
   }
 
@@ -404,8 +427,7 @@ export class SqliteResultStore implements ResultStore {
 
   /** Every event applied for task `id`, oldest first. */
   async history(id: string): Promise<TaskEvent[]> {
-    const history = this.#selectHistory.get(id);
-    return history === undefined ? [] : eventsOfHistory(id, history);
+    return eventsOfHistory(id, this.#selectHistory.get(id) ?? '', this.#selectHistoryRows.all(id));
   }
 
   /** Deletes tasks that finished before `finishedBefore`, with their history; returns how many. */
@@ -414,6 +436,9 @@ export class SqliteResultStore implements ResultStore {
     return this.#db
       .transaction(() => {
         this.#db.prepare(SQLITE_DELETE_FINISHED_DELIVERIES).run(finishedBefore);
+        this.#db
+          .prepare('DELETE FROM task_events WHERE task_id IN (SELECT id FROM tasks WHERE finished_at < ?)')
+          .run(finishedBefore);
         return this.#db.prepare('DELETE FROM tasks WHERE finished_at < ?').run(finishedBefore).changes;
       })
       .immediate();

@@ -14,8 +14,19 @@
  * entry rides on the UPDATE the outcome makes anyway. The SQL alone (`npm run bench:sqlite-layout`):
  * 10.1 us of CPU per task against 12.7; the server in `npm run bench:tasks` (concurrency 8 and 32,
  * three runs alternated with layout 2): 30-39 us per task against 36-43.
+ *
+ * But every UPDATE rewrites the whole row, so a history that only grows (a task retried hundreds of
+ * times, each retry with its error) would make each event cost more than the one before. So the row
+ * takes an entry only while its history text stays within HISTORY_ROW_CHARS_MAX; an entry that does
+ * not fit goes to the task_events table (sqlite-task-schema.ts) as a row of its own, and so does an
+ * entry larger than the whole budget (a 'queued' event with a big payload). The text only ever grows,
+ * so an entry that did not fit once never fits later: an event is in the text if the text holds its
+ * key, and else in task_events if anywhere (where its key is the primary key).
  */
 import type { TaskEvent } from '../protocol.js';
+
+/** Most characters of history text a row takes (sqlite-task-schema.ts: rows moved from older files may hold more). */
+export const HISTORY_ROW_CHARS_MAX = 16 * 1024;
 
 /** The text that starts an event's entry: a newline, then the entry's key fields. */
 export function historyKey(event: TaskEvent): string {
@@ -27,10 +38,15 @@ export function historyHolds(history: string, key: string): boolean {
   return history.includes(key);
 }
 
-/** `history` with the entry of `event`, whose key is `key` (historyKey), added at the end. */
-export function withHistoryEntry(history: string, key: string, event: TaskEvent): string {
-  const entry = `${key}${eventBody(event)}]`;
-  return history === '' ? entry : `${history},${entry}`;
+/** The entry of `event`, whose key is `key` (historyKey). */
+export function historyEntry(key: string, event: TaskEvent): string {
+  return `${key}${eventBody(event)}]`;
+}
+
+/** `history` with `entry` added at the end, or undefined when the text would pass HISTORY_ROW_CHARS_MAX. */
+export function withHistoryEntry(history: string, entry: string): string | undefined {
+  if (history === '') return entry.length <= HISTORY_ROW_CHARS_MAX ? entry : undefined;
+  return history.length + 1 + entry.length <= HISTORY_ROW_CHARS_MAX ? `${history},${entry}` : undefined;
 }
 
 /** The body of an event's entry: its JSON without the key fields and the id. */
@@ -39,15 +55,26 @@ export function eventBody(event: TaskEvent): string {
   return JSON.stringify(rest);
 }
 
+/** A row of task_events: an event that did not fit in its task's row (or came from an older file's table). */
+export interface TaskEventRow {
+  run: number;
+  attempt: number;
+  kind: string;
+  at: number;
+  body: string;
+}
+
 type Entry = [kind: TaskEvent['kind'], run: number, attempt: number, at: number, body: Omit<TaskEvent, 'id' | 'kind' | 'run' | 'attempt' | 'at'>];
 
 /**
- * The events a history text holds, in history order (historyOrder). An entry's body may be a whole
- * event (files of layout 1 stored those): its own copies of the key fields are the same values, and
- * come after the entry's, which gives the same event either way.
+ * The events of a task's history: those its row's text holds and the rows of task_events, in history
+ * order (historyOrder). An entry's body may be a whole event (files of layout 1 stored those): its own
+ * copies of the key fields are the same values, and come after the entry's, which gives the same event
+ * either way.
  */
-export function eventsOfHistory(taskId: string, history: string): TaskEvent[] {
+export function eventsOfHistory(taskId: string, history: string, rows: readonly TaskEventRow[]): TaskEvent[] {
   const entries = JSON.parse(`[${history}]`) as Entry[];
+  for (const row of rows) entries.push([row.kind as TaskEvent['kind'], row.run, row.attempt, row.at, JSON.parse(row.body) as Entry[4]]);
   return entries.map(([kind, run, attempt, at, body]) => {
     const { protocol, name, ...rest } = body;
     return { protocol, kind, id: taskId, name, run, attempt, at, ...rest } as TaskEvent;

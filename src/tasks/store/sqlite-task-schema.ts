@@ -2,11 +2,15 @@
  * The tables of the SQLite result store, and the upgrade of files older Warrens wrote.
  *
  * Layout version 3 (PRAGMA user_version) keeps each task's history in its own row (the `history`
- * column, sqlite-task-history.ts). Versions 1 and 2 kept it in a task_events table, a row per event
- * (version 1: a rowid table plus a UNIQUE index over the event's key; version 2: a WITHOUT ROWID table
- * keyed by it), each holding the event's key columns and a body: the event's JSON (version 1) or that
- * JSON less the key columns (version 2). Opening such a file moves every task's events into its row, as
- * entries made of those same columns and body, and drops the table.
+ * column, sqlite-task-history.ts) up to HISTORY_ROW_CHARS_MAX, and the entries that do not fit there
+ * in task_events, a WITHOUT ROWID table keyed by the columns that identify an event, whose `body` is
+ * the event's JSON less those columns. Versions 1 and 2 kept every event in task_events (version 1: a
+ * rowid table plus a UNIQUE index over the key, whole events as bodies; version 2: the table of today).
+ * Opening such a file moves every task's events into its row, as entries made of those same columns
+ * and body (a row may then hold more than HISTORY_ROW_CHARS_MAX: later events go to task_events), and
+ * leaves task_events empty. Rows of task_events whose task has no row (no Warren wrote any) are dropped.
+ * The move is one transaction: every keeper on the file must be stopped for it, and no older Warren
+ * opens the file afterwards.
  */
 import type Database from 'better-sqlite3';
 import { SQLITE_SCHEDULING_SCHEMA } from './sqlite-scheduling.js';
@@ -14,6 +18,19 @@ import { SQLITE_WEBHOOK_SCHEMA } from './sqlite-webhooks.js';
 
 /** Version of the table layout, kept in PRAGMA user_version. */
 export const SCHEMA_VERSION = 3;
+
+/** The history table (layout 2's, and layout 3's overflow); `body` is the event's JSON less the key columns (eventBody). */
+const TASK_EVENTS_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS task_events (
+    task_id TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (task_id, run, attempt, kind, at)
+  ) WITHOUT ROWID;
+`;
 
 const TASKS_SCHEMA = `
   CREATE TABLE IF NOT EXISTS tasks (
@@ -58,6 +75,7 @@ export function createTaskSchema(db: Database.Database): void {
     db.exec(TASKS_SCHEMA);
     addMissingTaskColumns(db);
     if (!hasColumn(db, 'tasks', 'history')) moveHistoryIntoRows(db);
+    db.exec(TASK_EVENTS_SCHEMA);
     db.exec(SQLITE_WEBHOOK_SCHEMA);
     db.exec(SQLITE_SCHEDULING_SCHEMA);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -75,17 +93,25 @@ function addMissingTaskColumns(db: Database.Database): void {
 
 /**
  * Gives the tasks table of a layout 1 or 2 file its history column, filled from task_events (which
- * either layout has, with the same columns) and then dropped. The order of the entries is left to
- * SQLite: histories are sorted when read. A file of the very first layout, with no task_events yet,
- * only gains the column.
+ * either layout has, with the same columns), and then drops task_events (the caller makes it anew,
+ * empty). The order of the entries is left to SQLite: histories are sorted when read. A file of the
+ * very first layout, with no task_events yet, only gains the column. An entry's key fields are written
+ * as JavaScript writes numbers (historyKey), not as SQLite's JSON functions would (`1.0e+21`, 17
+ * digits), so that a redelivered event finds its entry; its body goes in as the text it is (compact
+ * JSON, written by JSON.stringify), which SQLite's JSON parser, with its depth limit, never reads.
  */
 function moveHistoryIntoRows(db: Database.Database): void {
   db.exec("ALTER TABLE tasks ADD COLUMN history TEXT NOT NULL DEFAULT ''");
   const hasEventsTable = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'task_events'").get() !== undefined;
   if (!hasEventsTable) return;
+  db.function('warren_js_number', { deterministic: true }, (value: unknown) => String(value));
   db.exec(`
     UPDATE tasks SET history = coalesce((
-      SELECT group_concat(char(10) || json_array(kind, run, attempt, at, json(body)), ',') FROM task_events WHERE task_id = tasks.id
+      SELECT group_concat(
+        char(10) || '[' || json_quote(kind) || ',' || warren_js_number(run) || ',' || warren_js_number(attempt) || ','
+          || warren_js_number(at) || ',' || replace(body, char(10), ' ') || ']',
+        ','
+      ) FROM task_events WHERE task_id = tasks.id
     ), '');
     DROP TABLE task_events;
   `);

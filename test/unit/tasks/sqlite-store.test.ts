@@ -10,6 +10,7 @@ import { SqliteResultStore, openResultStore } from '../../../src/tasks/store/ind
 import { startModuleWorker } from '../../../src/util/module-worker.js';
 import { resultStoreConformance } from './result-store-conformance.js';
 import { runEvents, taskEvent } from './task-events.js';
+import { HISTORY_ROW_CHARS_MAX } from '../../../src/tasks/store/sqlite-task-history.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'warren-sqlite-store-'));
 let files = 0;
@@ -266,6 +267,41 @@ test('a history entry is found by its key only: values that spell an entry\'s ke
     } finally {
       raw.close();
     }
+  } finally {
+    await store.close();
+  }
+});
+
+test('a row takes history entries up to its limit; the rest, and an entry bigger than the limit, go to task_events, each once', async () => {
+  const path = newFile();
+  const store = new SqliteResultStore(path);
+  const bigPayload = { image: 'x'.repeat(HISTORY_ROW_CHARS_MAX) };
+  const stack = 'e'.repeat(4096);
+  const events = [taskEvent('queued', 't1', { at: 1_000, payload: bigPayload })];
+  for (let attempt = 1; attempt <= 12; attempt++) {
+    events.push(taskEvent('started', 't1', { attempt, at: 1_000 + attempt * 10 }));
+    events.push(taskEvent('retrying', 't1', { attempt, at: 1_005 + attempt * 10, retryAt: 1_010 + attempt * 10, error: { name: 'E', message: 'again', stack, retryable: true } }));
+  }
+  try {
+    for (const event of events) await store.apply(event);
+    // Every event again, as redeliveries: whether in the row or in task_events, each is recorded once.
+    for (const event of events) await store.apply(structuredClone(event));
+    assert.deepEqual(await store.history('t1'), events);
+    const raw = new Database(path, { readonly: true });
+    try {
+      const history = raw.prepare<[string], string>('SELECT history FROM tasks WHERE id = ?').pluck().get('t1') ?? '';
+      assert.ok(history.length <= HISTORY_ROW_CHARS_MAX, `the row holds ${history.length} characters of history`);
+      assert.ok(!history.includes('"queued"'), 'the queued entry, bigger than the limit, is not in the row');
+      const rows = raw.prepare('SELECT count(*) FROM task_events WHERE task_id = ?').pluck().get('t1') as number;
+      assert.equal(rows + history.split('\n').length - 1, events.length, 'each event in one place');
+      assert.ok(rows > 1 && rows < events.length, `${rows} events in task_events`);
+    } finally {
+      raw.close();
+    }
+    assert.equal(await store.deleteFinishedBefore(Number.MAX_SAFE_INTEGER), 0, 'the task is not finished');
+    await store.apply(taskEvent('dead', 't1', { attempt: 12, at: 2_000, error: { name: 'E', message: 'gave up', retryable: false } }));
+    assert.equal(await store.deleteFinishedBefore(Number.MAX_SAFE_INTEGER), 1);
+    assert.deepEqual(await store.history('t1'), []);
   } finally {
     await store.close();
   }

@@ -136,7 +136,11 @@ for (const layout of [1, 2] as const) test(`a SQLite file of layout version ${la
   const running = runEvents({ id: 'running', run: 1, attempts: 1, outcome: 'running', payload: 'p', startAt: 2_000 });
   // Two outcomes of one attempt in the same millisecond: the history lists them in one fixed order.
   const tied = [taskEvent('queued', 'tied', { at: 3_000 }), taskEvent('succeeded', 'tied', { at: 3_010 }), taskEvent('cancelled', 'tied', { at: 3_010 })];
-  const records = writeOldLayout(path, layout, [...done, ...running, ...tied.reverse()]);
+  // Times SQLite's JSON functions would write otherwise than JavaScript (1.0e+21, 17 digits), and a
+  // payload nested deeper than SQLite's JSON parser goes: the move must take both as they are.
+  const deep: unknown = JSON.parse(`${'['.repeat(1100)}${']'.repeat(1100)}`);
+  const odd = [taskEvent('queued', 'odd', { at: 1_732_630_016_123.456, payload: deep }), taskEvent('started', 'odd', { at: 2e21 })];
+  const records = writeOldLayout(path, layout, [...done, ...running, ...tied.reverse(), ...odd]);
 
   const store = new SqliteResultStore(path);
   try {
@@ -144,7 +148,7 @@ for (const layout of [1, 2] as const) test(`a SQLite file of layout version ${la
     assert.deepEqual(await store.history('done'), done);
     assert.deepEqual(await store.history('running'), running);
     assert.deepEqual((await store.history('tied')).map((event) => event.kind), ['queued', 'cancelled', 'succeeded']);
-    assert.deepEqual((await store.list({ state: 'running' })).map((record) => record.id), ['running']);
+    assert.deepEqual((await store.list({ state: 'running' })).map((record) => record.id), ['odd', 'running']);
     // An event the old file already holds is still recorded once; new events join the history.
     const started = running[1];
     assert.ok(started !== undefined);
@@ -152,13 +156,16 @@ for (const layout of [1, 2] as const) test(`a SQLite file of layout version ${la
     const succeeded = taskEvent('succeeded', 'running', { at: 2_100, result: 'r' });
     assert.equal((await store.apply(succeeded)).state, 'succeeded');
     assert.deepEqual(await store.history('running'), [...running, succeeded]);
+    for (const event of odd) await store.apply(structuredClone(event));
+    assert.deepEqual(await store.history('odd'), odd);
   } finally {
     await store.close();
   }
   const db = new Database(path, { readonly: true });
   try {
     assert.equal(db.pragma('user_version', { simple: true }), 3);
-    assert.deepEqual(db.prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'task_events%'").pluck().all(), []);
+    assert.deepEqual(db.prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'task_events%'").pluck().all(), ['task_events']);
+    assert.equal(db.prepare('SELECT count(*) FROM task_events').pluck().get(), 0, 'every event moved into its row');
   } finally {
     db.close();
   }
