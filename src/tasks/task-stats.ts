@@ -7,7 +7,7 @@
 import type { TaskState } from './protocol.js';
 import type { TaskRecord } from './store/result-store.js';
 import { TaskMetrics } from './task-metrics.js';
-import { RecentMap } from '../util/recent-map.js';
+import { RecentRuns } from '../util/recent-runs.js';
 
 /** The sliding windows reported, in seconds. */
 export const STATS_WINDOWS_SECONDS = [60, 300, 900] as const;
@@ -59,7 +59,7 @@ export class TaskStats {
   private readonly samples = new Map<string, Sample[]>();
   private readonly totals = new Map<string, { finished: number; succeeded: number; responseMsSum: number }>();
   /** Runs already counted (a terminal event applied twice, after a redelivery, counts once). */
-  private readonly counted = new RecentMap<string, true>(COUNTED_KEYS_MAX);
+  private readonly counted = new RecentRuns(COUNTED_KEYS_MAX);
   /** Cumulative counters and histograms of the same runs, for Prometheus. */
   readonly cumulative = new TaskMetrics();
 
@@ -68,10 +68,9 @@ export class TaskStats {
   /** Records a task that reached a terminal state (its record after the terminal event); a run counts once. */
   record(task: TaskRecord): void {
     if (task.finishedAt === undefined) return;
-    const key = `${task.id}:${task.run}`;
-    if (this.counted.has(key)) return;
-    // The oldest keys are forgotten past COUNTED_KEYS_MAX: a redelivered terminal event comes soon after the first, if at all.
-    this.counted.set(key, true);
+    if (this.counted.has(task.id, task.run)) return;
+    // The oldest runs are forgotten past COUNTED_KEYS_MAX: a redelivered terminal event comes soon after the first, if at all.
+    this.counted.add(task.id, task.run);
     this.cumulative.record(task);
     const sample: Sample = {
       finishedAt: task.finishedAt,
