@@ -255,7 +255,7 @@ export class TaskAttempt implements AnnouncedAttempt {
   }
 
 
-  private record(decision: Decision): Promise<void> {
+  private record(decision: Decision): Promise<unknown> {
     const { message, task, recorder } = this;
     switch (decision.kind) {
       case 'succeeded': return recorder.succeeded(message, task, decision.success);
