@@ -11,8 +11,6 @@ import { openAmqpConnection } from './amqp-connection.js';
 import { utf8, type OutgoingMessage } from './task-message.js';
 import { declareEventTopology, declareKeeperRequestsQueue, declareTaskTopology, declareWaitQueue } from './topology.js';
 
-function ignoreSequence(): void {}
-
 /** Called once when a link's connection or channel is gone. */
 export type LostListener = () => void;
 
@@ -125,11 +123,14 @@ export class ClientLink {
    * starts with its first event from a worker (without the payload and options the event held).
    */
   submit(routingKey: string, name: string, queuedEvent: string, message: OutgoingMessage): Promise<void> {
-    const event = this.queuedEvents.add('queued', name, queuedEvent).then(ignoreSequence, (error: unknown) => {
-      this.logger.warn({ err: String(error), task: name }, 'the broker did not take a submitted task\'s queued event');
-    });
-    const task = this.queuedEvents.afterEvents(() => this.channel.basicPublish('', routingKey, utf8(message.body), message.properties));
-    return Promise.all([event, task]).then(ignoreSequence);
+    // No closure of this function's own: whatever one refers to lives as long as the closure, and the
+    // confirms take milliseconds. The task message is held only until it is published (taskPublisher),
+    // the rest by two counted confirms (bothConfirmed), not Promise.all over two derived promises: a
+    // client of thousands of submits a second pays for every object in flight at each scavenge.
+    const confirms = bothConfirmed(this.logger, name);
+    this.queuedEvents.add('queued', name, queuedEvent).then(confirms.first, confirms.firstRefused);
+    this.queuedEvents.afterEventsThen(taskPublisher(this.channel, routingKey, message), confirms.second, confirms.secondRefused);
+    return confirms.both;
   }
 
   /** Publishes and resolves once the broker confirmed the message. */
@@ -171,4 +172,41 @@ export class ClientLink {
     }
     return done;
   }
+}
+
+/** Publishes `message` to queue `routingKey` when called (the only holder of the message meanwhile). */
+function taskPublisher(channel: AMQPChannel, routingKey: string, message: OutgoingMessage): () => Promise<number> {
+  return () => channel.basicPublish('', routingKey, utf8(message.body), message.properties);
+}
+
+/** A submit's two confirms: the queued event's (a refusal is only logged) and the task message's. */
+interface SubmitConfirms {
+  both: Promise<void>;
+  first(): void;
+  firstRefused(error: unknown): void;
+  second(): void;
+  secondRefused(error: unknown): void;
+}
+
+function bothConfirmed(logger: Logger, name: string): SubmitConfirms {
+  let waiting = 2;
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const both = new Promise<void>((resolveBoth, rejectBoth) => {
+    resolve = resolveBoth;
+    reject = rejectBoth;
+  });
+  const confirmed = (): void => {
+    if (--waiting === 0) resolve();
+  };
+  return {
+    both,
+    first: confirmed,
+    firstRefused: (error) => {
+      logger.warn({ err: String(error), task: name }, 'the broker did not take a submitted task\'s queued event');
+      confirmed();
+    },
+    second: confirmed,
+    secondRefused: (error) => reject(error),
+  };
 }

@@ -93,15 +93,18 @@ export class EventBatches {
    * outcome by its reply finds its event ahead of it; resolves or rejects as `publish` does.
    */
   afterEvents(publish: () => Promise<number>): Promise<number> {
+    return new Promise((resolve, reject) => this.afterEventsThen(publish, resolve, reject));
+  }
+
+  /** afterEvents with callbacks instead of a promise of its own: `confirmed` or `failed` is called as `publish` settles. */
+  afterEventsThen(publish: () => Promise<number>, confirmed: (sequence: number) => void, failed: (error: unknown) => void): void {
     this.#scheduleFlush();
-    return new Promise((resolve, reject) => {
-      this.#after.push(() => {
-        try {
-          publish().then(resolve, reject);
-        } catch (error) {
-          reject(error);
-        }
-      });
+    this.#after.push(() => {
+      try {
+        publish().then(confirmed, failed);
+      } catch (error) {
+        failed(error);
+      }
     });
   }
 

@@ -247,11 +247,19 @@ export class TaskAttempt implements AnnouncedAttempt {
     return { kind: this.task.attempt >= this.task.maxAttempts ? 'dead' : 'retrying', error };
   }
 
-  private async finish(decision: Decision, acks: BatchedAcks): Promise<AttemptOutcome> {
-    await this.record(decision);
-    // Acknowledged with the channel's next batch (at the end of this event-loop turn).
-    acks.done(this.message);
-    return decision.kind;
+  /**
+   * Records the outcome, then has the delivery acknowledged. Not an async function: a suspended one
+   * keeps its whole frame (the decision, with the outcome's JSON text) alive until the broker confirms,
+   * where this callback keeps the outcome's kind only.
+   */
+  private finish(decision: Decision, acks: BatchedAcks): Promise<AttemptOutcome> {
+    const { kind } = decision;
+    const { message } = this;
+    return this.record(decision).then(() => {
+      // Acknowledged with the channel's next batch (at the end of this event-loop turn).
+      acks.done(message);
+      return kind;
+    });
   }
 
 

@@ -261,7 +261,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  private async onDelivery(name: string, handler: TaskHandler, message: AMQPMessage): Promise<void> {
+  /**
+   * Takes one delivery. Not an async function: a delivery stays in flight until its outcome is
+   * confirmed, and a suspended async function (with the promise amqp-client chains a catch onto) keeps
+   * more objects alive for that long than these two callbacks do.
+   */
+  private onDelivery(name: string, handler: TaskHandler, message: AMQPMessage): void {
     const { recorder, acks } = this;
     assert(recorder !== undefined && acks !== undefined, 'deliveries start after the recorder and the acks exist');
     acks.track(message);
@@ -269,28 +274,33 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (size !== undefined) this.resize(size);
     if (this.state !== 'running' && this.state !== 'starting') {
       // Delivered after close() began, before the broker processed basic.cancel: give it back untouched.
-      await acks.requeue(message);
+      void acks.requeue(message);
       return;
     }
     let attempt: TaskAttempt;
     try {
       attempt = new TaskAttempt(message, readTaskHeaders(message, name), recorder, this.window);
     } catch (error) {
-      await this.deadLetterPoison(recorder, acks, name, message, error);
+      void this.deadLetterPoison(recorder, acks, name, message, error);
       return;
     }
     this.running.add(attempt);
     if (this.cancellations.isCancelled(attempt.task)) attempt.cancel(new TaskCancelledError(attempt.task.id));
-    try {
-      const outcome = await attempt.run(handler, this.slots, acks, this.announcements);
-      this.emit('settled', { id: attempt.task.id, name, attempt: attempt.task.attempt, outcome });
-    } catch (error) {
-      await this.onRecordingFailed(message, error);
-    } finally {
+    const ended = (): void => {
       if (attempt.recording) this.window?.recordingEnded();
       this.running.delete(attempt);
       if (this.running.size === 0) this.notifyIdle();
-    }
+    };
+    const failed = (error: unknown): Promise<void> => this.onRecordingFailed(message, error).then(ended, ended);
+    attempt.run(handler, this.slots, acks, this.announcements).then((outcome) => {
+      try {
+        this.emit('settled', { id: attempt.task.id, name, attempt: attempt.task.attempt, outcome });
+      } catch (error) {
+        return failed(error);
+      }
+      ended();
+      return undefined;
+    }, failed);
   }
 
   private async deadLetterPoison(recorder: OutcomeRecorder, acks: BatchedAcks, name: string, message: AMQPMessage, error: unknown): Promise<void> {
