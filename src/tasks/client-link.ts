@@ -128,8 +128,8 @@ export class ClientLink {
     // the rest by two counted confirms (bothConfirmed), not Promise.all over two derived promises: a
     // client of thousands of submits a second pays for every object in flight at each scavenge.
     const confirms = bothConfirmed(this.logger, name);
-    this.queuedEvents.add('queued', name, queuedEvent).then(confirms.first, confirms.firstRefused);
-    this.queuedEvents.afterEventsThen(taskPublisher(this.channel, routingKey, message), confirms.second, confirms.secondRefused);
+    this.queuedEvents.add('queued', name, queuedEvent).then(confirms.eventConfirmed, confirms.eventRefused);
+    this.queuedEvents.afterEventsThen(taskPublisher(this.channel, routingKey, message), confirms.taskConfirmed, confirms.taskRefused);
     return confirms.both;
   }
 
@@ -181,11 +181,12 @@ function taskPublisher(channel: AMQPChannel, routingKey: string, message: Outgoi
 
 /** A submit's two confirms: the queued event's (a refusal is only logged) and the task message's. */
 interface SubmitConfirms {
+  /** Resolves once both are confirmed, rejects when the task message was refused. */
   both: Promise<void>;
-  first(): void;
-  firstRefused(error: unknown): void;
-  second(): void;
-  secondRefused(error: unknown): void;
+  eventConfirmed(): void;
+  eventRefused(error: unknown): void;
+  taskConfirmed(): void;
+  taskRefused(error: unknown): void;
 }
 
 function bothConfirmed(logger: Logger, name: string): SubmitConfirms {
@@ -201,12 +202,12 @@ function bothConfirmed(logger: Logger, name: string): SubmitConfirms {
   };
   return {
     both,
-    first: confirmed,
-    firstRefused: (error) => {
+    eventConfirmed: confirmed,
+    eventRefused: (error) => {
       logger.warn({ err: String(error), task: name }, 'the broker did not take a submitted task\'s queued event');
       confirmed();
     },
-    second: confirmed,
-    secondRefused: (error) => reject(error),
+    taskConfirmed: confirmed,
+    taskRefused: reject,
   };
 }

@@ -69,7 +69,7 @@ export class TaskStats {
   record(task: TaskRecord): void {
     if (task.finishedAt === undefined) return;
     if (this.counted.has(task.id, task.run)) return;
-    // The oldest runs are forgotten past COUNTED_KEYS_MAX: a redelivered terminal event comes soon after the first, if at all.
+    // A run is forgotten once COUNTED_KEYS_MAX / 2 to COUNTED_KEYS_MAX more were counted: a redelivered terminal event comes soon after the first, if at all.
     this.counted.add(task.id, task.run);
     this.cumulative.record(task);
     const sample: Sample = {

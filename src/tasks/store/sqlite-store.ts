@@ -17,9 +17,8 @@
  * to the task_events table (sqlite-task-history.ts). A file of an older version is upgraded in place
  * when it is opened.
  *
- * CPU per event: a round writes only the columns of a task row that changed (sqlite-task-writer.ts),
- * and appends the history entries of its new events,
- * and the records of unfinished tasks stay in memory between rounds (recent-records.ts), so a task's
+ * CPU per event: a round writes only the columns of a task row that changed (sqlite-task-writer.ts)
+ * and appends the history entries of its new events, and the records of unfinished tasks stay in memory between rounds (recent-records.ts), so a task's
  * later events neither read nor parse its row again; a task's first event does not look for a row
  * either, it inserts one unless one exists. Those records are shared, not copied, between
  * rounds and with the transitions (which never change a record they are given); a record the store
@@ -148,6 +147,11 @@ type TaskRowWithHistory = TaskRow & { history: string };
 function storedTask(row: TaskRowWithHistory): Pick<TaskInBatch, 'stored' | 'record' | 'chars' | 'history' | 'storedHistoryLength' | 'overflow'> {
   const stored = fromTaskRow(row);
   return { stored, record: stored, chars: taskRowChars(row) + row.history.length, history: row.history, storedHistoryLength: row.history.length, overflow: undefined };
+}
+
+/** A task the batch takes to have no row (`assumedNew`: without having read it; see TaskInBatch). */
+function taskWithoutRow(assumedNew: PendingApply[] | undefined): TaskInBatch {
+  return { stored: undefined, chars: 0, record: undefined, history: '', storedHistoryLength: 0, overflow: undefined, assumedNew };
 }
 
 /** A result store in a SQLite file (or ':memory:'). */
@@ -371,10 +375,9 @@ export class SqliteResultStore implements ResultStore {
       const { record, history, chars } = recent;
       return { stored: record, chars, record, history, storedHistoryLength: history.length, overflow: undefined, assumedNew: undefined };
     }
-    if (first.kind === 'queued') return { stored: undefined, chars: 0, record: undefined, history: '', storedHistoryLength: 0, overflow: undefined, assumedNew: [] };
+    if (first.kind === 'queued') return taskWithoutRow([]);
     const row = this.#selectTask.get(first.id);
-    if (row === undefined) return { stored: undefined, chars: 0, record: undefined, history: '', storedHistoryLength: 0, overflow: undefined, assumedNew: undefined };
-    return { ...storedTask(row), assumedNew: undefined };
+    return row === undefined ? taskWithoutRow(undefined) : { ...storedTask(row), assumedNew: undefined };
   }
 
   /** Forgets the records kept when another connection (another keeper on this file) has committed since this store last did. */

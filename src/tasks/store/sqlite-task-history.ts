@@ -91,6 +91,6 @@ function tieRank(kind: TaskEvent['kind']): number {
  * attempt (a fast handler's started and succeeded events often share a timestamp), then by run,
  * attempt and kind; the PostgreSQL store lists events in the same order (HISTORY_ORDER in task-rows.ts).
  */
-export function historyOrder(a: TaskEvent, b: TaskEvent): number {
+function historyOrder(a: TaskEvent, b: TaskEvent): number {
   return a.at - b.at || tieRank(a.kind) - tieRank(b.kind) || a.run - b.run || a.attempt - b.attempt || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0);
 }
