@@ -35,7 +35,17 @@ import type { TaskProgressEvent } from '../task-progress.js';
 import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { SqliteScheduling } from './sqlite-scheduling.js';
 import { createTaskSchema } from './sqlite-task-schema.js';
-import { eventBody, eventsOfHistory, historyEntry, historyHolds, historyKey, withHistoryEntry, type TaskEventRow } from './sqlite-task-history.js';
+import {
+  eventBody,
+  eventsOfHistory,
+  historyEntry,
+  historyHolds,
+  historyKey,
+  materializedHistory,
+  rowPayloadEntry,
+  withHistoryEntry,
+  type TaskEventRow,
+} from './sqlite-task-history.js';
 import { RecentRecords } from './recent-records.js';
 import { SqliteTaskWriter } from './sqlite-task-writer.js';
 import { TASK_COLUMNS, fromTaskRow, listPaging, taskRowChars, type TaskRow } from './task-rows.js';
@@ -121,6 +131,8 @@ interface TaskInBatch {
   history: string;
   /** Length of the history text the row holds now: `history` past it is what the batch adds. */
   storedHistoryLength: number;
+  /** True when the batch changed the history text before storedHistoryLength too (materializedHistory): the row takes it whole. */
+  historyRewritten?: boolean;
   /** The batch's new events that did not fit in the row's history, for task_events (duplicates are ignored there). */
   overflow: TaskEvent[] | undefined;
   /**
@@ -160,7 +172,7 @@ export class SqliteResultStore implements ResultStore {
   readonly #selectTask: Database.Statement<[string], TaskRowWithHistory>;
   readonly #selectRecord: Database.Statement<[string], TaskRow>;
   readonly #taskWriter: SqliteTaskWriter;
-  readonly #selectHistory: Database.Statement<[string], string>;
+  readonly #selectHistory: Database.Statement<[string], TaskRowWithHistory>;
   readonly #selectHistoryRows: Database.Statement<[string], TaskEventRow>;
   readonly #insertEvent: Database.Statement<[string, number, number, string, number, string]>;
   readonly #selectDataVersion: Database.Statement<[], number>;
@@ -196,7 +208,7 @@ export class SqliteResultStore implements ResultStore {
     this.#selectTask = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')}, history FROM tasks WHERE id = ?`);
     this.#selectRecord = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')} FROM tasks WHERE id = ?`);
     this.#taskWriter = new SqliteTaskWriter(this.#db);
-    this.#selectHistory = this.#db.prepare<[string], string>('SELECT history FROM tasks WHERE id = ?').pluck();
+    this.#selectHistory = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')}, history FROM tasks WHERE id = ?`);
     this.#selectHistoryRows = this.#db.prepare('SELECT run, attempt, kind, at, body FROM task_events WHERE task_id = ?');
     this.#insertEvent = this.#db.prepare('INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)');
     this.#selectDataVersion = this.#db.prepare<[], number>('PRAGMA data_version').pluck();
@@ -295,9 +307,12 @@ export class SqliteResultStore implements ResultStore {
   /** Writes what the batch changed of a task whose row the batch read or kept (or knows to be absent). */
   #write(task: TaskInBatch): void {
     const historyAdded = task.history.length > task.storedHistoryLength;
-    if (task.record !== undefined && (task.record !== task.stored || historyAdded)) {
+    if (task.record !== undefined && task.historyRewritten === true) {
+      task.chars += this.#taskWriter.write(task.stored, task.record, task.history, 'whole');
+    } else if (task.record !== undefined && (task.record !== task.stored || historyAdded)) {
       task.chars += this.#taskWriter.write(task.stored, task.record, historyAdded ? task.history.slice(task.storedHistoryLength) : '');
     }
+    task.historyRewritten = false;
     this.#writeOverflow(task);
   }
 
@@ -318,16 +333,37 @@ export class SqliteResultStore implements ResultStore {
       // A progress report changes only the progress of a known task, and is not kept in the history.
       task.record = applyProgress(task.record, event) ?? task.record;
     } else {
+      const before = task.record;
       task.record = applyEvent(task.record, event) ?? task.record;
       assert(task.record !== undefined, 'applyEvent left an unknown task without a record');
+      if (before !== undefined && (task.record.payload !== before.payload || task.record.options !== before.options)) {
+        this.#materializeHistory(task, before);
+      }
       const key = historyKey(event);
       if (!historyHolds(task.history, key)) {
-        const history = withHistoryEntry(task.history, historyEntry(key, event));
+        const history = withHistoryEntry(task.history, this.#entryOf(key, event, task.record));
         if (history !== undefined) task.history = history;
         else (task.overflow ??= []).push(event);
       }
     }
     pending.record = task.record;
+  }
+
+  /**
+   * The history entry of `event`, whose key is `key`, in a task whose record is now `record`: without
+   * the payload and options when the event is a 'queued' one whose payload and options the row holds.
+   */
+  #entryOf(key: string, event: TaskEvent, record: TaskRecord): string {
+    const rowHolds = event.kind === 'queued' && event.payload !== undefined && record.payload === event.payload && record.options === event.options;
+    return rowHolds ? rowPayloadEntry(key, event) : historyEntry(key, event);
+  }
+
+  /** The row's payload or options are about to change from `before`'s: the entries that stood for them take them in full. */
+  #materializeHistory(task: TaskInBatch, before: TaskRecord): void {
+    const history = materializedHistory(task.history, before.payload, before.options);
+    if (history === task.history) return;
+    task.history = history;
+    task.historyRewritten = true;
   }
 
   /**
@@ -343,13 +379,14 @@ export class SqliteResultStore implements ResultStore {
     const inserted = this.#taskWriter.insertIfAbsent(record, task.history);
     if (inserted !== undefined) {
       task.chars = inserted;
+      task.historyRewritten = false;
       task.storedHistoryLength = task.history.length;
       this.#writeOverflow(task);
       return;
     }
     const row = this.#selectTask.get(record.id);
     assert(row !== undefined, 'the INSERT found a row the SELECT does not');
-    Object.assign(task, storedTask(row));
+    Object.assign(task, storedTask(row), { historyRewritten: false });
     for (const pending of applies) this.#applyTo(task, pending);
     this.#write(task);
   }
@@ -430,7 +467,9 @@ export class SqliteResultStore implements ResultStore {
 
   /** Every event applied for task `id`, oldest first. */
   async history(id: string): Promise<TaskEvent[]> {
-    return eventsOfHistory(id, this.#selectHistory.get(id) ?? '', this.#selectHistoryRows.all(id));
+    const row = this.#selectHistory.get(id);
+    const record = row === undefined ? undefined : fromTaskRow(row);
+    return eventsOfHistory(id, row?.history ?? '', this.#selectHistoryRows.all(id), { payload: record?.payload, options: record?.options });
   }
 
   /** Deletes tasks that finished before `finishedBefore`, with their history; returns how many. */

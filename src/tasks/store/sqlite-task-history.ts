@@ -22,6 +22,17 @@
  * entry larger than the whole budget (a 'queued' event with a big payload). The text only ever grows,
  * so an entry that did not fit once never fits later: an event is in the text if the text holds its
  * key, and else in task_events if anywhere (where its key is the primary key).
+ *
+ * A 'queued' event carries the task's payload and options, which the row has in its own columns: an
+ * entry of a 'queued' event whose payload and options are the row's leaves them out, and says so by a
+ * sixth element (`["queued",1,1,<at>,{...},1]`); reading it puts the row's back. So a task's row holds
+ * its payload once, not twice (a big payload no longer pushes its entry out to task_events), and each
+ * submission costs the keeper one JSON encoding of them less (`npm run bench:store -- --store sqlite
+ * --tasks 40000 --lag 5000`, three alternated pairs of three rounds: 11.3-14.4 us of CPU per event
+ * against 12.8-15.5, about 3 us per task less). The row's
+ * payload and options change only with a later run's 'queued' event; when they do, the entries that
+ * leave them out are first written out in full with the values they stood for (materializedHistory),
+ * so that every such entry always means the row's current ones.
  */
 import type { TaskEvent } from '../protocol.js';
 
@@ -41,6 +52,38 @@ export function historyHolds(history: string, key: string): boolean {
 /** The entry of `event`, whose key is `key` (historyKey). */
 export function historyEntry(key: string, event: TaskEvent): string {
   return `${key}${eventBody(event)}]`;
+}
+
+/** What ends an entry that leaves out its event's payload and options (the row's): a sixth element. */
+const ROW_PAYLOAD_MARK = ',1]';
+
+/** The entry of `event`, a 'queued' event whose payload and options are the row's, without them. */
+export function rowPayloadEntry(key: string, event: TaskEvent): string {
+  const { id: _id, kind: _kind, run: _run, attempt: _attempt, at: _at, payload: _payload, options: _options, ...rest } = event;
+  return `${key}${JSON.stringify(rest)}${ROW_PAYLOAD_MARK}`;
+}
+
+/** Whether `history` may hold an entry that leaves out the row's payload and options (it surely does not when false). */
+export function mayHoldRowPayloadEntry(history: string): boolean {
+  return history.includes(ROW_PAYLOAD_MARK);
+}
+
+/**
+ * `history` with every entry that leaves out the row's payload and options written out in full with
+ * `payload` and `options` (the values they stood for), before the row's change; entries keep their order.
+ */
+export function materializedHistory(history: string, payload: unknown, options: unknown): string {
+  if (!mayHoldRowPayloadEntry(history)) return history;
+  // Entries start with a newline and nothing else holds one: the text splits into them exactly.
+  return history
+    .split(',\n')
+    .map((text, index) => {
+      const entry = index === 0 ? text : `\n${text}`;
+      if (!entry.endsWith(ROW_PAYLOAD_MARK)) return entry;
+      const [kind, run, attempt, at, body] = JSON.parse(entry) as Entry;
+      return `\n${JSON.stringify([kind, run, attempt, at, { ...body, payload, options }])}`;
+    })
+    .join(',');
 }
 
 /** `history` with `entry` added at the end, or undefined when the text would pass HISTORY_ROW_CHARS_MAX. */
@@ -64,7 +107,13 @@ export interface TaskEventRow {
   body: string;
 }
 
-type Entry = [kind: TaskEvent['kind'], run: number, attempt: number, at: number, body: Omit<TaskEvent, 'id' | 'kind' | 'run' | 'attempt' | 'at'>];
+type Entry = [kind: TaskEvent['kind'], run: number, attempt: number, at: number, body: Omit<TaskEvent, 'id' | 'kind' | 'run' | 'attempt' | 'at'>, rowPayload?: 1];
+
+/** The payload and options a task's row holds (its columns, parsed), for the entries that leave them out. */
+export interface RowPayload {
+  payload: unknown;
+  options: unknown;
+}
 
 /**
  * The events of a task's history: those its row's text holds and the rows of task_events, in history
@@ -72,12 +121,13 @@ type Entry = [kind: TaskEvent['kind'], run: number, attempt: number, at: number,
  * copies of the key fields are the same values, and come after the entry's, which gives the same event
  * either way.
  */
-export function eventsOfHistory(taskId: string, history: string, rows: readonly TaskEventRow[]): TaskEvent[] {
+export function eventsOfHistory(taskId: string, history: string, rows: readonly TaskEventRow[], row: RowPayload): TaskEvent[] {
   const entries = JSON.parse(`[${history}]`) as Entry[];
-  for (const row of rows) entries.push([row.kind as TaskEvent['kind'], row.run, row.attempt, row.at, JSON.parse(row.body) as Entry[4]]);
-  return entries.map(([kind, run, attempt, at, body]) => {
+  for (const eventRow of rows) entries.push([eventRow.kind as TaskEvent['kind'], eventRow.run, eventRow.attempt, eventRow.at, JSON.parse(eventRow.body) as Entry[4]]);
+  return entries.map(([kind, run, attempt, at, body, rowPayload]) => {
     const { protocol, name, ...rest } = body;
-    return { protocol, kind, id: taskId, name, run, attempt, at, ...rest } as TaskEvent;
+    const event = { protocol, kind, id: taskId, name, run, attempt, at, ...rest } as TaskEvent;
+    return rowPayload === undefined ? event : ({ ...event, payload: row.payload, options: row.options } as TaskEvent);
   }).sort(historyOrder);
 }
 

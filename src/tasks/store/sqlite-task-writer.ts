@@ -14,6 +14,8 @@ const UPDATE_STATEMENTS_MAX = 256;
 
 /** The bit of an UPDATE's column set that stands for an append to the history (after every column's own bit). */
 const HISTORY_BIT = 1 << UPDATABLE_TASK_COLUMNS.length;
+/** The bit that stands for the history written whole (instead of appended to). */
+const WHOLE_HISTORY_BIT = HISTORY_BIT << 1;
 
 /** Writes task rows to the tasks table of one database; the caller holds a write transaction. */
 export class SqliteTaskWriter {
@@ -42,10 +44,12 @@ export class SqliteTaskWriter {
 
   /**
    * Writes `record`, the new state of a task whose row holds `stored` (undefined: no row yet), and
-   * adds `historyAdded` to the end of its history text. `stored` must be exactly what the row holds:
-   * the record read from it, or the one last written to it. Returns how many characters of text it wrote.
+   * adds `history` to the end of its history text (with `'whole'`: makes it the whole history text).
+   * `stored` must be exactly what the row holds: the record read from it, or the one last written to
+   * it. Returns how many characters of text it wrote.
    */
-  write(stored: TaskRecord | undefined, record: TaskRecord, historyAdded: string): number {
+  write(stored: TaskRecord | undefined, record: TaskRecord, history: string, how: 'append' | 'whole' = 'append'): number {
+    const historyAdded = history;
     if (stored === undefined) {
       const values = taskRowValues(record);
       values.push(historyAdded);
@@ -62,7 +66,10 @@ export class SqliteTaskWriter {
       }
       bit <<= 1;
     }
-    if (historyAdded !== '') {
+    if (how === 'whole') {
+      columns |= WHOLE_HISTORY_BIT;
+      values.push(history);
+    } else if (historyAdded !== '') {
       columns |= HISTORY_BIT;
       values.push(historyAdded);
     }
@@ -77,6 +84,7 @@ export class SqliteTaskWriter {
     if (statement === undefined) {
       const assignments = UPDATABLE_TASK_COLUMNS.filter((_, index) => (columns & (1 << index)) !== 0).map(([column]) => `${column} = ?`);
       if ((columns & HISTORY_BIT) !== 0) assignments.push('history = history || ?');
+      if ((columns & WHOLE_HISTORY_BIT) !== 0) assignments.push('history = ?');
       statement = this.#db.prepare<[SqlValue[]]>(`UPDATE tasks SET ${assignments.join(', ')} WHERE id = ?`);
       if (this.#updates.size < UPDATE_STATEMENTS_MAX) this.#updates.set(columns, statement);
     }

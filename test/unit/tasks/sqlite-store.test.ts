@@ -306,3 +306,58 @@ test('a row takes history entries up to its limit; the rest, and an entry bigger
     await store.close();
   }
 });
+
+test("a 'queued' entry leaves the payload and options to the row's columns, and history() gives them back", async () => {
+  const path = newFile();
+  const store = new SqliteResultStore(path);
+  const options = { attempts: 3, backoff: { kind: 'fixed' as const, delayMs: 50, jitter: false }, timeoutMs: 0, priority: 0, delayMs: 0 };
+  const payload = { marker: 'payload-held-once', sizes: [1, 2, 3] };
+  const queued = taskEvent('queued', 'slim-1', { at: 1_000, payload, options, enqueuedAt: 1_000 });
+  await store.apply(queued);
+  await store.apply(taskEvent('succeeded', 'slim-1', { at: 1_010, result: 'ok', startedAt: 1_005 }));
+  const db = new Database(path, { readonly: true });
+  const row = db.prepare('SELECT payload, history FROM tasks WHERE id = ?').get('slim-1') as { payload: string; history: string };
+  db.close();
+  assert.equal(row.payload, JSON.stringify(payload));
+  assert.ok(!row.history.includes('payload-held-once'), 'the history text does not hold the payload again');
+  const history = await store.history('slim-1');
+  assert.deepEqual(history[0], queued);
+  assert.equal(history.length, 2);
+  await store.close();
+});
+
+test("a later run's 'queued' event with another payload keeps the earlier run's payload in its entry, kept or read from the file", async () => {
+  const options = { attempts: 1, backoff: { kind: 'fixed' as const, delayMs: 0, jitter: false }, timeoutMs: 0, priority: 0, delayMs: 0 };
+  const first = taskEvent('queued', 'rerun', { at: 1_000, payload: { v: 1 }, options, enqueuedAt: 1_000 });
+  const dead = taskEvent('dead', 'rerun', { at: 1_010, error: { message: 'no', name: 'Error' }, startedAt: 1_005 });
+  const second = taskEvent('queued', 'rerun', { run: 2, at: 2_000, payload: { v: 2 }, options: { ...options, attempts: 4 }, enqueuedAt: 1_000 });
+  for (const reopenBetweenRuns of [false, true]) {
+    const path = newFile();
+    let store = new SqliteResultStore(path);
+    await store.apply(first);
+    // Unfinished, the task's record is kept between rounds; finished (dead), the next round reads its row.
+    if (reopenBetweenRuns) {
+      await store.apply(dead);
+      await store.close();
+      store = new SqliteResultStore(path);
+    }
+    await store.apply(second);
+    const history = await store.history('rerun');
+    assert.deepEqual(history.filter((event) => event.kind === 'queued'), [first, second], `reopened between runs: ${reopenBetweenRuns}`);
+    const record = await store.get('rerun');
+    assert.deepEqual(record?.payload, { v: 2 });
+    await store.close();
+    const reopened = new SqliteResultStore(path);
+    assert.deepEqual((await reopened.history('rerun')).filter((event) => event.kind === 'queued'), [first, second]);
+    await reopened.close();
+  }
+});
+
+test("both runs' 'queued' events in one commit round each keep their own payload", async () => {
+  const store = new SqliteResultStore(newFile());
+  const first = taskEvent('queued', 'same-round', { at: 1_000, payload: 'one', options: { attempts: 1, backoff: { kind: 'fixed', delayMs: 0, jitter: false }, timeoutMs: 0, priority: 0, delayMs: 0 }, enqueuedAt: 1_000 });
+  const second = taskEvent('queued', 'same-round', { run: 2, at: 2_000, payload: 'two', options: { attempts: 2, backoff: { kind: 'fixed', delayMs: 0, jitter: false }, timeoutMs: 0, priority: 0, delayMs: 0 }, enqueuedAt: 1_000 });
+  await Promise.all([store.apply(first), store.apply(second)]);
+  assert.deepEqual((await store.history('same-round')).filter((event) => event.kind === 'queued'), [first, second]);
+  await store.close();
+});
