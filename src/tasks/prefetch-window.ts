@@ -38,14 +38,16 @@ const GROW_FACTOR = 1.25;
 /** ...and shrinks only to at most 1/this of it. */
 const SHRINK_FACTOR = 2;
 /**
- * The window never grows past the base plus this many: outcomes in flight at about 48 000 tasks/s with
- * the 4 ms a busy broker takes from an outcome's publish to its confirm (64, the limit before, held a
- * worker at concurrency 8 to about 21k tasks/s; 192 let it reach 22-27k, and 448 did no better). More
- * would not serve the handlers but follow the latency: once the broker or the worker is the bottleneck,
- * a larger window only makes each outcome wait longer, which would read as more outcomes in flight and
- * grow the window again.
+ * The window never grows past the base plus this many: outcomes in flight at about 45 000 tasks/s with
+ * the 10 ms a busy broker takes from an outcome's publish to its confirm and the next delivery. 64, the
+ * limit first, held a worker at concurrency 8 to about 21k tasks/s; 192 let it reach 22-27k. Once the
+ * keeper's store cost less per task, 448 did better than 192 in three alternated pairs of
+ * `npm run bench:tasks -- --only warren --tasks 100000 --concurrency 8,32` (concurrency 8: 23.0-25.5k
+ * tasks/s against 21.4-23.0k; concurrency 32: 26.4-28.9k against 25.8-26.6k). More would not serve the
+ * handlers but follow the latency: once the broker or the worker is the bottleneck, a larger window only
+ * makes each outcome wait longer, which would read as more outcomes in flight and grow the window again.
  */
-export const WINDOW_EXTRA_MAX = 192;
+export const WINDOW_EXTRA_MAX = 448;
 
 /** The adaptive prefetch window of one worker. */
 export class PrefetchWindow {

@@ -329,7 +329,7 @@ test("a 'queued' entry leaves the payload and options to the row's columns, and 
 test("a later run's 'queued' event with another payload keeps the earlier run's payload in its entry, kept or read from the file", async () => {
   const options = { attempts: 1, backoff: { kind: 'fixed' as const, delayMs: 0, jitter: false }, timeoutMs: 0, priority: 0, delayMs: 0 };
   const first = taskEvent('queued', 'rerun', { at: 1_000, payload: { v: 1 }, options, enqueuedAt: 1_000 });
-  const dead = taskEvent('dead', 'rerun', { at: 1_010, error: { message: 'no', name: 'Error' }, startedAt: 1_005 });
+  const dead = taskEvent('dead', 'rerun', { at: 1_010, error: { message: 'no', name: 'Error', retryable: false }, startedAt: 1_005 });
   const second = taskEvent('queued', 'rerun', { run: 2, at: 2_000, payload: { v: 2 }, options: { ...options, attempts: 4 }, enqueuedAt: 1_000 });
   for (const reopenBetweenRuns of [false, true]) {
     const path = newFile();
