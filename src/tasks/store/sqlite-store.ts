@@ -132,7 +132,7 @@ interface TaskInBatch {
   /** Length of the history text the row holds now: `history` past it is what the batch adds. */
   storedHistoryLength: number;
   /** True when the batch changed the history text before storedHistoryLength too (materializedHistory): the row takes it whole. */
-  historyRewritten?: boolean;
+  historyRewritten: boolean;
   /** The batch's new events that did not fit in the row's history, for task_events (duplicates are ignored there). */
   overflow: TaskEvent[] | undefined;
   /**
@@ -156,14 +156,17 @@ interface PendingApply {
 type TaskRowWithHistory = TaskRow & { history: string };
 
 /** What a batch knows of a task from its row, before applying anything. */
-function storedTask(row: TaskRowWithHistory): Pick<TaskInBatch, 'stored' | 'record' | 'chars' | 'history' | 'storedHistoryLength' | 'overflow'> {
+function storedTask(row: TaskRowWithHistory): Omit<TaskInBatch, 'assumedNew'> {
   const stored = fromTaskRow(row);
-  return { stored, record: stored, chars: taskRowChars(row) + row.history.length, history: row.history, storedHistoryLength: row.history.length, overflow: undefined };
+  return {
+    stored, record: stored, chars: taskRowChars(row) + row.history.length, history: row.history, storedHistoryLength: row.history.length,
+    historyRewritten: false, overflow: undefined,
+  };
 }
 
 /** A task the batch takes to have no row (`assumedNew`: without having read it; see TaskInBatch). */
 function taskWithoutRow(assumedNew: PendingApply[] | undefined): TaskInBatch {
-  return { stored: undefined, chars: 0, record: undefined, history: '', storedHistoryLength: 0, overflow: undefined, assumedNew };
+  return { stored: undefined, chars: 0, record: undefined, history: '', storedHistoryLength: 0, historyRewritten: false, overflow: undefined, assumedNew };
 }
 
 /** A result store in a SQLite file (or ':memory:'). */
@@ -307,7 +310,7 @@ export class SqliteResultStore implements ResultStore {
   /** Writes what the batch changed of a task whose row the batch read or kept (or knows to be absent). */
   #write(task: TaskInBatch): void {
     const historyAdded = task.history.length > task.storedHistoryLength;
-    if (task.record !== undefined && task.historyRewritten === true) {
+    if (task.record !== undefined && task.historyRewritten) {
       task.chars += this.#taskWriter.write(task.stored, task.record, task.history, 'whole');
     } else if (task.record !== undefined && (task.record !== task.stored || historyAdded)) {
       task.chars += this.#taskWriter.write(task.stored, task.record, historyAdded ? task.history.slice(task.storedHistoryLength) : '');
@@ -386,7 +389,7 @@ export class SqliteResultStore implements ResultStore {
     }
     const row = this.#selectTask.get(record.id);
     assert(row !== undefined, 'the INSERT found a row the SELECT does not');
-    Object.assign(task, storedTask(row), { historyRewritten: false });
+    Object.assign(task, storedTask(row));
     for (const pending of applies) this.#applyTo(task, pending);
     this.#write(task);
   }
@@ -410,7 +413,7 @@ export class SqliteResultStore implements ResultStore {
     const recent = this.#recent.get(first.id);
     if (recent !== undefined) {
       const { record, history, chars } = recent;
-      return { stored: record, chars, record, history, storedHistoryLength: history.length, overflow: undefined, assumedNew: undefined };
+      return { stored: record, chars, record, history, storedHistoryLength: history.length, historyRewritten: false, overflow: undefined, assumedNew: undefined };
     }
     if (first.kind === 'queued') return taskWithoutRow([]);
     const row = this.#selectTask.get(first.id);
