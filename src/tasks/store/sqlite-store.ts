@@ -12,7 +12,7 @@
  * dozen WAL pages and fsync them, so waiting a few milliseconds for more saves most of that disk and
  * kernel work; an apply after a quiet spell still commits at once.
  *
- * Layout (sqlite-task-schema.ts, version 3 in PRAGMA user_version): a tasks row per task, which also
+ * Layout (sqlite-task-schema.ts, version 4 in PRAGMA user_version): a tasks row per task, which also
  * holds the task's history as text, an entry per distinct event, up to a size; the entries past it go
  * to the task_events table (sqlite-task-history.ts). A file of an older version is upgraded in place
  * when it is opened.
@@ -38,6 +38,9 @@ import { createTaskSchema } from './sqlite-task-schema.js';
 import {
   eventBody,
   eventsOfHistory,
+  appendEntry,
+  entryFits,
+  fullEntryChars,
   historyEntry,
   historyHolds,
   historyKey,
@@ -48,7 +51,7 @@ import {
 } from './sqlite-task-history.js';
 import { RecentRecords } from './recent-records.js';
 import { SqliteTaskWriter } from './sqlite-task-writer.js';
-import { TASK_COLUMNS, fromTaskRow, listPaging, taskRowChars, type TaskRow } from './task-rows.js';
+import { TASK_COLUMNS, fromTaskRow, listPaging, reusingJsonTexts, taskRowChars, type TaskRow } from './task-rows.js';
 import { SQLITE_DELETE_FINISHED_DELIVERIES, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
 
 /** Most events committed in one transaction; more wait for the next round. */
@@ -129,7 +132,7 @@ interface TaskInBatch {
   record: TaskRecord | undefined;
   /** The row's history text with the entries of the batch's new events added at the end. */
   history: string;
-  /** Length of the history text the row holds now: `history` past it is what the batch adds. */
+  /** Length of the history text the row holds now: unless historyRewritten, `history` past it is what the batch adds. */
   storedHistoryLength: number;
   /** True when the batch changed the history text before storedHistoryLength too (materializedHistory): the row takes it whole. */
   historyRewritten: boolean;
@@ -175,7 +178,6 @@ export class SqliteResultStore implements ResultStore {
   readonly #selectTask: Database.Statement<[string], TaskRowWithHistory>;
   readonly #selectRecord: Database.Statement<[string], TaskRow>;
   readonly #taskWriter: SqliteTaskWriter;
-  readonly #selectHistory: Database.Statement<[string], TaskRowWithHistory>;
   readonly #selectHistoryRows: Database.Statement<[string], TaskEventRow>;
   readonly #insertEvent: Database.Statement<[string, number, number, string, number, string]>;
   readonly #selectDataVersion: Database.Statement<[], number>;
@@ -211,11 +213,10 @@ export class SqliteResultStore implements ResultStore {
     this.#selectTask = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')}, history FROM tasks WHERE id = ?`);
     this.#selectRecord = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')} FROM tasks WHERE id = ?`);
     this.#taskWriter = new SqliteTaskWriter(this.#db);
-    this.#selectHistory = this.#db.prepare(`SELECT ${TASK_COLUMNS.join(', ')}, history FROM tasks WHERE id = ?`);
     this.#selectHistoryRows = this.#db.prepare('SELECT run, attempt, kind, at, body FROM task_events WHERE task_id = ?');
     this.#insertEvent = this.#db.prepare('INSERT OR IGNORE INTO task_events (task_id, run, attempt, kind, at, body) VALUES (?, ?, ?, ?, ?, ?)');
     this.#selectDataVersion = this.#db.prepare<[], number>('PRAGMA data_version').pluck();
-    this.#applyBatch = this.#db.transaction((batch: readonly PendingApply[]) => this.#applyInTransaction(batch));
+    this.#applyBatch = this.#db.transaction((batch: readonly PendingApply[]) => reusingJsonTexts(() => this.#applyInTransaction(batch)));
     this.webhooks = new SqliteWebhookDeliveries(this.#db);
     this.scheduling = new SqliteScheduling(this.#db);
   }
@@ -311,7 +312,8 @@ export class SqliteResultStore implements ResultStore {
   #write(task: TaskInBatch): void {
     const historyAdded = task.history.length > task.storedHistoryLength;
     if (task.record !== undefined && task.historyRewritten) {
-      task.chars += this.#taskWriter.write(task.stored, task.record, task.history, 'whole');
+      // The whole history replaces the one counted in `chars`.
+      task.chars += this.#taskWriter.write(task.stored, task.record, task.history, 'whole') - task.storedHistoryLength;
     } else if (task.record !== undefined && (task.record !== task.stored || historyAdded)) {
       task.chars += this.#taskWriter.write(task.stored, task.record, historyAdded ? task.history.slice(task.storedHistoryLength) : '');
     }
@@ -344,7 +346,7 @@ export class SqliteResultStore implements ResultStore {
       }
       const key = historyKey(event);
       if (!historyHolds(task.history, key)) {
-        const history = withHistoryEntry(task.history, this.#entryOf(key, event, task.record));
+        const history = this.#withEntryOf(task.history, key, event, task.record);
         if (history !== undefined) task.history = history;
         else (task.overflow ??= []).push(event);
       }
@@ -353,12 +355,16 @@ export class SqliteResultStore implements ResultStore {
   }
 
   /**
-   * The history entry of `event`, whose key is `key`, in a task whose record is now `record`: without
-   * the payload and options when the event is a 'queued' one whose payload and options the row holds.
+   * `history` with the entry of `event` (key `key`) added, in a task whose record is now `record`, or
+   * undefined when it does not fit (task_events takes it). The entry leaves the payload and options out
+   * when the event is a 'queued' one whose payload and options the row holds; it goes in only if it
+   * would have fitted with them, as any other entry (sqlite-task-history.ts).
    */
-  #entryOf(key: string, event: TaskEvent, record: TaskRecord): string {
+  #withEntryOf(history: string, key: string, event: TaskEvent, record: TaskRecord): string | undefined {
     const rowHolds = event.kind === 'queued' && event.payload !== undefined && record.payload === event.payload && record.options === event.options;
-    return rowHolds ? rowPayloadEntry(key, event) : historyEntry(key, event);
+    if (!rowHolds) return withHistoryEntry(history, historyEntry(key, event));
+    const entry = rowPayloadEntry(key, event);
+    return entryFits(history, fullEntryChars(entry, event)) ? appendEntry(history, entry) : undefined;
   }
 
   /** The row's payload or options are about to change from `before`'s: the entries that stood for them take them in full. */
@@ -470,7 +476,7 @@ export class SqliteResultStore implements ResultStore {
 
   /** Every event applied for task `id`, oldest first. */
   async history(id: string): Promise<TaskEvent[]> {
-    const row = this.#selectHistory.get(id);
+    const row = this.#selectTask.get(id);
     const record = row === undefined ? undefined : fromTaskRow(row);
     return eventsOfHistory(id, row?.history ?? '', this.#selectHistoryRows.all(id), { payload: record?.payload, options: record?.options });
   }

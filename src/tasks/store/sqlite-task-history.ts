@@ -21,20 +21,26 @@
  * not fit goes to the task_events table (sqlite-task-schema.ts) as a row of its own, and so does an
  * entry larger than the whole budget (a 'queued' event with a big payload). The text only ever grows,
  * so an entry that did not fit once never fits later: an event is in the text if the text holds its
- * key, and else in task_events if anywhere (where its key is the primary key).
+ * key, and else in task_events if anywhere (where its key is the primary key). (The one entry whose
+ * size can differ from one time to another, a 'queued' event's with or without the payload, goes in
+ * only if it would have fitted in full: see below.)
  *
  * A 'queued' event carries the task's payload and options, which the row has in its own columns: an
  * entry of a 'queued' event whose payload and options are the row's leaves them out, and says so by a
  * sixth element (`["queued",1,1,<at>,{...},1]`); reading it puts the row's back. So a task's row holds
- * its payload once, not twice (a big payload no longer pushes its entry out to task_events), and each
- * submission costs the keeper one JSON encoding of them less (`npm run bench:store -- --store sqlite
- * --tasks 40000 --lag 5000`, three alternated pairs of three rounds: 11.3-14.4 us of CPU per event
- * against 12.8-15.5, about 3 us per task less). The row's
+ * its payload once, not twice, and each submission costs the keeper one JSON encoding of them less
+ * (the row's columns reuse the text the size check made: reusingJsonTexts; `npm run bench:store -- --store sqlite
+ * --tasks 40000 --lag 5000`, three alternated pairs of three rounds: 10.5-11.1 us of CPU per event
+ * against 11.4-12.9, about 2 us per task less). The row's
  * payload and options change only with a later run's 'queued' event; when they do, the entries that
  * leave them out are first written out in full with the values they stood for (materializedHistory),
- * so that every such entry always means the row's current ones.
+ * so that every such entry always means the row's current ones. Such an entry goes in only if it would
+ * have fitted in full (rowPayloadEntryChars): an event's entry then goes in the text or not whatever the
+ * time it comes, and writing it out in full later takes the text past HISTORY_ROW_CHARS_MAX by at most
+ * the size of that one payload and options, each of which fitted when they came.
  */
 import type { TaskEvent } from '../protocol.js';
+import { jsonText } from './task-rows.js';
 
 /** Most characters of history text a row takes (sqlite-task-schema.ts: rows moved from older files may hold more). */
 export const HISTORY_ROW_CHARS_MAX = 16 * 1024;
@@ -63,6 +69,20 @@ export function rowPayloadEntry(key: string, event: TaskEvent): string {
   return `${key}${JSON.stringify(rest)}${ROW_PAYLOAD_MARK}`;
 }
 
+/**
+ * Characters of the entry historyEntry would make for `event`, whose entry without payload and options
+ * is `slimEntry` (rowPayloadEntry): `"payload":<text>,` and `"options":<text>,` more in the body, and `]`
+ * instead of the mark's `,1]`.
+ */
+export function fullEntryChars(slimEntry: string, event: TaskEvent): number {
+  return slimEntry.length - ROW_PAYLOAD_MARK.length + 1 + 2 * '"payload":,'.length + jsonText(event.payload).length + jsonText(event.options).length;
+}
+
+/** Whether an entry of `chars` characters would fit at the end of `history` (withHistoryEntry). */
+export function entryFits(history: string, chars: number): boolean {
+  return (history === '' ? chars : history.length + 1 + chars) <= HISTORY_ROW_CHARS_MAX;
+}
+
 /** Whether `history` may hold an entry that leaves out the row's payload and options (it surely does not when false). */
 export function mayHoldRowPayloadEntry(history: string): boolean {
   return history.includes(ROW_PAYLOAD_MARK);
@@ -88,8 +108,12 @@ export function materializedHistory(history: string, payload: unknown, options: 
 
 /** `history` with `entry` added at the end, or undefined when the text would pass HISTORY_ROW_CHARS_MAX. */
 export function withHistoryEntry(history: string, entry: string): string | undefined {
-  if (history === '') return entry.length <= HISTORY_ROW_CHARS_MAX ? entry : undefined;
-  return history.length + 1 + entry.length <= HISTORY_ROW_CHARS_MAX ? `${history},${entry}` : undefined;
+  return entryFits(history, entry.length) ? appendEntry(history, entry) : undefined;
+}
+
+/** `history` with `entry` added at the end, whatever its size. */
+export function appendEntry(history: string, entry: string): string {
+  return history === '' ? entry : `${history},${entry}`;
 }
 
 /** The body of an event's entry: its JSON without the key fields and the id. */
@@ -117,9 +141,9 @@ export interface RowPayload {
 
 /**
  * The events of a task's history: those its row's text holds and the rows of task_events, in history
- * order (historyOrder). An entry's body may be a whole event (files of layout 1 stored those): its own
- * copies of the key fields are the same values, and come after the entry's, which gives the same event
- * either way.
+ * order (historyOrder); `row` gives the payload and options of the entries that leave them out. An
+ * entry's body may be a whole event (files of layout 1 stored those): its own copies of the key fields
+ * are the same values, and come after the entry's, which gives the same event either way.
  */
 export function eventsOfHistory(taskId: string, history: string, rows: readonly TaskEventRow[], row: RowPayload): TaskEvent[] {
   const entries = JSON.parse(`[${history}]`) as Entry[];

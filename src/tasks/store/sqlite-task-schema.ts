@@ -11,13 +11,19 @@
  * leaves task_events empty. Rows of task_events whose task has no row (no Warren wrote any) are dropped.
  * The move is one transaction: every keeper on the file must be stopped for it, and no older Warren
  * opens the file afterwards.
+ *
+ * Version 4 has version 3's tables; its history text may also hold entries that leave a 'queued'
+ * event's payload and options to the row's columns (sqlite-task-history.ts), which a Warren of version 3
+ * would read as events without them, and would not write out in full before changing the row's payload.
+ * A file of version 3 is taken as it is (none of its entries is such) and marked 4, so that no older
+ * Warren opens it afterwards.
  */
 import type Database from 'better-sqlite3';
 import { SQLITE_SCHEDULING_SCHEMA } from './sqlite-scheduling.js';
 import { SQLITE_WEBHOOK_SCHEMA } from './sqlite-webhooks.js';
 
 /** Version of the table layout, kept in PRAGMA user_version. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The history table (layout 2's, and layout 3's overflow); `body` is the event's JSON less the key columns (eventBody). */
 const TASK_EVENTS_SCHEMA = `

@@ -3,7 +3,8 @@
  * an UPDATE of only the columns whose values changed: writing every column would re-encode the
  * payload and options and move the task in every index (by creation, name, state, finish) at each
  * event, where a typical event changes the state and a few times, so two of the four indexes. The
- * history text (sqlite-task-history.ts) is written whole by an INSERT and appended to by an UPDATE.
+ * history text (sqlite-task-history.ts) is written whole by an INSERT and appended to by an UPDATE (or,
+ * when the store rewrote entries already in the row, written whole by the UPDATE too).
  */
 import type Database from 'better-sqlite3';
 import type { TaskRecord } from './result-store.js';
@@ -22,7 +23,7 @@ export class SqliteTaskWriter {
   readonly #db: Database.Database;
   readonly #insert: Database.Statement<[SqlValue[]]>;
   readonly #insertIfAbsent: Database.Statement<[SqlValue[]]>;
-  /** UPDATE statements by the set of columns they write (bit i: UPDATABLE_TASK_COLUMNS[i]; HISTORY_BIT: an append to the history). */
+  /** UPDATE statements by the set of columns they write (bit i: UPDATABLE_TASK_COLUMNS[i]; HISTORY_BIT: an append to the history; WHOLE_HISTORY_BIT: the history replaced). */
   readonly #updates = new Map<number, Database.Statement<[SqlValue[]]>>();
 
   constructor(db: Database.Database) {
@@ -49,10 +50,9 @@ export class SqliteTaskWriter {
    * it. Returns how many characters of text it wrote.
    */
   write(stored: TaskRecord | undefined, record: TaskRecord, history: string, how: 'append' | 'whole' = 'append'): number {
-    const historyAdded = history;
     if (stored === undefined) {
       const values = taskRowValues(record);
-      values.push(historyAdded);
+      values.push(history);
       this.#insert.run(values);
       return textChars(values);
     }
@@ -69,9 +69,9 @@ export class SqliteTaskWriter {
     if (how === 'whole') {
       columns |= WHOLE_HISTORY_BIT;
       values.push(history);
-    } else if (historyAdded !== '') {
+    } else if (history !== '') {
       columns |= HISTORY_BIT;
-      values.push(historyAdded);
+      values.push(history);
     }
     if (columns === 0) return 0;
     values.push(record.id);

@@ -52,9 +52,36 @@ export const TASK_LIST_LIMIT_DEFAULT = 100;
 /** Most records one listing returns, whatever the query asks for. */
 export const TASK_LIST_LIMIT_MAX = 1000;
 
+/** JSON texts of objects while a SQLite round runs (reusingJsonTexts), by object. */
+let roundJsonTexts: WeakMap<object, string> | undefined;
+
+/**
+ * Runs `round` (synchronous: nothing else runs meanwhile) with the JSON text of each object made once:
+ * a payload's text gives both the size of its history entry and its column's value.
+ */
+export function reusingJsonTexts<T>(round: () => T): T {
+  roundJsonTexts = new WeakMap();
+  try {
+    return round();
+  } finally {
+    roundJsonTexts = undefined;
+  }
+}
+
+/** JSON text of a JSON value (not undefined); inside reusingJsonTexts, an object's is made once. */
+export function jsonText(value: unknown): string {
+  if (roundJsonTexts === undefined || typeof value !== 'object' || value === null) return JSON.stringify(value);
+  let text = roundJsonTexts.get(value);
+  if (text === undefined) {
+    text = JSON.stringify(value);
+    roundJsonTexts.set(value, text);
+  }
+  return text;
+}
+
 /** JSON text of a value, or NULL for undefined (which JSON cannot hold). */
 function toJson(value: unknown): string | null {
-  return value === undefined ? null : JSON.stringify(value);
+  return value === undefined ? null : jsonText(value);
 }
 
 /** The row a record is stored as. */

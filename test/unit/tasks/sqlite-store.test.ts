@@ -10,7 +10,7 @@ import { SqliteResultStore, openResultStore } from '../../../src/tasks/store/ind
 import { startModuleWorker } from '../../../src/util/module-worker.js';
 import { resultStoreConformance } from './result-store-conformance.js';
 import { runEvents, taskEvent } from './task-events.js';
-import { HISTORY_ROW_CHARS_MAX } from '../../../src/tasks/store/sqlite-task-history.js';
+import { HISTORY_ROW_CHARS_MAX, fullEntryChars, historyEntry, historyKey, rowPayloadEntry } from '../../../src/tasks/store/sqlite-task-history.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'warren-sqlite-store-'));
 let files = 0;
@@ -360,4 +360,50 @@ test("both runs' 'queued' events in one commit round each keep their own payload
   await Promise.all([store.apply(first), store.apply(second)]);
   assert.deepEqual((await store.history('same-round')).filter((event) => event.kind === 'queued'), [first, second]);
   await store.close();
+});
+
+test("an entry left without the payload counts the payload's size: one that would not fit in full goes to task_events, once", async () => {
+  const options = { attempts: 3, backoff: { kind: 'fixed' as const, delayMs: 0, jitter: false }, timeoutMs: 0, priority: 0, delayMs: 0 };
+  // Reruns with payloads bigger than a row's history takes: each run's 'queued' entry goes to task_events
+  // in full, and writing the earlier runs' entries out never takes their payloads into the row.
+  const path = newFile();
+  const store = new SqliteResultStore(path);
+  const applied: string[] = [];
+  for (let run = 1; run <= 3; run++) {
+    const queued = taskEvent('queued', 'big', { run, at: run * 10_000, payload: { blob: String(run).repeat(HISTORY_ROW_CHARS_MAX) }, options, enqueuedAt: 10_000 });
+    await store.apply(queued);
+    await store.apply(taskEvent('dead', 'big', { run, at: run * 10_000 + 10, error: { name: 'Error', message: 'no', retryable: false } }));
+    applied.push(JSON.stringify(queued));
+  }
+  assert.deepEqual((await store.history('big')).filter((event) => event.kind === 'queued').map((event) => JSON.stringify(event)), applied);
+  await store.close();
+  const db = new Database(path, { readonly: true });
+  const { history } = db.prepare('SELECT history FROM tasks WHERE id = ?').get('big') as { history: string };
+  db.close();
+  assert.ok(history.length <= HISTORY_ROW_CHARS_MAX, `history text of ${history.length} characters`);
+
+  // A 'queued' event whose full entry did not fit, redelivered once its payload and options are the
+  // row's again: its entry without them would fit now, but the event is in task_events already.
+  const second = new SqliteResultStore(newFile());
+  const other = { ...options, priority: 5 };
+  await second.apply(taskEvent('queued', 'twice', { at: 900, payload: 'z', options: structuredClone(options), enqueuedAt: 900 }));
+  for (let attempt = 1; attempt <= 13; attempt++) {
+    await second.apply(taskEvent('retrying', 'twice', { attempt, at: 1_000 + attempt, error: { name: 'E', message: 'e'.repeat(950), retryable: true }, retryAt: 5 }));
+  }
+  const late = taskEvent('queued', 'twice', { at: 2_000, payload: 'S'.repeat(4_000), options: structuredClone(options), enqueuedAt: 900 });
+  await second.apply(late);
+  await second.apply(taskEvent('queued', 'twice', { at: 2_100, payload: 'w', options: structuredClone(other), enqueuedAt: 900 }));
+  await second.apply(structuredClone(late));
+  const keys = (await second.history('twice')).filter((event) => event.kind === 'queued').map((event) => event.at);
+  assert.deepEqual(keys, [900, 2_000, 2_100]);
+  await second.close();
+});
+
+test('fullEntryChars gives the length of the full entry of a queued event', () => {
+  const options = { attempts: 2, backoff: { kind: 'exponential' as const, delayMs: 10, jitter: true }, timeoutMs: 5, priority: 1, delayMs: 0 };
+  for (const payload of [null, 0, '', 'é\n"x"', [0, 1], { a: { b: [',1]'] } }, 'S'.repeat(100)]) {
+    const event = taskEvent('queued', 'sizes', { at: 1_234.5, payload, options, enqueuedAt: 1_000 });
+    const key = historyKey(event);
+    assert.equal(fullEntryChars(rowPayloadEntry(key, event), event), historyEntry(key, event).length, JSON.stringify(payload));
+  }
 });

@@ -18,6 +18,7 @@ import { applyEvent } from '../../../src/tasks/store/apply-event.js';
 import type { TaskRecord } from '../../../src/tasks/store/result-store.js';
 import { toTaskRow } from '../../../src/tasks/store/task-rows.js';
 import { eventBody } from '../../../src/tasks/store/sqlite-task-history.js';
+import { SCHEMA_VERSION } from '../../../src/tasks/store/sqlite-task-schema.js';
 import { PostgresResultStore, SqliteResultStore, type ResultStore } from '../../../src/tasks/store/index.js';
 import { skip, startTestPostgres, type TestPostgres } from '../../helpers/postgres.js';
 import { runEvents, taskEvent } from './task-events.js';
@@ -163,7 +164,7 @@ for (const layout of [1, 2] as const) test(`a SQLite file of layout version ${la
   }
   const db = new Database(path, { readonly: true });
   try {
-    assert.equal(db.pragma('user_version', { simple: true }), 3);
+    assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     assert.deepEqual(db.prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'task_events%'").pluck().all(), ['task_events']);
     assert.equal(db.prepare('SELECT count(*) FROM task_events').pluck().get(), 0, 'every event moved into its row');
   } finally {
@@ -175,4 +176,27 @@ for (const layout of [1, 2] as const) test(`a SQLite file of layout version ${la
   } finally {
     await reopened.close();
   }
+});
+
+test('a file of layout 3 opens as it is, marked with the layout of today, which an older Warren refuses', async () => {
+  const path = join(directory, 'layout-3.sqlite');
+  const store = new SqliteResultStore(path);
+  const options = { attempts: 1, backoff: { kind: 'fixed' as const, delayMs: 0, jitter: false }, timeoutMs: 0, priority: 0, delayMs: 0 };
+  const queued = taskEvent('queued', 'from-3', { at: 1_000, payload: { v: 3 }, options, enqueuedAt: 1_000 });
+  await store.apply(queued);
+  await store.close();
+  // What a Warren of layout 3 left: the same tables, user_version 3, full entries only.
+  const db = new Database(path);
+  db.pragma('user_version = 3');
+  const { history } = db.prepare('SELECT history FROM tasks WHERE id = ?').get('from-3') as { history: string };
+  db.prepare('UPDATE tasks SET history = ? WHERE id = ?').run(`\n["queued",1,1,1000,${eventBody(queued)}]`, 'from-3');
+  db.close();
+  assert.ok(history.endsWith(',1]'), 'this layout left the payload to the row');
+  const reopened = new SqliteResultStore(path);
+  assert.deepEqual(await reopened.history('from-3'), [queued]);
+  await reopened.close();
+  const after = new Database(path, { readonly: true });
+  assert.equal(after.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.ok(SCHEMA_VERSION > 3);
+  after.close();
 });
