@@ -28,16 +28,17 @@
  * A 'queued' event carries the task's payload and options, which the row has in its own columns: an
  * entry of a 'queued' event whose payload and options are the row's leaves them out, and says so by a
  * sixth element (`["queued",1,1,<at>,{...},1]`); reading it puts the row's back. So a task's row holds
- * its payload once, not twice, and each submission costs the keeper one JSON encoding of them less
- * (the row's columns reuse the text the size check made: reusingJsonTexts; `npm run bench:store -- --store sqlite
- * --tasks 40000 --lag 5000`, three alternated pairs of three rounds: 10.5-11.1 us of CPU per event
- * against 11.4-12.9, about 2 us per task less). The row's
- * payload and options change only with a later run's 'queued' event; when they do, the entries that
- * leave them out are first written out in full with the values they stood for (materializedHistory),
- * so that every such entry always means the row's current ones. Such an entry goes in only if it would
- * have fitted in full (rowPayloadEntryChars): an event's entry then goes in the text or not whatever the
- * time it comes, and writing it out in full later takes the text past HISTORY_ROW_CHARS_MAX by at most
- * the size of that one payload and options, each of which fitted when they came.
+ * its payload once, not twice, and each submission costs the keeper one JSON encoding of them less (the
+ * row's columns reuse the text the size check below made, reusingJsonTexts in task-rows.ts): `npm run
+ * bench:store -- --store sqlite --tasks 40000 --lag 5000`, three alternated pairs of three rounds, 10.5-11.1
+ * us of CPU per event against 11.4-12.9, about 2 us per task less.
+ *
+ * The row's payload and options change only with a later run's 'queued' event; when they do, the
+ * entries that leave them out are first written out in full with the values they stood for
+ * (materializedHistory), so that every such entry always means the row's current ones. Such an entry
+ * goes in only if it would have fitted in full (fullEntryChars): an event's entry then goes in the text
+ * or not whenever it comes, and writing it out in full later takes the text past HISTORY_ROW_CHARS_MAX
+ * by at most that one payload and options, which fitted when they came.
  */
 import type { TaskEvent } from '../protocol.js';
 import { jsonText } from './task-rows.js';
@@ -84,7 +85,7 @@ export function entryFits(history: string, chars: number): boolean {
 }
 
 /** Whether `history` may hold an entry that leaves out the row's payload and options (it surely does not when false). */
-export function mayHoldRowPayloadEntry(history: string): boolean {
+function mayHoldRowPayloadEntry(history: string): boolean {
   return history.includes(ROW_PAYLOAD_MARK);
 }
 
