@@ -194,9 +194,16 @@ export function bullmqSystem(port: number): TaskSystem {
  * and records the outcome (events confirmed, then acked); the server's keeper stores results in SQLite.
  * A task counts as done once the worker settled it and its result is in the store: after the worker's
  * last task, the run polls the management API at `httpUrl` until the keeper queue is empty.
+ *
+ * The SDK is the package's entry as shipped (`dist/tasks/index.js`, what `import ... from 'warren'`
+ * loads; startWarren builds it unless --skip-build), as BullMQ runs from its published JavaScript. Loaded
+ * from the TypeScript sources through tsx, every closure the SDK makes per task went through esbuild's
+ * `__name` helper (a defineProperty each): the clients took 2-4 us more CPU per task (three alternated
+ * pairs at concurrency 8 and 32, 100,000 tasks).
  */
 export async function warrenSystem(url: string, httpUrl: string, prefetchMultiplier?: number, replies = false): Promise<TaskSystem> {
-  const { connectTasks, createWorker } = await import('../src/tasks/index.js');
+  const shipped = new URL('../dist/tasks/index.js', import.meta.url).href;
+  const { connectTasks, createWorker } = (await import(shipped)) as typeof import('../src/tasks/index.js');
   const client = connectTasks({ url });
   // The benchmark never awaits a result through the client, as BullMQ's producer here subscribes to no
   // completion events (QueueEvents): so no reply messages, unless `replies` (--submit-replies) asks.
