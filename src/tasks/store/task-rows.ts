@@ -68,20 +68,20 @@ export function reusingJsonTexts<T>(round: () => T): T {
   }
 }
 
-/** JSON text of a JSON value (not undefined); inside reusingJsonTexts, an object's is made once. */
+/**
+ * JSON text of a JSON value (not undefined), kept inside reusingJsonTexts for the row's column to reuse
+ * (the history's size check asks for a payload's and options' text; nothing else is kept).
+ */
 export function jsonText(value: unknown): string {
-  if (roundJsonTexts === undefined || typeof value !== 'object' || value === null) return JSON.stringify(value);
-  let text = roundJsonTexts.get(value);
-  if (text === undefined) {
-    text = JSON.stringify(value);
-    roundJsonTexts.set(value, text);
-  }
+  const text = JSON.stringify(value);
+  if (roundJsonTexts !== undefined && typeof value === 'object' && value !== null) roundJsonTexts.set(value, text);
   return text;
 }
 
-/** JSON text of a value, or NULL for undefined (which JSON cannot hold). */
+/** JSON text of a value, or NULL for undefined (which JSON cannot hold); the text jsonText kept in this round, if any. */
 function toJson(value: unknown): string | null {
-  return value === undefined ? null : jsonText(value);
+  if (value === undefined) return null;
+  return (typeof value === 'object' && value !== null ? roundJsonTexts?.get(value) : undefined) ?? JSON.stringify(value);
 }
 
 /** The row a record is stored as. */
