@@ -29,14 +29,14 @@ export class AttemptContext implements TaskContext {
     configurable: true,
   };
 
-  constructor(task: TaskHeaders, abort: AttemptAbort, progress: (value: TaskProgress) => void) {
+  constructor(task: TaskHeaders, headers: Readonly<Record<string, unknown>>, abort: AttemptAbort, progress: (value: TaskProgress) => void) {
     this.id = task.id;
     this.name = task.name;
     this.attempt = task.attempt;
     this.maxAttempts = task.maxAttempts;
     Object.defineProperty(this, 'signal', AttemptContext.#signalProperty);
     this.enqueuedAt = task.enqueuedAt;
-    this.headers = task.headers;
+    this.headers = headers;
     this.progress = progress;
     this.#abort = abort;
   }

@@ -5,7 +5,7 @@
  * write) per batch instead of one per delivery. A delivery that must go back to the queue is nacked
  * on its own at once.
  */
-import type { AMQPChannel, AMQPMessage } from '@cloudamqp/amqp-client';
+import type { AMQPChannel } from '@cloudamqp/amqp-client';
 
 /** Pending delivery tags past this many settled at the front are compacted away. */
 const COMPACT_AFTER = 1024;
@@ -15,6 +15,8 @@ export class BatchedAcks {
   /** Delivery tags in the order they arrived (increasing), from `head` on still unacknowledged. */
   private tags: number[] = [];
   private head = 0;
+  /** The newest tag the front has passed (acknowledged, or nacked on its own): 0 before any. */
+  private passed = 0;
   /** Tags finished (to ack), not yet passed by the acknowledged front. */
   private readonly finished = new Set<number>();
   /** Tags nacked on their own, not yet passed by the front (never named in an ack: they are no longer outstanding). */
@@ -24,14 +26,14 @@ export class BatchedAcks {
 
   constructor(private readonly channel: AMQPChannel) {}
 
-  /** Registers a delivery as it arrives (before any of its own work starts). */
-  track(message: AMQPMessage): void {
-    this.tags.push(message.deliveryTag);
+  /** Registers the delivery `deliveryTag` as it arrives (before any of its own work starts). */
+  track(deliveryTag: number): void {
+    this.tags.push(deliveryTag);
   }
 
   /** The delivery was handled: it is acknowledged with the next batch. */
-  done(message: AMQPMessage): void {
-    this.finished.add(message.deliveryTag);
+  done(deliveryTag: number): void {
+    this.finished.add(deliveryTag);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
@@ -40,10 +42,15 @@ export class BatchedAcks {
     });
   }
 
-  /** The delivery goes back to its queue now (requeue); a failure to send is ignored (the channel is gone). */
-  async requeue(message: AMQPMessage): Promise<void> {
-    this.requeued.add(message.deliveryTag);
-    await message.nack(true).catch(() => undefined);
+  /**
+   * The delivery goes back to its queue now (requeue), unless it was handled or given back already (a
+   * second nack, or a nack of an acknowledged tag, would be a channel error); a failure to send is
+   * ignored (the channel is gone).
+   */
+  async requeue(deliveryTag: number): Promise<void> {
+    if (deliveryTag <= this.passed || this.finished.has(deliveryTag) || this.requeued.has(deliveryTag)) return;
+    this.requeued.add(deliveryTag);
+    await this.channel.basicNack(deliveryTag, true).catch(() => undefined);
   }
 
   /** Sends the ack the finished deliveries allow now; resolves once it was written (errors ignored: the channel is gone). */
@@ -53,6 +60,7 @@ export class BatchedAcks {
       const tag = this.tags[this.head] as number;
       if (this.finished.delete(tag)) newest = tag;
       else if (!this.requeued.delete(tag)) break;
+      this.passed = tag;
       this.head++;
     }
     if (this.head >= COMPACT_AFTER) {

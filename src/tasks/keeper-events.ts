@@ -66,7 +66,7 @@ export class KeeperEvents {
    * malformed event is dropped and the others of its batch recorded.
    */
   record(acks: BatchedAcks, message: AMQPMessage): void {
-    acks.track(message);
+    acks.track(message.deliveryTag);
     this.#inFlight++;
     let events: unknown;
     try {
@@ -172,7 +172,7 @@ export class KeeperEvents {
     const { acks, message } = entry;
     void sleep(STORE_ERROR_PAUSE_MS, this.options.closing)
       .catch(() => {})
-      .then(() => acks.requeue(message))
+      .then(() => acks.requeue(message.deliveryTag))
       // A requeue that fails (the channel is gone) leaves the message to the broker, which requeues it itself.
       .catch((requeueError: unknown) => this.options.logger.debug({ err: String(requeueError) }, 'could not requeue a refused event'))
       .finally(() => this.#ended());
@@ -180,7 +180,7 @@ export class KeeperEvents {
 
   /** The message is handled: acknowledged with the next batch. */
   #settle(acks: BatchedAcks, message: AMQPMessage): void {
-    acks.done(message);
+    acks.done(message.deliveryTag);
     this.#ended();
   }
 

@@ -19,8 +19,6 @@ export interface TaskHeaders {
   enqueuedAt: number;
   run: number;
   backoff: Backoff;
-  /** Every header of the message, as delivered. */
-  headers: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -44,7 +42,6 @@ export function readTaskHeaders(message: AMQPMessage, taskName: string): TaskHea
     enqueuedAt: optionalInteger(headers, TaskHeader.enqueuedAt, message.properties.timestamp?.getTime() ?? Date.now(), 0),
     run: optionalInteger(headers, TaskHeader.run, 1, 1),
     backoff: readBackoff(headers),
-    headers,
   };
 }
 

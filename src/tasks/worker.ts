@@ -269,12 +269,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private onDelivery(name: string, handler: TaskHandler, message: AMQPMessage): void {
     const { recorder, acks } = this;
     assert(recorder !== undefined && acks !== undefined, 'deliveries start after the recorder and the acks exist');
-    acks.track(message);
+    const { deliveryTag } = message;
+    acks.track(deliveryTag);
     const size = this.window?.delivered();
     if (size !== undefined) this.resize(size);
     if (this.state !== 'running' && this.state !== 'starting') {
       // Delivered after close() began, before the broker processed basic.cancel: give it back untouched.
-      void acks.requeue(message);
+      void acks.requeue(deliveryTag);
       return;
     }
     let attempt: TaskAttempt;
@@ -291,7 +292,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.running.delete(attempt);
       if (this.running.size === 0) this.notifyIdle();
     };
-    const failed = (error: unknown): Promise<void> => this.onRecordingFailed(message, error).then(ended, ended);
+    // The tag, not the message: the attempt drops the message once its outcome is published (TaskAttempt).
+    const failed = (error: unknown): Promise<void> => this.onRecordingFailed(acks, deliveryTag, error).then(ended, ended);
     attempt.run(handler, this.slots, acks, this.announcements).then((outcome) => {
       try {
         this.emit('settled', { id: attempt.task.id, name, attempt: attempt.task.attempt, outcome });
@@ -307,10 +309,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.logger?.warn({ task: name, error: String(error) }, 'poison message sent to the dead-letter queue');
     try {
       await recorder.poison(message, name, toTaskError(error));
-      acks.done(message);
+      acks.done(message.deliveryTag);
       this.emit('settled', { id: undefined, name, attempt: undefined, outcome: 'poison' });
     } catch (recordError) {
-      await this.onRecordingFailed(message, recordError);
+      await this.onRecordingFailed(acks, message.deliveryTag, recordError);
     }
   }
 
@@ -318,9 +320,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * The outcome could not be recorded (a publish was refused or the channel is gone): the delivery goes
    * back to the queue, so the task is run again rather than lost.
    */
-  private async onRecordingFailed(message: AMQPMessage, error: unknown): Promise<void> {
+  private async onRecordingFailed(acks: BatchedAcks, deliveryTag: number, error: unknown): Promise<void> {
     this.logger?.error({ error: String(error) }, 'recording a task outcome failed; requeueing the delivery');
-    await this.acks?.requeue(message);
+    await acks.requeue(deliveryTag);
   }
 
   private async shutdown(): Promise<void> {
@@ -335,17 +337,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Prefetched deliveries whose handler never started go straight back to the queue for other workers.
     const waiting: Promise<void>[] = [];
     for (const attempt of this.running) {
-      if (!attempt.handlerStarted && attempt.abandon(new WorkerShutdownError('the worker stopped before the attempt started'))) {
-        waiting.push(this.requeue(attempt.message));
-      }
+      if (attempt.handlerStarted) continue;
+      const delivery = attempt.abandon(new WorkerShutdownError('the worker stopped before the attempt started'));
+      if (delivery !== undefined) waiting.push(this.requeue(delivery));
     }
     await Promise.all(waiting);
     await this.waitForIdle(this.shutdownTimeoutMs);
     const requeued: Promise<void>[] = [];
     for (const attempt of this.running) {
-      if (attempt.abandon(new WorkerShutdownError('the worker stopped before the attempt finished'))) {
-        requeued.push(this.requeue(attempt.message));
-      }
+      const delivery = attempt.abandon(new WorkerShutdownError('the worker stopped before the attempt finished'));
+      if (delivery !== undefined) requeued.push(this.requeue(delivery));
     }
     await Promise.all(requeued);
     // Abandoned attempts end at once; those already recording their outcome need one confirm round trip.
@@ -357,7 +358,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Gives a delivery back to its queue (a failure to send is ignored: the channel is gone, and the broker requeues it). */
   private requeue(message: AMQPMessage): Promise<void> {
-    return this.acks?.requeue(message) ?? message.nack(true).catch(() => undefined);
+    return this.acks?.requeue(message.deliveryTag) ?? message.nack(true).catch(() => undefined);
   }
 
   /** Resolves once no delivery is running, or after `timeoutMs`. */

@@ -25,6 +25,7 @@ import {
   deadLetterQueueName,
   taskQueueName,
   type SettledDelivery,
+  type TaskContext,
   type TaskProgress,
   type TasksClient,
   type Worker,
@@ -171,6 +172,36 @@ test('ctx.progress refuses values that are not progress, and the handler sees th
     const handle = await client.submit<null, string[]>(name, null);
     assert.deepEqual(await handle.result({ timeoutMs: 5000 }), Array(7).fill('TypeError'));
   } finally {
+    await own.close();
+  }
+});
+
+test('a progress report made after the attempt ended is checked and dropped: nothing follows the result', options, async () => {
+  const name = uniqueTaskName('late-progress');
+  const kept = new Map<string, TaskContext>();
+  const own = createWorker({ url, concurrency: 1 });
+  own.handle(name, (_payload, ctx) => {
+    kept.set(ctx.id, ctx);
+    return 'ok';
+  });
+  await own.start();
+  const results = await collectingQueue(url);
+  try {
+    const first = await client.submit(name, null, { replyTo: results.queue, correlationId: 'first' });
+    await waitFor(() => results.received.some((message) => message.properties.correlationId === 'first'), 5000, 'the first result');
+    const ctx = kept.get(first.id);
+    assert.ok(ctx !== undefined);
+    ctx.progress(70);
+    assert.throws(() => ctx.progress('half' as unknown as TaskProgress), TypeError, 'a late report is still checked');
+    // The worker publishes progress and results on one channel, in order: a report published just now
+    // would reach the queue before the next task's result.
+    await client.submit(name, null, { replyTo: results.queue, correlationId: 'second' });
+    await waitFor(() => results.received.some((message) => message.properties.correlationId === 'second'), 5000, 'the second result');
+    assert.deepEqual(results.received.map((message) => [message.properties.correlationId, message.properties.type]), [['first', 'result'], ['second', 'result']]);
+    const record = await client.get(first.id);
+    assert.deepEqual([record?.state, record?.progress], ['succeeded', undefined]);
+  } finally {
+    await results.close();
     await own.close();
   }
 });

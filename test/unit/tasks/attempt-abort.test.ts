@@ -44,13 +44,13 @@ test('race: settles with the handler when it settles first; rejects at once when
 
 const task: TaskHeaders = {
   id: 'id-1', name: 'emails.send', attempt: 2, maxAttempts: 3, timeoutMs: 0, enqueuedAt: 1_764_134_400_000, run: 1,
-  backoff: { kind: 'fixed', delayMs: 0, jitter: false }, headers: { traceparent: 'tp' },
+  backoff: { kind: 'fixed', delayMs: 0, jitter: false },
 };
 
 test('ctx has own enumerable members in the documented order; spreading it carries the signal', () => {
   const abort = new AttemptAbort();
   const reports: unknown[] = [];
-  const ctx = new AttemptContext(task, abort, (value) => reports.push(value));
+  const ctx = new AttemptContext(task, { traceparent: 'tp' }, abort, (value) => reports.push(value));
   assert.deepEqual(Object.keys(ctx), ['id', 'name', 'attempt', 'maxAttempts', 'signal', 'enqueuedAt', 'headers', 'progress']);
   const copy = { ...ctx };
   assert.equal(copy.signal, ctx.signal);
