@@ -31,6 +31,15 @@ export const GROW_CHECK_DELIVERIES = 64;
 export const PERIOD_DELIVERIES = 512;
 export const PERIOD_MS = 1000;
 const PERIOD_DELIVERIES_MIN = 8;
+/**
+ * The window shrinks only once every period for at least this long wanted at most 1/SHRINK_FACTOR of
+ * it, and then to the most any of those periods wanted. A period of PERIOD_DELIVERIES is 17 ms at
+ * 30,000 tasks/s: a scavenge, or a moment with the queue empty (the worker ahead of its submitters),
+ * made a busy worker's window shrink and move its consumers back up several times a second (480, 218,
+ * 480, 200, 480 within two seconds at concurrency 8), its handlers short of deliveries meanwhile. Long
+ * tasks, whose periods last PERIOD_MS, still shrink at the end of their first low period.
+ */
+export const SHRINK_AFTER_MS = PERIOD_MS;
 /** Deliveries the window holds for each delivery recording its outcome (see above). */
 const WINDOW_PER_RECORDING = 2;
 /** The window grows only to at least this many times its size (each move costs a new consumer)... */
@@ -61,6 +70,10 @@ export class PrefetchWindow {
   #changedAt: number;
   #periodStart: number;
   #deliveries = 0;
+  /** When the run of periods that wanted a smaller window began (undefined while the last one did not). */
+  #lowSince: number | undefined;
+  /** The largest size those periods wanted. */
+  #lowPeak = 0;
 
   /**
    * `base`: the deliveries to keep waiting or running (concurrency x 4); `limit`: the largest prefetch
@@ -89,8 +102,9 @@ export class PrefetchWindow {
   }
 
   /**
-   * Counts a delivery; returns the new size when the window should change (the base plus twice the
-   * time-weighted average of deliveries recording since the period began), else undefined.
+   * Counts a delivery; returns the new size when the window should change, else undefined: larger at
+   * once (the base plus twice the time-weighted average of deliveries recording since the period
+   * began), smaller only after SHRINK_AFTER_MS of periods that wanted less.
    */
   delivered(): number | undefined {
     const deliveries = ++this.#deliveries;
@@ -103,10 +117,22 @@ export class PrefetchWindow {
     const target = Math.min(this.#max, this.base + Math.ceil(WINDOW_PER_RECORDING * average));
     const grows = target >= this.size * GROW_FACTOR;
     if (!grows && !periodEnds) return undefined;
+    const periodStart = this.#periodStart;
     this.#area = 0;
     this.#deliveries = 0;
     this.#periodStart = this.#changedAt;
-    return grows || target * SHRINK_FACTOR <= this.size ? target : undefined;
+    if (grows || target * SHRINK_FACTOR > this.size) {
+      this.#lowSince = undefined;
+      this.#lowPeak = 0;
+      return grows ? target : undefined;
+    }
+    this.#lowSince ??= periodStart;
+    this.#lowPeak = Math.max(this.#lowPeak, target);
+    if (this.#changedAt - this.#lowSince < SHRINK_AFTER_MS) return undefined;
+    const shrunk = this.#lowPeak;
+    this.#lowSince = undefined;
+    this.#lowPeak = 0;
+    return shrunk;
   }
 
   #advance(): void {

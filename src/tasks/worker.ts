@@ -104,6 +104,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private consuming: AMQPChannel | undefined;
   /** Set while the consumers move to a new prefetch window. */
   private resizing: Promise<void> | undefined;
+  /** The size asked for during a move, to move to next. */
+  private nextSize: number | undefined;
   private readonly shutdownTimeoutMs: number;
   private readonly logger: Logger | undefined;
   private state: WorkerState = 'idle';
@@ -236,13 +238,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.consumers.set(name, consumer);
   }
 
-  /** Moves the consumers to a prefetch window of `size` (a new consumer each, then the old one cancelled), unless a move is under way. */
+  /**
+   * Moves the consumers to a prefetch window of `size` (a new consumer each, then the old one
+   * cancelled); during a move, the latest size asked for is kept and moved to once the move is done
+   * (dropped, it cost a growing window one more period and a move, tens of ms, for each of them).
+   */
   private resize(size: number): void {
+    if (this.resizing !== undefined) {
+      this.nextSize = size;
+      return;
+    }
     const channel = this.consuming;
-    if (this.resizing !== undefined || this.state !== 'running' || channel === undefined) return;
+    if (this.state !== 'running' || channel === undefined) return;
     this.resizing = this.moveConsumers(channel, size)
       .catch((error: unknown) => this.logger?.warn({ error: String(error) }, 'could not change the prefetch window'))
-      .finally(() => (this.resizing = undefined));
+      .finally(() => {
+        this.resizing = undefined;
+        const next = this.nextSize;
+        this.nextSize = undefined;
+        if (next !== undefined && next !== this.window?.size) this.resize(next);
+      });
   }
 
   /**
