@@ -182,15 +182,24 @@ function mergeCarriedFields(draft: RecordDraft, event: TaskEvent): void {
 }
 
 /**
+ * Whether `a` and `b` are two objects (or arrays) holding equal JSON. Values of any other kind are equal
+ * only when identical, which the callers check first: this spares them isDeepStrictEqual's own checks
+ * for every string or number result (most of them).
+ */
+function equalObjects(a: unknown, b: unknown): boolean {
+  return a !== b && typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && isDeepStrictEqual(a, b);
+}
+
+/**
  * Whether `draft` holds what `current` does. A JSON value equal to the current one but another object
  * (a redelivered event's payload) is replaced by the current object, so that a store comparing values
  * by identity (sqlite-task-writer.ts) does not write it again.
  */
 function isUnchanged(draft: RecordDraft, current: TaskRecord): boolean {
-  if (draft.payload !== current.payload && isDeepStrictEqual(draft.payload, current.payload)) draft.payload = current.payload;
-  if (draft.options !== current.options && isDeepStrictEqual(draft.options, current.options)) draft.options = current.options;
-  if (draft.result !== current.result && isDeepStrictEqual(draft.result, current.result)) draft.result = current.result;
-  if (draft.error !== current.error && isDeepStrictEqual(draft.error, current.error)) draft.error = current.error;
+  if (equalObjects(draft.payload, current.payload)) draft.payload = current.payload;
+  if (equalObjects(draft.options, current.options)) draft.options = current.options;
+  if (equalObjects(draft.result, current.result)) draft.result = current.result;
+  if (equalObjects(draft.error, current.error)) draft.error = current.error;
   return (
     draft.state === current.state && draft.run === current.run && draft.attempts === current.attempts &&
     draft.id === current.id && draft.name === current.name &&
