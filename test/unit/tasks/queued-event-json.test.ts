@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { DEFAULT_TASK_OPTIONS, type TaskOptions } from '../../../src/tasks/protocol.js';
 import { queuedEvent, queuedEventJson } from '../../../src/tasks/task-message.js';
+import { resolveTaskOptions } from '../../../src/tasks/task-options.js';
 
 const options: fc.Arbitrary<TaskOptions> = fc.record(
   {
@@ -31,4 +32,18 @@ test('queuedEventJson is JSON.stringify(queuedEvent(input, input.enqueuedAt))', 
   assert.deepEqual(JSON.parse(queuedEventJson(plain)), {
     protocol: 1, kind: 'queued', id: 'x', name: 'n', run: 1, attempt: 1, at: 5, payload: null, options: DEFAULT_TASK_OPTIONS, enqueuedAt: 5,
   });
+});
+
+test('options at the defaults give the same text as JSON.stringify, and members of their own are kept', () => {
+  const event = (taskOptions: unknown): unknown => JSON.parse(queuedEventJson({ id: 'x', name: 'n', payloadJson: '1', options: taskOptions as TaskOptions, run: 1, enqueuedAt: 5 }));
+  const fresh = resolveTaskOptions({});
+  assert.notEqual(fresh, DEFAULT_TASK_OPTIONS);
+  const input = { id: 'x', name: 'n', payloadJson: '1', options: fresh, run: 1, enqueuedAt: 5 };
+  assert.equal(queuedEventJson(input), JSON.stringify(queuedEvent(input, 5)));
+  const extra = { ...fresh, shard: 'eu' };
+  assert.deepEqual((event(extra) as { options: unknown }).options, extra, 'a member beyond the defaults stays');
+  const extraBackoff = { ...fresh, backoff: { ...fresh.backoff, cap: 60_000 } };
+  assert.deepEqual((event(extraBackoff) as { options: unknown }).options, extraBackoff);
+  const oneOff = { ...fresh, attempts: 2 };
+  assert.deepEqual((event(oneOff) as { options: unknown }).options, oneOff);
 });
