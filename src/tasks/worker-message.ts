@@ -5,6 +5,7 @@
 import type { AMQPMessage, AMQPProperties, Field } from '@cloudamqp/amqp-client';
 import { DEFAULT_TASK_OPTIONS, TASK_CONTENT_TYPE, TASK_PROTOCOL_VERSION, TaskHeader, type Backoff } from './protocol.js';
 import { MalformedTaskError } from './worker-errors.js';
+import { utf8Text } from './task-message.js';
 
 /** What a worker needs from a task message's headers. */
 export interface TaskHeaders {
@@ -54,7 +55,7 @@ export function readTaskPayload(message: AMQPMessage): unknown {
   const { body: bytes } = message;
   if (bytes === null || bytes.length === 0) return undefined;
   // Decoded in place: bodyString() copies the bytes into a new Buffer first.
-  const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  const body = utf8Text(bytes);
   try {
     return JSON.parse(body) as unknown;
   } catch (error) {
