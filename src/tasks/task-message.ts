@@ -111,8 +111,10 @@ export function queuedEventJson(input: Omit<TaskMessageInput, 'attempt' | 'reply
   );
 }
 
-/** The JSON text of the default options, which most tasks have. */
+/** The JSON text of the default options, which most tasks have, and how many members they have. */
 const DEFAULT_OPTIONS_JSON = JSON.stringify(DEFAULT_TASK_OPTIONS);
+const DEFAULT_OPTIONS_MEMBERS = memberCount(DEFAULT_TASK_OPTIONS);
+const DEFAULT_BACKOFF_MEMBERS = memberCount(DEFAULT_TASK_OPTIONS.backoff);
 
 /**
  * The JSON text of `options`. The defaults' is made once: JSON.stringify of an options object (with
@@ -125,7 +127,7 @@ function optionsJson(options: TaskOptions): string {
   const isDefault =
     options.attempts === defaults.attempts && options.timeoutMs === defaults.timeoutMs && options.priority === defaults.priority &&
     options.delayMs === defaults.delayMs && backoff.kind === defaults.backoff.kind && backoff.delayMs === defaults.backoff.delayMs &&
-    backoff.jitter === defaults.backoff.jitter && memberCount(options) === 5 && memberCount(backoff) === 3;
+    backoff.jitter === defaults.backoff.jitter && memberCount(options) === DEFAULT_OPTIONS_MEMBERS && memberCount(backoff) === DEFAULT_BACKOFF_MEMBERS;
   return isDefault ? DEFAULT_OPTIONS_JSON : JSON.stringify(options);
 }
 
