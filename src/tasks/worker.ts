@@ -19,6 +19,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { AMQPClient, type AMQPChannel, type AMQPConsumer, type AMQPMessage } from '@cloudamqp/amqp-client';
 import { assert } from '../util/assert.js';
+import { sendWithoutDelay } from './amqp-connection.js';
 import type { Logger } from '../util/logger.js';
 import { isValidTaskName, taskQueueName } from './protocol.js';
 import { declareEventTopology, declareTaskTopology } from './topology.js';
@@ -196,6 +197,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.connection = connection;
     try {
       await connection.connect();
+      sendWithoutDelay(connection);
       connection.ondisconnect = (error) => this.fail(error ?? new Error('connection to the broker lost'));
       const publishing = await this.openChannel(connection, 'publishing');
       await publishing.confirmSelect();
