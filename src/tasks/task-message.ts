@@ -45,7 +45,11 @@ export interface OutgoingMessage {
  * ones ('l', a bigint here), so values past 2^31 keep their meaning in every client. A header whose
  * value is the one its absence stands for (docs/task-protocol.md) is left out: every hop (the broker's
  * two queues and their files, the worker, the keeper) then moves and parses fewer bytes, and most
- * tasks use the defaults.
+ * tasks use the defaults. For the same reason the message leaves out the properties that would only
+ * repeat its headers (message_id, correlation_id, type, timestamp: the task id twice, the name and
+ * the submission time): amqp-client encodes each short string at the submitter and decodes it into a
+ * string of its own at every worker delivery, and the three ids alone cost the benchmark's clients
+ * about 1.5-2 us of CPU per task (docs/benchmarks.md, thirteenth round).
  */
 export function taskMessage(input: TaskMessageInput): OutgoingMessage {
   const { options } = input;
@@ -67,15 +71,7 @@ export function taskMessage(input: TaskMessageInput): OutgoingMessage {
   if (input.traceparent !== undefined) headers[TaskHeader.traceparent] = input.traceparent;
   if (input.tracestate !== undefined) headers[TaskHeader.tracestate] = input.tracestate;
   if (input.replyCorrelationId !== undefined) headers[TaskHeader.replyCorrelationId] = input.replyCorrelationId;
-  const properties: AMQPProperties = {
-    contentType: TASK_CONTENT_TYPE,
-    deliveryMode: 2,
-    messageId: input.id,
-    correlationId: input.id,
-    type: input.name,
-    timestamp: new Date(input.enqueuedAt),
-    headers,
-  };
+  const properties: AMQPProperties = { contentType: TASK_CONTENT_TYPE, deliveryMode: 2, headers };
   // Priority 0 is the property's absence; amqp-client leaves a 0 out anyway.
   if (options.priority > 0) properties.priority = options.priority;
   if (input.replyTo !== undefined) properties.replyTo = input.replyTo;

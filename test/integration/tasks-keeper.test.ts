@@ -204,7 +204,7 @@ test('retry of a dead task takes it out of the dead-letter queue and queues run 
   assert.equal((await ch.checkQueue(taskQueueName(name))).messageCount, 1, 'run 2 waits in the work queue');
   const dead = await ch.get(deadLetterQueueName(name), { noAck: false });
   assert.ok(dead !== false);
-  assert.equal(dead.properties.messageId, second.id, 'only the other dead task is left, requeued');
+  assert.equal(String(dead.properties.headers?.['x-task-id']), second.id, 'only the other dead task is left, requeued');
   assert.equal(JSON.parse(String(dead.properties.headers?.['x-task-error'])).message, 'boom');
   ch.nack(dead, false, true);
 

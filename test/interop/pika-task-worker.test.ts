@@ -166,7 +166,7 @@ describe('a pika task worker', { timeout: 30_000 }, () => {
     assert.ok(dead !== undefined && others.length === 0, 'one dead letter');
     const headers = dead.properties.headers ?? {};
     assert.equal(dead.bodyString(), '{"job":8}');
-    assert.equal(dead.properties.messageId, handle.id);
+    assert.equal(String(headers['x-task-id']), handle.id);
     assert.equal(dead.properties.deliveryMode, 2);
     assert.equal(Number(headers['x-task-attempt']), 2);
     assert.equal(headers['x-death'], undefined, 'dead-lettering headers dropped');
