@@ -18,7 +18,7 @@ import { startedAfterCancel } from './keeper-cancel.js';
 import { taskEventProblem } from './keeper-protocol.js';
 import { isTaskMessage, queuedEventOf } from './keeper-task-message.js';
 import { TERMINAL_STATES, type TaskEvent } from './protocol.js';
-import type { ResultStore, TaskRecord } from './store/result-store.js';
+import type { ApplyOptions, ResultStore, TaskRecord } from './store/result-store.js';
 import { parseJsonBody } from './task-message.js';
 import { isProgressEventBody, taskProgressEventProblem, type TaskProgressEvent } from './task-progress.js';
 import type { TaskStats } from './task-stats.js';
@@ -26,6 +26,13 @@ import type { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 
 /** Pause before an event the store refused is requeued, so a failing store is not hammered. */
 const STORE_ERROR_PAUSE_MS = 1000;
+
+/**
+ * A batch of at least this many events is a busy submitter's: its 'queued' events may wait in the
+ * store for their tasks' outcomes (ApplyOptions.mayWait), to be written once with them. A lone event (a
+ * quiet submitter, a BCC copy) is committed at once, as is any while waitingMessagesMax messages wait.
+ */
+const WAITING_BATCH_EVENTS_MIN = 16;
 
 /** What recording events needs of the keeper. */
 export interface KeeperEventsOptions {
@@ -37,6 +44,11 @@ export interface KeeperEventsOptions {
   closing: AbortSignal;
   /** Sends a cancelled task's notice again (a worker started it after the first); never throws. */
   renotifyCancel(record: TaskRecord): void;
+  /**
+   * Most messages at once whose 'queued' events the store may hold back (they stay unacknowledged
+   * meanwhile): below the channel's prefetch, so that the outcomes that release them still come.
+   */
+  waitingMessagesMax: number;
 }
 
 /** One message's events while they are recorded: it is acknowledged once all are, and requeued if the store refused any. */
@@ -45,6 +57,8 @@ class MessageEvents {
   remaining = 0;
   /** Set when the store (or the webhook store) refused one of them. */
   refused = false;
+  /** Its 'queued' events may wait in the store (counted in KeeperEvents' #waitingMessages until it is done). */
+  mayWait = false;
 
   constructor(
     readonly acks: BatchedAcks,
@@ -56,6 +70,8 @@ class MessageEvents {
 export class KeeperEvents {
   /** Messages taken and not yet acknowledged or requeued. */
   #inFlight = 0;
+  /** Of those, the ones whose 'queued' events may wait in the store. */
+  #waitingMessages = 0;
   #whenIdle: (() => void) | undefined;
 
   constructor(private readonly options: KeeperEventsOptions) {}
@@ -82,6 +98,10 @@ export class KeeperEvents {
     }
     if (events.length === 0) return this.#settle(acks, message);
     entry.remaining = events.length;
+    if (events.length >= WAITING_BATCH_EVENTS_MIN && this.#waitingMessages < this.options.waitingMessagesMax) {
+      entry.mayWait = true;
+      this.#waitingMessages++;
+    }
     for (const event of events as unknown[]) this.#recordOne(entry, event);
   }
 
@@ -108,7 +128,7 @@ export class KeeperEvents {
     const taskEvent = event as TaskEvent;
     let applying: Promise<TaskRecord>;
     try {
-      applying = this.options.store.apply(taskEvent);
+      applying = entry.mayWait && taskEvent.kind === 'queued' ? this.options.store.apply(taskEvent, MAY_WAIT) : this.options.store.apply(taskEvent);
     } catch (error) {
       return this.#refused(entry, error);
     }
@@ -167,6 +187,7 @@ export class KeeperEvents {
   /** One event of the message is done: the last one acknowledges it, or requeues it after a pause if one was refused. */
   #eventDone(entry: MessageEvents): void {
     if (--entry.remaining > 0) return;
+    if (entry.mayWait) this.#waitingMessages--;
     if (!entry.refused) return this.#settle(entry.acks, entry.message);
     // Applying again what was applied is harmless: the store keeps an event once, and orders by run, attempt and kind.
     const { acks, message } = entry;
@@ -191,6 +212,8 @@ export class KeeperEvents {
     whenIdle?.();
   }
 }
+
+const MAY_WAIT: ApplyOptions = { mayWait: true };
 
 /** Events that end a task (a retrying attempt does not). */
 function isFinishingEvent(event: TaskEvent): boolean {

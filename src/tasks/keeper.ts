@@ -83,6 +83,11 @@ const RETENTION_DEFAULT_MS = 7 * 24 * 60 * 60 * 1000;
 const RETENTION_CHECK_DEFAULT_MS = 60_000;
 /** Events applied at once: enough for the store to commit hundreds per transaction. */
 const EVENTS_PREFETCH_DEFAULT = 500;
+/**
+ * At most this share of the events prefetch is messages whose 'queued' events the store may hold back
+ * (KeeperEvents' waitingMessagesMax), so the rest always has room for the outcomes that release them.
+ */
+const WAITING_SHARE_OF_PREFETCH = 0.25;
 const RECONNECT_FIRST_MS = 100;
 const RECONNECT_MAX_MS = 5000;
 
@@ -119,6 +124,7 @@ class KeeperService implements Keeper {
     this.events = new KeeperEvents({
       store: this.store, taskStats: this.taskStats, webhooks: this.webhooks, logger: this.logger, closing: this.closing.signal,
       renotifyCancel: (record) => this.renotifyCancel(record),
+      waitingMessagesMax: Math.floor((options.prefetch ?? EVENTS_PREFETCH_DEFAULT) * WAITING_SHARE_OF_PREFETCH),
     });
     const clock = options.clock ?? systemClock;
     this.scheduleRunner = new ScheduleRunner({

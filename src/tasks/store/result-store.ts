@@ -50,6 +50,16 @@ export interface TaskQuery {
   offset?: number;
 }
 
+/** How the caller of ResultStore.apply needs its apply. */
+export interface ApplyOptions {
+  /**
+   * The caller can wait for the commit: a store may hold a 'queued' event of a new task back for a
+   * moment (a bounded time), to write the task's row once with its next event instead of twice. Reads
+   * see a held event all the same. A store may ignore it.
+   */
+  mayWait?: boolean;
+}
+
 /** Durable storage of task records and their event history, plus idempotency keys and schedules. */
 export interface ResultStore {
   /**
@@ -58,7 +68,7 @@ export interface ResultStore {
    * an attempt) is recorded in the history but does not change the state. A non-queued event for an
    * unknown task creates a record with what the event carries.
    */
-  apply(event: TaskEvent): Promise<TaskRecord>;
+  apply(event: TaskEvent, options?: ApplyOptions): Promise<TaskRecord>;
   get(id: string): Promise<TaskRecord | undefined>;
   list(query: TaskQuery): Promise<TaskRecord[]>;
   /** Every event applied for a task, oldest first (by `at`, then by the order of states within an attempt); a redelivered copy of an event is kept once. */

@@ -22,7 +22,9 @@
  * later events neither read nor parse its row again; a task's first event does not look for a row
  * either, it inserts one unless one exists. Those records are shared, not copied, between
  * rounds and with the transitions (which never change a record they are given); a record the store
- * keeps goes out to a caller as a copy.
+ * keeps goes out to a caller as a copy. A new task's 'queued' apply that the caller lets wait (the
+ * keeper's, from a busy submitter's batch) is held back for up to HOLD_MS and committed with the task's
+ * next event, so that its row is written once (held-applies.ts); reads commit what is held first.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -32,7 +34,7 @@ import { TERMINAL_STATES, type TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
 import { applyProgress } from './apply-progress.js';
 import type { TaskProgressEvent } from '../task-progress.js';
-import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
+import type { ApplyOptions, ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { SqliteScheduling } from './sqlite-scheduling.js';
 import { createTaskSchema } from './sqlite-task-schema.js';
 import {
@@ -50,6 +52,7 @@ import {
   type TaskEventRow,
 } from './sqlite-task-history.js';
 import { RecentRecords } from './recent-records.js';
+import { HOLD_MS, HeldApplies } from './held-applies.js';
 import { SqliteTaskWriter } from './sqlite-task-writer.js';
 import { TASK_COLUMNS, fromTaskRow, listPaging, reusingJsonTexts, taskRowChars, type TaskRow } from './task-rows.js';
 import { SQLITE_DELETE_FINISHED_DELIVERIES, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
@@ -122,6 +125,8 @@ export interface SqliteResultStoreOptions {
   busyTimeoutMs?: number;
   /** Least time from one commit round's start to the next one's under load (default 8 ms; 0: every event-loop turn). */
   commitIntervalMs?: number;
+  /** How long an apply that may wait is held for its task's next event (default HOLD_MS; 0: none is held). */
+  holdMs?: number;
 }
 
 /** A task a batch of applies touches: its record and history as the row holds them, and as the batch leaves them. */
@@ -153,6 +158,8 @@ interface PendingApply {
   reject: (error: unknown) => void;
   /** The record after the apply (set by the transaction, handed out once it committed); undefined for a progress report of an unknown task only. */
   record: TaskRecord | undefined;
+  /** The caller lets it wait to be committed with its task's next event (ApplyOptions.mayWait; held-applies.ts). */
+  mayWait: boolean;
 }
 
 /** A row of the tasks table with the task's history text. */
@@ -187,6 +194,18 @@ export class SqliteResultStore implements ResultStore {
   #dataVersion: number | undefined;
   readonly #listStatements = new Map<string, Database.Statement<Record<string, string | number>, TaskRow>>();
   #pending: PendingApply[] = [];
+  /** 'queued' applies held back for their task's next event (held-applies.ts); undefined when holding is off. */
+  readonly #held: HeldApplies<PendingApply> | undefined;
+  /** The timer that commits held applies whose time is up when no round does. */
+  #heldTimer: NodeJS.Timeout | undefined;
+  readonly #commitDueHeld = (): void => {
+    this.#heldTimer = undefined;
+    if (!this.#roundScheduled) this.#commitRound();
+    else this.#armHeldTimer();
+  };
+  readonly #isKnown = (id: string): boolean => this.#recent.get(id) !== undefined;
+  /** True while #commitHeld commits everything: nothing is held meanwhile. */
+  #committingAll = false;
   #roundScheduled = false;
   readonly #commitIntervalMs: number;
   /** performance.now() when the last commit round started. */
@@ -205,6 +224,8 @@ export class SqliteResultStore implements ResultStore {
     if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
     this.#db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
     this.#commitIntervalMs = options.commitIntervalMs ?? COMMIT_ROUND_SPACING_MS;
+    const holdMs = options.holdMs ?? HOLD_MS;
+    this.#held = holdMs > 0 ? new HeldApplies(holdMs) : undefined;
     // Only a file not yet written takes it (an existing one keeps its own; changing it needs a VACUUM).
     this.#db.pragma(`page_size = ${PAGE_SIZE}`);
     enableWal(this.#db, options.busyTimeoutMs ?? 5000);
@@ -222,20 +243,20 @@ export class SqliteResultStore implements ResultStore {
   }
 
   /** Applies `event` (see ResultStore.apply); resolves once the change is committed. */
-  apply(event: TaskEvent): Promise<TaskRecord> {
+  apply(event: TaskEvent, options?: ApplyOptions): Promise<TaskRecord> {
     // A state event always leaves a record: the transaction asserts it.
-    return this.#enqueue(event) as Promise<TaskRecord>;
+    return this.#enqueue(event, options?.mayWait === true) as Promise<TaskRecord>;
   }
 
   /** Records a progress report (see ResultStore.recordProgress), in the same commit rounds as events. */
   recordProgress(event: TaskProgressEvent): Promise<TaskRecord | undefined> {
-    return this.#enqueue(event);
+    return this.#enqueue(event, false);
   }
 
-  #enqueue(event: TaskEvent | TaskProgressEvent): Promise<TaskRecord | undefined> {
+  #enqueue(event: TaskEvent | TaskProgressEvent, mayWait: boolean): Promise<TaskRecord | undefined> {
     if (this.#closed) return Promise.reject(new Error('task result store is closed'));
     return new Promise((resolve, reject) => {
-      this.#pending.push({ event, resolve, reject, record: undefined });
+      this.#pending.push({ event, resolve, reject, record: undefined, mayWait });
       if (!this.#roundScheduled) this.#scheduleRound();
       else if (this.#roundTimer !== undefined && this.#pending.length >= ROUND_WITHOUT_WAIT_APPLIES) this.#roundNow();
     });
@@ -260,14 +281,18 @@ export class SqliteResultStore implements ResultStore {
   #commitRound(): void {
     clearTimeout(this.#roundTimer);
     this.#roundTimer = undefined;
-    if (this.#pending.length === 0) {
+    if (this.#pending.length === 0 && (this.#held?.size ?? 0) === 0) {
       this.#roundScheduled = false;
       return;
     }
-    this.#lastRoundAt = performance.now();
-    const batch = this.#pending.splice(0, APPLY_BATCH_MAX);
+    const now = performance.now();
+    this.#lastRoundAt = now;
+    const taken = this.#pending.splice(0, APPLY_BATCH_MAX);
+    const batch = this.#held === undefined || this.#committingAll ? taken : this.#held.sift(taken, now, this.#isKnown);
     this.#roundScheduled = false;
     if (this.#pending.length > 0) this.#scheduleRound();
+    this.#armHeldTimer();
+    if (batch.length === 0) return;
     let tasks: Map<string, TaskInBatch>;
     try {
       tasks = this.#applyBatch.immediate(batch);
@@ -278,6 +303,32 @@ export class SqliteResultStore implements ResultStore {
     }
     this.#rememberCommitted(tasks);
     for (const pending of batch) pending.resolve(this.#handOut(pending.record));
+  }
+
+  /** Makes sure held applies are committed once their time is up, should no round come before. */
+  #armHeldTimer(): void {
+    const due = this.#held?.nextDue();
+    if (due === undefined || this.#heldTimer !== undefined) return;
+    this.#heldTimer = setTimeout(this.#commitDueHeld, Math.max(0, due - performance.now()) + 1);
+  }
+
+  /**
+   * Commits the held applies now, with the pending ones, holding none: a read then sees every event held
+   * (as before holding, it need not see the applies of the last few milliseconds, which no round took yet).
+   */
+  #commitHeld(): void {
+    if ((this.#held?.size ?? 0) > 0) this.#commitAll();
+  }
+
+  /** Commits every held and pending apply now, holding none. */
+  #commitAll(): void {
+    this.#pending.unshift(...(this.#held?.takeAll() ?? []));
+    this.#committingAll = true;
+    try {
+      while (this.#pending.length > 0) this.#commitRound();
+    } finally {
+      this.#committingAll = false;
+    }
   }
 
   /**
@@ -443,12 +494,14 @@ export class SqliteResultStore implements ResultStore {
 
   /** The record of task `id`, if known. */
   async get(id: string): Promise<TaskRecord | undefined> {
+    this.#commitHeld();
     const row = this.#selectRecord.get(id);
     return row === undefined ? undefined : fromTaskRow(row);
   }
 
   /** Records matching the query, newest first. */
   async list(query: TaskQuery): Promise<TaskRecord[]> {
+    this.#commitHeld();
     const filters: string[] = [];
     const parameters: Record<string, string | number> = listPaging(query);
     if (query.name !== undefined) {
@@ -476,6 +529,7 @@ export class SqliteResultStore implements ResultStore {
 
   /** Every event applied for task `id`, oldest first. */
   async history(id: string): Promise<TaskEvent[]> {
+    this.#commitHeld();
     const row = this.#selectTask.get(id);
     const record = row === undefined ? undefined : fromTaskRow(row);
     return eventsOfHistory(id, row?.history ?? '', this.#selectHistoryRows.all(id), { payload: record?.payload, options: record?.options });
@@ -499,7 +553,8 @@ export class SqliteResultStore implements ResultStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    while (this.#pending.length > 0) this.#commitRound();
+    this.#commitAll();
+    clearTimeout(this.#heldTimer);
     this.#db.close();
   }
 

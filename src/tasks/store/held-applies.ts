@@ -1,0 +1,108 @@
+/**
+ * The 'queued' applies the SQLite store holds back so that a new task's row is written once, with its
+ * outcome, instead of inserted as queued and updated a moment later.
+ *
+ * A busy keeper records a task's 'queued' event and its outcome some tens of milliseconds apart (the
+ * task waits in its work queue meanwhile), in different commit rounds: an INSERT, then an UPDATE that
+ * rewrites the row and moves it in the state index. The UPDATE costs about as much as the INSERT's
+ * index work. An apply the caller lets wait (ApplyOptions.mayWait: the keeper's queued events from a
+ * submitter's batch) is kept here instead of committed; the round that brings another event of its
+ * task commits both in one write, and one that is still alone after HOLD_MS, or beyond HOLD_MAX held,
+ * is committed as before. The event's message stays unacknowledged meanwhile, so the broker still has
+ * it should the keeper stop: holding loses nothing. Reads commit whatever is held first.
+ *
+ * Holding pays only when the outcomes come within HOLD_MS. In a backlog (tasks submitted faster than
+ * workers take them) they do not, and each held apply would only cost its keep and come out late; so
+ * when most of the last RELEASES_PER_VERDICT held applies ran out of time, nothing new is held for
+ * PAUSE_MS.
+ */
+
+/** An apply as the store queues it: the event's task id and kind are all this needs. */
+export interface HoldableApply {
+  readonly event: { readonly id: string; readonly kind: string };
+  readonly mayWait: boolean;
+}
+
+/**
+ * Longest a held apply waits for its task's next event, in ms: a task that waits longer in its queue (a
+ * backlog, long tasks before it) gets its 'queued' row as before, this much later.
+ */
+export const HOLD_MS = 250;
+
+/** Most applies held at once (a few MB of events); the ones past it are committed as they come. */
+export const HOLD_MAX = 8192;
+
+/** Held applies released (with their task's next event, or out of time) between two verdicts on holding. */
+const RELEASES_PER_VERDICT = 512;
+
+/** How long nothing new is held after most held applies ran out of time, in ms. */
+const PAUSE_MS = 1000;
+
+/** Held applies by task id, oldest first (a Map keeps insertion order). */
+export class HeldApplies<A extends HoldableApply> {
+  readonly #held = new Map<string, { apply: A; until: number }>();
+  /** Held applies released with their task's next event, and out of time, since the last verdict. */
+  #merged = 0;
+  #expired = 0;
+  /** Until when nothing new is held (performance.now() time). */
+  #pausedUntil = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly holdMs: number = HOLD_MS,
+    private readonly max: number = HOLD_MAX,
+  ) {}
+
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /**
+   * The applies of `taken` (a round's, in order) to commit now, at `now`: each after the held apply of
+   * its task, if any (taken out of hold); without the ones held from `taken` (a 'queued' apply that may
+   * wait, of a task `isKnown` does not know and none is held for); and after them, the held applies
+   * whose time is up.
+   */
+  sift(taken: readonly A[], now: number, isKnown: (id: string) => boolean): A[] {
+    const held = this.#held;
+    const commit: A[] = [];
+    const holding = now >= this.#pausedUntil;
+    for (const apply of taken) {
+      const { id, kind } = apply.event;
+      const earlier = held.size === 0 ? undefined : held.get(id);
+      if (earlier !== undefined) {
+        held.delete(id);
+        this.#merged++;
+        commit.push(earlier.apply);
+      } else if (holding && apply.mayWait && kind === 'queued' && held.size < this.max && !isKnown(id)) {
+        held.set(id, { apply, until: now + this.holdMs });
+        continue;
+      }
+      commit.push(apply);
+    }
+    for (const [id, { apply, until }] of held) {
+      if (until > now) break;
+      held.delete(id);
+      this.#expired++;
+      commit.push(apply);
+    }
+    if (this.#merged + this.#expired >= RELEASES_PER_VERDICT) {
+      if (this.#expired > this.#merged) this.#pausedUntil = now + PAUSE_MS;
+      this.#merged = 0;
+      this.#expired = 0;
+    }
+    return commit;
+  }
+
+  /** Every held apply, oldest first; none is held afterwards. */
+  takeAll(): A[] {
+    const all = [...this.#held.values()].map(({ apply }) => apply);
+    this.#held.clear();
+    return all;
+  }
+
+  /** When the oldest held apply's time is up (undefined when none is held). */
+  nextDue(): number | undefined {
+    for (const { until } of this.#held.values()) return until;
+    return undefined;
+  }
+}
