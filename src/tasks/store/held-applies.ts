@@ -17,10 +17,12 @@
  * PAUSE_MS.
  */
 
-/** An apply as the store queues it: the event's task id and kind are all this needs. */
+/** An apply as the store queues it: the event's task id and kind, and a field this sets while it holds it. */
 export interface HoldableApply {
   readonly event: { readonly id: string; readonly kind: string };
   readonly mayWait: boolean;
+  /** When its hold ends (performance.now() time); set when it is held. */
+  heldUntil: number;
 }
 
 /**
@@ -35,12 +37,25 @@ export const HOLD_MAX = 8192;
 /** Held applies released (with their task's next event, or out of time) between two verdicts on holding. */
 const RELEASES_PER_VERDICT = 512;
 
-/** How long nothing new is held after most held applies ran out of time, in ms. */
-const PAUSE_MS = 1000;
+/**
+ * How long nothing new is held after most held applies ran out of time, in ms: a hold's length, so that
+ * holding resumes soon once a backlog is gone (1 s kept it off through all of a short busy spell after one).
+ */
+const PAUSE_MS = HOLD_MS;
 
-/** Held applies by task id, oldest first (a Map keeps insertion order). */
+/** Applies passed at the head of the order before the array is cut down to the rest. */
+const COMPACT_AFTER = 1024;
+
+/**
+ * Held applies by task id, and in the order they were held. Most leave from the middle (their task's
+ * next event came), so the order is an array read from `#head`, where an apply no longer held is
+ * skipped when reached, not a walk of the Map from its start: V8 walks a new iterator past every entry
+ * deleted since its last rehash, thousands of them in a busy round.
+ */
 export class HeldApplies<A extends HoldableApply> {
-  readonly #held = new Map<string, { apply: A; until: number }>();
+  readonly #held = new Map<string, A>();
+  #order: A[] = [];
+  #head = 0;
   /** Held applies released with their task's next event, and out of time, since the last verdict. */
   #merged = 0;
   #expired = 0;
@@ -72,18 +87,20 @@ export class HeldApplies<A extends HoldableApply> {
       if (earlier !== undefined) {
         held.delete(id);
         this.#merged++;
-        commit.push(earlier.apply);
+        commit.push(earlier);
       } else if (holding && apply.mayWait && kind === 'queued' && held.size < this.max && !isKnown(id)) {
-        held.set(id, { apply, until: now + this.holdMs });
+        apply.heldUntil = now + this.holdMs;
+        held.set(id, apply);
+        this.#order.push(apply);
         continue;
       }
       commit.push(apply);
     }
-    for (const [id, { apply, until }] of held) {
-      if (until > now) break;
-      held.delete(id);
+    for (let oldest = this.#oldest(); oldest !== undefined && oldest.heldUntil <= now; oldest = this.#oldest()) {
+      held.delete(oldest.event.id);
+      this.#head++;
       this.#expired++;
-      commit.push(apply);
+      commit.push(oldest);
     }
     if (this.#merged + this.#expired >= RELEASES_PER_VERDICT) {
       if (this.#expired > this.#merged) this.#pausedUntil = now + PAUSE_MS;
@@ -95,14 +112,35 @@ export class HeldApplies<A extends HoldableApply> {
 
   /** Every held apply, oldest first; none is held afterwards. */
   takeAll(): A[] {
-    const all = [...this.#held.values()].map(({ apply }) => apply);
+    const all = [...this.#held.values()];
     this.#held.clear();
+    this.#order = [];
+    this.#head = 0;
     return all;
   }
 
   /** When the oldest held apply's time is up (undefined when none is held). */
   nextDue(): number | undefined {
-    for (const { until } of this.#held.values()) return until;
+    return this.#oldest()?.heldUntil;
+  }
+
+  /** The apply held longest, past the ones at the head of the order that are no longer held. */
+  #oldest(): A | undefined {
+    const order = this.#order;
+    while (this.#head < order.length) {
+      const apply = order[this.#head] as A;
+      if (this.#held.get(apply.event.id) === apply) {
+        // The passed part goes once it is most of the array, so that it neither grows nor keeps applies alive.
+        if (this.#head >= COMPACT_AFTER && this.#head * 2 >= order.length) {
+          this.#order = order.slice(this.#head);
+          this.#head = 0;
+        }
+        return apply;
+      }
+      this.#head++;
+    }
+    this.#order = [];
+    this.#head = 0;
     return undefined;
   }
 }

@@ -160,6 +160,8 @@ interface PendingApply {
   record: TaskRecord | undefined;
   /** The caller lets it wait to be committed with its task's next event (ApplyOptions.mayWait; held-applies.ts). */
   mayWait: boolean;
+  /** When its hold ends, once HeldApplies holds it. */
+  heldUntil: number;
 }
 
 /** A row of the tasks table with the task's history text. */
@@ -256,7 +258,7 @@ export class SqliteResultStore implements ResultStore {
   #enqueue(event: TaskEvent | TaskProgressEvent, mayWait: boolean): Promise<TaskRecord | undefined> {
     if (this.#closed) return Promise.reject(new Error('task result store is closed'));
     return new Promise((resolve, reject) => {
-      this.#pending.push({ event, resolve, reject, record: undefined, mayWait });
+      this.#pending.push({ event, resolve, reject, record: undefined, mayWait, heldUntil: 0 });
       if (!this.#roundScheduled) this.#scheduleRound();
       else if (this.#roundTimer !== undefined && this.#pending.length >= ROUND_WITHOUT_WAIT_APPLIES) this.#roundNow();
     });

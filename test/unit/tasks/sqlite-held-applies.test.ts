@@ -145,8 +145,8 @@ test('a progress report of a held task commits its queued apply first: the repor
 });
 
 /** An apply as HeldApplies sees one. */
-function holdable(id: string, kind = 'queued', mayWait = true): { event: { id: string; kind: string }; mayWait: boolean } {
-  return { event: { id, kind }, mayWait };
+function holdable(id: string, kind = 'queued', mayWait = true): { event: { id: string; kind: string }; mayWait: boolean; heldUntil: number } {
+  return { event: { id, kind }, mayWait, heldUntil: 0 };
 }
 
 test('HeldApplies: an apply goes out with the next of its task, ahead of it; the rest when their time is up', () => {
@@ -182,4 +182,22 @@ test('HeldApplies: once most held applies ran out of time, nothing new is held f
   assert.deepEqual(held.sift([next], 20, () => false), [next], 'not held while paused');
   const later = holdable('later');
   assert.deepEqual(held.sift([later], 2_000, () => false), [], 'held again after the pause');
+});
+
+test('HeldApplies: through thousands of holds, most released early, the rest still run out of time in order', () => {
+  const held = new HeldApplies<ReturnType<typeof holdable>>(1_000, 100_000);
+  const lonely: ReturnType<typeof holdable>[] = [];
+  let now = 0;
+  for (let index = 0; index < 10_000; index++) {
+    const apply = holdable(`t${index}`);
+    assert.deepEqual(held.sift([apply], now, () => false), []);
+    if (index % 100 === 0) lonely.push(apply);
+    else assert.deepEqual(held.sift([holdable(`t${index}`, 'succeeded')], now, () => false).map((out) => out.event.id), [`t${index}`, `t${index}`]);
+    now += 0.01;
+  }
+  assert.equal(held.size, lonely.length);
+  assert.equal(held.nextDue(), 1_000);
+  assert.deepEqual(held.sift([], 2_000, () => false), lonely, 'the ones no event released, oldest first');
+  assert.equal(held.size, 0);
+  assert.equal(held.nextDue(), undefined);
 });
