@@ -2,14 +2,15 @@
  * The 'queued' applies the SQLite store holds back so that a new task's row is written once, with its
  * outcome, instead of inserted as queued and updated a moment later.
  *
- * A busy keeper records a task's 'queued' event and its outcome some tens of milliseconds apart (the
- * task waits in its work queue meanwhile), in different commit rounds: an INSERT, then an UPDATE that
- * rewrites the row and moves it in the state index. The UPDATE costs about as much as the INSERT's
- * index work. An apply the caller lets wait (ApplyOptions.mayWait: the keeper's queued events from a
- * submitter's batch) is kept here instead of committed; the round that brings another event of its
- * task commits both in one write, and one that is still alone after HOLD_MS, or beyond HOLD_MAX held,
- * is committed as before. The event's message stays unacknowledged meanwhile, so the broker still has
- * it should the keeper stop: holding loses nothing. Reads commit whatever is held first.
+ * A busy keeper records a task's 'queued' event and its outcome tens to hundreds of milliseconds apart
+ * (the task waits in its work queue meanwhile), in different commit rounds: an INSERT, then an UPDATE
+ * that rewrites the row and moves it in the state index, which costs about three quarters of what the
+ * INSERT does (docs/benchmarks.md, twelfth round). An apply the caller lets wait (ApplyOptions.mayWait:
+ * the keeper's queued events from a submitter's batch) is kept here instead of committed; the round
+ * that brings another event of its task commits both in one write, and one that is still alone after
+ * HOLD_MS, or beyond HOLD_MAX held, is committed as before. The event's message stays unacknowledged meanwhile, so the broker still has
+ * it should the keeper stop: holding loses nothing. Reads and close commit whatever is held first; a
+ * keeper that closes waits for its messages' applies, so for at most HOLD_MS.
  *
  * Holding pays only when the outcomes come within HOLD_MS. In a backlog (tasks submitted faster than
  * workers take them) they do not, and each held apply would only cost its keep and come out late; so
