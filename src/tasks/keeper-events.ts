@@ -28,9 +28,10 @@ import type { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 const STORE_ERROR_PAUSE_MS = 1000;
 
 /**
- * A batch of at least this many events is a busy submitter's: its 'queued' events may wait in the
- * store for their tasks' outcomes (ApplyOptions.mayWait), to be written once with them. A lone event (a
- * quiet submitter, a BCC copy) is committed at once, as is any while waitingMessagesMax messages wait.
+ * A batch of at least this many events that starts with a 'queued' one is a busy submitter's: its
+ * events may wait in the store for their tasks' next events (ApplyOptions.mayWait; the store holds only
+ * 'queued' ones), to be written once with them. A lone event (a quiet submitter, a BCC copy) is
+ * committed at once, as is any while waitingMessagesMax messages wait.
  */
 const WAITING_BATCH_EVENTS_MIN = 16;
 
@@ -98,7 +99,7 @@ export class KeeperEvents {
     }
     if (events.length === 0) return this.#settle(acks, message);
     entry.remaining = events.length;
-    if (events.length >= WAITING_BATCH_EVENTS_MIN && this.#waitingMessages < this.options.waitingMessagesMax) {
+    if (events.length >= WAITING_BATCH_EVENTS_MIN && this.#waitingMessages < this.options.waitingMessagesMax && isQueuedEvent(events[0])) {
       entry.mayWait = true;
       this.#waitingMessages++;
     }
@@ -128,7 +129,7 @@ export class KeeperEvents {
     const taskEvent = event as TaskEvent;
     let applying: Promise<TaskRecord>;
     try {
-      applying = entry.mayWait && taskEvent.kind === 'queued' ? this.options.store.apply(taskEvent, MAY_WAIT) : this.options.store.apply(taskEvent);
+      applying = this.options.store.apply(taskEvent, entry.mayWait ? MAY_WAIT : undefined);
     } catch (error) {
       return this.#refused(entry, error);
     }
@@ -214,6 +215,11 @@ export class KeeperEvents {
 }
 
 const MAY_WAIT: ApplyOptions = { mayWait: true };
+
+/** Whether `event` (parsed, unchecked) says it is a 'queued' event: a batch that starts with one is a submitter's (the SDK's worker batches outcomes). */
+function isQueuedEvent(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && (event as { kind?: unknown }).kind === 'queued';
+}
 
 /** Events that end a task (a retrying attempt does not). */
 function isFinishingEvent(event: TaskEvent): boolean {

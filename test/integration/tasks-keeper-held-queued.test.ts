@@ -74,6 +74,7 @@ test("a busy submitter's queued events wait in the store for their outcomes, wit
   publishBatch([...batches.a, ...batches.c].map(succeeded));
   await channel.waitForConfirms();
   await waitFor(() => committed(batches.a) && committed(batches.c) && committed([...batches.a, ...batches.c], 'succeeded'), 5000, 'the waiting events committed with their outcomes');
+  assert.ok([...batches.a, ...batches.c].every((id) => store.mayWait.get(`succeeded:${id}`) === false), 'a batch of outcomes is not a submitter\'s');
   for (const id of [...batches.a, ...batches.c]) {
     const record = await store.get(id);
     assert.equal(record?.state, 'succeeded', id);

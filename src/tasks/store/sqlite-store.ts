@@ -206,7 +206,7 @@ export class SqliteResultStore implements ResultStore {
     else this.#armHeldTimer();
   };
   readonly #isKnown = (id: string): boolean => this.#recent.get(id) !== undefined;
-  /** True while #commitHeld commits everything: nothing is held meanwhile. */
+  /** True while #commitAll commits everything: nothing is held meanwhile. */
   #committingAll = false;
   #roundScheduled = false;
   readonly #commitIntervalMs: number;
