@@ -8,6 +8,7 @@ import { MessageBatcher } from './message-batcher.js';
 import { SqliteResultStore, type SqliteResultStoreOptions } from './sqlite-store.js';
 import { threadErrorOf } from '../../util/pending-calls.js';
 import type { StoreCall, StoreAnswer, WebhookCall } from './threaded-store.js';
+import type { ApplyOptions } from './result-store.js';
 import type { NewWebhookDelivery, WebhookAttemptRecord, WebhookClaim, WebhookLease } from '../webhooks/webhook-delivery.js';
 
 const { path, options } = workerData as { path: string; options: SqliteResultStoreOptions };
@@ -37,9 +38,11 @@ function invoke(call: StoreCall): Promise<unknown> {
   }
 }
 
+const MAY_WAIT: ApplyOptions = { mayWait: true };
+
 function invokeStore(call: StoreCall): Promise<unknown> {
   switch (call.method) {
-    case 'apply': return store.apply(call.argument);
+    case 'apply': return store.apply(call.argument, call.mayWait ? MAY_WAIT : undefined);
     case 'get': return store.get(call.argument);
     case 'list': return store.list(call.argument);
     case 'history': return store.history(call.argument);

@@ -11,14 +11,14 @@ import { PendingCalls, type ThreadError } from '../../util/pending-calls.js';
 import type { TaskEvent } from '../protocol.js';
 import type { TaskProgressEvent } from '../task-progress.js';
 import { MessageBatcher } from './message-batcher.js';
-import type { ResultStore, TaskQuery, TaskRecord } from './result-store.js';
+import type { ApplyOptions, ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { forwardedSchedulingStore, type SchedulingStore } from './scheduling-store.js';
 import type { SqliteResultStoreOptions } from './sqlite-store.js';
 import type { WebhookDeliveryStore } from '../webhooks/webhook-delivery.js';
 
 /** A call posted to the store thread (in an array: the calls of one turn). */
 export type StoreCall = { id: number } & (
-  | { method: 'apply'; argument: TaskEvent }
+  | { method: 'apply'; argument: TaskEvent; mayWait: boolean }
   | { method: 'get'; argument: string }
   | { method: 'list'; argument: TaskQuery }
   | { method: 'history'; argument: string }
@@ -68,8 +68,8 @@ export class ThreadedResultStore implements ResultStore {
     this.worker.on('exit', (code) => this.failAll(new Error(`task result store thread exited (code ${code})`)));
   }
 
-  apply(event: TaskEvent): Promise<TaskRecord> {
-    return this.call({ method: 'apply', argument: event }) as Promise<TaskRecord>;
+  apply(event: TaskEvent, options?: ApplyOptions): Promise<TaskRecord> {
+    return this.call({ method: 'apply', argument: event, mayWait: options?.mayWait === true }) as Promise<TaskRecord>;
   }
 
   get(id: string): Promise<TaskRecord | undefined> {

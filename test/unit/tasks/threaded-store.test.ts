@@ -43,3 +43,21 @@ test('calls of one turn travel together, yet each settles on its own: an event t
     await store.close();
   }
 });
+
+test("an apply that may wait crosses to the thread: the store holds it until its task's next event", async () => {
+  const store = new ThreadedResultStore(newFile(), { holdMs: 60_000 });
+  try {
+    // The thread is up (and an apply that may not wait commits at once) before the one that may.
+    await store.apply(taskEvent('queued', 'w0', { payload: 'p' }));
+    let settled = false;
+    const waiting = store.apply(taskEvent('queued', 'w1', { payload: 'p' }), { mayWait: true });
+    void waiting.then(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(settled, false, 'held in the thread');
+    const finished = await store.apply(taskEvent('succeeded', 'w1', { at: 2_000, result: 1 }));
+    assert.equal(finished.state, 'succeeded');
+    assert.equal((await waiting).state, 'queued');
+  } finally {
+    await store.close();
+  }
+});
