@@ -10,7 +10,8 @@
  * that brings another event of its task commits both in one write, and one that is still alone after
  * HOLD_MS, or beyond HOLD_MAX held, is committed as before. The event's message stays unacknowledged meanwhile, so the broker still has
  * it should the keeper stop: holding loses nothing. Reads and close commit whatever is held first; a
- * keeper that closes waits for its messages' applies, so for at most HOLD_MS.
+ * keeper that closes waits for its messages' applies, so for at most HOLD_MS. Another connection to the
+ * same file (a second keeper on it) sees a held event only once it is committed, at most HOLD_MS late.
  *
  * Holding pays only when the outcomes come within HOLD_MS. In a backlog (tasks submitted faster than
  * workers take them) they do not, and each held apply would only cost its keep and come out late; so
