@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openClient, waitFor } from '../helpers/amqp.js';
+import { delay, openClient, waitFor } from '../helpers/amqp.js';
 import { startTasksBroker, uniqueTaskName } from '../helpers/tasks.js';
 import { startKeeper } from '../../src/tasks/keeper.js';
 import { DEFAULT_TASK_OPTIONS, TASK_EVENTS_EXCHANGE, TASK_PROTOCOL_VERSION, type TaskEvent } from '../../src/tasks/protocol.js';
@@ -67,7 +67,7 @@ test("a busy submitter's queued events wait in the store for their outcomes, wit
 
   const committed = (batch: string[], kind = 'queued'): boolean => batch.every((id) => store.committed.has(`${kind}:${id}`));
   await waitFor(() => committed(batches.b) && committed(batches.d), 5000, 'the events that may not wait committed');
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await delay(100);
   assert.ok(batches.a.every((id) => !store.committed.has(`queued:${id}`)), 'the waiting ones still wait');
 
   // Their outcomes release them: each task's row is written with both events at once.

@@ -12,6 +12,7 @@ import { SqliteResultStore } from '../../../src/tasks/store/index.js';
 import { HeldApplies } from '../../../src/tasks/store/held-applies.js';
 import type { TaskRecord } from '../../../src/tasks/store/result-store.js';
 import { runEvents, taskEvent } from './task-events.js';
+import { settledWithin } from '../../helpers/amqp.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'warren-held-applies-'));
 let files = 0;
@@ -23,14 +24,6 @@ function newFile(): string {
 }
 
 const MAY_WAIT = { mayWait: true };
-
-/** Whether `promise` has settled within `ms`. */
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let settled = false;
-  void promise.then(() => (settled = true), () => (settled = true));
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  return settled;
-}
 
 /** The number of rows of `path`'s tasks table, read by a connection of its own. */
 function rowsOnDisk(path: string): number {

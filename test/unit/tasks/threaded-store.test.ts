@@ -7,6 +7,7 @@ import { after, test } from 'node:test';
 import { ThreadedResultStore } from '../../../src/tasks/store/index.js';
 import { resultStoreConformance } from './result-store-conformance.js';
 import { taskEvent } from './task-events.js';
+import { settledWithin } from '../../helpers/amqp.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'warren-threaded-store-'));
 let files = 0;
@@ -49,11 +50,8 @@ test("an apply that may wait crosses to the thread: the store holds it until its
   try {
     // The thread is up (and an apply that may not wait commits at once) before the one that may.
     await store.apply(taskEvent('queued', 'w0', { payload: 'p' }));
-    let settled = false;
     const waiting = store.apply(taskEvent('queued', 'w1', { payload: 'p' }), { mayWait: true });
-    void waiting.then(() => (settled = true));
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.equal(settled, false, 'held in the thread');
+    assert.equal(await settledWithin(waiting, 200), false, 'held in the thread');
     const finished = await store.apply(taskEvent('succeeded', 'w1', { at: 2_000, result: 1 }));
     assert.equal(finished.state, 'succeeded');
     assert.equal((await waiting).state, 'queued');
