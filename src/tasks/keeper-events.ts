@@ -18,7 +18,7 @@ import { startedAfterCancel } from './keeper-cancel.js';
 import { taskEventProblem } from './keeper-protocol.js';
 import { isTaskMessage, queuedEventOf } from './keeper-task-message.js';
 import { TERMINAL_STATES, type TaskEvent } from './protocol.js';
-import type { ApplyOptions, ResultStore, TaskRecord } from './store/result-store.js';
+import type { ApplyListener, ApplyOptions, ResultStore, TaskRecord } from './store/result-store.js';
 import { parseJsonBody } from './task-message.js';
 import { isProgressEventBody, taskProgressEventProblem, type TaskProgressEvent } from './task-progress.js';
 import type { TaskStats } from './task-stats.js';
@@ -52,7 +52,11 @@ export interface KeeperEventsOptions {
   waitingMessagesMax: number;
 }
 
-/** One message's events while they are recorded: it is acknowledged once all are, and requeued if the store refused any. */
+/**
+ * One message's events while they are recorded: it is acknowledged once all are, and requeued if the
+ * store refused any. It keeps the message's delivery tag and routing key, not the message: its body and
+ * properties are parsed by then, and it may wait (unacknowledged) for as long as the store holds events.
+ */
 class MessageEvents {
   /** Events of the message not yet recorded or dropped. */
   remaining = 0;
@@ -60,11 +64,16 @@ class MessageEvents {
   refused = false;
   /** Its 'queued' events may wait in the store (counted in KeeperEvents' #waitingMessages until it is done). */
   mayWait = false;
+  readonly deliveryTag: number;
+  readonly routingKey: string;
 
   constructor(
     readonly acks: BatchedAcks,
-    readonly message: AMQPMessage,
-  ) {}
+    message: AMQPMessage,
+  ) {
+    this.deliveryTag = message.deliveryTag;
+    this.routingKey = message.routingKey;
+  }
 }
 
 /** Records the keeper's event messages, and tells when none is in flight. */
@@ -74,6 +83,11 @@ export class KeeperEvents {
   /** Of those, the ones whose 'queued' events may wait in the store. */
   #waitingMessages = 0;
   #whenIdle: (() => void) | undefined;
+  /** Told by stores that offer applyThen how each event's apply ended; its context is the event's message. */
+  readonly #applyListener: ApplyListener<MessageEvents> = {
+    applied: (record, event, entry) => this.#applied(entry, event, record),
+    refused: (error, _event, entry) => this.#refused(entry, error),
+  };
 
   constructor(private readonly options: KeeperEventsOptions) {}
 
@@ -90,14 +104,14 @@ export class KeeperEvents {
       events = isTaskMessage(message) ? queuedEventOf(message) : parseJsonBody(message.body);
     } catch (error) {
       this.options.logger.warn({ routingKey: message.routingKey, problem: (error as Error).message }, 'dropped a malformed task event');
-      return this.#settle(acks, message);
+      return this.#settle(acks, message.deliveryTag);
     }
     const entry = new MessageEvents(acks, message);
     if (!Array.isArray(events)) {
       entry.remaining = 1;
       return this.#recordOne(entry, events);
     }
-    if (events.length === 0) return this.#settle(acks, message);
+    if (events.length === 0) return this.#settle(acks, message.deliveryTag);
     entry.remaining = events.length;
     if (events.length >= WAITING_BATCH_EVENTS_MIN && this.#waitingMessages < this.options.waitingMessagesMax && isQueuedEvent(events[0])) {
       entry.mayWait = true;
@@ -123,13 +137,16 @@ export class KeeperEvents {
     const problem = taskEventProblem(event);
     if (problem !== undefined && isProgressEventBody(event)) return this.#recordProgress(entry, event);
     if (problem !== undefined) {
-      this.options.logger.warn({ routingKey: entry.message.routingKey, problem }, 'dropped a malformed task event');
+      this.options.logger.warn({ routingKey: entry.routingKey, problem }, 'dropped a malformed task event');
       return this.#eventDone(entry);
     }
     const taskEvent = event as TaskEvent;
+    const { store } = this.options;
+    const options = entry.mayWait ? MAY_WAIT : undefined;
     let applying: Promise<TaskRecord>;
     try {
-      applying = this.options.store.apply(taskEvent, entry.mayWait ? MAY_WAIT : undefined);
+      if (store.applyThen !== undefined) return store.applyThen(taskEvent, options, this.#applyListener, entry);
+      applying = store.apply(taskEvent, options);
     } catch (error) {
       return this.#refused(entry, error);
     }
@@ -167,7 +184,7 @@ export class KeeperEvents {
 
   /** The store (or the webhook store) refused an event: its message goes back to the queue once its other events are done. */
   #refused(entry: MessageEvents, error: unknown): void {
-    this.options.logger.error({ routingKey: entry.message.routingKey, err: (error as Error).message }, 'result store refused an event; requeueing it');
+    this.options.logger.error({ routingKey: entry.routingKey, err: (error as Error).message }, 'result store refused an event; requeueing it');
     entry.refused = true;
     this.#eventDone(entry);
   }
@@ -176,7 +193,7 @@ export class KeeperEvents {
   #recordProgress(entry: MessageEvents, event: unknown): void {
     const problem = taskProgressEventProblem(event);
     if (problem !== undefined) {
-      this.options.logger.warn({ routingKey: entry.message.routingKey, problem }, 'dropped a malformed progress event');
+      this.options.logger.warn({ routingKey: entry.routingKey, problem }, 'dropped a malformed progress event');
       return this.#eventDone(entry);
     }
     this.options.store
@@ -189,20 +206,20 @@ export class KeeperEvents {
   #eventDone(entry: MessageEvents): void {
     if (--entry.remaining > 0) return;
     if (entry.mayWait) this.#waitingMessages--;
-    if (!entry.refused) return this.#settle(entry.acks, entry.message);
+    if (!entry.refused) return this.#settle(entry.acks, entry.deliveryTag);
     // Applying again what was applied is harmless: the store keeps an event once, and orders by run, attempt and kind.
-    const { acks, message } = entry;
+    const { acks, deliveryTag } = entry;
     void sleep(STORE_ERROR_PAUSE_MS, this.options.closing)
       .catch(() => {})
-      .then(() => acks.requeue(message.deliveryTag))
+      .then(() => acks.requeue(deliveryTag))
       // A requeue that fails (the channel is gone) leaves the message to the broker, which requeues it itself.
       .catch((requeueError: unknown) => this.options.logger.debug({ err: String(requeueError) }, 'could not requeue a refused event'))
       .finally(() => this.#ended());
   }
 
   /** The message is handled: acknowledged with the next batch. */
-  #settle(acks: BatchedAcks, message: AMQPMessage): void {
-    acks.done(message.deliveryTag);
+  #settle(acks: BatchedAcks, deliveryTag: number): void {
+    acks.done(deliveryTag);
     this.#ended();
   }
 

@@ -39,6 +39,9 @@ export interface TaskNameMetrics {
 /** Cumulative per-name counters and histograms of finished tasks. */
 export class TaskMetrics {
   private readonly byName = new Map<string, TaskNameMetrics>();
+  /** The name last counted and its metrics (finished tasks mostly come in runs of one name; see TaskStats). */
+  private lastName: string | undefined;
+  private lastMetrics: TaskNameMetrics | undefined;
 
   /** Counts a finished task (its record after the terminal event); the caller counts each run once. */
   record(task: TaskRecord): void {
@@ -58,8 +61,14 @@ export class TaskMetrics {
   }
 
   private metricsOf(name: string): TaskNameMetrics | undefined {
+    if (name === this.lastName) return this.lastMetrics;
     const known = this.byName.get(name);
-    if (known !== undefined || this.byName.size >= TASK_METRICS_NAMES_MAX) return known;
+    if (known !== undefined) {
+      this.lastName = name;
+      this.lastMetrics = known;
+      return known;
+    }
+    if (this.byName.size >= TASK_METRICS_NAMES_MAX) return undefined;
     const metrics: TaskNameMetrics = {
       finishedByState: Object.fromEntries(TERMINAL_STATES.map((state) => [state, 0])),
       waitSeconds: emptyHistogram(),

@@ -14,20 +14,40 @@ import { startTasksBroker, uniqueTaskName } from '../helpers/tasks.js';
 import { startKeeper } from '../../src/tasks/keeper.js';
 import { DEFAULT_TASK_OPTIONS, TASK_EVENTS_EXCHANGE, TASK_PROTOCOL_VERSION, type TaskEvent } from '../../src/tasks/protocol.js';
 import { SqliteResultStore } from '../../src/tasks/store/index.js';
-import type { ApplyOptions, TaskRecord } from '../../src/tasks/store/result-store.js';
+import type { ApplyListener, ApplyOptions, TaskRecord } from '../../src/tasks/store/result-store.js';
 import { queuedEvent } from '../../src/tasks/task-message.js';
 
-/** A SQLite store that notes, per event, whether the keeper let it wait, and which applies are committed. */
+/**
+ * A SQLite store that notes, per event, whether the keeper let it wait, and which applies are committed
+ * (the keeper applies through applyThen, which the SQLite store offers; apply is noted all the same).
+ */
 class RecordingStore extends SqliteResultStore {
   readonly mayWait = new Map<string, boolean>();
   readonly committed = new Set<string>();
 
   override apply(event: TaskEvent, options?: ApplyOptions): Promise<TaskRecord> {
-    const key = `${event.kind}:${event.id}`;
-    this.mayWait.set(key, options?.mayWait === true);
+    const key = this.#noted(event, options);
     const applying = super.apply(event, options);
     applying.then(() => this.committed.add(key), () => undefined);
     return applying;
+  }
+
+  override applyThen<C>(event: TaskEvent, options: ApplyOptions | undefined, listener: ApplyListener<C>, context: C): void {
+    const key = this.#noted(event, options);
+    const noting: ApplyListener<C> = {
+      applied: (record, applied, noted) => {
+        this.committed.add(key);
+        listener.applied(record, applied, noted);
+      },
+      refused: (error, refused, noted) => listener.refused(error, refused, noted),
+    };
+    super.applyThen(event, options, noting, context);
+  }
+
+  #noted(event: TaskEvent, options: ApplyOptions | undefined): string {
+    const key = `${event.kind}:${event.id}`;
+    this.mayWait.set(key, options?.mayWait === true);
+    return key;
   }
 }
 

@@ -60,6 +60,17 @@ export interface ApplyOptions {
   mayWait?: boolean;
 }
 
+/**
+ * Told how an apply made with ResultStore.applyThen ended, with the caller's `context` for it. One
+ * listener serves every apply of a caller. Its methods must not throw.
+ */
+export interface ApplyListener<C> {
+  /** The event is committed; `record` is the record after it. */
+  applied(record: TaskRecord, event: TaskEvent, context: C): void;
+  /** The store could not apply the event (nothing of it is committed). */
+  refused(error: unknown, event: TaskEvent, context: C): void;
+}
+
 /** Durable storage of task records and their event history, plus idempotency keys and schedules. */
 export interface ResultStore {
   /**
@@ -69,6 +80,12 @@ export interface ResultStore {
    * unknown task creates a record with what the event carries.
    */
   apply(event: TaskEvent, options?: ApplyOptions): Promise<TaskRecord>;
+  /**
+   * Optional: apply(), telling `listener` instead of settling a promise. A caller applying thousands of
+   * events a second (the keeper) then makes no promise, and no callbacks, per event: each would live
+   * until its commit, milliseconds later, and be copied at every scavenge meanwhile.
+   */
+  applyThen?<C>(event: TaskEvent, options: ApplyOptions | undefined, listener: ApplyListener<C>, context: C): void;
   get(id: string): Promise<TaskRecord | undefined>;
   list(query: TaskQuery): Promise<TaskRecord[]>;
   /** Every event applied for a task, oldest first (by `at`, then by the order of states within an attempt); a redelivered copy of an event is kept once. */

@@ -34,7 +34,7 @@ import { TERMINAL_STATES, type TaskEvent } from '../protocol.js';
 import { applyEvent } from './apply-event.js';
 import { applyProgress } from './apply-progress.js';
 import type { TaskProgressEvent } from '../task-progress.js';
-import type { ApplyOptions, ResultStore, TaskQuery, TaskRecord } from './result-store.js';
+import type { ApplyListener, ApplyOptions, ResultStore, TaskQuery, TaskRecord } from './result-store.js';
 import { SqliteScheduling } from './sqlite-scheduling.js';
 import { createTaskSchema } from './sqlite-task-schema.js';
 import {
@@ -151,11 +151,30 @@ interface TaskInBatch {
   assumedNew: PendingApply[] | undefined;
 }
 
+/** How an apply's caller is told of its end: ApplyListener, where a progress report may leave no record. */
+interface ApplyDone {
+  applied(record: TaskRecord | undefined, event: TaskEvent | TaskProgressEvent, context: unknown): void;
+  refused(error: unknown, event: TaskEvent | TaskProgressEvent, context: unknown): void;
+}
+
+/** The resolve and reject of an apply that returned a promise. */
+interface PromiseSettlers {
+  resolve(record: TaskRecord | undefined): void;
+  reject(error: unknown): void;
+}
+
+/** Settles the promise of apply() or recordProgress(), whose context is its PromiseSettlers. */
+const SETTLE_PROMISE: ApplyDone = {
+  applied: (record, _event, context) => (context as PromiseSettlers).resolve(record),
+  refused: (error, _event, context) => (context as PromiseSettlers).reject(error),
+};
+
 interface PendingApply {
   /** A state event, or a progress report (which may leave an unknown task without a record). */
   event: TaskEvent | TaskProgressEvent;
-  resolve: (record: TaskRecord | undefined) => void;
-  reject: (error: unknown) => void;
+  /** Told once the apply is committed or refused, with `context`. */
+  done: ApplyDone;
+  context: unknown;
   /** The record after the apply (set by the transaction, handed out once it committed); undefined for a progress report of an unknown task only. */
   record: TaskRecord | undefined;
   /** The caller lets it wait to be committed with its task's next event (ApplyOptions.mayWait; held-applies.ts). */
@@ -247,21 +266,33 @@ export class SqliteResultStore implements ResultStore {
   /** Applies `event` (see ResultStore.apply); resolves once the change is committed. */
   apply(event: TaskEvent, options?: ApplyOptions): Promise<TaskRecord> {
     // A state event always leaves a record: the transaction asserts it.
-    return this.#enqueue(event, options?.mayWait === true) as Promise<TaskRecord>;
+    return this.#promised(event, options?.mayWait === true) as Promise<TaskRecord>;
+  }
+
+  /** Applies `event` as apply() does, telling `listener` (see ResultStore.applyThen). */
+  applyThen<C>(event: TaskEvent, options: ApplyOptions | undefined, listener: ApplyListener<C>, context: C): void {
+    if (this.#closed) {
+      queueMicrotask(() => listener.refused(new Error('task result store is closed'), event, context));
+      return;
+    }
+    // A state event always leaves a record (the transaction asserts it), so `applied` gets one.
+    this.#enqueue(event, options?.mayWait === true, listener as ApplyDone, context);
   }
 
   /** Records a progress report (see ResultStore.recordProgress), in the same commit rounds as events. */
   recordProgress(event: TaskProgressEvent): Promise<TaskRecord | undefined> {
-    return this.#enqueue(event, false);
+    return this.#promised(event, false);
   }
 
-  #enqueue(event: TaskEvent | TaskProgressEvent, mayWait: boolean): Promise<TaskRecord | undefined> {
+  #promised(event: TaskEvent | TaskProgressEvent, mayWait: boolean): Promise<TaskRecord | undefined> {
     if (this.#closed) return Promise.reject(new Error('task result store is closed'));
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ event, resolve, reject, record: undefined, mayWait, heldUntil: 0 });
-      if (!this.#roundScheduled) this.#scheduleRound();
-      else if (this.#roundTimer !== undefined && this.#pending.length >= ROUND_WITHOUT_WAIT_APPLIES) this.#roundNow();
-    });
+    return new Promise((resolve, reject) => this.#enqueue(event, mayWait, SETTLE_PROMISE, { resolve, reject } satisfies PromiseSettlers));
+  }
+
+  #enqueue(event: TaskEvent | TaskProgressEvent, mayWait: boolean, done: ApplyDone, context: unknown): void {
+    this.#pending.push({ event, done, context, record: undefined, mayWait, heldUntil: 0 });
+    if (!this.#roundScheduled) this.#scheduleRound();
+    else if (this.#roundTimer !== undefined && this.#pending.length >= ROUND_WITHOUT_WAIT_APPLIES) this.#roundNow();
   }
 
   /** Runs the next commit round in the next event-loop turn, or once commitIntervalMs after the last one started. */
@@ -300,11 +331,11 @@ export class SqliteResultStore implements ResultStore {
       tasks = this.#applyBatch.immediate(batch);
     } catch (error) {
       this.#recent.clear();
-      for (const pending of batch) pending.reject(error);
+      for (const pending of batch) pending.done.refused(error, pending.event, pending.context);
       return;
     }
     this.#rememberCommitted(tasks);
-    for (const pending of batch) pending.resolve(this.#handOut(pending.record));
+    for (const pending of batch) pending.done.applied(this.#handOut(pending.record), pending.event, pending.context);
   }
 
   /** Makes sure held applies are committed once their time is up, should no round come before. */

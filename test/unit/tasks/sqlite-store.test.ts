@@ -7,9 +7,11 @@ import { once } from 'node:events';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteResultStore, openResultStore } from '../../../src/tasks/store/index.js';
+import type { ApplyListener } from '../../../src/tasks/store/result-store.js';
 import { startModuleWorker } from '../../../src/util/module-worker.js';
 import { resultStoreConformance } from './result-store-conformance.js';
 import { runEvents, taskEvent } from './task-events.js';
+import { waitFor } from '../../helpers/amqp.js';
 import { HISTORY_ROW_CHARS_MAX, fullEntryChars, historyEntry, historyKey, rowPayloadEntry } from '../../../src/tasks/store/sqlite-task-history.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'warren-sqlite-store-'));
@@ -97,6 +99,33 @@ test('applies waiting when the store closes are committed first; later ones are 
   await assert.rejects(store.apply(taskEvent('started', 't1')), /closed/);
   const reopened = new SqliteResultStore(path);
   assert.equal((await reopened.get('t1'))?.payload, 'p');
+  await reopened.close();
+});
+
+test('applyThen tells one listener of each apply, with its context, once committed; a closed store refuses', async () => {
+  const path = newFile();
+  const store = new SqliteResultStore(path, { commitIntervalMs: 200 });
+  await store.apply(taskEvent('queued', 'then-0'));
+  const told: string[] = [];
+  const listener: ApplyListener<string> = {
+    applied: (record, event, context) => told.push(`${context} ${event.kind} ${record.id} ${record.state}`),
+    refused: (error, event, context) => told.push(`${context} ${event.kind} refused: ${(error as Error).message}`),
+  };
+  store.applyThen(taskEvent('queued', 'then-1'), undefined, listener, 'first');
+  store.applyThen(taskEvent('started', 'then-0'), { mayWait: true }, listener, 'second');
+  assert.deepEqual(told, [], 'nobody is told before the commit');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(told, [], 'the round waits for the spacing: still not committed');
+  await waitFor(() => told.length === 2, 5_000, 'both applies told');
+  assert.deepEqual(told, ['first queued then-1 queued', 'second started then-0 running']);
+  assert.equal((await store.get('then-1'))?.state, 'queued');
+  await store.close();
+  store.applyThen(taskEvent('succeeded', 'then-0', { result: 1 }), undefined, listener, 'third');
+  assert.equal(told.length, 2, 'a refusal is told later, not from within applyThen');
+  await waitFor(() => told.length === 3, 5_000, 'the refusal told');
+  assert.equal(told[2], 'third succeeded refused: task result store is closed');
+  const reopened = new SqliteResultStore(path);
+  assert.equal((await reopened.get('then-0'))?.state, 'running');
   await reopened.close();
 });
 

@@ -49,6 +49,21 @@ test('sliding windows hold only tasks that finished inside them; a run counts on
   assert.equal(snapshot['email']?.sinceStart.failed, 1);
 });
 
+test('tasks of several names, interleaved or in runs, each count for their own name only', () => {
+  const stats = new TaskStats(START);
+  const names = ['resize', 'resize', 'email', 'resize', 'email', 'email', 'thumb', 'resize'];
+  names.forEach((name, index) => stats.record(finished(`n${index}`, START, 1, 1, index === 4 ? 'failed' : 'succeeded', name)));
+  const snapshot = stats.snapshot(START + 10_000);
+  const count = (name: string): number => names.filter((each) => each === name).length;
+  for (const name of ['resize', 'email', 'thumb']) assert.equal(snapshot[name]?.sinceStart.finished, count(name), name);
+  assert.equal(snapshot['email']?.sinceStart.failed, 1);
+  assert.equal(snapshot['resize']?.sinceStart.failed, 0);
+  const cumulative = stats.cumulative.snapshot();
+  assert.equal(cumulative.get('resize')?.finishedByState['succeeded'], count('resize'));
+  assert.deepEqual([cumulative.get('email')?.finishedByState['succeeded'], cumulative.get('email')?.finishedByState['failed']], [2, 1]);
+  assert.equal(cumulative.get('thumb')?.responseSeconds.count, 1);
+});
+
 function round(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
