@@ -11,6 +11,7 @@ import {
   type TaskEvent,
   type TaskOptions,
 } from './protocol.js';
+import { optionsJson } from './options-json.js';
 
 /** What an absent header stands for, where the protocol gives a default (x-task-protocol absent is version 1). */
 const ABSENT = DEFAULT_TASK_OPTIONS;
@@ -105,33 +106,6 @@ export function queuedEventJson(input: Omit<TaskMessageInput, 'attempt' | 'reply
     `{"protocol":${TASK_PROTOCOL_VERSION},"kind":"queued","id":${JSON.stringify(input.id)},"name":${JSON.stringify(input.name)},` +
     `"run":${input.run},"attempt":1,"at":${at},"payload":${input.payloadJson},"options":${optionsJson(input.options)},"enqueuedAt":${at}}`
   );
-}
-
-/** The JSON text of the default options, which most tasks have, and how many members they have. */
-const DEFAULT_OPTIONS_JSON = JSON.stringify(DEFAULT_TASK_OPTIONS);
-const DEFAULT_OPTIONS_MEMBERS = memberCount(DEFAULT_TASK_OPTIONS);
-const DEFAULT_BACKOFF_MEMBERS = memberCount(DEFAULT_TASK_OPTIONS.backoff);
-
-/**
- * The JSON text of `options`. The defaults' is made once: JSON.stringify of an options object (with
- * its nested backoff) took about 0.4 us, some 2% of a client's CPU per task. Options with members of
- * their own beyond the defaults' (read from another client's event, say) are encoded as they are.
- */
-function optionsJson(options: TaskOptions): string {
-  const { backoff } = options;
-  const defaults = DEFAULT_TASK_OPTIONS;
-  const isDefault =
-    options.attempts === defaults.attempts && options.timeoutMs === defaults.timeoutMs && options.priority === defaults.priority &&
-    options.delayMs === defaults.delayMs && backoff.kind === defaults.backoff.kind && backoff.delayMs === defaults.backoff.delayMs &&
-    backoff.jitter === defaults.backoff.jitter && memberCount(options) === DEFAULT_OPTIONS_MEMBERS && memberCount(backoff) === DEFAULT_BACKOFF_MEMBERS;
-  return isDefault ? DEFAULT_OPTIONS_JSON : JSON.stringify(options);
-}
-
-/** How many enumerable members `value` has (without making the array Object.keys would). */
-function memberCount(value: object): number {
-  let count = 0;
-  for (const key in value) if (Object.hasOwn(value, key)) count++;
-  return count;
 }
 
 /** A JSON message for the events exchange, a reply queue or the keeper (persistent unless said otherwise). */

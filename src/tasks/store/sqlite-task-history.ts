@@ -41,6 +41,7 @@
  * by at most that one payload and options, which fitted when they came.
  */
 import type { TaskEvent } from '../protocol.js';
+import { optionsJson } from '../options-json.js';
 import { jsonText } from './task-rows.js';
 
 /** Most characters of history text a row takes (sqlite-task-schema.ts: rows moved from older files may hold more). */
@@ -76,7 +77,7 @@ export function rowPayloadEntry(key: string, event: TaskEvent): string {
  * instead of the mark's `,1]`.
  */
 export function fullEntryChars(slimEntry: string, event: TaskEvent): number {
-  return slimEntry.length - ROW_PAYLOAD_MARK.length + 1 + 2 * '"payload":,'.length + jsonText(event.payload).length + jsonText(event.options).length;
+  return slimEntry.length - ROW_PAYLOAD_MARK.length + 1 + 2 * '"payload":,'.length + jsonText(event.payload).length + (event.options === undefined ? 0 : optionsJson(event.options).length);
 }
 
 /** Whether an entry of `chars` characters would fit at the end of `history` (withHistoryEntry). */

@@ -5,6 +5,7 @@
  */
 import type { TaskEvent, TaskState } from '../protocol.js';
 import type { TaskQuery, TaskRecord } from './result-store.js';
+import { optionsJson } from '../options-json.js';
 
 /** Columns of the tasks table, in the order the stores write them. */
 export const TASK_COLUMNS = [
@@ -70,7 +71,7 @@ export function reusingJsonTexts<T>(round: () => T): T {
 
 /**
  * JSON text of a JSON value (not undefined), kept inside reusingJsonTexts for the row's column to reuse
- * (the history's size check asks for a payload's and options' text; nothing else is kept).
+ * (the history's size check asks for a payload's text; nothing else is kept; options have optionsJson).
  */
 export function jsonText(value: unknown): string {
   const text = JSON.stringify(value);
@@ -93,7 +94,7 @@ export function toTaskRow(record: TaskRecord): TaskRow {
     run: record.run,
     attempts: record.attempts,
     payload: toJson(record.payload),
-    options: JSON.stringify(record.options),
+    options: optionsJson(record.options),
     result: toJson(record.result),
     error: toJson(record.error),
     retry_at: record.retryAt ?? null,
@@ -140,7 +141,7 @@ export const UPDATABLE_TASK_COLUMNS: readonly (readonly [UpdatableTaskColumn, Ta
   ['run', { changed: (before, after) => before.run !== after.run, value: (record) => record.run }],
   ['attempts', { changed: (before, after) => before.attempts !== after.attempts, value: (record) => record.attempts }],
   ['payload', { changed: (before, after) => before.payload !== after.payload, value: (record) => toJson(record.payload) }],
-  ['options', { changed: (before, after) => before.options !== after.options, value: (record) => toJson(record.options) }],
+  ['options', { changed: (before, after) => before.options !== after.options, value: (record) => optionsJson(record.options) }],
   ['result', { changed: (before, after) => before.result !== after.result, value: (record) => toJson(record.result) }],
   ['error', { changed: (before, after) => before.error !== after.error, value: (record) => toJson(record.error) }],
   ['retry_at', { changed: (before, after) => before.retryAt !== after.retryAt, value: (record) => record.retryAt ?? null }],
