@@ -10,14 +10,18 @@ import type { TaskHeaders } from './worker-message.js';
 /** The JSON bodies that record a success. */
 export interface EncodedSuccess {
   event: string;
+  /** The reply's body; '' when the task asked for no reply. */
   reply: string;
 }
 
 /**
  * The bodies of a success with `result`, recorded `at`, whose handler started at `startedAt`, on worker
- * `workerIdJson` (the id as JSON text); throws a TypeError when JSON cannot carry the result.
+ * `workerIdJson` (the id as JSON text), the reply's only `withReply` (most tasks of a busy submitter ask
+ * for none); throws a TypeError when JSON cannot carry the result.
  */
-export function successBodies(task: Pick<TaskHeaders, 'id' | 'name' | 'run' | 'attempt'>, result: unknown, at: number, startedAt: number, workerIdJson: string): EncodedSuccess {
+export function successBodies(
+  task: Pick<TaskHeaders, 'id' | 'name' | 'run' | 'attempt'>, result: unknown, at: number, startedAt: number, workerIdJson: string, withReply = true,
+): EncodedSuccess {
   // Through an object, so that the result is encoded exactly as a member of one: toJSON gets the key
   // 'result', and a result JSON has no text for (undefined, a function) leaves the member out: '{}'.
   const wrapped = JSON.stringify({ result });
@@ -27,6 +31,6 @@ export function successBodies(task: Pick<TaskHeaders, 'id' | 'name' | 'run' | 'a
   const event =
     `{"protocol":${TASK_PROTOCOL_VERSION},"kind":"succeeded","id":${id},"name":${name},"run":${task.run},"attempt":${task.attempt},` +
     `"at":${at}${resultMember},"startedAt":${startedAt},"worker":${workerIdJson}}`;
-  const reply = `{"protocol":${TASK_PROTOCOL_VERSION},"id":${id},"name":${name},"attempt":${task.attempt},"state":"succeeded"${resultMember}}`;
+  const reply = withReply ? `{"protocol":${TASK_PROTOCOL_VERSION},"id":${id},"name":${name},"attempt":${task.attempt},"state":"succeeded"${resultMember}}` : '';
   return { event, reply };
 }

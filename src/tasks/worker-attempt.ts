@@ -238,7 +238,7 @@ export class TaskAttempt implements AnnouncedAttempt {
 
   private succeeded(result: unknown): Decision {
     try {
-      return { kind: 'succeeded', success: this.recorder.encodeSuccess(this.task, result, this.startedAt ?? Date.now()) };
+      return { kind: 'succeeded', success: this.recorder.encodeSuccess(this.message, this.task, result, this.startedAt ?? Date.now()) };
     } catch (error) {
       // A result JSON cannot carry fails the same way on every attempt.
       return this.failure(new NonRetryableError(`result is not JSON-encodable: ${(error as Error).message}`));

@@ -61,8 +61,8 @@ export class OutcomeRecorder {
    * The 'succeeded' event and reply of `result`, for the attempt whose handler started at `startedAt`;
    * throws a TypeError when JSON cannot carry the result.
    */
-  encodeSuccess(task: TaskHeaders, result: unknown, startedAt: number): EncodedSuccess {
-    return successBodies(task, result, Date.now(), startedAt, this.workerIdJson);
+  encodeSuccess(message: AMQPMessage, task: TaskHeaders, result: unknown, startedAt: number): EncodedSuccess {
+    return successBodies(task, result, Date.now(), startedAt, this.workerIdJson, wantsReply(message));
   }
 
   /** What an outcome event carries about the start of its attempt (nothing when no handler ran). */
@@ -143,7 +143,7 @@ export class OutcomeRecorder {
   /** Publishes the reply when the message asked for one (reply_to); replies are transient, like RPC replies. */
   private publishReply(message: AMQPMessage, task: TaskHeaders, body: string): Promise<number> | undefined {
     const replyTo = message.properties.replyTo;
-    if (replyTo === undefined || replyTo === '') return undefined;
+    if (replyTo === undefined || !wantsReply(message)) return undefined;
     const chosen = message.properties.headers?.[TaskHeader.replyCorrelationId];
     const correlationId = typeof chosen === 'string' && chosen !== '' ? chosen : task.id;
     const properties = { contentType: TASK_CONTENT_TYPE, type: TASK_REPLY_TYPE, correlationId };
@@ -189,3 +189,9 @@ async function settleAll(publishes: (Promise<number> | undefined)[]): Promise<vo
 }
 
 function ignore(): void {}
+
+/** Whether the task message asks for a reply (a reply_to queue). */
+function wantsReply(message: AMQPMessage): boolean {
+  const replyTo = message.properties.replyTo;
+  return replyTo !== undefined && replyTo !== '';
+}

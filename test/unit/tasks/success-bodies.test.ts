@@ -44,3 +44,9 @@ test('a result JSON cannot carry throws a TypeError, as JSON.stringify does', ()
   circular['self'] = circular;
   assert.throws(() => successBodies(task, circular, 1, 0, '"w"'), TypeError);
 });
+
+test('without a reply asked for, the event is the same and no reply body is made', () => {
+  const both = successBodies(task, { a: 1 }, 10, 5, '"w"');
+  assert.deepEqual(successBodies(task, { a: 1 }, 10, 5, '"w"', false), { event: both.event, reply: '' });
+  assert.notEqual(both.reply, '');
+});
