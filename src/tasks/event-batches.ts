@@ -124,7 +124,7 @@ export class EventBatches {
       const single = bodies.length === 1;
       let sending: Promise<number>;
       try {
-        sending = this.send(single ? `${batch.kind}.${name}` : `${EVENT_BATCH_KIND}.${name}`, single ? (bodies[0] as string) : `[${bodies.join(',')}]`);
+        sending = this.send(single ? `${batch.kind}.${name}` : `${EVENT_BATCH_KIND}.${name}`, single ? (bodies[0] as string) : jsonArray(bodies));
       } catch (error) {
         batch.reject(error);
         continue;
@@ -147,4 +147,17 @@ export function eventBatchesOn(channel: AMQPChannel): EventBatches {
     (routingKey, body) => channel.basicPublish(TASK_EVENTS_EXCHANGE, routingKey, utf8(body), EVENT_PROPERTIES),
     (sendAll) => holdWrites(channel, sendAll),
   );
+}
+
+/**
+ * `[` + the bodies joined by commas + `]`, made by one join: the brackets go on the first and last
+ * bodies (short strings), where wrapping the joined text would make a string of three parts, which the
+ * UTF-8 encoding of the message body then copies whole once more to flatten. Changes `bodies`
+ * (two or more), which the caller drops.
+ */
+export function jsonArray(bodies: string[]): string {
+  const last = bodies.length - 1;
+  bodies[0] = `[${bodies[0] as string}`;
+  bodies[last] = `${bodies[last] as string}]`;
+  return bodies.join(',');
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { test } from 'node:test';
-import { BATCH_CHARS_MAX, BATCH_EVENTS_MAX, EventBatches } from '../../../src/tasks/event-batches.js';
+import { BATCH_CHARS_MAX, BATCH_EVENTS_MAX, EventBatches, jsonArray } from '../../../src/tasks/event-batches.js';
 
 /** What EventBatches sent, and the confirms a test answers them with. */
 function recorder(): { sent: { routingKey: string; body: string }[]; confirms: { resolve: (n: number) => void; reject: (e: unknown) => void }[]; batches: EventBatches } {
@@ -90,4 +90,12 @@ test('a send that throws rejects the events of its message only', async () => {
   const fine = batches.add('succeeded', 'fine', '{}');
   await assert.rejects(broken, /channel closed/);
   assert.equal(await fine, 1);
+});
+
+test('jsonArray gives the bodies as one JSON array', () => {
+  for (const bodies of [['{"a":1}', '2'], ['"x"', '{"b":[1,2]}', 'null']]) {
+    const expected = `[${bodies.join(',')}]`;
+    assert.equal(jsonArray([...bodies]), expected);
+    assert.deepEqual(JSON.parse(jsonArray([...bodies])), JSON.parse(expected));
+  }
 });
