@@ -56,6 +56,7 @@ import { HOLD_MS, HeldApplies } from './held-applies.js';
 import { SqliteTaskWriter } from './sqlite-task-writer.js';
 import { TASK_COLUMNS, fromTaskRow, listPaging, reusingJsonTexts, taskRowChars, type TaskRow } from './task-rows.js';
 import { SQLITE_DELETE_FINISHED_DELIVERIES, SqliteWebhookDeliveries } from './sqlite-webhooks.js';
+import { SQLITE_FINISHED_TASKS } from './sqlite-retention.js';
 
 /** Most events committed in one transaction; more wait for the next round. */
 const APPLY_BATCH_MAX = 1000;
@@ -573,11 +574,10 @@ export class SqliteResultStore implements ResultStore {
     this.#recent.clear();
     return this.#db
       .transaction(() => {
-        this.#db.prepare(SQLITE_DELETE_FINISHED_DELIVERIES).run(finishedBefore);
-        this.#db
-          .prepare('DELETE FROM task_events WHERE task_id IN (SELECT id FROM tasks WHERE finished_at < ?)')
-          .run(finishedBefore);
-        return this.#db.prepare('DELETE FROM tasks WHERE finished_at < ?').run(finishedBefore).changes;
+        const before = { before: finishedBefore };
+        this.#db.prepare(SQLITE_DELETE_FINISHED_DELIVERIES).run(before);
+        this.#db.prepare(`DELETE FROM task_events WHERE task_id IN (SELECT id FROM tasks WHERE ${SQLITE_FINISHED_TASKS})`).run(before);
+        return this.#db.prepare(`DELETE FROM tasks WHERE ${SQLITE_FINISHED_TASKS}`).run(before).changes;
       })
       .immediate();
   }

@@ -12,6 +12,7 @@ import type {
   WebhookLease,
 } from '../webhooks/webhook-delivery.js';
 import { DELIVERY_COLUMNS, fromDeliveryRow, type DeliveryRow } from './webhook-rows.js';
+import { SQLITE_FINISHED_TASKS } from './sqlite-retention.js';
 
 /** The deliveries table; created with the store, next to the tasks. */
 export const SQLITE_WEBHOOK_SCHEMA = `
@@ -33,9 +34,9 @@ export const SQLITE_WEBHOOK_SCHEMA = `
   CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
 `;
 
-/** Deletes the deliveries of tasks that finished before ? (run inside the retention transaction). */
+/** Deletes the deliveries of tasks that finished before @before (run inside the retention transaction). */
 export const SQLITE_DELETE_FINISHED_DELIVERIES =
-  'DELETE FROM webhook_deliveries WHERE task_id IN (SELECT id FROM tasks WHERE finished_at < ?)';
+  `DELETE FROM webhook_deliveries WHERE task_id IN (SELECT id FROM tasks WHERE ${SQLITE_FINISHED_TASKS})`;
 
 const COLUMNS = DELIVERY_COLUMNS.join(', ');
 

@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteResultStore, openResultStore } from '../../../src/tasks/store/index.js';
 import type { ApplyListener } from '../../../src/tasks/store/result-store.js';
+import { SQLITE_FINISHED_TASKS } from '../../../src/tasks/store/sqlite-retention.js';
 import { startModuleWorker } from '../../../src/util/module-worker.js';
 import { resultStoreConformance } from './result-store-conformance.js';
 import { runEvents, taskEvent } from './task-events.js';
@@ -127,6 +128,31 @@ test('applyThen tells one listener of each apply, with its context, once committ
   const reopened = new SqliteResultStore(path);
   assert.equal((await reopened.get('then-0'))?.state, 'running');
   await reopened.close();
+});
+
+test('retention finds finished tasks through tasks_by_state; a file with the old index on finish time loses it', async () => {
+  const path = newFile();
+  await new SqliteResultStore(path).close();
+  const old = new Database(path);
+  old.exec('CREATE INDEX tasks_by_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL');
+  old.close();
+  const store = new SqliteResultStore(path);
+  for (const event of [taskEvent('queued', 'kept'), taskEvent('queued', 'gone', { at: 1000 }), taskEvent('succeeded', 'gone', { at: 2000, result: 1 })]) await store.apply(event);
+  assert.equal(await store.deleteFinishedBefore(3000), 1);
+  assert.equal(await store.get('gone'), undefined);
+  assert.equal((await store.get('kept'))?.state, 'queued');
+  await store.close();
+  const db = new Database(path, { readonly: true });
+  try {
+    const indexes = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'tasks'").all() as { name: string }[]).map((row) => row.name);
+    assert.ok(!indexes.includes('tasks_by_finished'), indexes.join(', '));
+    for (const sql of [`DELETE FROM tasks WHERE ${SQLITE_FINISHED_TASKS}`, `SELECT id FROM tasks WHERE ${SQLITE_FINISHED_TASKS}`]) {
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ before: 1 }) as { detail: string }[]).map((row) => row.detail).join(' | ');
+      assert.match(plan, /SEARCH tasks USING INDEX tasks_by_state/, plan);
+    }
+  } finally {
+    db.close();
+  }
 });
 
 test('commit rounds are at least commitIntervalMs apart, but an apply after a quiet spell commits at once', async () => {
