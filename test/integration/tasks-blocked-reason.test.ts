@@ -72,8 +72,9 @@ test('every worker is busy: workers_busy with the number of consumers', skip, as
 test('a delayed task: delayed until its due time', skip, async () => {
   await startWorker('later', () => 'done');
   const handle = await client.submit('later', null, { delayMs: 5000 });
-  const record = (await client.get(handle.id)) as TaskRecord;
+  // status() first: it waits for the keeper to have recorded the task, which may take a commit round.
   const seen = await status(handle.id);
+  const record = (await client.get(handle.id)) as TaskRecord;
   assert.equal(seen.blockedReason?.kind, 'delayed');
   assert.equal(seen.blockedReason?.until, new Date(record.createdAt + 5000).toISOString());
 });
