@@ -58,10 +58,12 @@ export function taskMessage(input: TaskMessageInput): OutgoingMessage {
   const headers: Record<string, Field> = {
     [TaskHeader.id]: input.id,
     [TaskHeader.name]: input.name,
-    [TaskHeader.attempt]: input.attempt,
-    [TaskHeader.maxAttempts]: options.attempts,
     [TaskHeader.enqueuedAt]: BigInt(input.enqueuedAt),
   };
+  // A first attempt of a task of one attempt (the defaults) carries neither: each header field costs
+  // amqp-client some 0.3 us to encode at the submitter and decode at the worker.
+  if (input.attempt !== 1) headers[TaskHeader.attempt] = input.attempt;
+  if (options.attempts !== ABSENT.attempts) headers[TaskHeader.maxAttempts] = options.attempts;
   if (options.timeoutMs !== ABSENT.timeoutMs) headers[TaskHeader.timeoutMs] = BigInt(options.timeoutMs);
   if (backoff.kind !== ABSENT.backoff.kind) headers[TaskHeader.backoff] = backoff.kind;
   if (backoff.delayMs !== ABSENT.backoff.delayMs) headers[TaskHeader.backoffDelayMs] = BigInt(backoff.delayMs);

@@ -23,8 +23,8 @@ export interface TaskHeaders {
 }
 
 /**
- * The task headers of a message consumed from `taskName`'s work queue. Required: x-task-id, x-task-name
- * (equal to `taskName`), x-task-attempt and x-task-max-attempts; the others take the protocol's defaults.
+ * The task headers of a message consumed from `taskName`'s work queue. Required: x-task-id and x-task-name
+ * (equal to `taskName`); the others take the protocol's defaults (x-task-attempt and x-task-max-attempts: 1).
  */
 export function readTaskHeaders(message: AMQPMessage, taskName: string): TaskHeaders {
   const headers = message.properties.headers ?? {};
@@ -37,8 +37,8 @@ export function readTaskHeaders(message: AMQPMessage, taskName: string): TaskHea
   return {
     id,
     name: taskName,
-    attempt: requiredInteger(headers, TaskHeader.attempt, 1),
-    maxAttempts: requiredInteger(headers, TaskHeader.maxAttempts, 1),
+    attempt: optionalInteger(headers, TaskHeader.attempt, 1, 1),
+    maxAttempts: optionalInteger(headers, TaskHeader.maxAttempts, DEFAULT_TASK_OPTIONS.attempts, 1),
     timeoutMs: optionalInteger(headers, TaskHeader.timeoutMs, DEFAULT_TASK_OPTIONS.timeoutMs, 0),
     enqueuedAt: optionalInteger(headers, TaskHeader.enqueuedAt, message.properties.timestamp?.getTime() ?? Date.now(), 0),
     run: optionalInteger(headers, TaskHeader.run, 1, 1),
@@ -83,11 +83,6 @@ function readBackoff(headers: Record<string, unknown>): Backoff {
   const jitter = headers[TaskHeader.backoffJitter] ?? defaults.jitter;
   if (typeof jitter !== 'boolean' && jitter !== 0 && jitter !== 1) throw new MalformedTaskError(`header ${TaskHeader.backoffJitter} must be a boolean`);
   return { kind, delayMs: optionalInteger(headers, TaskHeader.backoffDelayMs, defaults.delayMs, 0), jitter: Boolean(jitter) };
-}
-
-function requiredInteger(headers: Record<string, unknown>, header: string, minimum: number): number {
-  if (headers[header] === undefined) throw new MalformedTaskError(`header ${header} is missing`);
-  return optionalInteger(headers, header, minimum, minimum);
 }
 
 /** An integer header (AMQP clients send them as signed 8/16/32/64-bit ints, so a bigint is accepted too). */

@@ -72,7 +72,7 @@ export async function startFakeWorker(
 
 /** Publishes what the outcome calls for, then acks; false when the connection went away first. */
 async function settle(channel: ConfirmChannel, taskName: string, message: ConsumeMessage, task: SeenTask, outcome: FakeOutcome): Promise<boolean> {
-  const attempt = Number(task.headers['x-task-attempt']);
+  const attempt = Number(task.headers['x-task-attempt'] ?? 1);
   const run = Number(task.headers['x-task-run'] ?? 1);
   const event = (kind: string, extra: object): void => {
     const body = { protocol: 1, kind, id: task.id, name: taskName, run, attempt, at: Date.now(), ...extra };

@@ -164,7 +164,7 @@ test('malformed events are dropped; an event the store refused is requeued and r
   const taskHeaders = { 'x-task-id': 'bad-1', 'x-task-name': 'x', 'x-task-attempt': 1, 'x-task-max-attempts': 1 };
   const badTaskMessages: [Record<string, unknown>, string][] = [
     [{ ...taskHeaders, 'x-task-name': 'no spaces allowed' }, '1'],
-    [{ ...taskHeaders, 'x-task-max-attempts': undefined }, '1'],
+    [{ ...taskHeaders, 'x-task-max-attempts': 0 }, '1'],
     [{ ...taskHeaders, 'x-task-delay-ms': -5 }, '1'],
     [{ ...taskHeaders, 'x-task-protocol': 2 }, '1'],
     [taskHeaders, '{not json'],
@@ -215,7 +215,7 @@ test('retry of a dead task takes it out of the dead-letter queue and queues run 
   assert.ok(rerun !== undefined);
   assert.equal(rerun.id, first.id);
   assert.equal(rerun.headers['x-task-run'], 2);
-  assert.equal(rerun.headers['x-task-attempt'], 1);
+  assert.equal(rerun.headers['x-task-attempt'], undefined, 'attempt 1: the header is left out (docs/task-protocol.md, section 2)');
   assert.equal(rerun.headers['traceparent'], '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'trace context kept');
   assert.equal(rerun.properties.replyTo, undefined, 'nobody waits on a reply queue for a retried run');
 

@@ -321,7 +321,7 @@ test('poison messages go to the dead-letter queue with an error and the worker c
   await probe.publishRaw('{"not":"a task"}', {});
   const badJson = await probe.submit(null, { body: '{oops' });
   const wrongName = await probe.submit(null, { headers: { [TaskHeader.name]: 'someone.else' } });
-  const noAttempt = await probe.submit(null, { headers: { [TaskHeader.attempt]: undefined } });
+  const badAttempt = await probe.submit(null, { headers: { [TaskHeader.attempt]: 0 } });
   const fine = await probe.submit('still working');
   assert.equal((await probe.waitForReply(fine)).result, 'STILL WORKING');
   // A task whose headers are readable but whose body is not is dead: the submitter hears of it.
@@ -339,7 +339,7 @@ test('poison messages go to the dead-letter queue with an error and the worker c
     assert.equal(errors.filter((error) => expected.test(error)).length, 1, `one dead letter for ${String(expected)}: ${errors.join(' | ')}`);
   }
   assert.ok(deadLetters.some((message) => message.bodyString() === '{oops'), 'the unparsable body is kept as it was');
-  assert.equal(probe.eventsOf(wrongName).length + probe.eventsOf(noAttempt).length, 0);
+  assert.equal(probe.eventsOf(wrongName).length + probe.eventsOf(badAttempt).length, 0);
 });
 
 test('a result JSON cannot carry fails the task without retries', async () => {

@@ -93,8 +93,8 @@ def read_task(properties, name):
         raise MalformedTaskError('bad x-task-backoff or x-task-backoff-jitter')
     return {
         'id': task_id, 'name': name,
-        'attempt': integer_header(headers, 'x-task-attempt', None, 1),
-        'max_attempts': integer_header(headers, 'x-task-max-attempts', None, 1),
+        'attempt': integer_header(headers, 'x-task-attempt', 1, 1),
+        'max_attempts': integer_header(headers, 'x-task-max-attempts', 1, 1),
         'timeout_ms': integer_header(headers, 'x-task-timeout-ms', 0),
         'run': integer_header(headers, 'x-task-run', 1, 1),
         'backoff': backoff, 'delay_ms': integer_header(headers, 'x-task-backoff-delay-ms', 1000), 'jitter': jitter,
