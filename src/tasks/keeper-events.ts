@@ -17,7 +17,7 @@ import type { BatchedAcks } from './batched-acks.js';
 import { startedAfterCancel } from './keeper-cancel.js';
 import { taskEventProblem } from './keeper-protocol.js';
 import { isTaskMessage, queuedEventOf } from './keeper-task-message.js';
-import { TERMINAL_STATES, type TaskEvent } from './protocol.js';
+import { DEFAULT_TASK_OPTIONS, TERMINAL_STATES, type TaskEvent } from './protocol.js';
 import type { ApplyListener, ApplyOptions, ResultStore, TaskRecord } from './store/result-store.js';
 import { parseJsonBody } from './task-message.js';
 import { isProgressEventBody, taskProgressEventProblem, type TaskProgressEvent } from './task-progress.js';
@@ -141,6 +141,9 @@ export class KeeperEvents {
       return this.#eventDone(entry);
     }
     const taskEvent = event as TaskEvent;
+    // A 'queued' event may leave its options out when they are the defaults (docs/task-protocol.md,
+    // section 3): the store then sees them as the row's, as if the event had carried them.
+    if (taskEvent.kind === 'queued' && taskEvent.options === undefined) taskEvent.options = DEFAULT_TASK_OPTIONS;
     const { store } = this.options;
     const options = entry.mayWait ? MAY_WAIT : undefined;
     let applying: Promise<TaskRecord>;

@@ -83,7 +83,7 @@ export function taskEventProblem(value: unknown): string | undefined {
   if (error !== undefined && !(isObject(error) && typeof error['name'] === 'string' && typeof error['message'] === 'string')) {
     return 'error must be an object with string name and message';
   }
-  if (value['kind'] === 'queued' && !isObject(value['options'])) return 'a queued event must carry options';
+  if (value['kind'] === 'queued' && value['options'] !== undefined && !isObject(value['options'])) return 'the options of a queued event must be an object';
   const startedAt = value['startedAt'];
   if (startedAt !== undefined && (typeof startedAt !== 'number' || !Number.isFinite(startedAt))) return 'startedAt must be a number (ms since the epoch)';
   return undefined;

@@ -17,13 +17,19 @@ const DEFAULT_BACKOFF_MEMBERS = memberCount(DEFAULT_TASK_OPTIONS.backoff);
  * say) are encoded as they are.
  */
 export function optionsJson(options: TaskOptions): string {
+  return isDefaultOptions(options) ? DEFAULT_OPTIONS_JSON : JSON.stringify(options);
+}
+
+/** Whether `options` are DEFAULT_TASK_OPTIONS, member for member, with no member of their own. */
+export function isDefaultOptions(options: TaskOptions): boolean {
+  if (options === DEFAULT_TASK_OPTIONS) return true;
   const { backoff } = options;
   const defaults = DEFAULT_TASK_OPTIONS;
-  const isDefault =
+  return (
     options.attempts === defaults.attempts && options.timeoutMs === defaults.timeoutMs && options.priority === defaults.priority &&
     options.delayMs === defaults.delayMs && backoff.kind === defaults.backoff.kind && backoff.delayMs === defaults.backoff.delayMs &&
-    backoff.jitter === defaults.backoff.jitter && memberCount(options) === DEFAULT_OPTIONS_MEMBERS && memberCount(backoff) === DEFAULT_BACKOFF_MEMBERS;
-  return isDefault ? DEFAULT_OPTIONS_JSON : JSON.stringify(options);
+    backoff.jitter === defaults.backoff.jitter && memberCount(options) === DEFAULT_OPTIONS_MEMBERS && memberCount(backoff) === DEFAULT_BACKOFF_MEMBERS
+  );
 }
 
 /** How many enumerable members `value` has (without making the array Object.keys would). */

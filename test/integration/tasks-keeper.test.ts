@@ -157,7 +157,8 @@ test('every option and the payload reach the keeper: through the submit\'s queue
 test('malformed events are dropped; an event the store refused is requeued and recorded later', async (t) => {
   const { url, store, tasks } = await setUp(t);
   const ch = await (await openClient(t, url)).confirmChannel();
-  for (const body of ['not json', '{"protocol":1,"kind":"exploded"}', '[]']) {
+  const badOptions = '{"protocol":1,"kind":"queued","id":"q-1","name":"x","run":1,"attempt":1,"at":1,"payload":1,"options":"fast"}';
+  for (const body of ['not json', '{"protocol":1,"kind":"exploded"}', '[]', badOptions]) {
     ch.publish(TASK_EVENTS_EXCHANGE, 'queued.x', Buffer.from(body), { deliveryMode: 2 });
   }
   // Task messages (as a submitter's BCC copy brings them) that do not follow the protocol are dropped too.
