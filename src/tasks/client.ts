@@ -32,10 +32,9 @@ import {
   type UnsuccessfulState,
 } from './task-errors.js';
 import { jsonMessage, queuedEventJson, taskMessage, type TaskMessageInput } from './task-message.js';
-import { assertTaskName, payloadJson, resolveTaskOptions, type SubmitOptions } from './task-options.js';
+import { assertTaskName, payloadJson, submitTaskOptions, type SubmitOptions } from './task-options.js';
 import { parseCallbackUrl } from './webhooks/webhook-endpoint.js';
 import { assertIdempotencyKey } from './idempotency.js';
-import { withRunAt } from './run-at.js';
 import { assertScheduleId, scheduleDefinition, type Schedule, type ScheduleOptions } from './schedule.js';
 
 /** Options of connectTasks. */
@@ -157,7 +156,7 @@ class Client implements TasksClient {
 
   private submitNow<P, R>(name: string, payload: P, options: SubmitOptions): Promise<TaskHandle<R>> {
     assertTaskName(name);
-    const resolved = resolveTaskOptions(withRunAt(options, Date.now()));
+    const resolved = submitTaskOptions(options, Date.now());
     if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
     if (options.reply !== undefined && typeof options.reply !== 'boolean') throw new TaskValidationError(`reply must be a boolean, got ${JSON.stringify(options.reply)}`);
     const input: TaskMessageInput = {

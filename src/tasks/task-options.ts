@@ -10,7 +10,7 @@ import {
   type Backoff,
   type TaskOptions,
 } from './protocol.js';
-import type { RunAt } from './run-at.js';
+import { withRunAt, type RunAt } from './run-at.js';
 import { TaskValidationError } from './task-errors.js';
 import { parseCallbackUrl } from './webhooks/webhook-endpoint.js';
 
@@ -50,6 +50,18 @@ export function assertTaskName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || !isValidTaskName(name)) {
     throw new TaskValidationError(`invalid task name ${JSON.stringify(name)}: use 1-200 characters of A-Z a-z 0-9 _ . : -`);
   }
+}
+
+/**
+ * The complete options of a submit: DEFAULT_TASK_OPTIONS itself (shared, never to be changed) when
+ * `options` sets none of them, as a busy submitter's mostly do, else resolveTaskOptions over them (with
+ * runAt turned into a delay from `now`).
+ */
+export function submitTaskOptions(options: SubmitOptions, now: number): TaskOptions {
+  const setsNone =
+    options.attempts === undefined && options.backoff === undefined && options.timeoutMs === undefined && options.priority === undefined &&
+    options.delayMs === undefined && options.runAt === undefined && options.callbackUrl === undefined;
+  return setsNone ? DEFAULT_TASK_OPTIONS : resolveTaskOptions(withRunAt(options, now));
 }
 
 /** The complete options of a task: the submitter's, checked, over DEFAULT_TASK_OPTIONS. */
