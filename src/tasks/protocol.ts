@@ -118,14 +118,18 @@ export interface TaskOptions {
   callbackUrl?: string;
 }
 
-/** Defaults applied to options a submitter leaves out. */
-export const DEFAULT_TASK_OPTIONS: TaskOptions = {
+/**
+ * Defaults applied to options a submitter leaves out. Frozen: submits that set no option, records of
+ * tasks with the defaults and the keeper's reading of a queued event without options all share this
+ * one object, so a change to it would change every one of them.
+ */
+export const DEFAULT_TASK_OPTIONS: TaskOptions = Object.freeze({
   attempts: 1,
-  backoff: { kind: 'exponential', delayMs: 1000, jitter: true },
+  backoff: Object.freeze({ kind: 'exponential', delayMs: 1000, jitter: true } as const),
   timeoutMs: 0,
   priority: 0,
   delayMs: 0,
-};
+});
 
 /** Task states, as the result store records them and the HTTP API reports them. */
 export type TaskState = 'queued' | 'running' | 'succeeded' | 'failed' | 'dead' | 'cancelled';

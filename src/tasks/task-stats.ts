@@ -54,8 +54,9 @@ interface Sample {
   processingMs: number | undefined;
 }
 
-/** Counts since the keeper started, for one task name. */
-interface Totals {
+/** One task name's recent samples, and its counts since the keeper started. */
+interface NameFigures {
+  samples: Sample[];
   finished: number;
   succeeded: number;
   responseMsSum: number;
@@ -63,16 +64,14 @@ interface Totals {
 
 /** Per-name statistics of finished tasks. */
 export class TaskStats {
-  private readonly samples = new Map<string, Sample[]>();
-  private readonly totals = new Map<string, Totals>();
+  private readonly byName = new Map<string, NameFigures>();
   /**
-   * The name last recorded, with its samples and totals: finished tasks mostly come in runs of one
-   * name, and comparing a name costs less than finding it in two maps (each event brings its own copy
-   * of the name, whose hash is computed anew).
+   * The name last recorded and its figures: finished tasks mostly come in runs of one name, and
+   * comparing a name costs less than finding it in the map (each event brings its own copy of the
+   * name, whose hash is computed anew).
    */
   private lastName: string | undefined;
-  private lastSamples: Sample[] = [];
-  private lastTotals: Totals = { finished: 0, succeeded: 0, responseMsSum: 0 };
+  private last: NameFigures | undefined;
   /** Runs already counted (a terminal event applied twice, after a redelivery, counts once). */
   private readonly counted = new RecentRuns(COUNTED_KEYS_MAX);
   /** Cumulative counters and histograms of the same runs, for Prometheus. */
@@ -94,34 +93,31 @@ export class TaskStats {
       waitMs: task.startedAt === undefined ? undefined : task.startedAt - task.createdAt,
       processingMs: task.startedAt === undefined ? undefined : task.finishedAt - task.startedAt,
     };
-    if (task.name !== this.lastName) this.useName(task.name);
-    const list = this.lastSamples;
+    const figures = task.name === this.lastName && this.last !== undefined ? this.last : this.figuresOf(task.name);
+    const list = figures.samples;
     list.push(sample);
     // Trimmed in chunks (one shift of the array per SAMPLES_PER_NAME_MAX tasks, not one per task); snapshot reads the newest only.
     if (list.length >= 2 * SAMPLES_PER_NAME_MAX) list.splice(0, list.length - SAMPLES_PER_NAME_MAX);
-    const totals = this.lastTotals;
-    totals.finished++;
-    if (task.state === 'succeeded') totals.succeeded++;
-    totals.responseMsSum += sample.responseMs;
+    figures.finished++;
+    if (task.state === 'succeeded') figures.succeeded++;
+    figures.responseMsSum += sample.responseMs;
   }
 
-  /** Makes `name` the last name recorded, with its samples and totals (new ones for a new name). */
-  private useName(name: string): void {
-    let list = this.samples.get(name);
-    if (list === undefined) this.samples.set(name, (list = []));
-    let totals = this.totals.get(name);
-    if (totals === undefined) this.totals.set(name, (totals = { finished: 0, succeeded: 0, responseMsSum: 0 }));
+  /** The figures of `name` (new ones for a new name), made the last name recorded. */
+  private figuresOf(name: string): NameFigures {
+    let figures = this.byName.get(name);
+    if (figures === undefined) this.byName.set(name, (figures = { samples: [], finished: 0, succeeded: 0, responseMsSum: 0 }));
     this.lastName = name;
-    this.lastSamples = list;
-    this.lastTotals = totals;
+    this.last = figures;
+    return figures;
   }
 
   /** The figures of every task name seen, at `now`. */
   snapshot(now: number = Date.now()): Record<string, TaskNameStats> {
     const result: Record<string, TaskNameStats> = {};
-    for (const [name, kept] of this.samples) {
+    for (const [name, totals] of this.byName) {
+      const kept = totals.samples;
       const samples = kept.length > SAMPLES_PER_NAME_MAX ? kept.slice(-SAMPLES_PER_NAME_MAX) : kept;
-      const totals = this.totals.get(name) ?? { finished: 0, succeeded: 0, responseMsSum: 0 };
       const elapsedSeconds = Math.max((now - this.startedAt) / 1000, 0.001);
       const sinceStart = periodStats(samples, elapsedSeconds);
       // Counts and the mean response since start cover every task, not only the samples kept.

@@ -143,7 +143,7 @@ export class OutcomeRecorder {
   /** Publishes the reply when the message asked for one (reply_to); replies are transient, like RPC replies. */
   private publishReply(message: AMQPMessage, task: TaskHeaders, body: string): Promise<number> | undefined {
     const replyTo = message.properties.replyTo;
-    if (replyTo === undefined || !wantsReply(message)) return undefined;
+    if (replyTo === undefined || replyTo === '') return undefined;
     const chosen = message.properties.headers?.[TaskHeader.replyCorrelationId];
     const correlationId = typeof chosen === 'string' && chosen !== '' ? chosen : task.id;
     const properties = { contentType: TASK_CONTENT_TYPE, type: TASK_REPLY_TYPE, correlationId };
@@ -190,7 +190,7 @@ async function settleAll(publishes: (Promise<number> | undefined)[]): Promise<vo
 
 function ignore(): void {}
 
-/** Whether the task message asks for a reply (a reply_to queue). */
+/** Whether the task message asks for a reply (a reply_to queue; publishReply checks the same). */
 function wantsReply(message: AMQPMessage): boolean {
   const replyTo = message.properties.replyTo;
   return replyTo !== undefined && replyTo !== '';
