@@ -7,6 +7,7 @@
 //   - latency: tasks submitted at a fixed rate; submit-to-start time (the handler's start minus the
 //     submit call) p50/p99.
 // The producer and the worker run in this process for both systems; each broker is its own process.
+// tasks-run.ts decides the order of the runs (by default the two systems take turns at each concurrency).
 import { Queue, Worker as BullWorker, type Job } from 'bullmq';
 import { percentile, round } from './common.js';
 import { KEEPER_QUEUE } from '../src/tasks/protocol.js';
@@ -39,6 +40,8 @@ export interface TasksResult {
   readonly submitReplies?: boolean;
   /** BullMQ only: Redis ran with appendonly yes and appendfsync always (--redis-fsync). */
   readonly redisFsyncEveryWrite?: boolean;
+  /** Interleaved runs: CPU time the other system's server (idle) took during this run, ms. */
+  readonly idleServerCpuMs?: number;
   readonly submitToStartP50Ms?: number;
   readonly submitToStartP99Ms?: number;
 }
@@ -63,25 +66,29 @@ export interface TaskSystem {
   close(): Promise<void>;
 }
 
-/** Runs throughput at every concurrency, then latency at concurrency 8. */
-export async function runTasks(system: TaskSystem, options: TasksOptions, serverCpuTimeMs: () => number): Promise<TasksResult[]> {
-  const results: TasksResult[] = [];
-  await throughput(system, 8, Math.min(2000, options.tasks), options); // warm-up, not recorded
-  for (const concurrency of options.concurrencies) {
-    const clientBefore = process.cpuUsage();
-    const serverBefore = serverCpuTimeMs();
-    const { seconds, storeLagMs } = await throughput(system, concurrency, options.tasks, options);
-    const client = process.cpuUsage(clientBefore);
-    results.push({
-      bench: 'tasks', broker: system.name, kind: 'throughput', concurrency, tasks: options.tasks,
-      tasksPerSecond: Math.round(options.tasks / seconds),
-      storeLagMs: round(storeLagMs, 1),
-      clientCpuUsPerTask: round((client.user + client.system) / options.tasks, 1),
-      serverCpuUsPerTask: round(((serverCpuTimeMs() - serverBefore) * 1000) / options.tasks, 1),
-    });
-  }
-  results.push(await latency(system, 8, options));
-  return results;
+/** Runs the untimed warm-up: 2,000 tasks (or fewer, if the runs are smaller) at concurrency 8. */
+export async function warmUp(system: TaskSystem, options: TasksOptions): Promise<void> {
+  await throughput(system, 8, Math.min(2000, options.tasks), options);
+}
+
+/** One timed throughput run at `concurrency`, with the CPU the clients (this process) and the server took per task. */
+export async function measureThroughput(
+  system: TaskSystem,
+  concurrency: number,
+  options: TasksOptions,
+  serverCpuTimeMs: () => number,
+): Promise<TasksResult> {
+  const clientBefore = process.cpuUsage();
+  const serverBefore = serverCpuTimeMs();
+  const { seconds, storeLagMs } = await throughput(system, concurrency, options.tasks, options);
+  const client = process.cpuUsage(clientBefore);
+  return {
+    bench: 'tasks', broker: system.name, kind: 'throughput', concurrency, tasks: options.tasks,
+    tasksPerSecond: Math.round(options.tasks / seconds),
+    storeLagMs: round(storeLagMs, 1),
+    clientCpuUsPerTask: round((client.user + client.system) / options.tasks, 1),
+    serverCpuUsPerTask: round(((serverCpuTimeMs() - serverBefore) * 1000) / options.tasks, 1),
+  };
 }
 
 /** How long a throughput run took, and how much of it came after the worker settled its last task. */
@@ -122,7 +129,8 @@ async function submitWindowed(system: TaskSystem, queue: string, tasks: number, 
   await Promise.all(inFlight);
 }
 
-async function latency(system: TaskSystem, concurrency: number, options: TasksOptions): Promise<TasksResult> {
+/** Submit-to-start latency at `concurrency`, tasks submitted at options.ratePerSecond for options.latencySeconds. */
+export async function measureLatency(system: TaskSystem, concurrency: number, options: TasksOptions): Promise<TasksResult> {
   const queue = `bench-latency-${system.name}-${Date.now()}`;
   const samples: number[] = [];
   const total = Math.round(options.ratePerSecond * options.latencySeconds);
