@@ -1,4 +1,4 @@
-// `npm run bench:tasks -- [--tasks N] [--rate R] [--concurrency 1,8,32] [--repeat N] [--sequential] [--only warren|bullmq] [--prefetch-multiplier M] [--submit-replies] [--redis-fsync]`:
+// `npm run bench:tasks -- [--tasks N] [--warm-up N] [--rate R] [--concurrency 1,8,32] [--repeat N] [--sequential] [--only warren|bullmq] [--prefetch-multiplier M] [--submit-replies] [--redis-fsync]`:
 // Warren's task layer (a `warren server` process) next to BullMQ on a private redis-server, same
 // machine, same run. Prints a table and appends JSON lines to .bench/tasks-<timestamp>.jsonl.
 //
@@ -19,6 +19,7 @@ import { startWarren } from './warren.js';
 const { values } = parseArgs({
   options: {
     tasks: { type: 'string', default: '20000' },
+    'warm-up': { type: 'string', default: '2000' },
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '10' },
     window: { type: 'string', default: '500' },
@@ -39,6 +40,7 @@ const { values } = parseArgs({
 });
 const options: TasksOptions = {
   tasks: Number(values.tasks),
+  warmUpTasks: Number(values['warm-up']),
   concurrencies: values.concurrency.split(',').map(Number),
   window: Number(values.window),
   ratePerSecond: Number(values.rate),

@@ -15,6 +15,8 @@ import { KEEPER_QUEUE } from '../src/tasks/protocol.js';
 /** Settings of a task benchmark run. */
 export interface TasksOptions {
   readonly tasks: number;
+  /** Tasks of the untimed warm-up of each system, before its first timed run. */
+  readonly warmUpTasks: number;
   readonly concurrencies: readonly number[];
   /** Most submissions in flight. */
   readonly window: number;
@@ -66,9 +68,9 @@ export interface TaskSystem {
   close(): Promise<void>;
 }
 
-/** Runs the untimed warm-up: 2,000 tasks (or fewer, if the runs are smaller) at concurrency 8. */
+/** Runs the untimed warm-up: options.warmUpTasks tasks at concurrency 8. */
 export async function warmUp(system: TaskSystem, options: TasksOptions): Promise<void> {
-  await throughput(system, 8, Math.min(2000, options.tasks), options);
+  if (options.warmUpTasks > 0) await throughput(system, 8, options.warmUpTasks, options);
 }
 
 /** One timed throughput run at `concurrency`, with the CPU the clients (this process) and the server took per task. */
