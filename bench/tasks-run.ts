@@ -4,11 +4,12 @@
 //
 // Order of the runs. Both servers are started first and both systems warmed up; then, at each
 // concurrency, the two systems take turns (which one goes first alternates from one pair to the next),
-// `--repeat` times, so that the two runs of a pair are seconds apart. The speed of the development
-// machine drifts by tens of percent within a minute; with each system's runs in one block (the order
-// before the fifteenth round, kept as `--sequential`) the runs of a pair were 20-40 s apart and the
-// drift went into the ratio. The server not being measured is idle meanwhile (its CPU is not counted).
-// Latency runs last, one system after the other. With `--repeat` above 1 the table shows medians.
+// `--repeat` times, so that the two runs of a pair are seconds apart, not 20-40 s as with each system's
+// runs in one block (the order before the fifteenth round, kept as `--sequential`). The development
+// machine's speed changes by tens of percent, and within seconds too: in the fifteenth round taking
+// turns did not narrow the spread of single runs, so compare medians (`--repeat 5`). The server not
+// being measured is idle meanwhile (its CPU is recorded, not counted). Latency runs last, one system
+// after the other. With `--repeat` above 1 the table shows medians.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
