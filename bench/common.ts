@@ -223,6 +223,14 @@ export async function waitUntil(predicate: () => boolean, timeoutMs: number): Pr
   return predicate();
 }
 
+/** The median of `values` (the mean of the middle two for an even count, to 3 decimals); undefined when empty. */
+export function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : round(((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2, 3);
+}
+
 /**
  * Nearest-rank percentile of an ascending-sorted array (p in [0, 100]).
  * Returns NaN for an empty array.

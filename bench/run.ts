@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { runBacklog, type BacklogResult } from './backlog.js';
 import { featureKinds, runFeatures, type FeatureKind, type FeaturesResult } from './features.js';
 import { clientNames, type ClientName } from './clients.js';
-import { mebibytes, round, waitForQuietMachine, type BrokerHandle, type BrokerName } from './common.js';
+import { median, mebibytes, round, waitForQuietMachine, type BrokerHandle, type BrokerName } from './common.js';
 import { runLatency, type LatencyResult } from './latency.js';
 import { runPersistent, type PersistentResult } from './persistent.js';
 import { isRabbitmqInstalled, rabbitmqServerInstalledPath, startRabbitmq } from './rabbitmq.js';
@@ -267,64 +267,58 @@ async function measureBroker(name: BrokerName, options: RunOptions, writer: Resu
 }
 
 /** Median of one figure over every result of `bench` for `broker` (several with --repeat). */
-function median<T extends Result['bench']>(
+function medianOf<T extends Result['bench']>(
   results: Result[],
   bench: T,
   broker: BrokerName,
   figure: (result: Extract<Result, { bench: T }>) => number,
 ): number | undefined {
-  const values = results
-    .filter((result): result is Extract<Result, { bench: T }> => result.bench === bench && result.broker === broker)
-    .map(figure)
-    .sort((a, b) => a - b);
-  if (values.length === 0) return undefined;
-  const middle = Math.floor(values.length / 2);
-  return values.length % 2 === 1 ? values[middle] : round(((values[middle - 1] ?? 0) + (values[middle] ?? 0)) / 2, 3);
+  return median(results.filter((result): result is Extract<Result, { bench: T }> => result.bench === bench && result.broker === broker).map(figure));
 }
 
 /** Median of one figure of the features benchmark for one queue kind. */
 function featureMedian(results: Result[], broker: BrokerName, kind: FeatureKind, figure: (result: FeaturesResult) => number): number | undefined {
-  return median(results.filter((result) => result.bench !== 'features' || result.kind === kind), 'features', broker, figure);
+  return medianOf(results.filter((result) => result.bench !== 'features' || result.kind === kind), 'features', broker, figure);
 }
 
 /** Prints the Warren vs RabbitMQ table (medians); a ratio column appears when both were measured. */
 function printComparison(results: Result[], brokers: readonly BrokerName[]): void {
   const rows: { metric: string; better: 'higher' | 'lower' | 'none'; value: (broker: BrokerName) => number | undefined }[] = [
-    { metric: 'throughput end-to-end (consumed) msg/s', better: 'higher', value: (b) => median(results, 'throughput', b, (r) => r.consumedPerSecond) },
-    { metric: 'throughput published msg/s', better: 'higher', value: (b) => median(results, 'throughput', b, (r) => r.publishedPerSecond) },
-    { metric: 'throughput broker CPU %', better: 'lower', value: (b) => median(results, 'throughput', b, (r) => r.brokerCpuPercent) },
-    { metric: 'throughput broker RSS peak MiB', better: 'lower', value: (b) => median(results, 'throughput', b, (r) => r.brokerRssMiBPeak) },
-    { metric: 'latency p50 ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.p50Ms) },
-    { metric: 'latency p90 ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.p90Ms) },
-    { metric: 'latency p99 ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.p99Ms) },
-    { metric: 'latency p99.9 ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.p999Ms) },
-    { metric: 'latency max ms', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.maxMs) },
-    { metric: 'latency broker CPU %', better: 'lower', value: (b) => median(results, 'latency', b, (r) => r.brokerCpuPercent) },
-    { metric: 'persistent consumed msg/s', better: 'higher', value: (b) => median(results, 'persistent', b, (r) => r.consumedPerSecond) },
-    { metric: 'persistent confirmed msg/s', better: 'higher', value: (b) => median(results, 'persistent', b, (r) => r.confirmedPerSecond) },
-    { metric: 'persistent published msg/s', better: 'higher', value: (b) => median(results, 'persistent', b, (r) => r.publishedPerSecond) },
-    { metric: 'persistent confirm p50 ms', better: 'lower', value: (b) => median(results, 'persistent', b, (r) => r.confirmP50Ms) },
-    { metric: 'persistent confirm p99 ms', better: 'lower', value: (b) => median(results, 'persistent', b, (r) => r.confirmP99Ms) },
-    { metric: 'persistent broker CPU %', better: 'lower', value: (b) => median(results, 'persistent', b, (r) => r.brokerCpuPercent) },
-    { metric: 'persistent broker disk writes MiB/s', better: 'none', value: (b) => median(results, 'persistent', b, (r) => r.brokerDiskWriteMiBPerSecond) },
-    { metric: 'persistent broker RSS peak MiB', better: 'lower', value: (b) => median(results, 'persistent', b, (r) => r.brokerRssMiBPeak) },
-    { metric: 'backlog publish msg/s', better: 'higher', value: (b) => median(results, 'backlog', b, (r) => r.publishPerSecond) },
-    { metric: 'backlog drain msg/s', better: 'higher', value: (b) => median(results, 'backlog', b, (r) => r.drainPerSecond) },
-    { metric: 'backlog total s', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.totalSeconds) },
+    { metric: 'throughput end-to-end (consumed) msg/s', better: 'higher', value: (b) => medianOf(results, 'throughput', b, (r) => r.consumedPerSecond) },
+    { metric: 'throughput published msg/s', better: 'higher', value: (b) => medianOf(results, 'throughput', b, (r) => r.publishedPerSecond) },
+    { metric: 'throughput broker CPU %', better: 'lower', value: (b) => medianOf(results, 'throughput', b, (r) => r.brokerCpuPercent) },
+    { metric: 'throughput broker RSS peak MiB', better: 'lower', value: (b) => medianOf(results, 'throughput', b, (r) => r.brokerRssMiBPeak) },
+    { metric: 'latency p50 ms', better: 'lower', value: (b) => medianOf(results, 'latency', b, (r) => r.p50Ms) },
+    { metric: 'latency p90 ms', better: 'lower', value: (b) => medianOf(results, 'latency', b, (r) => r.p90Ms) },
+    { metric: 'latency p99 ms', better: 'lower', value: (b) => medianOf(results, 'latency', b, (r) => r.p99Ms) },
+    { metric: 'latency p99.9 ms', better: 'lower', value: (b) => medianOf(results, 'latency', b, (r) => r.p999Ms) },
+    { metric: 'latency max ms', better: 'lower', value: (b) => medianOf(results, 'latency', b, (r) => r.maxMs) },
+    { metric: 'latency broker CPU %', better: 'lower', value: (b) => medianOf(results, 'latency', b, (r) => r.brokerCpuPercent) },
+    { metric: 'persistent consumed msg/s', better: 'higher', value: (b) => medianOf(results, 'persistent', b, (r) => r.consumedPerSecond) },
+    { metric: 'persistent confirmed msg/s', better: 'higher', value: (b) => medianOf(results, 'persistent', b, (r) => r.confirmedPerSecond) },
+    { metric: 'persistent published msg/s', better: 'higher', value: (b) => medianOf(results, 'persistent', b, (r) => r.publishedPerSecond) },
+    { metric: 'persistent confirm p50 ms', better: 'lower', value: (b) => medianOf(results, 'persistent', b, (r) => r.confirmP50Ms) },
+    { metric: 'persistent confirm p99 ms', better: 'lower', value: (b) => medianOf(results, 'persistent', b, (r) => r.confirmP99Ms) },
+    { metric: 'persistent broker CPU %', better: 'lower', value: (b) => medianOf(results, 'persistent', b, (r) => r.brokerCpuPercent) },
+    { metric: 'persistent broker disk writes MiB/s', better: 'none', value: (b) => medianOf(results, 'persistent', b, (r) => r.brokerDiskWriteMiBPerSecond) },
+    { metric: 'persistent broker RSS peak MiB', better: 'lower', value: (b) => medianOf(results, 'persistent', b, (r) => r.brokerRssMiBPeak) },
+    { metric: 'backlog publish msg/s', better: 'higher', value: (b) => medianOf(results, 'backlog', b, (r) => r.publishPerSecond) },
+    { metric: 'backlog drain msg/s', better: 'higher', value: (b) => medianOf(results, 'backlog', b, (r) => r.drainPerSecond) },
+    { metric: 'backlog total s', better: 'lower', value: (b) => medianOf(results, 'backlog', b, (r) => r.totalSeconds) },
     ...featureKinds.flatMap((kind) => [
       { metric: `features ${kind} publish msg/s`, better: 'higher' as const, value: (b: BrokerName) => featureMedian(results, b, kind, (r) => r.publishPerSecond) },
       { metric: `features ${kind} drain msg/s`, better: 'higher' as const, value: (b: BrokerName) => featureMedian(results, b, kind, (r) => r.drainPerSecond) },
     ]),
-    { metric: 'backlog broker RSS peak MiB', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.brokerRssMiBPeak) },
-    { metric: 'backlog broker RSS full queue MiB', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.brokerRssMiBFullQueue) },
-    { metric: 'backlog confirm p99 ms', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.confirmP99Ms) },
-    { metric: 'backlog publish broker CPU %', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.publishBrokerCpuPercent) },
-    { metric: 'backlog drain broker CPU %', better: 'lower', value: (b) => median(results, 'backlog', b, (r) => r.drainBrokerCpuPercent) },
-    { metric: 'throughput CPU % of other processes', better: 'none', value: (b) => median(results, 'throughput', b, (r) => r.otherProcessesCpuPercent) },
-    { metric: 'latency CPU % of other processes', better: 'none', value: (b) => median(results, 'latency', b, (r) => r.otherProcessesCpuPercent) },
-    { metric: 'persistent CPU % of other processes', better: 'none', value: (b) => median(results, 'persistent', b, (r) => r.otherProcessesCpuPercent) },
-    { metric: 'backlog CPU % of other processes', better: 'none', value: (b) => median(results, 'backlog', b, (r) => r.otherProcessesCpuPercent) },
-    { metric: 'idle broker RSS MiB', better: 'lower', value: (b) => median(results, 'memory', b, (r) => r.idleRssMiB) },
+    { metric: 'backlog broker RSS peak MiB', better: 'lower', value: (b) => medianOf(results, 'backlog', b, (r) => r.brokerRssMiBPeak) },
+    { metric: 'backlog broker RSS full queue MiB', better: 'lower', value: (b) => medianOf(results, 'backlog', b, (r) => r.brokerRssMiBFullQueue) },
+    { metric: 'backlog confirm p99 ms', better: 'lower', value: (b) => medianOf(results, 'backlog', b, (r) => r.confirmP99Ms) },
+    { metric: 'backlog publish broker CPU %', better: 'lower', value: (b) => medianOf(results, 'backlog', b, (r) => r.publishBrokerCpuPercent) },
+    { metric: 'backlog drain broker CPU %', better: 'lower', value: (b) => medianOf(results, 'backlog', b, (r) => r.drainBrokerCpuPercent) },
+    { metric: 'throughput CPU % of other processes', better: 'none', value: (b) => medianOf(results, 'throughput', b, (r) => r.otherProcessesCpuPercent) },
+    { metric: 'latency CPU % of other processes', better: 'none', value: (b) => medianOf(results, 'latency', b, (r) => r.otherProcessesCpuPercent) },
+    { metric: 'persistent CPU % of other processes', better: 'none', value: (b) => medianOf(results, 'persistent', b, (r) => r.otherProcessesCpuPercent) },
+    { metric: 'backlog CPU % of other processes', better: 'none', value: (b) => medianOf(results, 'backlog', b, (r) => r.otherProcessesCpuPercent) },
+    { metric: 'idle broker RSS MiB', better: 'lower', value: (b) => medianOf(results, 'memory', b, (r) => r.idleRssMiB) },
   ];
   const both = brokers.includes('warren') && brokers.includes('rabbitmq');
   const header = ['metric', ...brokers, ...(both ? ['warren/rabbitmq'] : [])];

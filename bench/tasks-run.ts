@@ -13,6 +13,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from './common.js';
 import { startRedis } from './redis.js';
 import { bullmqSystem, measureLatency, measureThroughput, warmUp, warrenSystem, type TaskSystem, type TasksOptions, type TasksResult } from './tasks.js';
 import { startWarren } from './warren.js';
@@ -128,27 +129,24 @@ try {
 }
 
 /** The median of the figures `pick` takes from the results of `broker` and `kind` at `concurrency`. */
-const figure = (broker: string, kind: string, concurrency: number, pick: (r: TasksResult) => number | undefined): number | undefined => {
-  const picked = results
-    .filter((r) => r.broker === broker && r.kind === kind && r.concurrency === concurrency)
-    .map(pick)
-    .filter((value): value is number => value !== undefined)
-    .sort((a, b) => a - b);
-  if (picked.length === 0) return undefined;
-  const middle = picked.length >> 1;
-  return picked.length % 2 === 1 ? picked[middle] : ((picked[middle - 1] as number) + (picked[middle] as number)) / 2;
-};
+const figure = (broker: string, kind: string, concurrency: number, pick: (r: TasksResult) => number | undefined): number | undefined =>
+  median(
+    results
+      .filter((r) => r.broker === broker && r.kind === kind && r.concurrency === concurrency)
+      .map(pick)
+      .filter((value): value is number => value !== undefined),
+  );
 const cpuPerTask = (r: TasksResult): number | undefined =>
   r.clientCpuUsPerTask === undefined || r.serverCpuUsPerTask === undefined ? undefined : Math.round(r.clientCpuUsPerTask + r.serverCpuUsPerTask);
-const median = repeat > 1 ? `, median of ${repeat}` : '';
+const medianNote = repeat > 1 ? `, median of ${repeat}` : '';
 const rows: [string, number | undefined, number | undefined][] = [
   ...options.concurrencies.map((c): [string, number | undefined, number | undefined] => [
-    `tasks/s, no-op handler, concurrency ${c}${median}`,
+    `tasks/s, no-op handler, concurrency ${c}${medianNote}`,
     figure('warren', 'throughput', c, (r) => r.tasksPerSecond),
     figure('bullmq', 'throughput', c, (r) => r.tasksPerSecond),
   ]),
   ...options.concurrencies.map((c): [string, number | undefined, number | undefined] => [
-    `CPU us per task (client + server), concurrency ${c}${median}`,
+    `CPU us per task (client + server), concurrency ${c}${medianNote}`,
     figure('warren', 'throughput', c, cpuPerTask),
     figure('bullmq', 'throughput', c, cpuPerTask),
   ]),
