@@ -25,6 +25,16 @@ function newFile(): string {
   return join(directory, `store-${files}`, 'tasks.sqlite');
 }
 
+/** A new store file, made by the store and then changed by `change` through a plain connection (as an older or newer Warren would have left it). */
+async function newFileChanged(change: (db: Database.Database) => void): Promise<string> {
+  const path = newFile();
+  await new SqliteResultStore(path).close();
+  const db = new Database(path);
+  change(db);
+  db.close();
+  return path;
+}
+
 resultStoreConformance({
   name: 'SQLite file',
   newLocation: async () => newFile(),
@@ -131,11 +141,7 @@ test('applyThen tells one listener of each apply, with its context, once committ
 });
 
 test('retention finds finished tasks through tasks_by_state; a file with the old index on finish time loses it', async () => {
-  const path = newFile();
-  await new SqliteResultStore(path).close();
-  const old = new Database(path);
-  old.exec('CREATE INDEX tasks_by_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL');
-  old.close();
+  const path = await newFileChanged((old) => old.exec('CREATE INDEX tasks_by_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL'));
   const store = new SqliteResultStore(path);
   for (const event of [taskEvent('queued', 'kept'), taskEvent('queued', 'gone', { at: 1000 }), taskEvent('succeeded', 'gone', { at: 2000, result: 1 })]) await store.apply(event);
   assert.equal(await store.deleteFinishedBefore(3000), 1);
@@ -212,11 +218,7 @@ test('stores opening one new file at the same moment all open it (the switch to 
 });
 
 test('a newer schema version is refused', async () => {
-  const path = newFile();
-  await new SqliteResultStore(path).close();
-  const db = new Database(path);
-  db.pragma('user_version = 99');
-  db.close();
+  const path = await newFileChanged((db) => db.pragma('user_version = 99'));
   assert.throws(() => new SqliteResultStore(path), /schema version 99/);
 });
 
