@@ -1,4 +1,4 @@
-// `npm run bench:tasks -- [--tasks N] [--warm-up N] [--rate R] [--concurrency 1,8,32] [--repeat N] [--sequential] [--only warren|bullmq] [--prefetch-multiplier M] [--submit-replies] [--redis-fsync]`:
+// `npm run bench:tasks -- [--tasks N] [--warm-up N] [--rate R] [--concurrency 1,8,32] [--repeat N] [--sequential] [--only warren|bullmq] [--baseline DIR] [--prefetch-multiplier M] [--submit-replies] [--redis-fsync]`:
 // Warren's task layer (a `warren server` process) next to BullMQ on a private redis-server, same
 // machine, same run. Prints a table and appends JSON lines to .bench/tasks-<timestamp>.jsonl.
 //
@@ -10,8 +10,14 @@
 // turns did not narrow the spread of single runs, so compare medians (`--repeat 5`). The server not
 // being measured is idle meanwhile (its CPU is recorded, not counted). Latency runs last, one system
 // after the other. With `--repeat` above 1 the table shows medians.
+//
+// `--baseline DIR` measures this checkout's Warren against another checkout's (DIR, built, with its
+// node_modules), in turns as above, instead of against BullMQ: each version runs its own server and
+// its own SDK. A change worth a few percent hides in the machine's swings, so give it many short pairs
+// (say `--tasks 10000 --repeat 60`) and read the median of the pairs' ratios: in the sixteenth round
+// two identical checkouts measured this way came out 0.96-1.05 apart (docs/benchmarks.md).
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { median } from './common.js';
 import { startRedis } from './redis.js';
@@ -32,6 +38,8 @@ const { values } = parseArgs({
     // Each system's runs in one block, Warren's first (the order of the fourteenth round and before).
     sequential: { type: 'boolean', default: false },
     only: { type: 'string' },
+    // Another checkout of Warren (built) to measure this one against, instead of BullMQ.
+    baseline: { type: 'string' },
     // Warren's worker prefetch per handler slot (default: the worker's own default), for experiments.
     'prefetch-multiplier': { type: 'string' },
     // Warren's submits ask for a reply message each (the SDK's default), which the benchmark never reads.
@@ -69,25 +77,36 @@ interface Contender {
   stop(): Promise<void>;
 }
 
+const baselineRoot = values.baseline === undefined ? undefined : resolve(values.baseline);
+if (baselineRoot !== undefined && values.only !== undefined) throw new Error('--baseline runs two Warrens: it takes no --only');
+/** The system measured against Warren: BullMQ, or the baseline Warren. */
+const other = baselineRoot === undefined ? 'bullmq' : 'baseline';
+
+/** Starts a Warren (this checkout's, or the one at `root`) and its SDK as a contender. */
+async function warrenContender(root?: string): Promise<Contender> {
+  note(`starting warren${root === undefined ? '' : ` from ${root}`} ...`);
+  const warren = await startWarren({ skipBuild: values['skip-build'], log: note, ...(root === undefined ? {} : { root }) });
+  const multiplier = values['prefetch-multiplier'];
+  const system = await warrenSystem(
+    warren.url, warren.httpUrl, multiplier === undefined ? undefined : Number(multiplier), values['submit-replies'], root === undefined ? undefined : { root },
+  ).catch(async (error: unknown) => {
+    await warren.stop();
+    throw error;
+  });
+  return {
+    system, serverCpuTimeMs: () => warren.cpuTimeMs(), extra: { submitReplies: values['submit-replies'] },
+    stop: async () => {
+      await system.close();
+      await warren.stop();
+    },
+  };
+}
+
 const contenders: Contender[] = [];
 try {
-  if (values.only !== 'bullmq') {
-    note('starting warren ...');
-    const warren = await startWarren({ skipBuild: values['skip-build'], log: note });
-    const multiplier = values['prefetch-multiplier'];
-    const system = await warrenSystem(warren.url, warren.httpUrl, multiplier === undefined ? undefined : Number(multiplier), values['submit-replies']).catch(async (error: unknown) => {
-      await warren.stop();
-      throw error;
-    });
-    contenders.push({
-      system, serverCpuTimeMs: () => warren.cpuTimeMs(), extra: { submitReplies: values['submit-replies'] },
-      stop: async () => {
-        await system.close();
-        await warren.stop();
-      },
-    });
-  }
-  if (values.only !== 'warren') {
+  if (values.only !== 'bullmq') contenders.push(await warrenContender());
+  if (baselineRoot !== undefined) contenders.push(await warrenContender(baselineRoot));
+  else if (values.only !== 'warren') {
     const fsyncEveryWrite = values['redis-fsync'];
     note(`starting redis${fsyncEveryWrite ? ' (appendonly, appendfsync always)' : ''} ...`);
     const redis = await startRedis({ fsyncEveryWrite });
@@ -143,28 +162,35 @@ const rows: [string, number | undefined, number | undefined][] = [
   ...options.concurrencies.map((c): [string, number | undefined, number | undefined] => [
     `tasks/s, no-op handler, concurrency ${c}${medianNote}`,
     figure('warren', 'throughput', c, (r) => r.tasksPerSecond),
-    figure('bullmq', 'throughput', c, (r) => r.tasksPerSecond),
+    figure(other, 'throughput', c, (r) => r.tasksPerSecond),
   ]),
   ...options.concurrencies.map((c): [string, number | undefined, number | undefined] => [
     `CPU us per task (client + server), concurrency ${c}${medianNote}`,
     figure('warren', 'throughput', c, cpuPerTask),
-    figure('bullmq', 'throughput', c, cpuPerTask),
+    figure(other, 'throughput', c, cpuPerTask),
   ]),
-  [`submit-to-start p50 ms at ${options.ratePerSecond}/s`, figure('warren', 'latency', 8, (r) => r.submitToStartP50Ms), figure('bullmq', 'latency', 8, (r) => r.submitToStartP50Ms)],
-  [`submit-to-start p99 ms at ${options.ratePerSecond}/s`, figure('warren', 'latency', 8, (r) => r.submitToStartP99Ms), figure('bullmq', 'latency', 8, (r) => r.submitToStartP99Ms)],
+  [`submit-to-start p50 ms at ${options.ratePerSecond}/s`, figure('warren', 'latency', 8, (r) => r.submitToStartP50Ms), figure(other, 'latency', 8, (r) => r.submitToStartP50Ms)],
+  [`submit-to-start p99 ms at ${options.ratePerSecond}/s`, figure('warren', 'latency', 8, (r) => r.submitToStartP99Ms), figure(other, 'latency', 8, (r) => r.submitToStartP99Ms)],
 ];
-console.log(`\nmetric | warren | bullmq | warren/bullmq    (${values.sequential ? 'sequential' : 'interleaved'} runs)`);
-for (const [metric, warrenValue, bullmqValue] of rows) {
-  const ratio = warrenValue !== undefined && bullmqValue !== undefined && bullmqValue !== 0 ? `${(warrenValue / bullmqValue).toFixed(2)}x` : '-';
-  console.log(`${metric} | ${warrenValue ?? '-'} | ${bullmqValue ?? '-'} | ${ratio}`);
+console.log(`\nmetric | warren | ${other} | warren/${other}    (${values.sequential ? 'sequential' : 'interleaved'} runs)`);
+for (const [metric, warrenValue, otherValue] of rows) {
+  const ratio = warrenValue !== undefined && otherValue !== undefined && otherValue !== 0 ? `${(warrenValue / otherValue).toFixed(2)}x` : '-';
+  console.log(`${metric} | ${warrenValue ?? '-'} | ${otherValue ?? '-'} | ${ratio}`);
 }
 if (repeat > 1 && contenders.length === 2) {
   // Each pair's own ratio (the n-th run of each system at a concurrency).
   for (const c of options.concurrencies) {
     const runs = (broker: string): TasksResult[] => results.filter((r) => r.broker === broker && r.kind === 'throughput' && r.concurrency === c);
-    const [warrenRuns, bullmqRuns] = [runs('warren'), runs('bullmq')];
-    const ratios = warrenRuns.map((w, i) => ((w.tasksPerSecond ?? 0) / (bullmqRuns[i]?.tasksPerSecond ?? Number.NaN)).toFixed(2));
-    console.log(`ratio of each pair, concurrency ${c}: ${ratios.join(', ')}`);
+    const [warrenRuns, otherRuns] = [runs('warren'), runs(other)];
+    const ratios = warrenRuns.map((w, i) => (w.tasksPerSecond ?? 0) / (otherRuns[i]?.tasksPerSecond ?? Number.NaN));
+    const cpuRatios = warrenRuns.map((w, i) => {
+      const otherRun = otherRuns[i];
+      return (cpuPerTask(w) ?? Number.NaN) / (otherRun === undefined ? Number.NaN : (cpuPerTask(otherRun) ?? Number.NaN));
+    });
+    console.log(`ratio of each pair, concurrency ${c}: ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
+    if (baselineRoot !== undefined) {
+      console.log(`  median ratio of tasks/s ${median(ratios)?.toFixed(3)}, of CPU per task ${median(cpuRatios)?.toFixed(3)} (${ratios.length} pairs)`);
+    }
   }
 }
 console.log(`\nresults: ${output}`);

@@ -8,6 +8,8 @@
 //     submit call) p50/p99.
 // The producer and the worker run in this process for both systems; each broker is its own process.
 // tasks-run.ts decides the order of the runs (by default the two systems take turns at each concurrency).
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Queue, Worker as BullWorker, type Job } from 'bullmq';
 import { percentile, round } from './common.js';
 import { KEEPER_QUEUE } from '../src/tasks/protocol.js';
@@ -27,7 +29,8 @@ export interface TasksOptions {
 /** One measurement. */
 export interface TasksResult {
   readonly bench: 'tasks';
-  readonly broker: 'warren' | 'bullmq';
+  /** 'baseline': Warren from another checkout (--baseline). */
+  readonly broker: SystemName;
   readonly kind: 'throughput' | 'latency';
   readonly concurrency: number;
   readonly tasks: number;
@@ -54,9 +57,12 @@ export interface WorkerHooks {
   onDone(): void;
 }
 
+/** The systems a task benchmark measures. */
+export type SystemName = 'warren' | 'bullmq' | 'baseline';
+
 /** What a system under test offers the benchmark: submit a task, and run a worker on a handler. */
 export interface TaskSystem {
-  readonly name: 'warren' | 'bullmq';
+  readonly name: SystemName;
   submit(queue: string, payload: { submittedAt: number }): Promise<void>;
   /**
    * Resolves once the results of the tasks the worker settled are in the result store (queryable), when
@@ -211,15 +217,22 @@ export function bullmqSystem(port: number): TaskSystem {
  * `__name` helper (a defineProperty each): the clients took 2-4 us more CPU per task (three alternated
  * pairs at concurrency 8 and 32, 100,000 tasks).
  */
-export async function warrenSystem(url: string, httpUrl: string, prefetchMultiplier?: number, replies = false): Promise<TaskSystem> {
-  const shipped = new URL('../dist/tasks/index.js', import.meta.url).href;
+export async function warrenSystem(
+  url: string,
+  httpUrl: string,
+  prefetchMultiplier?: number,
+  replies = false,
+  baseline?: { root: string },
+): Promise<TaskSystem> {
+  // With `baseline`, the SDK of that checkout (its dist/), so that each version runs with its own SDK.
+  const shipped = baseline === undefined ? new URL('../dist/tasks/index.js', import.meta.url).href : pathToFileURL(join(baseline.root, 'dist', 'tasks', 'index.js')).href;
   const { connectTasks, createWorker } = (await import(shipped)) as typeof import('../src/tasks/index.js');
   const client = connectTasks({ url });
   // The benchmark never awaits a result through the client, as BullMQ's producer here subscribes to no
   // completion events (QueueEvents): so no reply messages, unless `replies` (--submit-replies) asks.
   const submitOptions = { reply: replies };
   return {
-    name: 'warren',
+    name: baseline === undefined ? 'warren' : 'baseline',
     submit: async (name, payload) => {
       await client.submit(name, payload, submitOptions);
     },

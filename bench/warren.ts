@@ -53,9 +53,9 @@ export function ensureWarrenBuilt(log: (line: string) => void): void {
   }
 }
 
-function warrenVersion(): string {
+function warrenVersion(root: string): string {
   try {
-    const manifest = JSON.parse(readFileSync(join(repositoryRoot, 'package.json'), 'utf8')) as { version?: string };
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string };
     return `Warren ${manifest.version ?? 'unknown'}`;
   } catch {
     return 'Warren';
@@ -70,6 +70,11 @@ export interface StartWarrenOptions {
   readonly startTimeoutMs?: number;
   /** Where progress notes go. */
   readonly log?: (line: string) => void;
+  /**
+   * Another checkout of Warren to run instead of this one (its bin/warren.js and dist/, built beforehand:
+   * nothing is built there), for comparing two versions side by side (`npm run bench:tasks -- --baseline`).
+   */
+  readonly root?: string;
 }
 
 /** A running Warren process; `httpUrl` is its HTTP port (management API, task gateway). */
@@ -80,8 +85,10 @@ export interface WarrenHandle extends BrokerHandle {
 /** Builds (if needed) and starts Warren in its own process; resolves once it accepts AMQP. */
 export async function startWarren(options: StartWarrenOptions = {}): Promise<WarrenHandle> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  if (options.skipBuild !== true) ensureWarrenBuilt(log);
-  if (!existsSync(cliEntry)) throw new WarrenNotRunnableError(`Warren is not runnable yet: ${cliEntry} does not exist.`);
+  const root = options.root ?? repositoryRoot;
+  if (options.skipBuild !== true && options.root === undefined) ensureWarrenBuilt(log);
+  const entry = join(root, 'dist', 'cli', 'main.js');
+  if (!existsSync(entry)) throw new WarrenNotRunnableError(`Warren is not runnable yet: ${entry} does not exist.`);
 
   const directory = mkdtempSync(join(tmpdir(), 'warren-bench-warren-'));
   const port = await findFreePort();
@@ -90,7 +97,7 @@ export async function startWarren(options: StartWarrenOptions = {}): Promise<War
   const nodeFlags = (process.env['WARREN_BENCH_NODE_OPTIONS'] ?? '').split(' ').filter((flag) => flag !== '');
   const arguments_ = [
     ...nodeFlags,
-    join(repositoryRoot, 'bin', 'warren.js'),
+    join(root, 'bin', 'warren.js'),
     'server',
     '--amqp-port',
     String(port),
@@ -150,7 +157,7 @@ export async function startWarren(options: StartWarrenOptions = {}): Promise<War
     url: `amqp://guest:guest@127.0.0.1:${port}/`,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     pid,
-    version: warrenVersion(),
+    version: warrenVersion(root),
     stop,
     // The whole tree, like RabbitMQ's, in case Warren ever runs helper processes.
     memoryRssBytes: () => treeRssBytes(pid),
