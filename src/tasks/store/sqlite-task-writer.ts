@@ -5,6 +5,10 @@
  * event, where a typical event changes the state and a few times, so two of the four indexes. The
  * history text (sqlite-task-history.ts) is written whole by an INSERT and appended to by an UPDATE (or,
  * when the store rewrote entries already in the row, written whole by the UPDATE too).
+ *
+ * The values go to a statement as arguments (`run(...values)`), not as one array: better-sqlite3 reads an
+ * array's elements one by one through V8's object API, and arguments straight from the call (a 16-value
+ * UPDATE: 1.46-1.59 us against 1.84-2.15 per run, minimum and median of eight alternated runs of 300,000).
  */
 import type Database from 'better-sqlite3';
 import type { TaskRecord } from './result-store.js';
@@ -21,16 +25,16 @@ const WHOLE_HISTORY_BIT = HISTORY_BIT << 1;
 /** Writes task rows to the tasks table of one database; the caller holds a write transaction. */
 export class SqliteTaskWriter {
   readonly #db: Database.Database;
-  readonly #insert: Database.Statement<[SqlValue[]]>;
-  readonly #insertIfAbsent: Database.Statement<[SqlValue[]]>;
+  readonly #insert: Database.Statement<SqlValue[]>;
+  readonly #insertIfAbsent: Database.Statement<SqlValue[]>;
   /** UPDATE statements by the set of columns they write (bit i: UPDATABLE_TASK_COLUMNS[i]; HISTORY_BIT: an append to the history; WHOLE_HISTORY_BIT: the history replaced). */
-  readonly #updates = new Map<number, Database.Statement<[SqlValue[]]>>();
+  readonly #updates = new Map<number, Database.Statement<SqlValue[]>>();
 
   constructor(db: Database.Database) {
     this.#db = db;
     const insert = `INSERT INTO tasks (${TASK_COLUMNS.join(', ')}, history) VALUES (${TASK_COLUMNS.map(() => '?').join(', ')}, ?)`;
-    this.#insert = db.prepare<[SqlValue[]]>(insert);
-    this.#insertIfAbsent = db.prepare<[SqlValue[]]>(`${insert} ON CONFLICT (id) DO NOTHING`);
+    this.#insert = db.prepare<SqlValue[]>(insert);
+    this.#insertIfAbsent = db.prepare<SqlValue[]>(`${insert} ON CONFLICT (id) DO NOTHING`);
   }
 
   /**
@@ -40,7 +44,7 @@ export class SqliteTaskWriter {
   insertIfAbsent(record: TaskRecord, history: string): number | undefined {
     const values = taskRowValues(record);
     values.push(history);
-    return this.#insertIfAbsent.run(values).changes === 0 ? undefined : textChars(values);
+    return this.#insertIfAbsent.run(...values).changes === 0 ? undefined : textChars(values);
   }
 
   /**
@@ -53,7 +57,7 @@ export class SqliteTaskWriter {
     if (stored === undefined) {
       const values = taskRowValues(record);
       values.push(history);
-      this.#insert.run(values);
+      this.#insert.run(...values);
       return textChars(values);
     }
     let columns = 0;
@@ -75,17 +79,17 @@ export class SqliteTaskWriter {
     }
     if (columns === 0) return 0;
     values.push(record.id);
-    this.#update(columns).run(values);
+    this.#update(columns).run(...values);
     return textChars(values);
   }
 
-  #update(columns: number): Database.Statement<[SqlValue[]]> {
+  #update(columns: number): Database.Statement<SqlValue[]> {
     let statement = this.#updates.get(columns);
     if (statement === undefined) {
       const assignments = UPDATABLE_TASK_COLUMNS.filter((_, index) => (columns & (1 << index)) !== 0).map(([column]) => `${column} = ?`);
       if ((columns & HISTORY_BIT) !== 0) assignments.push('history = history || ?');
       if ((columns & WHOLE_HISTORY_BIT) !== 0) assignments.push('history = ?');
-      statement = this.#db.prepare<[SqlValue[]]>(`UPDATE tasks SET ${assignments.join(', ')} WHERE id = ?`);
+      statement = this.#db.prepare<SqlValue[]>(`UPDATE tasks SET ${assignments.join(', ')} WHERE id = ?`);
       if (this.#updates.size < UPDATE_STATEMENTS_MAX) this.#updates.set(columns, statement);
     }
     return statement;
