@@ -87,9 +87,11 @@ async function warrenContender(root?: string): Promise<Contender> {
   note(`starting warren${root === undefined ? '' : ` from ${root}`} ...`);
   const warren = await startWarren({ skipBuild: values['skip-build'], log: note, ...(root === undefined ? {} : { root }) });
   const multiplier = values['prefetch-multiplier'];
-  const system = await warrenSystem(
-    warren.url, warren.httpUrl, multiplier === undefined ? undefined : Number(multiplier), values['submit-replies'], root === undefined ? undefined : { root },
-  ).catch(async (error: unknown) => {
+  const system = await warrenSystem(warren.url, warren.httpUrl, {
+    prefetchMultiplier: multiplier === undefined ? undefined : Number(multiplier),
+    replies: values['submit-replies'],
+    root,
+  }).catch(async (error: unknown) => {
     await warren.stop();
     throw error;
   });

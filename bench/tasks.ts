@@ -203,6 +203,16 @@ export function bullmqSystem(port: number): TaskSystem {
   };
 }
 
+/** How the benchmark runs Warren's SDK. */
+export interface WarrenSystemSettings {
+  /** The worker's prefetch per handler slot (default: the worker's own). */
+  readonly prefetchMultiplier?: number | undefined;
+  /** Each submit asks for a reply message (--submit-replies). */
+  readonly replies?: boolean;
+  /** Another checkout whose SDK to use, named 'baseline' in the results (--baseline). */
+  readonly root?: string | undefined;
+}
+
 /**
  * Warren's task layer against a `warren server` at `url`: the SDK submits (each submit resolves once the
  * broker confirmed the task message, which also stands for its queued event; with no reply asked for
@@ -217,22 +227,17 @@ export function bullmqSystem(port: number): TaskSystem {
  * `__name` helper (a defineProperty each): the clients took 2-4 us more CPU per task (three alternated
  * pairs at concurrency 8 and 32, 100,000 tasks).
  */
-export async function warrenSystem(
-  url: string,
-  httpUrl: string,
-  prefetchMultiplier?: number,
-  replies = false,
-  baseline?: { root: string },
-): Promise<TaskSystem> {
-  // With `baseline`, the SDK of that checkout (its dist/), so that each version runs with its own SDK.
-  const shipped = baseline === undefined ? new URL('../dist/tasks/index.js', import.meta.url).href : pathToFileURL(join(baseline.root, 'dist', 'tasks', 'index.js')).href;
+export async function warrenSystem(url: string, httpUrl: string, settings: WarrenSystemSettings = {}): Promise<TaskSystem> {
+  const { prefetchMultiplier, replies = false, root } = settings;
+  // From another checkout (root), that checkout's SDK (its dist/), so that each version runs with its own SDK.
+  const shipped = root === undefined ? new URL('../dist/tasks/index.js', import.meta.url).href : pathToFileURL(join(root, 'dist', 'tasks', 'index.js')).href;
   const { connectTasks, createWorker } = (await import(shipped)) as typeof import('../src/tasks/index.js');
   const client = connectTasks({ url });
   // The benchmark never awaits a result through the client, as BullMQ's producer here subscribes to no
   // completion events (QueueEvents): so no reply messages, unless `replies` (--submit-replies) asks.
   const submitOptions = { reply: replies };
   return {
-    name: baseline === undefined ? 'warren' : 'baseline',
+    name: root === undefined ? 'warren' : 'baseline',
     submit: async (name, payload) => {
       await client.submit(name, payload, submitOptions);
     },

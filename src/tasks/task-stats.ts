@@ -115,17 +115,17 @@ export class TaskStats {
   /** The figures of every task name seen, at `now`. */
   snapshot(now: number = Date.now()): Record<string, TaskNameStats> {
     const result: Record<string, TaskNameStats> = {};
-    for (const [name, totals] of this.byName) {
-      const kept = totals.samples;
+    for (const [name, figures] of this.byName) {
+      const kept = figures.samples;
       const samples = kept.length > SAMPLES_PER_NAME_MAX ? kept.slice(-SAMPLES_PER_NAME_MAX) : kept;
       const elapsedSeconds = Math.max((now - this.startedAt) / 1000, 0.001);
       const sinceStart = periodStats(samples, elapsedSeconds);
       // Counts and the mean response since start cover every task, not only the samples kept.
-      sinceStart.finished = totals.finished;
-      sinceStart.succeeded = totals.succeeded;
-      sinceStart.failed = totals.finished - totals.succeeded;
-      sinceStart.throughputPerSecond = round(totals.finished / elapsedSeconds);
-      if (sinceStart.responseMs !== undefined) sinceStart.responseMs.mean = round(totals.responseMsSum / totals.finished);
+      sinceStart.finished = figures.finished;
+      sinceStart.succeeded = figures.succeeded;
+      sinceStart.failed = figures.finished - figures.succeeded;
+      sinceStart.throughputPerSecond = round(figures.finished / elapsedSeconds);
+      if (sinceStart.responseMs !== undefined) sinceStart.responseMs.mean = round(figures.responseMsSum / figures.finished);
       const windows: Record<string, PeriodStats> = {};
       for (const seconds of STATS_WINDOWS_SECONDS) {
         const inWindow = samples.filter((sample) => sample.finishedAt > now - seconds * 1000);

@@ -62,7 +62,7 @@ export class OutcomeRecorder {
    * throws a TypeError when JSON cannot carry the result.
    */
   encodeSuccess(message: AMQPMessage, task: TaskHeaders, result: unknown, startedAt: number): EncodedSuccess {
-    return successBodies(task, result, Date.now(), startedAt, this.workerIdJson, wantsReply(message));
+    return successBodies(task, result, Date.now(), startedAt, this.workerIdJson, replyQueueOf(message) !== undefined);
   }
 
   /** What an outcome event carries about the start of its attempt (nothing when no handler ran). */
@@ -142,8 +142,8 @@ export class OutcomeRecorder {
 
   /** Publishes the reply when the message asked for one (reply_to); replies are transient, like RPC replies. */
   private publishReply(message: AMQPMessage, task: TaskHeaders, body: string): Promise<number> | undefined {
-    const replyTo = message.properties.replyTo;
-    if (replyTo === undefined || replyTo === '') return undefined;
+    const replyTo = replyQueueOf(message);
+    if (replyTo === undefined) return undefined;
     const chosen = message.properties.headers?.[TaskHeader.replyCorrelationId];
     const correlationId = typeof chosen === 'string' && chosen !== '' ? chosen : task.id;
     const properties = { contentType: TASK_CONTENT_TYPE, type: TASK_REPLY_TYPE, correlationId };
@@ -190,8 +190,8 @@ async function settleAll(publishes: (Promise<number> | undefined)[]): Promise<vo
 
 function ignore(): void {}
 
-/** Whether the task message asks for a reply (a reply_to queue; publishReply checks the same). */
-function wantsReply(message: AMQPMessage): boolean {
+/** The queue the task message asks its reply to go to (a non-empty reply_to), if any. */
+function replyQueueOf(message: AMQPMessage): string | undefined {
   const replyTo = message.properties.replyTo;
-  return replyTo !== undefined && replyTo !== '';
+  return replyTo === '' ? undefined : replyTo;
 }
