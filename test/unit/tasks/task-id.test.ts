@@ -15,3 +15,14 @@ test('ids of later milliseconds sort after earlier ones; ids never repeat', () =
   for (let index = 10; index < ids.length; index += 10) assert.ok((ids[index - 1] as string) < (ids[index] as string), `${ids[index - 1]} < ${ids[index]}`);
   assert.equal(new Set(ids).size, ids.length);
 });
+
+test('ids made in one millisecond, across many refills of the random pool, are all well-formed and distinct', () => {
+  const at = Date.UTC(2026, 10, 27, 4, 0, 0, 0);
+  const ids = Array.from({ length: 10_000 }, () => newTaskId(at));
+  for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(new Set(ids).size, ids.length);
+  // Every random character position takes more than one value (none is stuck at a constant).
+  for (const position of [15, 16, 17, 19, 20, 21, 22, ...Array.from({ length: 12 }, (_, index) => 24 + index)]) {
+    assert.ok(new Set(ids.map((id) => id[position])).size > 1, `position ${position} varies`);
+  }
+});
