@@ -20,8 +20,10 @@ const DASH = 0x2d;
 const randomPool = Buffer.alloc(RANDOM_POOL_BYTES);
 let randomOffset = RANDOM_POOL_BYTES;
 
-/** The id being written; its first 15 characters (the time part and the version) change once per millisecond. */
+/** The id being written: its first 15 characters (the time part and the version) change once per millisecond, its dashes never. */
 const text = Buffer.alloc(ID_LENGTH);
+text[18] = DASH;
+text[23] = DASH;
 let textMs = Number.NaN;
 
 /** Writes `byte` at `at` as two lower-case hex digits, low nibble first (both are random). */
@@ -35,8 +37,6 @@ export function newTaskId(now: number = Date.now()): string {
   if (now !== textMs) {
     const time = now.toString(16).padStart(12, '0');
     text.write(`${time.slice(0, 8)}-${time.slice(8, 12)}-7`, 0, 'latin1');
-    text[18] = DASH;
-    text[23] = DASH;
     textMs = now;
   }
   if (randomOffset + RANDOM_BYTES_PER_ID > RANDOM_POOL_BYTES) {
